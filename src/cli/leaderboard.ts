@@ -1,0 +1,38 @@
+// `vlm2vec leaderboard`: the published models' scores per meta-task and modality, from the
+// built-in table (src/mmeb/published-data.json; no files or network needed).
+
+import type { Command } from 'commander';
+import { Vlm2VecError } from '../errors.ts';
+import { isBenchmarkName } from '../mmeb/registry.ts';
+import { isPublishedVersion, PUBLISHED_VERSIONS, DEFAULT_PUBLISHED_VERSION, leaderboard } from '../mmeb/published.ts';
+import { summaryDocument } from '../mmeb/aggregate.ts';
+import { leaderboardText } from '../mmeb/report/index.ts';
+import { STDIO, type CliOutput } from './report.ts';
+
+interface Options {
+  benchmark: string;
+  version: string;
+  json?: boolean;
+}
+
+export function registerLeaderboard(program: Command, io: CliOutput = STDIO): void {
+  program
+    .command('leaderboard')
+    .description('Print the published MMEB scores of the reference baselines per meta-task and modality')
+    .option('-b, --benchmark <name>', 'mmeb-v2 or mmeb-v1', 'mmeb-v2')
+    .option('-v, --version <version>', `published score version: ${PUBLISHED_VERSIONS.join('|')} (v2.1.0 = v2.1)`, DEFAULT_PUBLISHED_VERSION)
+    .option('--json', 'print JSON instead of a table')
+    .action((o: Options) => {
+      const version = o.version === 'v2.1.0' ? 'v2.1' : o.version;
+      if (!isBenchmarkName(o.benchmark)) throw new Vlm2VecError('leaderboard', `--benchmark '${o.benchmark}': expected mmeb-v2 or mmeb-v1`);
+      if (!isPublishedVersion(version)) {
+        throw new Vlm2VecError('leaderboard', `--version '${o.version}': expected one of ${PUBLISHED_VERSIONS.join(', ')}`);
+      }
+      if (o.json) {
+        const rows = leaderboard(o.benchmark, version).map((s) => ({ ...summaryDocument(s), tasks: undefined }));
+        io.out(`${JSON.stringify({ benchmark: o.benchmark, version, models: rows }, null, 2)}\n`);
+        return;
+      }
+      io.out(leaderboardText(o.benchmark, version));
+    });
+}

@@ -1,0 +1,68 @@
+// `vlm2vec report RESULT…`: aggregate result folders (OUT/<modality>/<Task>_score.json) or
+// published score JSONs into the summary groups; print a table, JSON, Markdown or HTML.
+
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { Vlm2VecError } from '../errors.ts';
+import { isBenchmarkName } from '../mmeb/registry.ts';
+import { isPublishedVersion, PUBLISHED_VERSIONS, DEFAULT_PUBLISHED_VERSION } from '../mmeb/published.ts';
+import { renderReport, type ReportFormat, type ReportOptions } from '../mmeb/report/index.ts';
+import { writeFileAtomic } from '../util/fs.ts';
+
+const FORMATS: readonly ReportFormat[] = ['table', 'json', 'md', 'html'];
+
+interface Options {
+  format: string;
+  benchmark: string;
+  baselineVersion: string;
+  baselines?: string;
+  output?: string;
+  outDir?: string;
+}
+
+/** Where a command prints; tests pass a collector (the node test runner owns process.stdout). */
+export interface CliOutput {
+  out: (text: string) => void;
+  err: (text: string) => void;
+}
+export const STDIO: CliOutput = {
+  out: (t) => { process.stdout.write(t); },
+  err: (t) => { process.stderr.write(t); },
+};
+
+export function registerReport(program: Command, io: CliOutput = STDIO): void {
+  program
+    .command('report')
+    .description('Aggregate result folders or published score JSONs into per-group scores (0–100)')
+    .argument('<result...>', 'result folders (OUT with image/, video/, visdoc/) or score JSON files')
+    .option('-f, --format <format>', `output format: ${FORMATS.join('|')}`, 'table')
+    .option('-b, --benchmark <name>', 'mmeb-v2 or mmeb-v1 (which groups to compute)', 'mmeb-v2')
+    .option('--baseline-version <version>', `published baselines shown in md/html: ${PUBLISHED_VERSIONS.join('|')}`, DEFAULT_PUBLISHED_VERSION)
+    .option('--baselines <models>', 'comma-separated published models to show (md/html), or "none"')
+    .option('-o, --output <file>', 'write to this file (atomically) instead of stdout')
+    .option('--out-dir <dir>', 'write report.md, report.html and summary.json into this folder (and print the table)')
+    .action(async (results: string[], o: Options) => {
+      const format = o.format as ReportFormat;
+      if (!FORMATS.includes(format)) throw new Vlm2VecError('report', `--format '${o.format}': expected one of ${FORMATS.join(', ')}`);
+      if (!isBenchmarkName(o.benchmark)) throw new Vlm2VecError('report', `--benchmark '${o.benchmark}': expected mmeb-v2 or mmeb-v1`);
+      if (!isPublishedVersion(o.baselineVersion)) {
+        throw new Vlm2VecError('report', `--baseline-version '${o.baselineVersion}': expected one of ${PUBLISHED_VERSIONS.join(', ')}`);
+      }
+      const opts: ReportOptions = { benchmark: o.benchmark, baselineVersion: o.baselineVersion };
+      if (o.baselines !== undefined) opts.baselines = o.baselines === 'none' ? [] : o.baselines.split(',').map((s) => s.trim()).filter(Boolean);
+      if (o.outDir) {
+        for (const [name, f] of [['report.md', 'md'], ['report.html', 'html'], ['summary.json', 'json']] as const) {
+          const file = join(o.outDir, name);
+          await writeFileAtomic(file, await renderReport(results, f, opts));
+          io.err(`wrote ${file}\n`);
+        }
+      }
+      const text = await renderReport(results, format, opts);
+      if (o.output) {
+        await writeFileAtomic(o.output, text);
+        io.err(`wrote ${o.output}\n`);
+      } else {
+        io.out(text);
+      }
+    });
+}

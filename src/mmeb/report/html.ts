@@ -1,0 +1,64 @@
+// report.html: one self-contained page (inline CSS, inline SVG charts, no script, no network):
+// a summary chart, the summary table, and per meta-task a chart plus its task table.
+
+import { barChartSvg, type Bar } from './charts.ts';
+import { cell } from './format.ts';
+import { headlineGroups, metaGroups, summaryGroups, taskCell, tasksOf, type ReportData } from './model.ts';
+import type { GroupName, Summary } from '../aggregate.ts';
+
+const CSS = `body{font-family:system-ui,sans-serif;margin:2rem;color:#222;max-width:1400px}
+table{border-collapse:collapse;margin:.5rem 0 1.5rem;font-size:13px}th,td{border:1px solid #ccc;padding:3px 8px}
+td.n{text-align:right;font-variant-numeric:tabular-nums}th{background:#f3f3f3}tr.mean td{font-weight:600}
+figure{margin:0 0 1rem}figure svg{max-width:100%;height:auto}code{background:#f3f3f3;padding:0 3px}`;
+
+export function escapeHtml(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);
+}
+
+function table(header: readonly string[], rows: readonly { cells: readonly string[]; cls?: string }[]): string {
+  const th = header.map((h) => `<th>${escapeHtml(h)}</th>`).join('');
+  const trs = rows.map((r) => `<tr${r.cls ? ` class="${r.cls}"` : ''}>${r.cells
+    .map((c, i) => `<td${i > 0 ? ' class="n"' : ''}>${escapeHtml(c)}</td>`).join('')}</tr>`);
+  return `<table><thead><tr>${th}</tr></thead><tbody>${trs.join('')}</tbody></table>`;
+}
+
+function groupBars(cols: readonly Summary[], groups: readonly GroupName[], label: (s: Summary) => string): Bar[] {
+  return cols.flatMap((s) => groups.flatMap((g) => {
+    const v = s.scores[g];
+    return v === undefined ? [] : [{ x: g, series: label(s), score: v }];
+  }));
+}
+
+/**
+ * Render the self-contained HTML report (charts are rendered to SVG here, in Node).
+ *
+ * @example
+ * await writeFileAtomic('report.html', await reportHtml(buildReport(['out/'])));
+ */
+export async function reportHtml(data: ReportData): Promise<string> {
+  const cols = [...data.runs, ...data.baselines];
+  const series = cols.map(data.label);
+  const parts: string[] = [];
+  parts.push(`<h1>MMEB report (${escapeHtml(data.benchmark)})</h1>`);
+  parts.push(`<ul>${data.runs.map((r) => `<li><b>${escapeHtml(r.model)}</b> — <code>${escapeHtml(r.source)}</code></li>`).join('')}</ul>`);
+  parts.push('<p>Scores on the 0–100 scale: hit@1 for image and video tasks, ndcg_linear@5 for visdoc tasks. Groups are unweighted means over their tasks; “(n/N)” marks a group missing tasks, averaged over those present.</p>');
+  const heads = headlineGroups(data.benchmark);
+  parts.push('<h2>Summary</h2>');
+  parts.push(`<figure class="chart" data-group="summary" data-bars="${groupBars(cols, heads, data.label).length}">${await barChartSvg(groupBars(cols, heads, data.label), { title: 'Overall', order: heads, series })}</figure>`);
+  parts.push(table(['group', ...series], summaryGroups(data.benchmark).map((g) => ({ cells: [g, ...cols.map((s) => cell(s, g))] }))));
+  for (const g of metaGroups(data.benchmark)) {
+    const tasks = tasksOf(g);
+    const bars: Bar[] = cols.flatMap((s) => tasks.flatMap((t) => {
+      const v = s.tasks[t.name];
+      return v === undefined ? [] : [{ x: t.name, series: data.label(s), score: v }];
+    }));
+    parts.push(`<h2>${escapeHtml(g)}</h2>`);
+    const svg = await barChartSvg(bars, { title: `${g} (${tasks[0]?.metric ?? ''} ×100)`, order: tasks.map((t) => t.name), series });
+    parts.push(`<figure class="chart" data-group="${escapeHtml(g)}" data-bars="${bars.length}">${svg}</figure>`);
+    const rows: { cells: string[]; cls?: string }[] = tasks.map((t) => ({ cells: [t.name, ...cols.map((s) => taskCell(s, t.name))] }));
+    rows.push({ cells: [`${g} mean`, ...cols.map((s) => cell(s, g))], cls: 'mean' });
+    parts.push(table(['task', ...series], rows));
+  }
+  parts.push(`<p>Baselines: published ${escapeHtml(data.baselineVersion)} scores. Source: ${escapeHtml(data.baselineSource)}.</p>`);
+  return `<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>MMEB report</title><style>${CSS}</style></head>\n<body>\n${parts.join('\n')}\n</body></html>\n`;
+}
