@@ -1,27 +1,39 @@
 // The `vlm2vec` command: a thin layer of argument parsing over the programmatic API.
 // Each sub-command lives in its own file and only parses options and calls library functions.
+// Sub-command modules are imported on demand: loading all of them (ONNX Runtime, sharp, vega…)
+// costs about a second of start-up that a single command does not need.
 
 import { Command } from 'commander';
 import { Vlm2VecError } from '../errors.ts';
-import { registerLeaderboard } from './leaderboard.ts';
-import { registerReport } from './report.ts';
-import { registerEval } from './eval.ts';
-import { registerData } from './data.ts';
 
-export function buildProgram(): Command {
+type Registrar = (program: Command) => void;
+
+/** Sub-command name → loader of the module that registers it. */
+const COMMANDS: Record<string, () => Promise<Registrar>> = {
+  eval: async () => (await import('./eval.ts')).registerEval,
+  report: async () => (await import('./report.ts')).registerReport,
+  leaderboard: async () => (await import('./leaderboard.ts')).registerLeaderboard,
+  data: async () => (await import('./data.ts')).registerData,
+};
+
+/** Builds the program with the sub-commands named in `only` (all when empty). */
+export async function buildProgram(only: readonly string[] = []): Promise<Command> {
   const program = new Command('vlm2vec')
     .description('Universal multimodal embeddings (VLM2Vec) and the MMEB / MMEB-V2 benchmark')
     .showHelpAfterError();
-  registerEval(program);
-  registerReport(program);
-  registerLeaderboard(program);
-  registerData(program);
+  const names = only.length > 0 ? only : Object.keys(COMMANDS);
+  for (const name of names) {
+    const load = COMMANDS[name];
+    if (load) (await load())(program);
+  }
   return program;
 }
 
 export async function main(argv: string[]): Promise<void> {
   try {
-    await buildProgram().parseAsync(argv);
+    const sub = argv[2];
+    const program = await buildProgram(sub !== undefined && sub in COMMANDS ? [sub] : []);
+    await program.parseAsync(argv);
   } catch (err) {
     // Our own errors already name the file/field/task; print them without a stack trace.
     if (err instanceof Vlm2VecError) {

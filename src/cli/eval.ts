@@ -1,0 +1,199 @@
+// `vlm2vec eval`: parse options, build the embedder, call runEval, show progress on stderr and
+// the summary on stdout. Everything else lives in src/mmeb/eval.ts (the library API).
+
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import { RemoteEmbedder, type RemoteEvent } from '../embed/remote.ts';
+import { runEval, type EvalEvent } from '../mmeb/eval.ts';
+import { isBenchmarkName } from '../mmeb/registry.ts';
+import { GROUPS } from '../mmeb/aggregate.ts';
+import { ProgressBar } from './progress.ts';
+import { Vlm2VecError } from '../errors.ts';
+import type { PromptStyle } from '../embed/prompt.ts';
+
+const STYLES: readonly PromptStyle[] = ['qwen2_vl', 'qwen2_5_vl', 'phi3_v', 'llava_next', 'e5_v', 'gme', 'lamra', 'lamra_qwen25', 'colpali', 'internvideo2'];
+
+function positiveInt(name: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${name} must be a positive integer, got '${v}'`);
+    return n;
+  };
+}
+
+function nonNegativeInt(name: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${name} must be an integer ≥ 0, got '${v}'`);
+    return n;
+  };
+}
+
+/** Repeatable, comma-separable option values. */
+function collect(v: string, prev: string[] | undefined): string[] {
+  return [...(prev ?? []), ...v.split(',').map((s) => s.trim()).filter(Boolean)];
+}
+
+interface EvalCliOptions {
+  model: string[];
+  // Absent when --tasks is not given.
+  tasks?: string[];
+  modelName?: string;
+  benchmark: string;
+  data: string;
+  out: string;
+  batchSize: number;
+  concurrency: number;
+  protocol: 'vlm2vec' | 'vllm';
+  cacheDir?: string;
+  cache: boolean;
+  style: PromptStyle;
+  vidoreInstructions: 'nonempty' | 'empty';
+  momentseeker: '1602' | '1800';
+  pageData: 'fixed' | 'old';
+  gradedNdcg: 'reference' | 'corrected';
+  retries: number;
+  timeout: number;
+  apiKey?: string;
+}
+
+const EXAMPLES = `
+Examples:
+  # Whole MMEB-V2 against two GPU servers speaking the vlm2vec protocol
+  $ vlm2vec eval --model http://gpu1:8000/v1,http://gpu2:8000/v1 --benchmark mmeb-v2 \\
+      --data ~/mmeb-data --out runs/vlm2vec-2b --concurrency 8
+
+  # The visual-grounding group and the MSCOCO tasks through vLLM (its chat form carries no video)
+  $ vlm2vec eval --model http://localhost:8000 --protocol vllm --model-name TIGER-Lab/VLM2Vec-Full \\
+      --benchmark mmeb-v2 --tasks image/VG --tasks 'MSCOCO_*' --data ~/mmeb-data --out runs/vllm
+
+Resuming: run the same command again. Finished tasks (an existing <Task>_score.json) are
+skipped and every embedding already computed is read from the cache, so a crash or kill -9
+costs only the batches that were in flight.
+
+Output: OUT/<modality>/<Task>_score.json and <Task>_pred.jsonl in the reference layout, and
+OUT/summary.json (scores ×100 per group; groups missing tasks are listed under "partial").
+`;
+
+/** Register `vlm2vec eval` on the program. */
+export function registerEval(program: Command): void {
+  program
+    .command('eval')
+    .description('Evaluate an embedding model on MMEB-V2 or MMEB (V1) and write reference-format result files')
+    .requiredOption('-m, --model <url>', 'embedding endpoint base URL (http(s)://host:port[/v1]); repeat or comma-separate to spread ' +
+      'the work over several servers (a dead one is dropped, the others carry on)', collect)
+    .option('--model-name <name>', 'model name sent in requests (default: read from GET <base>/models); part of the cache key')
+    .addOption(new Option('--protocol <protocol>', 'wire protocol: vlm2vec (batched {text, images, video} items) or vllm ' +
+      '(vLLM /v1/embeddings chat form, one item per request, no video)').choices(['vlm2vec', 'vllm']).default('vlm2vec'))
+    .addOption(new Option('-b, --benchmark <name>', 'benchmark').choices(['mmeb-v2', 'mmeb-v1']).default('mmeb-v2'))
+    .option('-t, --tasks <spec>', 'tasks to run: names, modalities (image|video|visdoc), groups (video/MRET, v1/IND), ' +
+      "globs ('ViDoRe_*'), or all; repeat or comma-separate (default: the whole benchmark)", collect)
+    .requiredOption('-d, --data <dir>', 'data folder: HF dataset repos as <dir>/<org>/<repo>/ plus image-tasks/, video-tasks/, visdoc-tasks/')
+    .requiredOption('-o, --out <dir>', 'output folder for result files (created; reused to resume)')
+    .option('--batch-size <n>', 'items per embedding request', positiveInt('--batch-size'), 16)
+    .option('--concurrency <n>', 'embedding requests in flight over all endpoints', positiveInt('--concurrency'), 4)
+    .option('--cache-dir <dir>', 'embedding cache folder (default: <out>/.embed-cache); may be shared between runs and models')
+    .option('--no-cache', 'do not read or write the embedding cache')
+    .addOption(new Option('--style <style>', 'prompt style of the backbone (image/video placeholder tokens in the text)')
+      .choices(STYLES as string[]).default('qwen2_vl'))
+    .addOption(new Option('--vidore-instructions <which>', 'vidore parser instructions: nonempty (reference since 2025-11) or ' +
+      'empty (the code of the v2.0.0/v2.0.1 score commits)').choices(['nonempty', 'empty']).default('nonempty'))
+    .addOption(new Option('--momentseeker <version>', 'MomentSeeker data: 1602 (deduplicated, current) or 1800 (v2.0.0)')
+      .choices(['1602', '1800']).default('1602'))
+    .addOption(new Option('--page-data <which>', 'ViDoSeek/MMLongBench page tasks: fixed (*-page-fixed repos, current) or old')
+      .choices(['fixed', 'old']).default('fixed'))
+    .addOption(new Option('--graded-ndcg <mode>', 'graded nDCG: reference (reproduce the reference label-order quirk) or ' +
+      'corrected (grade each document by its own qrel)').choices(['reference', 'corrected']).default('reference'))
+    .option('--retries <n>', 'retries of a failed request before giving up', nonNegativeInt('--retries'), 5)
+    .option('--timeout <seconds>', 'timeout of one request', positiveInt('--timeout'), 300)
+    .option('--api-key <key>', 'API key sent as a Bearer token (default: $VLM2VEC_API_KEY)')
+    .addHelpText('after', EXAMPLES)
+    .action(async (o: EvalCliOptions) => {
+      await evalCommand(o);
+    });
+}
+
+async function evalCommand(o: EvalCliOptions): Promise<void> {
+  if (!isBenchmarkName(o.benchmark)) throw new Vlm2VecError('eval', `unknown benchmark '${o.benchmark}'`);
+  const nonUrl = o.model.filter((m) => !/^https?:\/\//i.test(m));
+  if (o.model.length === 0) throw new Vlm2VecError('eval', '--model needs at least one endpoint URL');
+  if (nonUrl.length > 0) {
+    throw new Vlm2VecError('eval', `--model '${nonUrl[0]}' is not an http(s):// endpoint. Local models arrive with the local ` +
+      'embedder; until then serve the model (our server or vLLM) and pass its URL, e.g. --model http://localhost:8000/v1');
+  }
+  const err = process.stderr;
+  const apiKey = o.apiKey ?? process.env['VLM2VEC_API_KEY'];
+  const embedder = await RemoteEmbedder.create({
+    endpoints: o.model,
+    protocol: o.protocol,
+    ...(o.modelName ? { modelName: o.modelName } : {}),
+    ...(apiKey ? { apiKey } : {}),
+    concurrency: o.concurrency,
+    maxItemsPerRequest: o.batchSize,
+    retries: o.retries,
+    timeoutMs: o.timeout * 1000,
+    onEvent: (e: RemoteEvent) => {
+      if (e.type === 'dead') err.write(`\nendpoint ${e.url} dropped after repeated failures (${e.error}); ${e.alive} left\n`);
+      else err.write(`\nretry ${e.attempt} (${e.url}): ${e.error}\n`);
+    },
+  });
+  err.write(`model ${embedder.id} via ${embedder.aliveEndpoints.join(', ')}\n`);
+
+  let bar: { key: string; bar: ProgressBar } | undefined;
+  const onProgress = (e: EvalEvent): void => {
+    switch (e.type) {
+      case 'start':
+        err.write(`${e.tasks.length} task(s): ${e.tasks.join(', ')}\n`);
+        break;
+      case 'task-skip':
+        err.write(`[${e.index + 1}/${e.count}] ${e.task}: already finished (${e.scoreFile}), skipped\n`);
+        break;
+      case 'task-start':
+        err.write(`[${e.index + 1}/${e.count}] ${e.task}\n`);
+        break;
+      case 'loaded':
+        err.write(`  ${e.queries} queries, ${e.candidates} candidates\n`);
+        break;
+      case 'embed': {
+        const key = `${e.task}/${e.role}`;
+        if (bar?.key !== key) bar = { key, bar: new ProgressBar(`  ${e.role === 'query' ? 'queries   ' : 'candidates'}`) };
+        bar.bar.update(e.done, e.total);
+        break;
+      }
+      case 'ranking':
+        break;
+      case 'task-done':
+        err.write(`  hit@1 ${e.scores['hit@1'].toFixed(4)}  ndcg_linear@5 ${e.scores['ndcg_linear@5'].toFixed(4)}  ` +
+          `(${e.embedded} embedded, ${e.cached} from cache, ${e.seconds.toFixed(1)}s)\n`);
+        break;
+      case 'task-failed':
+        err.write(`  FAILED: ${e.error}\n`);
+        break;
+    }
+  };
+
+  const result = await runEval({
+    embedder,
+    benchmark: o.benchmark,
+    tasks: o.tasks ?? [],
+    dataDir: o.data,
+    outDir: o.out,
+    cacheDir: o.cache ? (o.cacheDir ?? undefined) : null,
+    batchSize: o.batchSize,
+    concurrency: o.concurrency,
+    style: o.style,
+    registry: { vidoreInstructions: o.vidoreInstructions, momentSeeker: o.momentseeker, pageData: o.pageData },
+    gradedNdcg: o.gradedNdcg,
+    onProgress,
+  });
+
+  const s = result.summary;
+  const lines = GROUPS.filter((g) => s.scores[g] !== undefined).map((g) => {
+    const p = s.partial[g];
+    return `  ${g.padEnd(14)} ${s.scores[g]!.toFixed(2).padStart(6)}${p ? `  (partial: ${p.n}/${p.expected} tasks)` : ''}`;
+  });
+  process.stdout.write(`Scores (×100) of ${s.model}:\n${lines.join('\n')}\nsummary: ${result.summaryFile}\n`);
+  const failed = result.tasks.filter((t) => t.status === 'failed');
+  if (failed.length > 0) {
+    throw new Vlm2VecError('eval', `${failed.length} task(s) failed:\n${failed.map((t) => `  ${t.task.name}: ${t.error}`).join('\n')}`);
+  }
+}

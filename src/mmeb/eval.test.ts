@@ -1,0 +1,85 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, unlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { runEval, type EvalEvent } from './eval.ts';
+import type { EmbedItem, Embedder } from '../embed/types.ts';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+let work: string;
+let data: string;
+before(() => {
+  work = mkdtempSync(join(tmpdir(), 'v2v-eval-'));
+  data = join(work, 'data');
+  cpSync(join(ROOT, 'test', 'fixtures', 'mmeb', 'data'), data, { recursive: true });
+});
+after(() => rmSync(work, { recursive: true, force: true }));
+
+/** OK-VQA's candidates are 'umbrella', 'bat', 'phone'; the query (with an image) embeds like 'bat'. */
+function embedder(calls: string[]): Embedder {
+  const vec = (t: string) => Float32Array.from(['umbrella', 'bat', 'phone'].map((w) => (t === w ? 1 : 0)));
+  return {
+    id: 'fake',
+    async embed(items: readonly EmbedItem[]) {
+      calls.push(...items.map((i) => i.text));
+      return items.map((i) => (i.images?.length ? vec('bat') : vec(i.text)));
+    },
+  };
+}
+
+test('a task with missing data fails alone; finished tasks are skipped on the next run', async () => {
+  const out = join(work, 'out1');
+  const calls: string[] = [];
+  const events: EvalEvent[] = [];
+  const r = await runEval({
+    embedder: embedder(calls), benchmark: 'mmeb-v2', tasks: ['MSCOCO_t2i', 'OK-VQA'], dataDir: data, outDir: out,
+    batchSize: 2, concurrency: 1, onProgress: (e) => events.push(e),
+  });
+  assert.deepEqual(r.tasks.map((t) => [t.task.name, t.status]), [['OK-VQA', 'done'], ['MSCOCO_t2i', 'failed']]);
+  assert.match(r.tasks[1]!.error!, /MSCOCO_t2i/);
+  assert.equal(calls.length, 4); // 1 query + 3 candidates
+  const s = JSON.parse(readFileSync(join(out, 'image', 'OK-VQA_score.json'), 'utf8')) as Record<string, number>;
+  assert.equal(s['hit@1'], 0); // 'bat' ranked first, label 'umbrella'
+  assert.equal(s['mrr@5'], 0.5); // ties among the zero scores keep list order: umbrella second
+  assert.ok(existsSync(r.summaryFile));
+  assert.equal(r.summary.scores.image, 0);
+  assert.deepEqual(r.summary.partial.image?.n, 1);
+  assert.ok(events.some((e) => e.type === 'task-failed' && e.task === 'MSCOCO_t2i'));
+
+  const again = await runEval({ embedder: embedder(calls), benchmark: 'mmeb-v2', tasks: ['OK-VQA'], dataDir: data, outDir: out });
+  assert.equal(again.tasks[0]!.status, 'skipped');
+  assert.equal(again.tasks[0]!.scores?.['hit@1'], 0);
+  assert.equal(calls.length, 4);
+});
+
+test('an embedder failure stops the run and writes no score file for that task', async () => {
+  const out = join(work, 'out2');
+  const broken: Embedder = { id: 'broken', embed: async () => { throw new Error('GPU on fire'); } };
+  await assert.rejects(runEval({ embedder: broken, benchmark: 'mmeb-v2', tasks: ['OK-VQA', 'ImageNet-1K'], dataDir: data, outDir: out }),
+    /task ImageNet-1K: embedding failed: GPU on fire/);
+  assert.ok(!existsSync(join(out, 'image', 'ImageNet-1K_score.json')));
+  assert.ok(!existsSync(join(out, 'image', 'OK-VQA_score.json')));
+});
+
+test('a missing image fails its task only, naming the file', async () => {
+  const data2 = join(work, 'data2');
+  cpSync(data, data2, { recursive: true });
+  unlinkSync(join(data2, 'image-tasks', 'OK-VQA', 'img_1.jpg'));
+  const calls: string[] = [];
+  const r = await runEval({ embedder: embedder(calls), benchmark: 'mmeb-v2', tasks: ['OK-VQA', 'ImageNet-1K'], dataDir: data2, outDir: join(work, 'out3') });
+  assert.deepEqual(r.tasks.map((t) => [t.task.name, t.status]), [['ImageNet-1K', 'done'], ['OK-VQA', 'failed']]);
+  assert.match(r.tasks[1]!.error!, /OK-VQA.*img_1\.jpg|img_1\.jpg.*OK-VQA/s);
+});
+
+test('mmeb-v1: V1 groups in the summary; a video task is not part of it', async () => {
+  const calls: string[] = [];
+  const r = await runEval({ embedder: embedder(calls), benchmark: 'mmeb-v1', tasks: ['OK-VQA'], dataDir: data, outDir: join(work, 'out4') });
+  assert.equal(r.summary.benchmark, 'mmeb-v1');
+  assert.equal(r.summary.scores['v1/overall'], 0);
+  assert.equal(r.summary.scores.video, undefined);
+  assert.equal(r.summary.partial['v1/overall']?.expected, 36);
+  await assert.rejects(runEval({ embedder: embedder(calls), benchmark: 'mmeb-v1', tasks: ['Breakfast'], dataDir: data, outDir: join(work, 'out4') }),
+    /Breakfast/);
+});
