@@ -1,0 +1,151 @@
+// Image decoding to 8-bit RGB exactly as `PIL.Image.open(f).convert("RGB")` produces it:
+// alpha is dropped (never composited), EXIF orientation is ignored, embedded ICC profiles are
+// ignored, palette and grayscale images are expanded, and 16-bit samples keep their high byte.
+//
+// JPEG/PNG/WebP/GIF/TIFF go through sharp (libvips), asked for raw pixels with auto-orientation
+// off and ICC handling off, so libvips only decodes. BMP has no decoder in sharp's prebuilt
+// libvips: ./image-bmp.ts decodes it. Two places where libvips' conversions differ from Pillow's
+// are redone here: 16-bit samples (Pillow takes the high byte, or clips plain 16-bit gray) and
+// CMYK (Pillow's naive formula instead of an ICC transform).
+
+import { readFile } from 'node:fs/promises';
+import sharp from 'sharp';
+import { Vlm2VecError } from '../errors.ts';
+import type { RgbImage } from './image-types.ts';
+import { decodeBmp } from './image-bmp.ts';
+
+export type { RgbImage } from './image-types.ts';
+
+/** Container formats recognised from the first bytes of a file. */
+export type ImageFormat = 'jpeg' | 'png' | 'gif' | 'webp' | 'bmp' | 'tiff' | 'unknown';
+
+/** Identifies an image container by its magic bytes. */
+export function sniffImageFormat(b: Uint8Array): ImageFormat {
+  const at = (i: number, ...v: number[]) => v.every((x, k) => b[i + k] === x);
+  if (at(0, 0xff, 0xd8, 0xff)) return 'jpeg';
+  if (at(0, 0x89, 0x50, 0x4e, 0x47)) return 'png';
+  if (at(0, 0x47, 0x49, 0x46, 0x38)) return 'gif';
+  if (at(0, 0x52, 0x49, 0x46, 0x46) && at(8, 0x57, 0x45, 0x42, 0x50)) return 'webp';
+  if (at(0, 0x42, 0x4d)) return 'bmp';
+  if (at(0, 0x49, 0x49, 0x2a, 0x00) || at(0, 0x4d, 0x4d, 0x00, 0x2a)) return 'tiff';
+  return 'unknown';
+}
+
+/** Expands 1–4 interleaved channels (L, LA, RGB, RGBA) to RGB, dropping alpha like Pillow. */
+export function toRgb(src: Uint8Array, width: number, height: number, channels: number, label = 'image'): RgbImage {
+  const n = width * height;
+  if (src.length < n * channels) {
+    throw new Vlm2VecError('image', `${label}: decoder returned ${src.length} bytes, expected ${n}×${channels}`);
+  }
+  if (channels === 3) return { width, height, data: src.length === n * 3 ? src : src.subarray(0, n * 3) };
+  const out = new Uint8Array(n * 3);
+  if (channels === 1 || channels === 2) {
+    for (let i = 0; i < n; i++) {
+      const v = src[i * channels]!;
+      out[i * 3] = v;
+      out[i * 3 + 1] = v;
+      out[i * 3 + 2] = v;
+    }
+  } else if (channels === 4) {
+    for (let i = 0; i < n; i++) {
+      out[i * 3] = src[i * 4]!;
+      out[i * 3 + 1] = src[i * 4 + 1]!;
+      out[i * 3 + 2] = src[i * 4 + 2]!;
+    }
+  } else {
+    throw new Vlm2VecError('image', `${label}: unsupported channel count ${channels} (expected 1–4)`);
+  }
+  return { width, height, data: out };
+}
+
+async function decodeWithSharp(bytes: Uint8Array, label: string): Promise<RgbImage> {
+  // autoOrient false: Pillow ignores EXIF orientation. ignoreIcc: Pillow's convert("RGB") does
+  // not colour-manage. pages 1: Pillow's first frame of a GIF/TIFF. No limit on pixel count.
+  const img = sharp(bytes, { autoOrient: false, ignoreIcc: true, pages: 1, page: 0, limitInputPixels: false });
+  let meta;
+  try {
+    meta = await img.metadata();
+  } catch (err) {
+    throw new Vlm2VecError('image', `${label}: cannot decode image: ${(err as Error).message}`, { cause: err });
+  }
+  if (meta.space === 'cmyk') return decodeCmyk(bytes, label);
+  // 16-bit samples. Pillow keeps the most significant byte for RGB(A) and LA ("RGB;16B" raw
+  // modes) but opens plain 16-bit grayscale as mode I;16, whose conversion to RGB *clips* values
+  // to 255 instead of scaling. libvips would rescale to 8 bits, so we take the 16-bit samples.
+  const wide = meta.depth === 'ushort';
+  const ch = meta.channels ?? 3;
+  let out;
+  try {
+    const pipe = wide ? img.toColourspace(ch >= 3 ? 'rgb16' : 'grey16').raw({ depth: 'ushort' }) : img.raw({ depth: 'uchar' });
+    out = await pipe.toBuffer({ resolveWithObject: true });
+  } catch (err) {
+    throw new Vlm2VecError('image', `${label}: cannot decode image: ${(err as Error).message}`, { cause: err });
+  }
+  const { data, info } = out;
+  let bytes8: Uint8Array = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  if (wide) {
+    const w16 = new Uint16Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength));
+    bytes8 = new Uint8Array(w16.length);
+    if (info.channels === 1) for (let i = 0; i < w16.length; i++) bytes8[i] = Math.min(w16[i]!, 255);
+    else for (let i = 0; i < w16.length; i++) bytes8[i] = w16[i]! >> 8;
+  }
+  return toRgb(bytes8, info.width, info.height, info.channels, label);
+}
+
+/** Pillow's cmyk2rgb: r = clip(nk − c·nk/255) with nk = 255 − k, MULDIV255 rounding. */
+export function cmykToRgb(cmyk: Uint8Array, width: number, height: number): RgbImage {
+  const n = width * height;
+  const out = new Uint8Array(n * 3);
+  const muldiv255 = (a: number, b: number) => {
+    const t = a * b + 128;
+    return ((t >> 8) + t) >> 8;
+  };
+  for (let i = 0; i < n; i++) {
+    const nk = 255 - cmyk[i * 4 + 3]!;
+    for (let c = 0; c < 3; c++) {
+      const v = nk - muldiv255(cmyk[i * 4 + c]!, nk);
+      out[i * 3 + c] = v < 0 ? 0 : v > 255 ? 255 : v;
+    }
+  }
+  return { width, height, data: out };
+}
+
+/** CMYK JPEG/TIFF: Pillow converts without colour management, so we take libvips' raw CMYK
+ * samples (Adobe-inverted like Pillow's "CMYK;I"; no ICC transform) and convert as Pillow does. */
+async function decodeCmyk(bytes: Uint8Array, label: string): Promise<RgbImage> {
+  try {
+    const { data, info } = await sharp(bytes, { autoOrient: false, ignoreIcc: true, pages: 1, page: 0, limitInputPixels: false })
+      .pipelineColourspace('cmyk').toColourspace('cmyk').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+    if (info.channels !== 4) throw new Error(`expected 4 CMYK channels, got ${info.channels}`);
+    return cmykToRgb(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), info.width, info.height);
+  } catch (err) {
+    throw new Vlm2VecError('image', `${label}: cannot decode CMYK image: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/**
+ * Decodes an image file (or its bytes) to 8-bit RGB like Pillow's `Image.open(p).convert("RGB")`.
+ *
+ * @example
+ * const img = await loadImageRGB('photo.jpg');
+ * console.log(img.width, img.height, img.data.length); // 640 480 921600
+ */
+export async function loadImageRGB(src: string | Uint8Array): Promise<RgbImage> {
+  const label = typeof src === 'string' ? src : '<bytes>';
+  let bytes: Uint8Array;
+  if (typeof src === 'string') {
+    try {
+      bytes = await readFile(src);
+    } catch (err) {
+      throw new Vlm2VecError('image', `cannot read image file '${src}': ${(err as Error).message}`, { cause: err });
+    }
+  } else {
+    bytes = src;
+  }
+  const format = sniffImageFormat(bytes);
+  if (format === 'bmp') return decodeBmp(bytes, label);
+  if (format === 'unknown') {
+    throw new Vlm2VecError('image', `${label}: unrecognised image format (expected JPEG, PNG, GIF, WebP, BMP or TIFF)`);
+  }
+  return decodeWithSharp(bytes, label);
+}
