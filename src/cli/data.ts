@@ -1,0 +1,104 @@
+// `vlm2vec data pull` and `vlm2vec data check`: thin argument parsing over src/mmeb/data/pull.ts.
+
+import type { Command } from 'commander';
+import { Vlm2VecError } from '../errors.ts';
+import { isBenchmarkName, selectTasks } from '../mmeb/registry.ts';
+import { checkData, checkDataDeep, extractCommands, planPull, pullData, type CheckRow, type PullEvent } from '../mmeb/data/pull.ts';
+import type { TaskDef } from '../mmeb/types.ts';
+
+interface DataCliOptions {
+  benchmark: string;
+  tasks: string[];
+  data: string;
+  media?: boolean;
+  extract?: boolean;
+  dryRun?: boolean;
+  revision?: string;
+  hubUrl?: string;
+  timeout: number;
+  deep?: boolean;
+}
+
+function collect(v: string, prev: string[]): string[] {
+  return [...prev, ...v.split(',').map((s) => s.trim()).filter(Boolean)];
+}
+
+function tasksOf(o: DataCliOptions): TaskDef[] {
+  if (!isBenchmarkName(o.benchmark)) throw new Vlm2VecError('data', `unknown benchmark '${o.benchmark}': expected mmeb-v2 or mmeb-v1`);
+  return selectTasks(o.benchmark, o.tasks);
+}
+
+const out = (s: string): void => void process.stdout.write(`${s}\n`);
+
+function printEvent(e: PullEvent): void {
+  if (e.type === 'repo') out(`${e.repo}: ${e.files} file(s)`);
+  else if (e.type === 'file') out(`  ${e.skipped ? 'have' : 'got '} ${e.path} (${(e.size / 1e6).toFixed(1)} MB)`);
+  else out(`extracting ${e.archive} into ${e.into}`);
+}
+
+export function registerData(program: Command): void {
+  const data = program.command('data').description('Download and check the MMEB data (HF dataset repos + MMEB-V2 media)');
+
+  data.command('pull')
+    .description('Download the dataset repos the selected tasks need into DATA/<org>/<repo>/ (and, with --media, the MMEB-V2 media archives)')
+    .requiredOption('--data <dir>', 'data directory (the --data of `vlm2vec eval`)')
+    .option('--benchmark <name>', 'mmeb-v2 or mmeb-v1', 'mmeb-v2')
+    .option('--tasks <spec>', 'task names, modalities, modality/META groups or globs (repeatable, comma-separated)', collect, [])
+    .option('--media', 'also download the TIGER-Lab/MMEB-V2 media archives (images, video frames; large)')
+    .option('--extract', 'unpack the media archives with tar after downloading')
+    .option('--dry-run', 'print what would be downloaded and how to extract it, download nothing')
+    .option('--revision <rev>', 'hub revision (branch, tag or commit) of every repo')
+    .option('--hub-url <url>', 'hub endpoint (default $HF_ENDPOINT or https://huggingface.co)')
+    .option('--timeout <ms>', 'timeout of each hub listing request', (v) => Number(v), 20_000)
+    .addHelpText('after', `
+Examples:
+  $ vlm2vec data pull --tasks visdoc --data ./mmeb-data
+  $ vlm2vec data pull --tasks image,video/QA --media --extract --data ./mmeb-data
+  $ vlm2vec data pull --benchmark mmeb-v1 --dry-run --data ./mmeb-data
+Set HF_TOKEN for gated repos.`)
+    .action(async (o: DataCliOptions) => {
+      const tasks = tasksOf(o);
+      const plan = planPull(tasks);
+      if (o.dryRun) {
+        out(`${tasks.length} task(s) need ${plan.repos.length} dataset repo(s):`);
+        for (const r of plan.repos) out(`  ${r.repo} (${r.include.join(', ')}) → ${o.data}/${r.repo}/`);
+        for (const a of plan.media) {
+          out(`media ${a.id}: ${a.files.join(', ')} (TIGER-Lab/MMEB-V2) for ${a.tasks.length} task(s); extract with:`);
+          for (const c of extractCommands(a)) out(`    ${c.replace('<DATA>', o.data)}`);
+        }
+        return;
+      }
+      const res = await pullData({
+        dataDir: o.data, tasks, media: o.media ?? false, extract: o.extract ?? false, apiTimeoutMs: o.timeout, onEvent: printEvent,
+        ...(o.revision ? { revision: o.revision } : {}), ...(o.hubUrl ? { hubUrl: o.hubUrl } : {}),
+        ...(process.env['HF_TOKEN'] ? { accessToken: process.env['HF_TOKEN'] } : {}),
+      });
+      out(`done: ${res.files} file(s) present under ${o.data}`);
+      if (o.media && !o.extract) {
+        for (const a of res.plan.media) {
+          out(`extract ${a.id} with:`);
+          for (const c of extractCommands(a)) out(`    ${c.replace('<DATA>', o.data)}`);
+        }
+      } else if (!o.media && res.plan.media.length > 0) {
+        out(`note: ${res.plan.media.map((a) => a.id).join(', ')} media are not downloaded; add --media --extract (large) or see --dry-run`);
+      }
+    });
+
+  data.command('check')
+    .description('List, per task, whether its annotation files and media folder are present under DATA')
+    .requiredOption('--data <dir>', 'data directory')
+    .option('--benchmark <name>', 'mmeb-v2 or mmeb-v1', 'mmeb-v2')
+    .option('--tasks <spec>', 'task selection (as for eval)', collect, [])
+    .option('--deep', 'load every task completely (all rows, images, frame folders, qrels); writes visdoc page images')
+    .action(async (o: DataCliOptions) => {
+      const tasks = tasksOf(o);
+      const w = Math.max(4, ...tasks.map((t) => t.name.length));
+      const line = (r: CheckRow): void => out(`${r.task.padEnd(w)}  ${r.annotations.padEnd(11)}  ${r.media}${r.detail ? `  — ${r.detail}` : ''}`);
+      out(`${'task'.padEnd(w)}  annotations  media`);
+      const rows = o.deep ? await checkDataDeep(o.data, tasks, { onTask: line }) : checkData(o.data, tasks);
+      if (!o.deep) rows.forEach(line);
+      const missing = rows.filter((r) => r.annotations === 'missing' || r.media === 'missing').length;
+      out(`${rows.length - missing}/${rows.length} task(s) ready`);
+      if (missing > 0) process.exitCode = 1;
+    });
+}

@@ -1,0 +1,148 @@
+// `data pull` against a small fake hub on loopback (the two endpoints @huggingface/hub uses:
+// the tree listing and `resolve` with Range requests), the offline path (refused connection and
+// a hub that never answers), and `data check`.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { getTask, TASKS } from '../registry.ts';
+import { loadTask } from '../loaders/index.ts';
+import { FIXTURE_DATA } from '../loaders/test-util.ts';
+import { checkData, planPull, pullData } from './pull.ts';
+
+function walk(root: string, dir = root): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? walk(root, join(dir, e.name)) : [relative(root, join(dir, e.name))]);
+}
+
+/** A fake hub serving `repos[name]` folders; records the request paths. */
+async function fakeHub(repos: Record<string, string>): Promise<{ url: string; server: Server; requests: string[] }> {
+  const requests: string[] = [];
+  const server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    requests.push(url.pathname);
+    const tree = /^\/api\/datasets\/([^/]+\/[^/]+)\/tree\/main$/.exec(url.pathname);
+    if (tree) {
+      const root = repos[tree[1]!];
+      if (!root) { res.writeHead(404).end('{"error":"Repository not found"}'); return; }
+      const files = walk(root).map((p) => ({ type: 'file', path: p, size: statSync(join(root, p)).size, oid: 'x' }));
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(files));
+      return;
+    }
+    const resolve = /^\/datasets\/([^/]+\/[^/]+)\/resolve\/main\/(.+)$/.exec(url.pathname);
+    const root = resolve ? repos[resolve[1]!] : undefined;
+    if (!resolve || !root) { res.writeHead(404, { 'X-Error-Code': 'EntryNotFound' }).end(); return; }
+    const body = readFileSync(join(root, decodeURIComponent(resolve[2]!)));
+    const range = /bytes=(\d+)-(\d+)/.exec(req.headers.range ?? '');
+    if (range) {
+      const a = Number(range[1]);
+      const b = Math.min(Number(range[2]), body.length - 1);
+      res.writeHead(206, { ETag: '"e"', 'Content-Range': `bytes ${a}-${b}/${body.length}` }).end(body.subarray(a, b + 1));
+    } else {
+      res.writeHead(200, { ETag: '"e"' }).end(body);
+    }
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server, requests };
+}
+
+test('plan: one repo per source, MMEB_Test_Instruct limited to the selected configs, archives per meta-task', () => {
+  const plan = planPull([getTask('CIRR'), getTask('OK-VQA'), getTask('MVBench'), getTask('Video-MME'), getTask('ViDoRe_arxivqa')]);
+  assert.deepEqual(plan.repos.map((r) => r.repo), ['ziyjiang/MMEB_Test_Instruct', 'VLM2Vec/MVBench', 'VLM2Vec/Video-MME', 'vidore/arxivqa_test_subsampled_beir']);
+  assert.deepEqual(plan.repos[0]!.include, ['README.md', 'CIRR/**/*.parquet', 'CIRR/**/*.jsonl', 'OK-VQA/**/*.parquet', 'OK-VQA/**/*.jsonl']);
+  assert.deepEqual(plan.repos[1]!.include, ['README.md', '**/*.parquet', '**/*.jsonl', '**/*.json']);
+  assert.deepEqual(plan.media.map((m) => m.id), ['image', 'video_qa']);
+  assert.deepEqual(plan.media[1]!.files, ['video-tasks/frames/video_qa.tar.gz-00', 'video-tasks/frames/video_qa.tar.gz-01',
+    'video-tasks/frames/video_qa.tar.gz-02', 'video-tasks/frames/video_qa.tar.gz-03', 'video-tasks/frames/video_qa.tar.gz-04']);
+});
+
+test('plan for all 78 tasks: 43 repos (1 image, 18 video, 24 visdoc), all 5 media archives', () => {
+  const plan = planPull(TASKS);
+  assert.equal(plan.repos.length, 43);
+  assert.deepEqual(plan.media.map((m) => [m.id, m.tasks.length]), [['image', 36], ['video_cls', 5], ['video_qa', 5], ['video_ret', 5], ['video_mret', 3]]);
+  assert.equal(plan.repos[0]!.include.length, 1 + 2 * 36);
+});
+
+test('pull: annotations + media archives (5-part video_qa) from a hub, extracted, then loadable', async () => {
+  // Build the MMEB-V2 media repo from the fixture frames: one tarball, and one split into 5 parts.
+  const media = mkdtempSync(join(tmpdir(), 'vlm2vec-media-'));
+  mkdirSync(join(media, 'video-tasks/frames'), { recursive: true });
+  execFileSync('tar', ['-czf', join(media, 'video-tasks/frames/video_cls.tar.gz'), '-C', join(FIXTURE_DATA, 'video-tasks/frames/video_cls'), 'Breakfast']);
+  const qa = execFileSync('tar', ['-cz', '-C', join(FIXTURE_DATA, 'video-tasks/frames'), 'video_qa/ActivityNetQA']);
+  const cut = Math.ceil(qa.length / 5);
+  for (let i = 0; i < 5; i++) writeFileSync(join(media, `video-tasks/frames/video_qa.tar.gz-0${i}`), qa.subarray(i * cut, (i + 1) * cut));
+  const hub = await fakeHub({
+    'VLM2Vec/Breakfast': join(FIXTURE_DATA, 'VLM2Vec/Breakfast'),
+    'VLM2Vec/ActivityNetQA': join(FIXTURE_DATA, 'VLM2Vec/ActivityNetQA'),
+    'TIGER-Lab/MMEB-V2': media,
+  });
+  try {
+    const data = mkdtempSync(join(tmpdir(), 'vlm2vec-pull-'));
+    const tasks = [getTask('Breakfast'), getTask('ActivityNetQA')];
+    const events: string[] = [];
+    const res = await pullData({ dataDir: data, tasks, media: true, extract: true, hubUrl: hub.url, onEvent: (e) => events.push(e.type) });
+    assert.deepEqual(res.extracted, ['video_cls', 'video_qa']);
+    const src = readFileSync(join(FIXTURE_DATA, 'VLM2Vec/Breakfast/data/test-00000-of-00001.parquet'));
+    assert.deepEqual(readFileSync(join(data, 'VLM2Vec/Breakfast/data/test-00000-of-00001.parquet')), src);
+    const b = await loadTask(getTask('Breakfast'), { dataDir: data });
+    assert.equal(b.queries[0]!.item.video!.length, 8);
+    const a = await loadTask(getTask('ActivityNetQA'), { dataDir: data });
+    assert.equal(a.queries[0]!.item.video![0], join(data, 'video-tasks/frames/video_qa/ActivityNetQA/v_abc123/0000.jpeg'));
+    assert.ok(events.includes('extract'));
+    assert.deepEqual(checkData(data, tasks).map((r) => [r.task, r.annotations, r.media]), [['Breakfast', 'ok', 'ok'], ['ActivityNetQA', 'ok', 'ok']]);
+
+    // A second pull downloads nothing: every file is already there with the listed size.
+    const before = hub.requests.filter((p) => p.includes('/resolve/')).length;
+    const again: boolean[] = [];
+    await pullData({ dataDir: data, tasks, hubUrl: hub.url, onEvent: (e) => { if (e.type === 'file') again.push(e.skipped); } });
+    assert.ok(again.length > 0 && again.every(Boolean));
+    assert.equal(hub.requests.filter((p) => p.includes('/resolve/')).length, before);
+  } finally {
+    hub.server.close();
+  }
+});
+
+test('pull: a repo missing on the hub is a clear error', async () => {
+  const hub = await fakeHub({});
+  try {
+    await assert.rejects(pullData({ dataDir: mkdtempSync(join(tmpdir(), 'vlm2vec-pull-')), tasks: [getTask('UCF101')], hubUrl: hub.url }),
+      /\[data\] dataset VLM2Vec\/UCF101: listing dataset VLM2Vec\/UCF101@main: not found \(HTTP 404\)/);
+  } finally {
+    hub.server.close();
+  }
+});
+
+test('offline: a refused connection fails fast with a clear message', async () => {
+  // Grab a free port, then close it so nothing listens there.
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  const t0 = Date.now();
+  await assert.rejects(pullData({ dataDir: mkdtempSync(join(tmpdir(), 'vlm2vec-pull-')), tasks: [getTask('Breakfast')], hubUrl: `http://127.0.0.1:${port}` }),
+    /\[data\] dataset VLM2Vec\/Breakfast: cannot reach http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\) .*offline.*git clone http:\/\/127\.0\.0\.1:\d+\/datasets\/VLM2Vec\/Breakfast/);
+  assert.ok(Date.now() - t0 < 5000);
+});
+
+test('offline: a hub that accepts but never answers times out instead of hanging', async () => {
+  const s = createServer(() => { /* never respond */ });
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  try {
+    await assert.rejects(pullData({ dataDir: mkdtempSync(join(tmpdir(), 'vlm2vec-pull-')), tasks: [getTask('Breakfast')],
+      hubUrl: `http://127.0.0.1:${(s.address() as AddressInfo).port}`, apiTimeoutMs: 300 }), /cannot reach http:\/\/127\.0\.0\.1:\d+ \(TIMEOUT\) while listing dataset VLM2Vec\/Breakfast/);
+  } finally {
+    s.closeAllConnections();
+    s.close();
+  }
+});
+
+test('check: missing annotations and media are reported per task', () => {
+  const rows = checkData(FIXTURE_DATA, [getTask('K700'), getTask('Breakfast'), getTask('ViDoRe_arxivqa')]);
+  assert.deepEqual(rows.map((r) => [r.task, r.annotations, r.media]), [['K700', 'missing', 'missing'], ['Breakfast', 'ok', 'ok'], ['ViDoRe_arxivqa', 'ok', 'from corpus']]);
+  assert.match(rows[0]!.detail, /VLM2Vec\/Kinetics-700 does not exist; run `vlm2vec data pull --tasks K700/);
+});
