@@ -1,4 +1,4 @@
-// `vlm2vec data check|pull` argument handling, run in-process with stdout captured.
+// `vlm2vec data check|pull` argument handling, run in-process with the output captured.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -8,17 +8,11 @@ import { FIXTURE_DATA } from '../mmeb/loaders/test-util.ts';
 
 async function run(args: string[]): Promise<{ out: string; code: number | undefined }> {
   const program = new Command('vlm2vec').exitOverride();
-  registerData(program);
   const chunks: string[] = [];
-  const write = process.stdout.write.bind(process.stdout);
+  registerData(program, { out: (s) => void chunks.push(s) });
   const prevCode = process.exitCode;
   process.exitCode = undefined;
-  process.stdout.write = ((s: string) => { chunks.push(String(s)); return true; }) as typeof process.stdout.write;
-  try {
-    await program.parseAsync(['node', 'vlm2vec', ...args]);
-  } finally {
-    process.stdout.write = write;
-  }
+  await program.parseAsync(['node', 'vlm2vec', ...args]);
   const code = process.exitCode;
   process.exitCode = prevCode;
   return { out: chunks.join(''), code };

@@ -5,6 +5,7 @@ import { Vlm2VecError } from '../errors.ts';
 import { isBenchmarkName, selectTasks } from '../mmeb/registry.ts';
 import { checkData, checkDataDeep, extractCommands, planPull, pullData, type CheckRow, type PullEvent } from '../mmeb/data/pull.ts';
 import type { TaskDef } from '../mmeb/types.ts';
+import { STDIO, type CliOutput } from './io.ts';
 
 interface DataCliOptions {
   benchmark: string;
@@ -28,15 +29,14 @@ function tasksOf(o: DataCliOptions): TaskDef[] {
   return selectTasks(o.benchmark, o.tasks);
 }
 
-const out = (s: string): void => void process.stdout.write(`${s}\n`);
-
-function printEvent(e: PullEvent): void {
+function printEvent(out: (s: string) => void, e: PullEvent): void {
   if (e.type === 'repo') out(`${e.repo}: ${e.files} file(s)`);
   else if (e.type === 'file') out(`  ${e.skipped ? 'have' : 'got '} ${e.path} (${(e.size / 1e6).toFixed(1)} MB)`);
   else out(`extracting ${e.archive} into ${e.into}`);
 }
 
-export function registerData(program: Command): void {
+export function registerData(program: Command, io: CliOutput = STDIO): void {
+  const out = (s: string): void => io.out(`${s}\n`);
   const data = program.command('data').description('Download and check the MMEB data (HF dataset repos + MMEB-V2 media)');
 
   data.command('pull')
@@ -69,7 +69,7 @@ Set HF_TOKEN for gated repos.`)
         return;
       }
       const res = await pullData({
-        dataDir: o.data, tasks, media: o.media ?? false, extract: o.extract ?? false, apiTimeoutMs: o.timeout, onEvent: printEvent,
+        dataDir: o.data, tasks, media: o.media ?? false, extract: o.extract ?? false, apiTimeoutMs: o.timeout, onEvent: (e) => printEvent(out, e),
         ...(o.revision ? { revision: o.revision } : {}), ...(o.hubUrl ? { hubUrl: o.hubUrl } : {}),
         ...(process.env['HF_TOKEN'] ? { accessToken: process.env['HF_TOKEN'] } : {}),
       });
