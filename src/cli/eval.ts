@@ -3,34 +3,25 @@
 
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { RemoteEmbedder, type RemoteEvent } from '../embed/remote.ts';
-import { runEval, type EvalEvent } from '../mmeb/eval.ts';
+import { prepareEval, runEval, type EvalEvent } from '../mmeb/eval.ts';
 import { isBenchmarkName } from '../mmeb/registry.ts';
 import { GROUPS } from '../mmeb/aggregate.ts';
 import { ProgressBar } from './progress.ts';
 import { Vlm2VecError } from '../errors.ts';
-import type { PromptStyle } from '../embed/prompt.ts';
-
-const STYLES: readonly PromptStyle[] = ['qwen2_vl', 'qwen2_5_vl', 'phi3_v', 'llava_next', 'e5_v', 'gme', 'lamra', 'lamra_qwen25', 'colpali', 'internvideo2'];
-
-function positiveInt(name: string) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${name} must be a positive integer, got '${v}'`);
-    return n;
-  };
-}
-
-function nonNegativeInt(name: string) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${name} must be an integer ≥ 0, got '${v}'`);
-    return n;
-  };
-}
+import { DEFAULT_PROMPT_STYLE, PROMPT_STYLES, type PromptStyle } from '../embed/prompt.ts';
+import { nonNegativeInt, positiveInt } from '../util/cli-args.ts';
 
 /** Repeatable, comma-separable option values. */
 function collect(v: string, prev: string[] | undefined): string[] {
   return [...(prev ?? []), ...v.split(',').map((s) => s.trim()).filter(Boolean)];
+}
+
+/** Like {@link collect}, but an empty value (e.g. an unset shell variable) is an error rather
+ *  than silently meaning "the whole benchmark". */
+function collectTasks(v: string, prev: string[] | undefined): string[] {
+  const next = collect(v, prev);
+  if (next.length === (prev?.length ?? 0)) throw new InvalidArgumentError(`--tasks '${v}' names no task; omit --tasks to run the whole benchmark`);
+  return next;
 }
 
 interface EvalCliOptions {
@@ -68,7 +59,9 @@ Examples:
 
 Resuming: run the same command again. Finished tasks (an existing <Task>_score.json) are
 skipped and every embedding already computed is read from the cache, so a crash or kill -9
-costs only the batches that were in flight.
+costs only the batches that were in flight. OUT/eval-settings.json records the model, --style
+and data versions of the folder's results; a run with other ones is refused (use another --out).
+Changing --graded-ndcg re-scores the graded visdoc tasks from the cache.
 
 Output: OUT/<modality>/<Task>_score.json and <Task>_pred.jsonl in the reference layout, and
 OUT/summary.json (scores ×100 per group; groups missing tasks are listed under "partial").
@@ -86,7 +79,7 @@ export function registerEval(program: Command): void {
       '(vLLM /v1/embeddings chat form, one item per request, no video)').choices(['vlm2vec', 'vllm']).default('vlm2vec'))
     .addOption(new Option('-b, --benchmark <name>', 'benchmark').choices(['mmeb-v2', 'mmeb-v1']).default('mmeb-v2'))
     .option('-t, --tasks <spec>', 'tasks to run: names, modalities (image|video|visdoc), groups (video/MRET, v1/IND), ' +
-      "globs ('ViDoRe_*'), or all; repeat or comma-separate (default: the whole benchmark)", collect)
+      "globs ('ViDoRe_*'), or all; repeat or comma-separate (default: the whole benchmark)", collectTasks)
     .requiredOption('-d, --data <dir>', 'data folder: HF dataset repos as <dir>/<org>/<repo>/ plus image-tasks/, video-tasks/, visdoc-tasks/')
     .requiredOption('-o, --out <dir>', 'output folder for result files (created; reused to resume)')
     .option('--batch-size <n>', 'items per embedding request', positiveInt('--batch-size'), 16)
@@ -94,7 +87,7 @@ export function registerEval(program: Command): void {
     .option('--cache-dir <dir>', 'embedding cache folder (default: <out>/.embed-cache); may be shared between runs and models')
     .option('--no-cache', 'do not read or write the embedding cache')
     .addOption(new Option('--style <style>', 'prompt style of the backbone (image/video placeholder tokens in the text)')
-      .choices(STYLES as string[]).default('qwen2_vl'))
+      .choices([...PROMPT_STYLES]).default(DEFAULT_PROMPT_STYLE))
     .addOption(new Option('--vidore-instructions <which>', 'vidore parser instructions: nonempty (reference since 2025-11) or ' +
       'empty (the code of the v2.0.0/v2.0.1 score commits)').choices(['nonempty', 'empty']).default('nonempty'))
     .addOption(new Option('--momentseeker <version>', 'MomentSeeker data: 1602 (deduplicated, current) or 1800 (v2.0.0)')
@@ -107,6 +100,8 @@ export function registerEval(program: Command): void {
     .option('--timeout <seconds>', 'timeout of one request', positiveInt('--timeout'), 300)
     .option('--api-key <key>', 'API key sent as a Bearer token (default: $VLM2VEC_API_KEY)')
     .addHelpText('after', EXAMPLES)
+    // A one-line pointer: the full help (60 lines) would push the error itself off the screen.
+    .showHelpAfterError("(run 'vlm2vec eval --help' for the options)")
     .action(async (o: EvalCliOptions) => {
       await evalCommand(o);
     });
@@ -120,6 +115,9 @@ async function evalCommand(o: EvalCliOptions): Promise<void> {
     throw new Vlm2VecError('eval', `--model '${nonUrl[0]}' is not an http(s):// endpoint. Local models arrive with the local ` +
       'embedder; until then serve the model (our server or vLLM) and pass its URL, e.g. --model http://localhost:8000/v1');
   }
+  const registry = { vidoreInstructions: o.vidoreInstructions, momentSeeker: o.momentseeker, pageData: o.pageData };
+  // Task names, --data and --out are checked before any endpoint is contacted.
+  prepareEval({ benchmark: o.benchmark, tasks: o.tasks ?? [], dataDir: o.data, outDir: o.out, registry });
   const err = process.stderr;
   const apiKey = o.apiKey ?? process.env['VLM2VEC_API_KEY'];
   const embedder = await RemoteEmbedder.create({
@@ -132,8 +130,10 @@ async function evalCommand(o: EvalCliOptions): Promise<void> {
     retries: o.retries,
     timeoutMs: o.timeout * 1000,
     onEvent: (e: RemoteEvent) => {
-      if (e.type === 'dead') err.write(`\nendpoint ${e.url} dropped after repeated failures (${e.error}); ${e.alive} left\n`);
-      else err.write(`\nretry ${e.attempt} (${e.url}): ${e.error}\n`);
+      // On a terminal the progress bar owns the current line: start a fresh one.
+      const nl = err.isTTY ? '\n' : '';
+      if (e.type === 'dead') err.write(`${nl}endpoint ${e.url} dropped after repeated failures (${e.error}); ${e.alive} left\n`);
+      else err.write(`${nl}retry ${e.attempt} (${e.url}): ${e.error}\n`);
     },
   });
   err.write(`model ${embedder.id} via ${embedder.aliveEndpoints.join(', ')}\n`);
@@ -171,6 +171,12 @@ async function evalCommand(o: EvalCliOptions): Promise<void> {
     }
   };
 
+  // Ctrl-C: every finished task and every embedded batch is already on disk; say how to resume.
+  const onSigint = (): void => {
+    err.write('\ninterrupted: finished tasks and computed embeddings are kept; run the same command again to resume\n');
+    process.exit(130);
+  };
+  process.once('SIGINT', onSigint);
   const result = await runEval({
     embedder,
     benchmark: o.benchmark,
@@ -181,10 +187,10 @@ async function evalCommand(o: EvalCliOptions): Promise<void> {
     batchSize: o.batchSize,
     concurrency: o.concurrency,
     style: o.style,
-    registry: { vidoreInstructions: o.vidoreInstructions, momentSeeker: o.momentseeker, pageData: o.pageData },
+    registry,
     gradedNdcg: o.gradedNdcg,
     onProgress,
-  });
+  }).finally(() => process.off('SIGINT', onSigint));
 
   const s = result.summary;
   const lines = GROUPS.filter((g) => s.scores[g] !== undefined).map((g) => {
@@ -194,6 +200,10 @@ async function evalCommand(o: EvalCliOptions): Promise<void> {
   process.stdout.write(`Scores (×100) of ${s.model}:\n${lines.join('\n')}\nsummary: ${result.summaryFile}\n`);
   const failed = result.tasks.filter((t) => t.status === 'failed');
   if (failed.length > 0) {
-    throw new Vlm2VecError('eval', `${failed.length} task(s) failed:\n${failed.map((t) => `  ${t.task.name}: ${t.error}`).join('\n')}`);
+    // Every error was printed as it happened; repeat a few in full, then only the names (a whole
+    // benchmark over partly downloaded data would otherwise print dozens of them twice).
+    const shown = failed.slice(0, 3).map((t) => `  ${t.task.name}: ${t.error}`);
+    if (failed.length > 3) shown.push(`  and ${failed.length - 3} more (errors above): ${failed.slice(3).map((t) => t.task.name).join(', ')}`);
+    throw new Vlm2VecError('eval', `${failed.length} task(s) failed:\n${shown.join('\n')}`);
   }
 }

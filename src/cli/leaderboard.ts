@@ -22,6 +22,18 @@ export function registerLeaderboard(program: Command, io: CliOutput = STDIO): vo
     .option('-b, --benchmark <name>', 'mmeb-v2 or mmeb-v1', 'mmeb-v2')
     .option('-v, --version <version>', `published score version: ${PUBLISHED_VERSIONS.join('|')} (v2.1.0 = v2.1)`, DEFAULT_PUBLISHED_VERSION)
     .option('--json', 'print JSON instead of a table')
+    .addHelpText('after', `
+Versions are the folders of the reference's experiments/public/all_scores/: v2.0.0 (initial
+release), v2.0.1 (all 78 tasks re-run, MomentSeeker deduplicated to 1602 queries) and v2.1
+(v2.0.1 with ViDoSeek-page / MMLongBench-page re-scored on the fixed data; ViDoSeek-doc and
+MMLongBench-doc are absent, so its visdoc groups show as partial, 22/24 tasks).
+
+Examples:
+  $ vlm2vec leaderboard
+  $ vlm2vec leaderboard --benchmark mmeb-v1 --version v2.0.0
+  $ vlm2vec leaderboard --json > published.json
+`)
+    .showHelpAfterError("(run 'vlm2vec leaderboard --help' for the options)")
     .action((o: Options) => {
       const version = o.version === 'v2.1.0' ? 'v2.1' : o.version;
       if (!isBenchmarkName(o.benchmark)) throw new Vlm2VecError('leaderboard', `--benchmark '${o.benchmark}': expected mmeb-v2 or mmeb-v1`);

@@ -11,6 +11,22 @@ import { writeFileAtomic } from '../util/fs.ts';
 
 const FORMATS: readonly ReportFormat[] = ['table', 'json', 'md', 'html'];
 
+const REPORT_EXAMPLES = `
+Examples:
+  # Summary table of a finished (or partial) eval run
+  $ vlm2vec report runs/vlm2vec-2b
+
+  # Two runs side by side, with report.md, report.html (charts) and summary.json in reports/
+  $ vlm2vec report runs/a runs/b --out-dir reports
+
+  # A published score JSON as Markdown, V1 groups, beside two published baselines
+  $ vlm2vec report VLM2Vec-V2.0-Qwen2VL-2B.json --benchmark mmeb-v1 --format md \\
+      --baselines gme-Qwen2-VL-2B-Instruct,colpali-v1.3
+
+Scores are the headline metric ×100 (hit@1 image/video, ndcg_linear@5 visdoc), unrounded in
+json; a group missing tasks is marked "(n/N)" and listed under "partial".
+`;
+
 interface Options {
   format: string;
   benchmark: string;
@@ -41,6 +57,8 @@ export function registerReport(program: Command, io: CliOutput = STDIO): void {
     .option('--baselines <models>', 'comma-separated published models to show (md/html), or "none"')
     .option('-o, --output <file>', 'write to this file (atomically) instead of stdout')
     .option('--out-dir <dir>', 'write report.md, report.html and summary.json into this folder (and print the table)')
+    .addHelpText('after', REPORT_EXAMPLES)
+    .showHelpAfterError("(run 'vlm2vec report --help' for the options)")
     .action(async (results: string[], o: Options) => {
       const format = o.format as ReportFormat;
       if (!FORMATS.includes(format)) throw new Vlm2VecError('report', `--format '${o.format}': expected one of ${FORMATS.join(', ')}`);

@@ -231,3 +231,10 @@ test('Retry-After headers are read as seconds or HTTP dates, capped at a minute'
   assert.equal(parseRetryAfter('Wed, 21 Oct 2026 07:28:05 GMT', now), 5000);
   assert.equal(parseRetryAfter('Wed, 21 Oct 2026 07:27:00 GMT', now), 0);
 });
+
+test('supportsVideo tells the harness which protocol can carry video', async () => {
+  const vllm = await RemoteEmbedder.create({ endpoints: ['http://127.0.0.1:9'], modelName: 'm', protocol: 'vllm' });
+  const ours = await RemoteEmbedder.create({ endpoints: ['http://127.0.0.1:9'], modelName: 'm' });
+  assert.equal(vllm.supportsVideo, false);
+  assert.equal(ours.supportsVideo, true);
+});

@@ -131,6 +131,9 @@ export class RemoteEmbedder implements Embedder {
   readonly id: string;
   readonly protocol: RemoteProtocol;
   readonly modelName: string | undefined;
+  /** False for the vLLM chat protocol, which carries text and images only: the harness then
+   *  fails a video task up front instead of stopping the run at its first request. */
+  readonly supportsVideo: boolean;
   readonly #endpoints: Endpoint[];
   readonly #sem: Semaphore;
   readonly #opts: Required<Omit<RemoteOptions, 'modelName' | 'onEvent' | 'endpoints' | 'protocol' | 'apiKey'>>;
@@ -142,6 +145,7 @@ export class RemoteEmbedder implements Embedder {
   private constructor(urls: string[], protocol: RemoteProtocol, modelName: string | undefined, opts: RemoteOptions) {
     this.protocol = protocol;
     this.modelName = modelName;
+    this.supportsVideo = protocol !== 'vllm';
     // The cache identity: the served model when known (any endpoint serving it gives the same
     // vectors), else the endpoint set. The protocol is part of it: vLLM's chat template builds a
     // different prompt from the same item.

@@ -166,7 +166,11 @@ test('adapter base resolution: adapter-relative folder, hub id from cache, offli
 });
 
 test('bad specs, bad adapters and missing files are named', async () => {
-  await assert.rejects(resolveModelFolder('./definitely/not/here/x'), /'\.\/definitely\/not\/here\/x' is neither a local folder nor a hub id/);
+  // Written as a path: a missing folder, never a hub lookup (even in online mode).
+  await assert.rejects(resolveModelFolder('./definitely/not/here/x'), /\[model\] model folder \.\/definitely\/not\/here\/x does not exist: expected a Hugging Face model folder/);
+  await assert.rejects(resolveModelFolder('/definitely/not/here'), /model folder \/definitely\/not\/here does not exist/);
+  await assert.rejects(resolveModelFolder('package.json'), /model folder package\.json is a file: expected a Hugging Face model folder/);
+  await assert.rejects(resolveModelFolder('not a repo!'), /'not a repo!' is neither a local folder nor a hub id/);
   await assert.rejects(resolveModelFolder('org/missing', { cacheDir: '/nonexistent-cache', offline: true }), /org\/missing@main is not in the cache/);
   await assert.rejects(resolveModelFolder('test/fixtures/io'), /no config\.json/);
   const root = await tmp();

@@ -86,6 +86,11 @@ function splitRevision(spec: string, fallback: string): { repo: string; revision
 /** A local folder for `spec`: the folder itself, or the cached / freshly downloaded hub repo. */
 async function localize(spec: string, options: ResolveModelOptions): Promise<{ dir: string; source: ModelSource }> {
   if (await isDir(spec)) return { dir: spec, source: { kind: 'local', path: spec } };
+  // A spec written as a path (absolute, ./, ../, ~) is never a hub id: say the folder is missing.
+  if (/^(\/|\.{1,2}(\/|$)|~)/.test(spec) || (await isFile(spec))) {
+    const what = (await isFile(spec)) ? 'is a file' : 'does not exist';
+    throw new Vlm2VecError('model', `model folder ${spec} ${what}: expected a Hugging Face model folder (config.json, *.safetensors) or a PEFT adapter folder`);
+  }
   const { repo, revision } = splitRevision(spec, options.revision ?? 'main');
   if (!isRepoId(repo)) {
     throw new Vlm2VecError('model', `'${spec}' is neither a local folder nor a hub id (owner/name[@revision])`);

@@ -9,9 +9,9 @@ import { readFileSync, existsSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { Vlm2VecError } from '../errors.ts';
 import { writeFileAtomic } from '../util/fs.ts';
-import { META_TASKS, MODALITIES, TASKS, type BenchmarkName } from './registry.ts';
+import { MODALITIES, TASKS, type BenchmarkName } from './registry.ts';
 import { npMean } from './pyorder.ts';
-import type { Modality, TaskDef } from './types.ts';
+import type { TaskDef } from './types.ts';
 
 /** The summary groups of issue 2 item 4, in display order. */
 export const GROUPS = [
@@ -225,14 +225,4 @@ export async function writeSummary(outDir: string, summary: Summary): Promise<st
   const path = join(outDir, 'summary.json');
   await writeFileAtomic(path, `${JSON.stringify(summaryDocument(summary), null, 2)}\n`);
   return path;
-}
-
-/** Expected number of tasks per modality/meta (used by tests and the report legend). */
-export function expectedCounts(tasks: readonly TaskDef[] = TASKS): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const m of MODALITIES) {
-    out[m] = tasks.filter((t) => t.modality === m).length;
-    for (const meta of META_TASKS[m as Modality]) out[`${m}/${meta}`] = tasks.filter((t) => t.modality === m && t.meta === meta).length;
-  }
-  return out;
 }

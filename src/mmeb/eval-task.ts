@@ -69,6 +69,13 @@ export async function evalTask(task: TaskDef, opts: TaskRunOptions): Promise<Tas
   const pool = buildCandidatePool(loaded);
   if (pool.length === 0) throw new Vlm2VecError('eval', `task ${task.name}: the candidate pool is empty`);
   opts.onProgress?.({ type: 'loaded', task: task.name, queries: loaded.queries.length, candidates: pool.length });
+  // An embedder that says it cannot take video (the vLLM chat protocol) fails a video task here,
+  // alone; otherwise its first request would be an embedder failure that stops the whole run.
+  const noVideo = (opts.embedder as { supportsVideo?: boolean }).supportsVideo === false;
+  if (noVideo && [...loaded.queries.map((r) => r.item), ...pool.map((x) => x.item)].some((it) => it.video !== undefined)) {
+    throw new Vlm2VecError('eval', `task ${task.name} has video items, which embedder ${opts.embedder.id} cannot embed ` +
+      '(the vllm protocol carries text and images only); use --protocol vlm2vec with a server that accepts video');
+  }
 
   const embed = async (role: EmbedContext['role'], items: Parameters<typeof embedThroughCache>[0]) => {
     try {

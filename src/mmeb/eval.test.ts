@@ -1,10 +1,10 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, unlinkSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { runEval, type EvalEvent } from './eval.ts';
+import { prepareEval, runEval, type EvalEvent } from './eval.ts';
 import type { EmbedItem, Embedder } from '../embed/types.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -82,4 +82,50 @@ test('mmeb-v1: V1 groups in the summary; a video task is not part of it', async 
   assert.equal(r.summary.partial['v1/overall']?.expected, 36);
   await assert.rejects(runEval({ embedder: embedder(calls), benchmark: 'mmeb-v1', tasks: ['Breakfast'], dataDir: data, outDir: join(work, 'out4') }),
     /Breakfast/);
+});
+
+test('runEval checks the data and output folders before embedding anything', async () => {
+  const calls: string[] = [];
+  const base = { embedder: embedder(calls), benchmark: 'mmeb-v2' as const, tasks: ['OK-VQA'] };
+  const missing = join(work, 'nope');
+  await assert.rejects(runEval({ ...base, dataDir: missing, outDir: join(work, 'out5') }),
+    new RegExp(`^Vlm2VecError: \\[eval\\] data folder ${missing} does not exist`));
+  const file = join(work, 'a-file');
+  writeFileSync(file, 'x');
+  await assert.rejects(runEval({ ...base, dataDir: file, outDir: join(work, 'out5') }), /data folder .*a-file is not a folder/);
+  await assert.rejects(runEval({ ...base, dataDir: data, outDir: file }), /\[eval\] output folder .*a-file is a file: expected a folder/);
+  await assert.rejects(runEval({ ...base, dataDir: data, outDir: join(file, 'sub') }), /\[eval\] cannot create the output folder .*a-file\/sub/);
+  assert.deepEqual(calls, []);
+  assert.ok(!existsSync(join(work, 'out5')));
+  // The selection is returned in benchmark order; the output folder is created.
+  const sel = prepareEval({ benchmark: 'mmeb-v2', tasks: ['OK-VQA', 'ImageNet-1K'], dataDir: data, outDir: join(work, 'out6') });
+  assert.deepEqual(sel.map((t) => t.name), ['ImageNet-1K', 'OK-VQA']);
+  assert.ok(existsSync(join(work, 'out6')));
+});
+
+test('an output folder keeps the settings of its results: another model, style or data version is refused', async () => {
+  const out = join(work, 'out7');
+  const calls: string[] = [];
+  const base = { benchmark: 'mmeb-v2' as const, tasks: ['OK-VQA'], dataDir: data, outDir: out };
+  await runEval({ ...base, embedder: embedder(calls) });
+  assert.deepEqual(JSON.parse(readFileSync(join(out, 'eval-settings.json'), 'utf8')),
+    { model: 'fake', style: 'qwen2_vl', momentSeeker: '1602', pageData: 'fixed', vidoreInstructions: 'nonempty' });
+  const other: Embedder = { ...embedder(calls), id: 'other-model' };
+  await assert.rejects(runEval({ ...base, embedder: other }),
+    /\[eval\] .*out7 holds results computed with other settings \(--model\/--model-name: "fake" there, "other-model" now\)/);
+  await assert.rejects(runEval({ ...base, embedder: embedder(calls), style: 'phi3_v', registry: { momentSeeker: '1800' } }),
+    /--style: "qwen2_vl" there, "phi3_v" now; --momentseeker: "1602" there, "1800" now/);
+  assert.equal(calls.length, 4, 'nothing embedded by the refused runs');
+  // The same settings (defaults spelt out) resume normally.
+  const again = await runEval({ ...base, embedder: embedder(calls), style: 'qwen2_vl', registry: { pageData: 'fixed' } });
+  assert.equal(again.tasks[0]?.status, 'skipped');
+});
+
+test('an embedder that cannot take video fails the video tasks alone, before any request', async () => {
+  const calls: string[] = [];
+  const noVideo = Object.assign(embedder(calls), { supportsVideo: false });
+  const r = await runEval({ embedder: noVideo, benchmark: 'mmeb-v2', tasks: ['OK-VQA', 'Breakfast'], dataDir: data, outDir: join(work, 'out8') });
+  assert.deepEqual(r.tasks.map((t) => [t.task.name, t.status]), [['OK-VQA', 'done'], ['Breakfast', 'failed']]);
+  assert.match(r.tasks[1]!.error!, /^\[eval\] task Breakfast has video items, which embedder fake cannot embed/);
+  assert.equal(calls.length, 4, 'only OK-VQA was embedded');
 });

@@ -3,6 +3,7 @@
 // `OUT/summary.json`. Resumable at any point: result files are atomic, embeddings are cached per
 // batch, so a rerun after a crash recomputes only the batches that were in flight.
 
+import { mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Embedder } from '../embed/types.ts';
 import type { PromptStyle } from '../embed/prompt.ts';
@@ -13,6 +14,7 @@ import { buildBenchmarks, buildRegistry, selectTasks, type BenchmarkName, type R
 import { readResultFolder, summarize, writeSummary, type Summary } from './aggregate.ts';
 import { EmbedFailure, evalTask, type TaskProgress } from './eval-task.ts';
 import { readFinishedScores, scorePath } from './results.ts';
+import { checkEvalSettings, evalSettings } from './eval-settings.ts';
 import { Vlm2VecError } from '../errors.ts';
 
 /** Options of {@link runEval}. */
@@ -62,6 +64,42 @@ export interface EvalResult {
 }
 
 /**
+ * Check what a run needs before any embedding is requested: the task selection (unknown names
+ * get a did-you-mean), the data folder (must exist) and the output folder (created; must not be
+ * a file). {@link runEval} calls it; the CLI calls it too, before it contacts any endpoint.
+ *
+ * @example
+ * prepareEval({ benchmark: 'mmeb-v2', tasks: ['image/VG'], dataDir: '/data/mmeb', outDir: 'out/run1' }); // the 4 VG tasks
+ */
+export function prepareEval(opts: Pick<EvalOptions, 'benchmark' | 'tasks' | 'dataDir' | 'outDir' | 'registry'>): TaskDef[] {
+  const bench = buildBenchmarks(buildRegistry(opts.registry ?? {}))[opts.benchmark];
+  const selected = selectTasks(bench, opts.tasks ?? []);
+  const data = statOrUndefined(opts.dataDir);
+  if (!data?.isDirectory()) {
+    throw new Vlm2VecError('eval', `data folder ${opts.dataDir} ${data ? 'is not a folder' : 'does not exist'}: expected the MMEB ` +
+      'data (HF dataset repos as <dir>/<org>/<repo>/ plus image-tasks/, video-tasks/, visdoc-tasks/); see `vlm2vec data pull`');
+  }
+  const out = statOrUndefined(opts.outDir);
+  if (out && !out.isDirectory()) {
+    throw new Vlm2VecError('eval', `output folder ${opts.outDir} is a file: expected a folder for the result files (created if missing)`);
+  }
+  try {
+    mkdirSync(opts.outDir, { recursive: true });
+  } catch (err) {
+    throw new Vlm2VecError('eval', `cannot create the output folder ${opts.outDir}: ${(err as Error).message}`, { cause: err });
+  }
+  return selected;
+}
+
+function statOrUndefined(path: string): ReturnType<typeof statSync> | undefined {
+  try {
+    return statSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * Evaluate an embedder on (a selection of) a benchmark and write the result files.
  *
  * @example
@@ -70,8 +108,8 @@ export interface EvalResult {
  */
 export async function runEval(opts: EvalOptions): Promise<EvalResult> {
   const registry = buildRegistry(opts.registry ?? {});
-  const bench = buildBenchmarks(registry)[opts.benchmark];
-  const selected = selectTasks(bench, opts.tasks ?? []);
+  const selected = prepareEval(opts);
+  await checkEvalSettings(opts.outDir, evalSettings(opts.embedder.id, opts.style, opts.registry));
   const emit = opts.onProgress ?? (() => {});
   emit({ type: 'start', tasks: selected.map((t) => t.name) });
 
@@ -80,7 +118,7 @@ export async function runEval(opts: EvalOptions): Promise<EvalResult> {
   const results: TaskResult[] = [];
   try {
     for (const [index, task] of selected.entries()) {
-      const done = readFinishedScores(opts.outDir, task);
+      const done = readFinishedScores(opts.outDir, task, opts.gradedNdcg);
       if (done) {
         emit({ type: 'task-skip', task: task.name, index, count: selected.length, scoreFile: scorePath(opts.outDir, task) });
         results.push({ task, status: 'skipped', scores: done });

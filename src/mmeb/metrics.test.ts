@@ -29,6 +29,12 @@ test('spec graded example: reference pairing 0.936/0.952, corrected 0.776/0.709'
   close(cor.scores['ndcg_linear@5'], 0.776);
   close(cor.scores['ndcg_exponential@5'], 0.709);
   assert.equal(cor.info.graded_ndcg, 'corrected');
+  // Equal grades: both pairings give the same numbers, so nothing is flagged (the score file
+  // then has exactly the reference's keys).
+  const flat: PredLine = { ...line, rel_scores: [1, 1, 1] };
+  assert.deepEqual(scoreTaskWithInfo([flat]).info, {});
+  assert.deepEqual(scoreTaskWithInfo([flat]).scores, scoreTaskWithInfo([flat], { graded: 'corrected' }).scores);
+  assert.deepEqual(scoreTaskWithInfo([flat, line]).info, { graded_ndcg: 'reference' });
   // Hand computation of the reference value: rel [2,0,1,1,0], ideal [2,1,1].
   const dcg = 2 + 1 / 2 + 1 / Math.log2(5);
   const idcg = 2 + 1 / Math.log2(3) + 1 / 2;

@@ -25,7 +25,9 @@ export interface ScoreOptions {
 
 /** Extra facts about how a task was scored, written beside the metrics by the caller. */
 export interface ScoreInfo {
-  /** Set when any query had graded relevance: which pairing was used. */
+  /** Set when the pairing can matter — some query has at least two different grades — to say
+   *  which pairing was used. Tasks whose grades are all equal (most visdoc tasks) score the same
+   *  either way, and their score files keep exactly the reference's keys. */
   graded_ndcg?: 'reference' | 'corrected';
   /** Graded queries with ≥2 distinct grades and str (non-integer) ids: their grade pairing follows
    *  CPython's set order under PYTHONHASHSEED=0; the reference's own order depended on its random
@@ -145,9 +147,9 @@ export function scoreTaskWithInfo(preds: readonly PredLine[], opts: ScoreOptions
       if (err instanceof Vlm2VecError) throw new Vlm2VecError('metrics', `query ${qi}: ${err.message}`);
       throw err;
     }
-    if (line.rel_scores !== null) {
+    if (line.rel_scores !== null && new Set(line.rel_scores).size > 1) {
       graded = true;
-      if (r.order === 'cpython-str-seed0' && new Set(line.rel_scores).size > 1) unordered++;
+      if (r.order === 'cpython-str-seed0') unordered++;
     }
     for (const key of METRIC_KEYS) (columns.get(key) as Float64Array)[qi] = r.metrics[key];
   });

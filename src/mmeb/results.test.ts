@@ -57,6 +57,14 @@ test('results are written under OUT/<modality>/ and a finished task is recognise
     mkdirSync(join(out, 'image'), { recursive: true });
     writeFileSync(scoreFile, '{"num_pred": 2}');
     assert.equal(readFinishedScores(out, task), undefined);
+    // A graded task scored with the other nDCG pairing is not finished for this mode.
+    await writeTaskResults(out, task, scores, [], { graded_ndcg: 'reference' });
+    assert.equal(readFinishedScores(out, task)?.['hit@1'], 0.5);
+    assert.equal(readFinishedScores(out, task, 'reference')?.['hit@1'], 0.5);
+    assert.equal(readFinishedScores(out, task, 'corrected'), undefined);
+    await writeTaskResults(out, task, scores, [], { graded_ndcg: 'corrected' });
+    assert.equal(readFinishedScores(out, task), undefined);
+    assert.equal(readFinishedScores(out, task, 'corrected')?.['hit@1'], 0.5);
   } finally {
     rmSync(out, { recursive: true, force: true });
   }

@@ -111,14 +111,26 @@ export async function writeTaskResults(
   return { scoreFile, predFile };
 }
 
-/** The finished score record of a task, or undefined when it has not finished (or is unreadable). */
-export function readFinishedScores(outDir: string, task: TaskDef): Record<string, number> | undefined {
+/**
+ * The finished score record of a task, or undefined when it has not finished (or is unreadable).
+ * A record scored with the other graded-nDCG pairing (its `graded_ndcg` flag differs from
+ * `gradedNdcg`, default `reference`) does not count as finished: the task is scored again (its
+ * embeddings come from the cache) instead of silently keeping numbers of the other mode.
+ */
+export function readFinishedScores(
+  outDir: string,
+  task: TaskDef,
+  gradedNdcg: 'reference' | 'corrected' = 'reference',
+): Record<string, number> | undefined {
   const f = scorePath(outDir, task);
   if (!existsSync(f)) return undefined;
+  let json: Record<string, unknown>;
   try {
-    const json = JSON.parse(readFileSync(f, 'utf8')) as Record<string, unknown>;
-    return typeof json[task.metric] === 'number' ? (json as Record<string, number>) : undefined;
+    json = JSON.parse(readFileSync(f, 'utf8')) as Record<string, unknown>;
   } catch {
     return undefined;
   }
+  if (typeof json[task.metric] !== 'number') return undefined;
+  if (typeof json.graded_ndcg === 'string' && json.graded_ndcg !== gradedNdcg) return undefined;
+  return json as Record<string, number>;
 }

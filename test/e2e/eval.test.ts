@@ -7,16 +7,14 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { startEmbedServer, type EmbedServer, type EmbedServerOptions } from './embed-server.ts';
 import { designedEmbedder, DIM, QUERIES } from './designed.ts';
+import { copyFixtureData, runCli } from './cli-run.ts';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const BIN = join(ROOT, 'bin', 'vlm2vec.js');
 const TASKS = ['ImageNet-1K', 'OK-VQA', 'SmthSmthV2', 'Breakfast', 'NExTQA', 'ViDoRe_arxivqa', 'VisRAG_ChartQA'];
 const FILES: [string, string][] = [
   ['image', 'ImageNet-1K'], ['image', 'OK-VQA'], ['video', 'SmthSmthV2'], ['video', 'Breakfast'], ['video', 'NExTQA'],
@@ -30,9 +28,7 @@ let design: ReturnType<typeof designedEmbedder>;
 
 before(() => {
   work = mkdtempSync(join(tmpdir(), 'v2v-e2e-'));
-  data = join(work, 'data');
-  // A copy: the visdoc loaders write page images under DATA/visdoc-tasks/.
-  cpSync(join(ROOT, 'test', 'fixtures', 'mmeb', 'data'), data, { recursive: true });
+  data = copyFixtureData(join(work, 'data'));
   design = designedEmbedder(data);
 });
 after(async () => {
@@ -44,25 +40,6 @@ async function server(opts: EmbedServerOptions = {}): Promise<EmbedServer> {
   const s = await startEmbedServer({ dim: DIM, embed: design.embed, ...opts });
   servers.push(s);
   return s;
-}
-
-interface Run {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
-function runCli(args: string[], onSpawn?: (c: ChildProcess) => void): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-    onSpawn?.(child);
-    child.on('exit', (code, signal) => resolve({ code, signal, stdout, stderr }));
-  });
 }
 
 const evalArgs = (model: string, out: string, extra: string[] = []) =>

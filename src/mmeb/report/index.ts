@@ -21,7 +21,7 @@ export async function renderReport(paths: readonly string[], format: ReportForma
   const data: ReportData = buildReport(paths, opts);
   switch (format) {
     case 'table':
-      return summaryText(data.runs);
+      return summaryText(data.runs, data.label);
     case 'json': {
       const docs = data.runs.map((r) => ({ ...summaryDocument(r), source: r.source }));
       return `${JSON.stringify(docs.length === 1 ? docs[0] : docs, null, 2)}\n`;

@@ -63,6 +63,8 @@ test('leaderboard --json and a multi-run report table', async () => {
   const two = await runCli(['report', V200, V201]);
   assert.match(two, /^video\s+34\.58\s+34\.67$/m);
   assert.match(two, /^video\/MRET\s+36\.82\s+37\.55$/m);
+  // Two runs of one model get distinct column names (as in report.md / report.html).
+  assert.match(two, /^group\s+VLM2Vec-V2\.0-Qwen2VL-2B\s+VLM2Vec-V2\.0-Qwen2VL-2B #2$/m);
 });
 
 test('--out-dir writes report.md, report.html and summary.json', async () => {

@@ -6,16 +6,17 @@ import { leaderboard, leaderboardColumns, publishedSource, type PublishedVersion
 import { cell, groupRows, textTable } from './format.ts';
 
 /**
- * Groups × runs as a text table, with the list of partial groups underneath.
+ * Groups × runs as a text table, with the list of partial groups underneath. `label` names the
+ * columns (default the model name; the report passes labels that tell equal names apart).
  *
  * @example
  * console.log(summaryText([summarize(readScores('out/'))]));
  */
-export function summaryText(summaries: readonly Summary[]): string {
+export function summaryText(summaries: readonly Summary[], label: (s: Summary) => string = (s) => s.model): string {
   const bench: BenchmarkName = summaries[0]?.benchmark ?? 'mmeb-v2';
-  const table = textTable(['group', ...summaries.map((s) => s.model)], groupRows(summaries, BENCHMARK_GROUPS[bench]));
+  const table = textTable(['group', ...summaries.map(label)], groupRows(summaries, BENCHMARK_GROUPS[bench]));
   const notes = summaries.flatMap((s) =>
-    Object.entries(s.partial).map(([g, p]) => `  ${s.model}: ${g} partial ${p.n}/${p.expected} (missing ${p.missing.slice(0, 6).join(', ')}${p.missing.length > 6 ? ', …' : ''})`));
+    Object.entries(s.partial).map(([g, p]) => `  ${label(s)}: ${g} partial ${p.n}/${p.expected} (missing ${p.missing.slice(0, 6).join(', ')}${p.missing.length > 6 ? ', …' : ''})`));
   const lines = [table, '', 'Scale 0–100; headline metric hit@1 (image, video), ndcg_linear@5 (visdoc).'];
   if (notes.length) lines.push('Partial groups (averaged over the tasks present):', ...notes);
   return `${lines.join('\n')}\n`;

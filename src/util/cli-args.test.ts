@@ -1,0 +1,17 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { InvalidArgumentError } from 'commander';
+import { intAtLeast, nonNegativeInt, positiveInt } from './cli-args.ts';
+
+test('integer option parsers accept integers in range and name the option otherwise', () => {
+  assert.equal(positiveInt('--batch-size')('16'), 16);
+  assert.equal(nonNegativeInt('--retries')('0'), 0);
+  assert.equal(intAtLeast('--k', 5)('5'), 5);
+  for (const bad of ['0', '-1', '1.5', 'abc', '', ' ', '1e400', 'NaN']) {
+    assert.throws(() => positiveInt('--batch-size')(bad),
+      (e: Error) => e instanceof InvalidArgumentError && e.message === `--batch-size must be a positive integer, got '${bad}'`, bad);
+  }
+  assert.throws(() => nonNegativeInt('--retries')('-1'), /--retries must be an integer ≥ 0, got '-1'/);
+  assert.throws(() => nonNegativeInt('--retries')(''), /--retries must be an integer ≥ 0, got ''/);
+  assert.throws(() => intAtLeast('--k', 5)('4'), /--k must be an integer ≥ 5, got '4'/);
+});

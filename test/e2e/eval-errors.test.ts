@@ -1,0 +1,137 @@
+// Bad input to `vlm2vec eval`, as a user meets it from a shell (bin/vlm2vec.js, spawned): each case
+// must end with exit code 1 and one clear line naming the folder/option/task/item at fault — no
+// stack trace, no 60-line help dump — and, where the input is checked up front, before any
+// endpoint is contacted. Also Ctrl-C: exit 130 with a resume hint, and the rerun finishes.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startEmbedServer, type EmbedServer, type EmbedServerOptions } from './embed-server.ts';
+import { copyFixtureData, runCli, type Run } from './cli-run.ts';
+
+// A port nothing listens on: connecting to it fails at once (ECONNREFUSED).
+const DEAD_URL = 'http://127.0.0.1:9/v1';
+
+let work: string;
+let data: string;
+const servers: EmbedServer[] = [];
+
+before(() => {
+  work = mkdtempSync(join(tmpdir(), 'v2v-e2e-err-'));
+  data = copyFixtureData(join(work, 'data'));
+});
+after(async () => {
+  for (const s of servers) await s.close();
+  rmSync(work, { recursive: true, force: true });
+});
+
+async function server(opts: EmbedServerOptions = {}): Promise<EmbedServer> {
+  const s = await startEmbedServer({ dim: 8, ...opts });
+  servers.push(s);
+  return s;
+}
+
+/** Exit 1, the expected message, and no stack trace or help dump. */
+function assertCleanFailure(r: Run, pattern: RegExp): void {
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, pattern);
+  assert.doesNotMatch(r.stderr, /\n\s+at .*\(.*:\d+:\d+\)/, 'no stack trace');
+  assert.doesNotMatch(r.stderr, /Usage: vlm2vec eval/, 'no help dump');
+}
+
+test('a --data folder that does not exist is reported before any endpoint is contacted', async () => {
+  const missing = join(work, 'no-such-data');
+  const r = await runCli(['eval', '--model', DEAD_URL, '--tasks', 'OK-VQA', '--data', missing, '--out', join(work, 'o1')]);
+  assertCleanFailure(r, new RegExp(`\\[eval\\] data folder ${missing} does not exist: expected the MMEB data`));
+  assert.ok(!existsSync(join(work, 'o1')), 'no output folder is created for a run that cannot start');
+});
+
+test('an --out that is a file is reported (with or without the cache), and nothing is written', async () => {
+  const file = join(work, 'out-file');
+  writeFileSync(file, 'not a folder');
+  for (const extra of [[], ['--no-cache']]) {
+    const r = await runCli(['eval', '--model', DEAD_URL, '--tasks', 'OK-VQA', '--data', data, '--out', file, ...extra]);
+    assertCleanFailure(r, new RegExp(`\\[eval\\] output folder ${file} is a file: expected a folder`));
+  }
+  // A folder below a file cannot be created either.
+  const below = join(file, 'run');
+  const r = await runCli(['eval', '--model', DEAD_URL, '--tasks', 'OK-VQA', '--data', data, '--out', below]);
+  assertCleanFailure(r, new RegExp(`\\[eval\\] cannot create the output folder ${below}: ENOTDIR`));
+});
+
+test('a misspelt task gets a did-you-mean before the (here unreachable) endpoint is contacted', async () => {
+  const r = await runCli(['eval', '--model', DEAD_URL, '--tasks', 'ImageNet1K', '--data', data, '--out', join(work, 'o2')]);
+  assertCleanFailure(r, /unknown task 'ImageNet1K': did you mean ImageNet-1K\?/);
+  assert.doesNotMatch(r.stderr, /no endpoint answered/);
+});
+
+test('bad option values: one line naming the option and the value, plus a pointer to --help', async () => {
+  const base = ['eval', '--model', DEAD_URL, '--data', data, '--out', join(work, 'o3')];
+  for (const [opt, value, want] of [
+    ['--batch-size', '0', /--batch-size must be a positive integer, got '0'/],
+    ['--concurrency', 'abc', /--concurrency must be a positive integer, got 'abc'/],
+    ['--protocol', 'grpc', /argument 'grpc' is invalid\. Allowed choices are vlm2vec, vllm/],
+    ['--tasks', '', /--tasks '' names no task; omit --tasks to run the whole benchmark/],
+  ] as const) {
+    const r = await runCli([...base, opt, value]);
+    assertCleanFailure(r, want);
+    assert.match(r.stderr, /\(run 'vlm2vec eval --help' for the options\)/);
+  }
+});
+
+test('an unreachable endpoint is named, with what to check', async () => {
+  const gone = await server();
+  await gone.close(); // its port now refuses connections
+  const r = await runCli(['eval', '--model', gone.url, '--tasks', 'OK-VQA', '--data', data, '--out', join(work, 'o4')]);
+  assertCleanFailure(r, new RegExp(`\\[remote\\] no endpoint answered GET <base>/models \\(${gone.url.replace(/[.]/g, '\\.')}: fetch failed \\(ECONNREFUSED\\)\\); check the URLs`));
+});
+
+test('an endpoint answering NaN or the wrong dimension stops the run naming task, endpoint and item; no score file', async () => {
+  const nan = await server({ fault: (req) => ({ raw: `{"data": [${req.items.map((_, i) => `{"index": ${i}, "embedding": [0.5, NaN]}`).join(', ')}]}` }) });
+  const r1 = await runCli(['eval', '--model', nan.url, '--tasks', 'OK-VQA', '--data', data, '--out', join(work, 'o5'), '--retries', '0']);
+  assertCleanFailure(r1, new RegExp(`task OK-VQA: embedding failed: .*${nan.url.replace(/[.]/g, '\\.')}/embeddings \\(task OK-VQA\\): item 0: embedding\\[1\\] is NaN`));
+  assert.ok(!existsSync(join(work, 'o5', 'image', 'OK-VQA_score.json')));
+
+  let n = 0;
+  const shrinking = await server({ embed: () => (++n === 1 ? [1, 0, 0, 0] : [1, 0]), dim: 4 });
+  const r2 = await runCli(['eval', '--model', shrinking.url, '--tasks', 'OK-VQA', '--data', data, '--out', join(work, 'o6'), '--batch-size', '1', '--concurrency', '1']);
+  assertCleanFailure(r2, /task OK-VQA: embedding failed: .*embedding has 2 dimensions, expected 4/);
+  assert.ok(!existsSync(join(work, 'o6', 'image', 'OK-VQA_score.json')));
+});
+
+test('Ctrl-C (SIGINT): exit 130 with a resume hint; the rerun finishes, re-requesting at most the batch in flight', async () => {
+  const s = await server({ delayMs: 150 });
+  const out = join(work, 'o7');
+  const args = ['eval', '--model', s.url, '--tasks', 'ImageNet-1K,OK-VQA', '--data', data, '--out', out, '--batch-size', '1', '--concurrency', '1'];
+  const first = await runCli(args, (child) => {
+    const timer = setInterval(() => {
+      if (s.requests.length >= 3) {
+        clearInterval(timer);
+        child.kill('SIGINT');
+      }
+    }, 10);
+    child.on('exit', () => clearInterval(timer));
+  });
+  assert.equal(first.code, 130, first.stderr);
+  assert.match(first.stderr, /interrupted: finished tasks and computed embeddings are kept; run the same command again to resume/);
+  const before = s.requests.flatMap((r) => r.items.map((i) => i.digest));
+  const second = await runCli(args);
+  assert.equal(second.code, 0, second.stderr);
+  assert.ok(existsSync(join(out, 'image', 'ImageNet-1K_score.json')) && existsSync(join(out, 'image', 'OK-VQA_score.json')));
+  const again = s.requests.flatMap((r) => r.items.map((i) => i.digest)).slice(before.length);
+  const repeated = again.filter((d) => before.includes(d));
+  assert.ok(repeated.length <= 1, `re-requested ${repeated.length} items`);
+  // 2 + 2 candidates + 2 queries for ImageNet-1K (one duplicate key), 1 + 3 for OK-VQA: 8 distinct items.
+  assert.equal(new Set([...before, ...again]).size, 8);
+});
+
+test('tasks whose data is missing fail alone; the closing error repeats three in full, then names the rest', async () => {
+  const r = await runCli(['eval', '--model', DEAD_URL, '--model-name', 'm', '--tasks', 'N24News,HatefulMemes,VOC2007,SUN397',
+    '--data', data, '--out', join(work, 'o8')]);
+  assertCleanFailure(r, /\[eval\] 4 task\(s\) failed:\n {2}N24News: .*config 'N24News' is not in .*README\.md/);
+  assert.match(r.stderr, /\n {2}VOC2007: .*config 'VOC2007'/);
+  assert.match(r.stderr, /\n {2}and 1 more \(errors above\): SUN397\n/);
+  assert.equal(r.stderr.match(/config 'SUN397' is not in/g)?.length, 1, 'SUN397 printed once, as it failed');
+});
