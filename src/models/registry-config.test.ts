@@ -110,3 +110,19 @@ test('strict parsing: unknown keys, wrong types, inconsistent sizes are named', 
   assert.throws(() => parseModelConfig({ ...nested, text_config: { ...tc, vocab_size: undefined } }), /missing required field text_config\.vocab_size/);
   assert.throws(() => parseModelConfig({ ...nested, text_config: { ...tc, foo: 1 } }), /unknown key\(s\) in text_config: foo/);
 });
+
+test('non-strict parsing reports unknown keys; auto_map and a consistent head_dim are accepted', async () => {
+  const base = await json(`${CFG}/qwen2vl-2b-instruct.flat.json`);
+  const vision = base.vision_config as Record<string, unknown>;
+  const seen: string[][] = [];
+  const cfg = parseModelConfig(
+    { ...base, extra_field: 1, vision_config: { ...vision, depht: 3 } },
+    { strict: false, onUnknownKeys: (k) => seen.push(k) },
+  );
+  assert.equal(cfg.text.hiddenSize, 1536);
+  assert.deepEqual(seen, [['extra_field', 'vision_config.depht']]);
+  // Remote-code checkpoints (e.g. GME) carry auto_map; Qwen2-VL's derived head_dim is 1536/12 = 128.
+  const withExtras = parseModelConfig({ ...base, auto_map: { AutoModel: 'x.Y' }, head_dim: 128 });
+  assert.equal(withExtras.text.headDim, 128);
+  assert.throws(() => parseModelConfig({ ...base, head_dim: 64 }), /head_dim 64 differs from hidden_size\/num_attention_heads = 128/);
+});

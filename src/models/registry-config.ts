@@ -69,9 +69,20 @@ export interface ResolvedModel extends ModelFolder {
  */
 export async function resolveModel(
   spec: string,
-  options: ResolveModelOptions & { readonly strictConfig?: boolean } = {},
+  options: ResolveModelOptions & {
+    /** Reject unknown config.json keys instead of warning about them (default false). */
+    readonly strictConfig?: boolean;
+    /** Receives warnings (unknown config keys); default: printed to stderr. */
+    readonly onWarning?: (message: string) => void;
+  } = {},
 ): Promise<ResolvedModel> {
   const folder = await resolveModelFolder(spec, options);
-  const config = parseModelConfig(folder.configJson, { file: folder.configPath, strict: options.strictConfig ?? true });
+  const warn = options.onWarning ?? ((m: string) => void process.stderr.write(`vlm2vec: warning: ${m}\n`));
+  // Real checkpoints carry extra keys (remote-code auto_map, trainer fields): warn, don't refuse.
+  const config = parseModelConfig(folder.configJson, {
+    file: folder.configPath,
+    strict: options.strictConfig ?? false,
+    onUnknownKeys: (keys) => warn(`${folder.configPath}: ignoring unknown config key(s) ${keys.join(', ')}`),
+  });
   return { ...folder, config };
 }

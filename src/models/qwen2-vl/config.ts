@@ -8,9 +8,10 @@
 //   `text_config.rope_parameters` (with rope_theta inside), `vision_config.in_channels`.
 // Mixed files (4.5x wrote `text_config` and kept top-level copies) resolve `text_config` first.
 //
-// Unknown keys are an error by default (strict): a typo'd or foreign field should not silently
-// fall back to a default. The generic PretrainedConfig keys every transformers version writes are
-// accepted and ignored.
+// Unknown keys: with `strict` they are an error (a typo'd field should not silently fall back to a
+// default); otherwise they are reported through `onUnknownKeys` and ignored, since real checkpoints
+// carry extras (remote-code `auto_map`, trainer fields). The generic PretrainedConfig keys every
+// transformers version writes are always accepted.
 
 import { z } from 'zod';
 import { Vlm2VecError } from '../../errors.ts';
@@ -74,7 +75,7 @@ export interface Qwen2VLConfig {
 
 // Keys any PretrainedConfig may write (transformers 4.3x–5.x), accepted at every level and ignored.
 const GENERIC_KEYS = [
-  '_name_or_path', '_attn_implementation_autoset', '_commit_hash', 'add_cross_attention', 'architectures',
+  '_name_or_path', '_attn_implementation_autoset', 'auto_map', '_commit_hash', 'add_cross_attention', 'architectures',
   'bad_words_ids', 'begin_suppress_tokens', 'bos_token_id', 'chunk_size_feed_forward', 'cross_attention_hidden_size',
   'decoder_start_token_id', 'diversity_penalty', 'do_sample', 'dtype', 'early_stopping', 'encoder_no_repeat_ngram_size',
   'eos_token_id', 'exponential_decay_length_penalty', 'finetuning_task', 'forced_bos_token_id', 'forced_eos_token_id',
@@ -90,7 +91,7 @@ const GENERIC_KEYS = [
 const TEXT_KEYS = [
   'vocab_size', 'hidden_size', 'intermediate_size', 'num_hidden_layers', 'num_attention_heads', 'num_key_value_heads',
   'hidden_act', 'max_position_embeddings', 'rms_norm_eps', 'rope_theta', 'rope_scaling', 'rope_parameters',
-  'attention_dropout', 'use_sliding_window', 'sliding_window', 'max_window_layers', 'layer_types',
+  'attention_dropout', 'use_sliding_window', 'sliding_window', 'max_window_layers', 'layer_types', 'head_dim',
 ];
 const TOP_KEYS = [
   'text_config', 'vision_config', 'image_token_id', 'video_token_id', 'vision_start_token_id', 'vision_end_token_id',
@@ -163,6 +164,8 @@ export interface ParseConfigOptions {
   readonly file?: string;
   /** Reject unknown keys (default true). */
   readonly strict?: boolean;
+  /** Called with the unknown keys (dotted paths) when not strict; they are ignored. */
+  readonly onUnknownKeys?: (keys: string[]) => void;
 }
 
 function fail(file: string, msg: string): never {
@@ -179,9 +182,13 @@ function parseWith<T extends z.ZodType>(schema: T, value: unknown, file: string,
   return r.data as z.infer<T>;
 }
 
-function checkKeys(obj: Record<string, unknown>, allowed: readonly string[], file: string, at: string): void {
+function unknownKeys(obj: Record<string, unknown>, allowed: readonly string[], at: string): string[] {
   const ok = new Set([...allowed, ...GENERIC_KEYS]);
-  const unknown = Object.keys(obj).filter((k) => !ok.has(k));
+  return Object.keys(obj).filter((k) => !ok.has(k)).map((k) => (at ? `${at}.${k}` : k));
+}
+
+function checkKeys(obj: Record<string, unknown>, allowed: readonly string[], file: string, at: string): void {
+  const unknown = unknownKeys(obj, allowed, '');
   if (unknown.length > 0) {
     fail(file, `unknown key(s) ${at ? `in ${at}` : 'at top level'}: ${unknown.join(', ')} (parse with strict: false to ignore them)`);
   }
@@ -212,6 +219,13 @@ export function parseQwen2VLConfig(json: unknown, options: ParseConfigOptions = 
     checkKeys(raw, [...TEXT_KEYS, ...TOP_KEYS], file, '');
     if (nested) checkKeys(top.text_config as Record<string, unknown>, TEXT_KEYS, file, 'text_config');
     checkKeys(top.vision_config, VISION_KEYS, file, 'vision_config');
+  } else if (options.onUnknownKeys) {
+    const unknown = [
+      ...unknownKeys(raw, [...TEXT_KEYS, ...TOP_KEYS], ''),
+      ...(nested ? unknownKeys(top.text_config as Record<string, unknown>, TEXT_KEYS, 'text_config') : []),
+      ...unknownKeys(top.vision_config, VISION_KEYS, 'vision_config'),
+    ];
+    if (unknown.length > 0) options.onUnknownKeys(unknown);
   }
   // text_config wins over top-level copies (transformers ≥ 4.5x reads text_config).
   const t = { ...top, ...tc };
@@ -234,6 +248,11 @@ export function parseQwen2VLConfig(json: unknown, options: ParseConfigOptions = 
     fail(file, `num_attention_heads ${numAttentionHeads} is not a multiple of num_key_value_heads ${numKeyValueHeads}`);
   }
   const headDim = hiddenSize / numAttentionHeads;
+  // Qwen2-VL derives head_dim; a config that states a different one describes another model.
+  const statedHeadDim = (nested ? (top.text_config as Record<string, unknown>) : raw).head_dim;
+  if (statedHeadDim !== undefined && statedHeadDim !== null && statedHeadDim !== headDim) {
+    fail(file, `${where('head_dim')} ${String(statedHeadDim)} differs from hidden_size/num_attention_heads = ${headDim}; qwen2_vl has no separate head_dim`);
+  }
   const sectionSum = mropeSection[0] + mropeSection[1] + mropeSection[2];
   if (2 * sectionSum !== headDim) {
     fail(file, `mrope_section [${mropeSection.join(',')}] sums to ${sectionSum}, expected head_dim/2 = ${headDim / 2}`);
