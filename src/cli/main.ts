@@ -14,6 +14,8 @@ const COMMANDS: Record<string, () => Promise<Registrar>> = {
   report: async () => (await import('./report.ts')).registerReport,
   leaderboard: async () => (await import('./leaderboard.ts')).registerLeaderboard,
   data: async () => (await import('./data.ts')).registerData,
+  embed: async () => (await import('./embed.ts')).registerEmbed,
+  export: async () => (await import('./export.ts')).registerExport,
 };
 
 /** Builds the program with the sub-commands named in `only` (all when empty). */

@@ -1,0 +1,183 @@
+// `vlm2vec embed --model DIR --input items.jsonl --output out.jsonl [--batch-size N]`
+// One input line `{"instruction"?, "text"?, "image"?, "video"?}` → one output line
+// `{"index": i, "embedding": [...]}` in input order. A bad line (invalid JSON, unknown field,
+// unreadable image, missing frames...) becomes `{"index": i, "error": "..."}`, is reported on
+// stderr, and the job goes on; the exit code is 1 when any item failed.
+
+import { createReadStream } from 'node:fs';
+import { mkdtemp, open, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { InvalidArgumentError, type Command } from 'commander';
+import { z } from 'zod';
+import { LocalEmbedder, type LocalEmbedderOptions } from '../embed/local.ts';
+import { DEFAULT_PROMPT_STYLE, formatInput, parsePromptStyle, type PromptStyle } from '../embed/prompt.ts';
+import type { EmbedItem } from '../embed/types.ts';
+import { Vlm2VecError } from '../errors.ts';
+import { sampleFramePaths } from '../io/frames.ts';
+import { extractVideoFrames } from '../io/video.ts';
+import { ProgressBar, type ProgressStream } from './progress.ts';
+
+const InputLine = z
+  .object({
+    instruction: z.string().optional(),
+    text: z.string().optional(),
+    image: z.string().min(1).optional(),
+    video: z.string().min(1).optional(),
+  })
+  .strict();
+
+/** Options of {@link runEmbed} (the CLI's, parsed). */
+export interface EmbedJobOptions {
+  model: string;
+  input: string;
+  output: string;
+  adapter?: string | undefined;
+  tokenizer?: string | undefined;
+  batchSize?: number | undefined;
+  threads?: number | undefined;
+  promptStyle?: PromptStyle | undefined;
+  /** Frames sampled per video (VLM2Vec: 8). */
+  numFrames?: number | undefined;
+  /** Progress / error stream (default stderr). */
+  stderr?: ProgressStream | undefined;
+}
+
+/** Summary of a finished job. */
+export interface EmbedJobResult {
+  total: number;
+  failed: number;
+}
+
+/** Resolves a line's video (frame folder or video file) to the sampled frame paths. */
+async function videoFrames(path: string, numFrames: number, scratch: () => Promise<string>): Promise<string[]> {
+  const st = await stat(path).catch(() => undefined);
+  if (!st) throw new Vlm2VecError('embed', `video '${path}' not found`);
+  if (st.isDirectory()) {
+    const frames = await sampleFramePaths(path, numFrames);
+    if (frames.length === 0) throw new Vlm2VecError('embed', `video folder '${path}' has no frames`);
+    return frames;
+  }
+  const dir = join(await scratch(), `v${Math.random().toString(36).slice(2)}`);
+  await extractVideoFrames(path, dir);
+  return sampleFramePaths(dir, numFrames);
+}
+
+/**
+ * Runs an embedding job over a JSONL file; the library entry of `vlm2vec embed`.
+ *
+ * @example
+ * const { failed } = await runEmbed({ model: 'models/vlm2vec', input: 'items.jsonl', output: 'out.jsonl' });
+ */
+export async function runEmbed(opts: EmbedJobOptions): Promise<EmbedJobResult> {
+  const err = opts.stderr ?? process.stderr;
+  const style = opts.promptStyle ?? DEFAULT_PROMPT_STYLE;
+  const numFrames = opts.numFrames ?? 8;
+  const embedderOpts: LocalEmbedderOptions = { adapter: opts.adapter, tokenizerDir: opts.tokenizer, batchSize: opts.batchSize, threads: opts.threads, promptStyle: style };
+  const embedder = await LocalEmbedder.load(opts.model, embedderOpts);
+
+  const lines: string[] = [];
+  const rl = createInterface({ input: createReadStream(opts.input, 'utf8'), crlfDelay: Infinity });
+  try {
+    for await (const line of rl) if (line.trim() !== '') lines.push(line);
+  } catch (e) {
+    throw new Vlm2VecError('embed', `cannot read --input '${opts.input}': ${(e as Error).message}`, { cause: e });
+  }
+  let scratchDir: string | undefined;
+  const scratch = async (): Promise<string> => (scratchDir ??= await mkdtemp(join(tmpdir(), 'vlm2vec-frames-')));
+  const out = await open(opts.output, 'w');
+  const bar = new ProgressBar('embed', { stream: err });
+  let failed = 0;
+  const fail = async (i: number, message: string): Promise<void> => {
+    failed++;
+    err.write(`vlm2vec embed: line ${i + 1}: ${message}\n`);
+    await out.write(`${JSON.stringify({ index: i, error: message })}\n`);
+  };
+  try {
+    // Chunks bound memory (decoded media of a chunk only) while keeping batches full.
+    const chunk = embedder.batchSize * 8;
+    for (let start = 0; start < lines.length; start += chunk) {
+      const idx = lines.slice(start, start + chunk).map((_, k) => start + k);
+      const items: (EmbedItem | Error)[] = await Promise.all(
+        idx.map(async (i) => {
+          try {
+            let json: unknown;
+            try {
+              json = JSON.parse(lines[i]!);
+            } catch {
+              throw new Vlm2VecError('embed', 'not valid JSON');
+            }
+            const r = InputLine.safeParse(json);
+            if (!r.success) {
+              const issue = r.error.issues[0];
+              throw new Vlm2VecError('embed', `${issue?.path.join('.') || 'line'}: ${issue?.message} (expected {"instruction"?, "text"?, "image"?, "video"?})`);
+            }
+            const v = r.data;
+            if (v.instruction === undefined && v.text === undefined && v.image === undefined && v.video === undefined) {
+              throw new Vlm2VecError('embed', 'empty item: give at least one of instruction, text, image, video');
+            }
+            const video = v.video === undefined ? undefined : await videoFrames(resolve(v.video), numFrames, scratch);
+            return formatInput(
+              {
+                ...(v.instruction !== undefined ? { instruction: v.instruction } : {}),
+                ...(v.text !== undefined ? { text: v.text } : {}),
+                ...(v.image !== undefined ? { images: [resolve(v.image)] } : {}),
+                ...(video ? { video } : {}),
+              },
+              style,
+            );
+          } catch (e) {
+            return e instanceof Error ? e : new Error(String(e));
+          }
+        }),
+      );
+      const good = idx.filter((_, k) => !(items[k] instanceof Error));
+      const res = await embedder.embedSettled(good.map((i) => items[i - start] as EmbedItem), (done) => bar.update(start + (idx.length - good.length) + done, lines.length));
+      const byIndex = new Map(good.map((i, k) => [i, res[k]!]));
+      for (const i of idx) {
+        const it = items[i - start]!;
+        if (it instanceof Error) {
+          await fail(i, it.message);
+          continue;
+        }
+        const r = byIndex.get(i)!;
+        if (!r.ok) await fail(i, r.error.message.replace(/item \d+: /, ''));
+        else await out.write(`${JSON.stringify({ index: i, embedding: Array.from(r.embedding) })}\n`);
+      }
+    }
+    bar.update(lines.length, lines.length);
+  } finally {
+    await out.close();
+    if (scratchDir) await rm(scratchDir, { recursive: true, force: true });
+  }
+  if (failed > 0) err.write(`vlm2vec embed: ${failed} of ${lines.length} item(s) failed (error lines in ${opts.output})\n`);
+  return { total: lines.length, failed };
+}
+
+function positiveInt(name: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${name} must be a positive integer, got '${v}'`);
+    return n;
+  };
+}
+
+/** Registers `vlm2vec embed`. */
+export function registerEmbed(program: Command): void {
+  program
+    .command('embed')
+    .description('embed JSONL items ({instruction?, text?, image?, video?} per line) with a local VLM2Vec / Qwen2-VL model')
+    .requiredOption('--model <dir>', 'model folder (config.json, safetensors, tokenizer.json)')
+    .requiredOption('--input <file>', 'JSONL input, one item per line')
+    .requiredOption('--output <file>', 'JSONL output: {"index", "embedding"} per line')
+    .option('--adapter <dir>', 'PEFT LoRA/DoRA adapter folder merged at load')
+    .option('--tokenizer <dir>', 'folder with tokenizer.json (default: the model folder)')
+    .option('--batch-size <n>', 'items per forward pass', positiveInt('--batch-size'), 8)
+    .option('--threads <n>', 'ONNX Runtime threads', positiveInt('--threads'))
+    .option('--prompt-style <style>', 'prompt format', parsePromptStyle, DEFAULT_PROMPT_STYLE)
+    .action(async (o: { model: string; input: string; output: string; adapter?: string; tokenizer?: string; batchSize: number; threads?: number; promptStyle: PromptStyle }) => {
+      const r = await runEmbed({ ...o });
+      if (r.failed > 0) process.exitCode = 1;
+    });
+}

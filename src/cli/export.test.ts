@@ -1,0 +1,72 @@
+// `vlm2vec export`: the two ONNX files (external data on) run by plain onnxruntime-node give the
+// transformers reference embeddings, for a mixed image/video/text batch and a text-only batch.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { compareRows, FIXTURES, goldenBatch, goldenCase, goldenF32 } from '../models/qwen2-vl/fixtures.test-helper.ts';
+import { visionIndexInputs } from '../models/qwen2-vl/vision.ts';
+import { lastTokenIndex } from '../models/qwen2-vl/model.ts';
+import { configureRuntime } from '../tensor/index.ts';
+import { runExport, type ExportManifest } from './export.ts';
+
+configureRuntime({ threads: 1 });
+
+test('exported ONNX (external data) under plain onnxruntime reproduces the reference', async () => {
+  const out = await mkdtemp(join(tmpdir(), 'vlm2vec-export-'));
+  try {
+    const manifest = await runExport({ model: join(FIXTURES, 'tiny-a'), out, externalDataThreshold: 100_000 });
+    assert.deepEqual(JSON.parse(await readFile(join(out, 'manifest.json'), 'utf8')), JSON.parse(JSON.stringify(manifest)) as ExportManifest);
+    assert.ok(manifest.graphs.text.data && existsSync(join(out, manifest.graphs.text.data)), 'text weights in external data');
+    assert.ok(existsSync(join(out, 'config.json')));
+    const so = { intraOpNumThreads: 1, interOpNumThreads: 1 };
+    const vision = await ort.InferenceSession.create(join(out, manifest.graphs.vision.file), so);
+    const text = await ort.InferenceSession.create(join(out, manifest.graphs.text.file), so);
+    const vi = manifest.graphs.vision.inputs;
+    const ti = manifest.graphs.text.inputs;
+
+    for (const name of ['a_mixed_left', 'a_text']) {
+      const c = goldenCase(name);
+      const b = goldenBatch(c);
+      const [bs, l] = b.shape;
+      const grids = [...(b.imageGrids ?? []), ...(b.videoGrids ?? [])];
+      let feats: ort.Tensor = new ort.Tensor('float32', new Float32Array(0), [0, manifest.hiddenSize]);
+      const scatter: bigint[] = [];
+      if (grids.length > 0) {
+        const pv = new Float32Array([...(b.pixelValues ?? []), ...(b.pixelValuesVideos ?? [])]);
+        const idx = visionIndexInputs(grids, 2);
+        const r = await vision.run({
+          [vi.pixel_values!]: new ort.Tensor('float32', pv, [idx.numPatches / 4, 4, 1176]),
+          [vi.patch_pos!]: new ort.Tensor('int32', idx.positionIds, [idx.numPatches / 4, 4, 2]),
+          [vi.segment_ids!]: new ort.Tensor('int32', idx.segmentIds, [idx.numPatches / 4, 4]),
+        });
+        feats = r[manifest.graphs.vision.output]!;
+        for (const tok of [BigInt(manifest.imageTokenId), BigInt(manifest.videoTokenId)]) {
+          for (let i = 0; i < bs; i++) for (let j = 0; j < l; j++) if (b.inputIds[i * l + j] === tok) scatter.push(BigInt(i), BigInt(j));
+        }
+      }
+      const pos = new BigInt64Array(3 * bs * l);
+      for (let a = 0; a < 3; a++) pos.set(b.positionIds!, a * bs * l);
+      const last = BigInt64Array.from(lastTokenIndex(b.attentionMask, bs, l).flatMap((j, i) => [BigInt(i), BigInt(j)]));
+      const r = await text.run({
+        [ti.input_ids!]: new ort.Tensor('int64', b.inputIds, [bs, l]),
+        [ti.attention_mask!]: new ort.Tensor('int64', b.attentionMask, [bs, l]),
+        [ti.position_ids!]: new ort.Tensor('int64', pos, [3, bs, l]),
+        [ti.last_index!]: new ort.Tensor('int64', last, [bs, 2]),
+        [ti.scatter_index!]: new ort.Tensor('int64', BigInt64Array.from(scatter), [scatter.length / 2, 2]),
+        [ti.features!]: feats,
+      });
+      const emb = r[manifest.graphs.text.outputs.embedding]!.data as Float32Array;
+      const cmp = compareRows(emb, goldenF32(c, 'embedding'), manifest.hiddenSize);
+      assert.ok(cmp.minCos >= 0.99999 && cmp.maxAbs <= 1e-4, `${name}: cos ${cmp.minCos} max ${cmp.maxAbs}`);
+    }
+    await vision.release();
+    await text.release();
+  } finally {
+    await rm(out, { recursive: true, force: true });
+  }
+});

@@ -1,0 +1,136 @@
+// `vlm2vec export --model DIR --out DIR [--adapter DIR]`: the embedding model as two standalone
+// ONNX files that plain onnxruntime runs (weights as initializers, external data above a size
+// threshold), plus the model's config/tokenizer/preprocessor files and a manifest.json that
+// names every input and how to build it:
+//   vision.onnx: pixel_values [K, 4, 1176] f32, patch_pos [K, 4, 2] i32 (row, col in patch order),
+//                segment_ids [K, 4] i32 (one id per temporal slice of each grid) → features [K, D]
+//                (the processor's [4K, ...] patch rows viewed per merged token: same memory)
+//   text.onnx:   input_ids [B, T] i64, attention_mask [B, T] i64, position_ids [3, B, T] i64,
+//                last_index [B, 2] i64 (row, last real token), scatter_index [K, 2] i64
+//                (placeholder positions: images then videos, row-major), features [K, D] f32
+//                → hidden [B, D], embedding [B, D] (L2-normalized). Text-only: K = 0.
+
+import { copyFile, mkdir, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { InvalidArgumentError, type Command } from 'commander';
+import { loadAdapter } from '../io/peft.ts';
+import { Qwen2VLModel } from '../models/qwen2-vl/model.ts';
+import { visionIndexInputs } from '../models/qwen2-vl/vision.ts';
+import type { ExportResult } from '../tensor/index.ts';
+import { fromArray } from '../tensor/index.ts';
+
+/** Semantic input/output names of the two graphs, in argument order. */
+export const VISION_INPUTS = ['pixel_values', 'patch_pos', 'segment_ids'] as const;
+export const TEXT_INPUTS = ['input_ids', 'attention_mask', 'position_ids', 'last_index', 'scatter_index', 'features'] as const;
+
+/** manifest.json of an export. */
+export interface ExportManifest {
+  format: 'vlm2vec-onnx/1';
+  modelType: 'qwen2_vl';
+  hiddenSize: number;
+  spatialMergeSize: number;
+  imageTokenId: number;
+  videoTokenId: number;
+  padTokenId: number;
+  graphs: {
+    vision: { file: string; data?: string | undefined; inputs: Record<string, string>; output: string };
+    text: { file: string; data?: string | undefined; inputs: Record<string, string>; outputs: { hidden: string; embedding: string } };
+  };
+}
+
+/** Options of {@link runExport}. */
+export interface ExportJobOptions {
+  model: string;
+  out: string;
+  adapter?: string | undefined;
+  /** Initializer bytes above which weights go to `<file>.data` (default 1.8e9, ORT's protobuf limit). */
+  externalDataThreshold?: number | undefined;
+}
+
+function names(res: ExportResult, semantic: readonly string[]): Record<string, string> {
+  return Object.fromEntries(semantic.map((s, i) => [s, res.inputs[i]!.name]));
+}
+
+/**
+ * Exports a model folder (+ optional adapter, merged) to `out`.
+ *
+ * @example
+ * const manifest = await runExport({ model: 'models/Qwen2-VL-2B', adapter: 'models/VLM2Vec-V2.0', out: 'onnx/' });
+ */
+export async function runExport(opts: ExportJobOptions): Promise<ExportManifest> {
+  const adapter = opts.adapter === undefined ? undefined : await loadAdapter(opts.adapter);
+  const model = await Qwen2VLModel.load(opts.model, { adapter });
+  await mkdir(opts.out, { recursive: true });
+  const cfg = model.config;
+  const v = cfg.vision;
+  const d = cfg.text.hiddenSize;
+  const patchDim = v.inChannels * v.temporalPatchSize * v.patchSize * v.patchSize;
+  const { vision, text } = model.graphs();
+  const xo = { externalDataThreshold: opts.externalDataThreshold ?? 1.8e9 };
+
+  // Example arguments only fix ranks/dtypes; every batch/sequence/patch axis is symbolic.
+  const m = v.spatialMergeSize;
+  const idx = visionIndexInputs([[1, m, m]], m);
+  const mm = m * m;
+  const k = idx.numPatches / mm;
+  const visionRes = await vision.export(join(opts.out, 'vision.onnx'), [
+    fromArray(new Float32Array(idx.numPatches * patchDim), [k, mm, patchDim], 'float32'),
+    fromArray(idx.positionIds, [k, mm, 2], 'int32'),
+    fromArray(idx.segmentIds, [k, mm], 'int32'),
+  ], xo);
+  const textRes = await text.export(join(opts.out, 'text.onnx'), [
+    fromArray(new BigInt64Array(2), [1, 2], 'int64'),
+    fromArray(new BigInt64Array([1n, 1n]), [1, 2], 'int64'),
+    fromArray(new BigInt64Array(6), [3, 1, 2], 'int64'),
+    fromArray(new BigInt64Array([0n, 1n]), [1, 2], 'int64'),
+    fromArray(new BigInt64Array([0n, 0n]), [1, 2], 'int64'),
+    fromArray(new Float32Array(d), [1, d], 'float32'),
+  ], xo);
+  const base = (p: string | undefined): string | undefined => (p === undefined ? undefined : p.slice(opts.out.length).replace(/^[/\\]/, ''));
+  const manifest: ExportManifest = {
+    format: 'vlm2vec-onnx/1',
+    modelType: 'qwen2_vl',
+    hiddenSize: d,
+    spatialMergeSize: m,
+    imageTokenId: cfg.imageTokenId,
+    videoTokenId: cfg.videoTokenId,
+    padTokenId: 151643,
+    graphs: {
+      vision: { file: 'vision.onnx', data: base(visionRes.dataPath), inputs: names(visionRes, VISION_INPUTS), output: visionRes.outputs[0]!.name },
+      text: {
+        file: 'text.onnx',
+        data: base(textRes.dataPath),
+        inputs: names(textRes, TEXT_INPUTS),
+        outputs: {
+          hidden: textRes.outputs.find((o) => o.name.includes('hidden'))!.name,
+          embedding: textRes.outputs.find((o) => o.name.includes('embedding'))!.name,
+        },
+      },
+    },
+  };
+  await writeFile(join(opts.out, 'manifest.json'), `${JSON.stringify(manifest, null, 1)}\n`);
+  for (const f of ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'preprocessor_config.json']) {
+    const src = join(opts.model, f);
+    if (await stat(src).then(() => true, () => false)) await copyFile(src, join(opts.out, f));
+  }
+  return manifest;
+}
+
+/** Registers `vlm2vec export`. */
+export function registerExport(program: Command): void {
+  program
+    .command('export')
+    .description('export a local Qwen2-VL / VLM2Vec model (adapter merged) as ONNX for plain onnxruntime')
+    .requiredOption('--model <dir>', 'model folder (config.json + safetensors)')
+    .requiredOption('--out <dir>', 'output folder (vision.onnx, text.onnx, manifest.json, configs)')
+    .option('--adapter <dir>', 'PEFT LoRA/DoRA adapter folder merged before export')
+    .option('--external-data-threshold <bytes>', 'initializer bytes above which weights go to external data', (s: string) => {
+      const n = Number(s);
+      if (!(n >= 0)) throw new InvalidArgumentError(`--external-data-threshold must be a number ≥ 0, got '${s}'`);
+      return n;
+    })
+    .action(async (o: { model: string; out: string; adapter?: string; externalDataThreshold?: number }) => {
+      const m = await runExport(o);
+      process.stderr.write(`vlm2vec export: wrote ${m.graphs.vision.file} and ${m.graphs.text.file} to ${o.out}\n`);
+    });
+}

@@ -1,0 +1,31 @@
+// The worker-thread embedder gives the reference embeddings and keeps the event loop free.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { compareRows, FIXTURES, goldenCase, goldenF32, TOKENIZER_DIR } from '../models/qwen2-vl/fixtures.test-helper.ts';
+import { ThreadedLocalEmbedder } from './local-threaded.ts';
+
+test('ThreadedLocalEmbedder: reference embeddings from a worker, errors forwarded, loop not blocked', async () => {
+  const emb = await ThreadedLocalEmbedder.load(join(FIXTURES, 'tiny-a'), { tokenizerDir: TOKENIZER_DIR, threads: 1 });
+  try {
+    const c = goldenCase('a_mixed_left');
+    const items = c.items.map((it) => ({
+      text: it.text,
+      ...(it.images ? { images: it.images.map((p) => join(FIXTURES, p)) } : {}),
+      ...(it.video ? { video: it.video.map((p) => join(FIXTURES, p)) } : {}),
+    }));
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 1);
+    const got = await emb.embed(items);
+    clearInterval(timer);
+    assert.ok(ticks > 0, 'the main event loop ran while the worker encoded');
+    const flat = new Float32Array(got.length * emb.dim);
+    got.forEach((g, i) => flat.set(g, i * emb.dim));
+    const r = compareRows(flat, goldenF32(c, 'embedding'), emb.dim);
+    assert.ok(r.minCos >= 0.99999 && r.maxAbs <= 1e-4, `cos ${r.minCos} max ${r.maxAbs}`);
+    await assert.rejects(emb.embed([{ text: '' }]), /item 0: empty item/);
+  } finally {
+    await emb.close();
+  }
+});

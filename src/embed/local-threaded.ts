@@ -1,0 +1,68 @@
+// ThreadedLocalEmbedder: the LocalEmbedder running in a worker thread. Same results, same
+// Embedder interface; the calling thread only posts items and receives vectors (transferred,
+// not copied), so a server's event loop stays responsive during a forward pass.
+
+import { Worker } from 'node:worker_threads';
+import { Vlm2VecError } from '../errors.ts';
+import type { LocalEmbedderOptions } from './local.ts';
+import type { EmbedContext, EmbedItem, Embedder } from './types.ts';
+
+type Reply = { id: number; vectors?: Float32Array[]; error?: string };
+
+/**
+ * A LocalEmbedder in a worker thread.
+ *
+ * @example
+ * const emb = await ThreadedLocalEmbedder.load('/models/Qwen2-VL-2B', { adapter: '/models/VLM2Vec-V2.0' });
+ * const vecs = await emb.embed([{ text: 'Find a document about cats' }]);
+ * await emb.close();
+ */
+export class ThreadedLocalEmbedder implements Embedder {
+  private next = 0;
+  private readonly pending = new Map<number, { resolve: (v: Float32Array[]) => void; reject: (e: Error) => void }>();
+
+  private constructor(private readonly worker: Worker, readonly id: string, readonly dim: number) {
+    worker.on('message', (m: Reply) => {
+      const p = this.pending.get(m.id);
+      if (!p) return;
+      this.pending.delete(m.id);
+      if (m.error !== undefined) p.reject(new Vlm2VecError('embed', m.error.replace(/^\[embed\] /, '')));
+      else p.resolve(m.vectors!);
+    });
+    worker.on('error', (e) => this.failAll(e));
+    worker.on('exit', () => this.failAll(new Vlm2VecError('embed', 'the embedding worker exited')));
+  }
+
+  /** Starts the worker and waits until the model is loaded (load errors are rethrown here). */
+  static async load(modelDir: string, options: LocalEmbedderOptions = {}): Promise<ThreadedLocalEmbedder> {
+    // A .mjs entry registers tsx in the worker, which then runs the TypeScript worker module.
+    const worker = new Worker(new URL('./local-worker-boot.mjs', import.meta.url), { workerData: { modelDir, options } });
+    const ready = await new Promise<{ ready: boolean; dim?: number; embedderId?: string; error?: string }>((resolve, reject) => {
+      worker.once('message', resolve);
+      worker.once('error', reject);
+    });
+    if (!ready.ready) {
+      await worker.terminate();
+      throw new Vlm2VecError('embed', `loading ${modelDir} in the worker failed: ${ready.error ?? 'unknown error'}`);
+    }
+    return new ThreadedLocalEmbedder(worker, ready.embedderId!, ready.dim!);
+  }
+
+  embed(items: readonly EmbedItem[], _ctx?: EmbedContext): Promise<Float32Array[]> {
+    const id = this.next++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.worker.postMessage({ id, items });
+    });
+  }
+
+  private failAll(e: Error): void {
+    for (const p of this.pending.values()) p.reject(e);
+    this.pending.clear();
+  }
+
+  async close(): Promise<void> {
+    this.worker.removeAllListeners('exit');
+    await this.worker.terminate();
+  }
+}

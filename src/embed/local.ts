@@ -1,0 +1,245 @@
+// LocalEmbedder: VLM2Vec on a local Qwen2-VL checkpoint (spec §1.3–§1.6), behind the same
+// Embedder interface the MMEB harness and the server use.
+//
+// item {text, images?, video?} → images: Pillow-exact processor (tiny-image rule, smart_resize,
+// patches) / video frames: one stack resized to the first frame's target → placeholders
+// expanded → real Qwen tokenizer (no BOS/EOS) → batches grouped by length, left padded →
+// jitted Qwen2-VL graphs → final-norm hidden state of each row's last real token → L2 normalize.
+// Each item is processed on its own (as the reference does) so one bad item is reported with its
+// index; `embedSettled` keeps going past it.
+
+import { Vlm2VecError } from '../errors.ts';
+import { loadImageRGB } from '../io/image.ts';
+import type { RgbImage } from '../io/image-types.ts';
+import { isAdapterFolder, loadAdapter } from '../io/peft.ts';
+import { HfTokenizer, type PaddingSide } from '../io/tokenizer.ts';
+import type { GridThw } from '../nn/index.ts';
+import { Qwen2VLModel } from '../models/qwen2-vl/model.ts';
+import { expandPlaceholders, processImages, processVideo, type Qwen2VLProcessorOptions } from '../models/qwen2-vl/processor.ts';
+import { configureRuntime } from '../tensor/index.ts';
+import type { EmbedContext, EmbedItem, Embedder } from './types.ts';
+import { DEFAULT_PROMPT_STYLE, formatInput, type PromptStyle, type RawInput } from './prompt.ts';
+
+/** Options of {@link LocalEmbedder.load}. */
+export interface LocalEmbedderOptions {
+  /** PEFT LoRA/DoRA adapter folder merged into the base weights at load. */
+  adapter?: string | undefined;
+  /** Folder with tokenizer.json (default: the model folder, then the adapter folder). */
+  tokenizerDir?: string | undefined;
+  /** Rows per forward pass (default 8). */
+  batchSize?: number | undefined;
+  /** VLM2Vec pads on the left (default); pooling is correct for either side. */
+  paddingSide?: PaddingSide | undefined;
+  /** Image/video preprocessing; defaults are VLM2Vec's (min 3,136 / max 1,003,520 pixels). */
+  processor?: Qwen2VLProcessorOptions | undefined;
+  /** ORT intra-op threads (default: ORT's choice). */
+  threads?: number | undefined;
+  /** Identity used in cache keys (default: the model path, plus the adapter path). */
+  id?: string | undefined;
+  /** Prompt style for {@link LocalEmbedder.embedInputs} (default qwen2_vl). */
+  promptStyle?: PromptStyle | undefined;
+}
+
+/** One processed item, ready to batch. */
+export interface PreparedItem {
+  ids: number[];
+  imagePixels: Float32Array | undefined;
+  imageGrids: GridThw[];
+  videoPixels: Float32Array | undefined;
+  videoGrids: GridThw[];
+}
+
+/** Result of one item in {@link LocalEmbedder.embedSettled}. */
+export type SettledEmbedding = { ok: true; embedding: Float32Array } | { ok: false; error: Error };
+
+/**
+ * VLM2Vec embedder running a local Qwen2-VL checkpoint.
+ *
+ * @example
+ * const emb = await LocalEmbedder.load('/models/Qwen2-VL-2B-Instruct', { adapter: '/models/VLM2Vec-V2.0' });
+ * const [v] = await emb.embed([{ text: '<|image_pad|> Represent the given image.', images: ['/x.jpg'] }]);
+ * v.length; // 1536, unit norm
+ */
+export class LocalEmbedder implements Embedder {
+  readonly batchSize: number;
+
+  private constructor(
+    readonly id: string,
+    readonly model: Qwen2VLModel,
+    readonly tokenizer: HfTokenizer,
+    private readonly opts: LocalEmbedderOptions,
+  ) {
+    this.batchSize = opts.batchSize ?? 8;
+    if (!Number.isInteger(this.batchSize) || this.batchSize < 1) {
+      throw new Vlm2VecError('embed', `batchSize must be a positive integer, got ${String(opts.batchSize)}`);
+    }
+  }
+
+  /** Loads the model (merging the adapter, if any) and the tokenizer. */
+  static async load(modelDir: string, opts: LocalEmbedderOptions = {}): Promise<LocalEmbedder> {
+    if (opts.threads !== undefined) configureRuntime({ threads: opts.threads });
+    if (opts.adapter === undefined && (await isAdapterFolder(modelDir))) {
+      throw new Vlm2VecError('embed', `${modelDir} is a PEFT adapter folder: pass the base model as the model and this folder as the adapter`);
+    }
+    const adapter = opts.adapter === undefined ? undefined : await loadAdapter(opts.adapter);
+    const model = await Qwen2VLModel.load(modelDir, { adapter });
+    const tokDir = opts.tokenizerDir ?? modelDir;
+    const tokenizer = await HfTokenizer.fromFolder(tokDir, { paddingSide: opts.paddingSide ?? 'left', padTokenId: 151643 }).catch(async (e: unknown) => {
+      if (opts.tokenizerDir === undefined && opts.adapter !== undefined) {
+        return HfTokenizer.fromFolder(opts.adapter, { paddingSide: opts.paddingSide ?? 'left', padTokenId: 151643 });
+      }
+      throw e;
+    });
+    const id = opts.id ?? (opts.adapter ? `${modelDir}+${opts.adapter}` : modelDir);
+    return new LocalEmbedder(id, model, tokenizer, opts);
+  }
+
+  /** Wraps an already loaded model and tokenizer. */
+  static fromParts(id: string, model: Qwen2VLModel, tokenizer: HfTokenizer, opts: LocalEmbedderOptions = {}): LocalEmbedder {
+    return new LocalEmbedder(id, model, tokenizer, opts);
+  }
+
+  get dim(): number {
+    return this.model.hiddenSize;
+  }
+
+  /**
+   * Processes one item on its own: media → patches, placeholders expanded, tokenized.
+   *
+   * @example const p = await emb.prepare({ text: '<|image_pad|> Cat?', images: ['/cat.png'] }, 0);
+   */
+  async prepare(item: EmbedItem, index: number): Promise<PreparedItem> {
+    const where = `item ${index}`;
+    try {
+      const nImages = item.images?.length ?? 0;
+      const nFrames = item.video?.length ?? 0;
+      if (item.text.length === 0 && nImages === 0 && nFrames === 0) throw new Vlm2VecError('embed', 'empty item: no text, image or video');
+      const images = nImages > 0 ? await Promise.all(item.images!.map((p) => loadImageRGB(p))) : [];
+      const frames: RgbImage[] = nFrames > 0 ? await Promise.all(item.video!.map((p) => loadImageRGB(p))) : [];
+      const img = images.length > 0 ? processImages(images, this.opts.processor) : undefined;
+      const vid = frames.length > 0 ? processVideo(frames, this.opts.processor) : undefined;
+      const text = expandPlaceholders(item.text, {
+        imageGrids: img?.gridThw ?? [],
+        videoGrids: vid?.gridThw ?? [],
+        mergeSize: this.model.config.vision.spatialMergeSize,
+      });
+      const ids = this.tokenizer.encode(text);
+      if (ids.length === 0) throw new Vlm2VecError('embed', 'the prompt tokenizes to no tokens');
+      return {
+        ids,
+        imagePixels: img?.pixelValues,
+        imageGrids: img?.gridThw ?? [],
+        videoPixels: vid?.pixelValues,
+        videoGrids: vid?.gridThw ?? [],
+      };
+    } catch (e) {
+      // Keep the inner area tag (e.g. `[image]`) unless it repeats ours.
+      const msg = (e instanceof Error ? e.message : String(e)).replace(/^\[embed\] /, '');
+      throw new Vlm2VecError('embed', `${where}: ${msg}`, { cause: e });
+    }
+  }
+
+  /**
+   * Last-token hidden states and embeddings of prepared items, in one padded batch.
+   *
+   * @example const { embeddings } = await emb.encodePrepared([await emb.prepare(item, 0)]);
+   */
+  async encodePrepared(rows: readonly PreparedItem[], paddingSide?: PaddingSide): Promise<{ hidden: Float32Array[]; embeddings: Float32Array[] }> {
+    const batch = this.tokenizer.padBatch(rows.map((r) => r.ids), { paddingSide: paddingSide ?? this.tokenizer.paddingSide });
+    const cat = (parts: (Float32Array | undefined)[]): Float32Array | undefined => {
+      const xs = parts.filter((p): p is Float32Array => p !== undefined);
+      if (xs.length === 0) return undefined;
+      const out = new Float32Array(xs.reduce((a, x) => a + x.length, 0));
+      let off = 0;
+      for (const x of xs) {
+        out.set(x, off);
+        off += x.length;
+      }
+      return out;
+    };
+    const out = await this.model.encode({
+      inputIds: batch.inputIds,
+      attentionMask: batch.attentionMask,
+      shape: batch.shape,
+      pixelValues: cat(rows.map((r) => r.imagePixels)),
+      imageGrids: rows.flatMap((r) => r.imageGrids),
+      pixelValuesVideos: cat(rows.map((r) => r.videoPixels)),
+      videoGrids: rows.flatMap((r) => r.videoGrids),
+    });
+    const d = out.dim;
+    return {
+      hidden: rows.map((_, i) => out.hidden.slice(i * d, (i + 1) * d)),
+      embeddings: rows.map((_, i) => out.embeddings.slice(i * d, (i + 1) * d)),
+    };
+  }
+
+  /** Batches of item indices, grouped by token length to limit padding. */
+  private batches(prepared: readonly PreparedItem[], indices: readonly number[]): number[][] {
+    const order = [...indices].sort((a, b) => prepared[a]!.ids.length - prepared[b]!.ids.length || a - b);
+    const out: number[][] = [];
+    for (let i = 0; i < order.length; i += this.batchSize) out.push(order.slice(i, i + this.batchSize));
+    return out;
+  }
+
+  /** Embeds items; throws (naming the item) on the first bad one. */
+  async embed(items: readonly EmbedItem[], _ctx?: EmbedContext): Promise<Float32Array[]> {
+    const prepared = await Promise.all(items.map((it, i) => this.prepare(it, i)));
+    const out: Float32Array[] = new Array(items.length);
+    for (const idx of this.batches(prepared, prepared.map((_, i) => i))) {
+      const { embeddings } = await this.encodePrepared(idx.map((i) => prepared[i]!));
+      idx.forEach((i, k) => (out[i] = embeddings[k]!));
+    }
+    return out;
+  }
+
+  /**
+   * Embeds items, reporting failures per item instead of failing the whole call; `onProgress` is
+   * called after each batch with the number of items finished.
+   *
+   * @example
+   * const res = await emb.embedSettled(items);
+   * res.forEach((r, i) => r.ok || console.error(`item ${i}: ${r.error.message}`));
+   */
+  async embedSettled(items: readonly EmbedItem[], onProgress?: (done: number, total: number) => void): Promise<SettledEmbedding[]> {
+    const out: SettledEmbedding[] = new Array(items.length);
+    const prepared: PreparedItem[] = new Array(items.length);
+    const good: number[] = [];
+    await Promise.all(
+      items.map(async (it, i) => {
+        try {
+          prepared[i] = await this.prepare(it, i);
+          good.push(i);
+        } catch (e) {
+          out[i] = { ok: false, error: e as Error };
+        }
+      }),
+    );
+    let done = items.length - good.length;
+    onProgress?.(done, items.length);
+    for (const idx of this.batches(prepared, good)) {
+      try {
+        const { embeddings } = await this.encodePrepared(idx.map((i) => prepared[i]!));
+        idx.forEach((i, k) => (out[i] = { ok: true, embedding: embeddings[k]! }));
+      } catch (e) {
+        idx.forEach((i) => (out[i] = { ok: false, error: e as Error }));
+      }
+      done += idx.length;
+      onProgress?.(done, items.length);
+    }
+    return out;
+  }
+
+  /**
+   * Formats raw `{instruction?, text?, images?, video?}` inputs with the prompt style (VLM2Vec's
+   * `process_input_text`) and embeds them.
+   *
+   * @example await emb.embedInputs([{ instruction: 'Represent the given image.', images: ['/x.jpg'] }]);
+   */
+  async embedInputs(inputs: readonly RawInput[]): Promise<Float32Array[]> {
+    return this.embed(inputs.map((x) => formatInput(x, this.opts.promptStyle ?? DEFAULT_PROMPT_STYLE)));
+  }
+
+  async close(): Promise<void> {
+    // Sessions are owned by the engine's cache; nothing to release per embedder.
+  }
+}

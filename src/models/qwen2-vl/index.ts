@@ -1,0 +1,9 @@
+// Qwen2-VL: config, processor, weights, vision tower, language model, position ids, encoder.
+
+export * from './config.ts';
+export * from './processor.ts';
+export * from './weights.ts';
+export * from './vision.ts';
+export * from './text.ts';
+export * from './rope-index.ts';
+export * from './model.ts';

@@ -1,0 +1,332 @@
+// Qwen2-VL as an embedding encoder: one padded batch of token ids (+ packed patches and grids)
+// → final-norm hidden state of each row's last real token (and its L2-normalized copy).
+//
+// Two jitted graphs with symbolic dims, frozen weights as initializers, each weight in one
+// session only (the same two graphs are what `vlm2vec export` writes):
+//   vision tower: pixels [K, M, P] (M = merge² patches per merged token), patch (row, col)
+//                 [K, M, 2], segment ids [K, M] → features [K, D]
+//   language model: ids [B, T], mask [B, T], positions [3, B, T], last [B, 2], scatter [K, 2],
+//                 features [K, D] → pooled [B, D]; the features replace the embedding rows at
+//                 `scatter` (images first, then videos, each row-major over the batch, as
+//                 masked_scatter does). Text-only batches pass K = 0.
+// Rows without media keep their token embeddings, so text, image and video rows mix freely.
+// The vision tower runs once per temporal slice (exact: the ViT attends within a slice only).
+
+import { join } from 'node:path';
+import { Vlm2VecError } from '../../errors.ts';
+import { readJsonFile } from '../../io/hf-configs.ts';
+import type { PeftAdapter } from '../../io/peft.ts';
+import { SafetensorsCheckpoint } from '../../io/safetensors-sharded.ts';
+import type { GridThw } from '../../nn/index.ts';
+import { embedding } from '../../nn/index.ts';
+import type { Jitted, Tensor } from '../../tensor/index.ts';
+import { fromArray, gatherND, jit, l2Normalize, reshape, scatterND } from '../../tensor/index.ts';
+import type { Qwen2VLConfig } from './config.ts';
+import { parseQwen2VLConfig } from './config.ts';
+import { ropeIndex, type RopeIndexRow } from './rope-index.ts';
+import { languageModel } from './text.ts';
+import { visionIndexInputs, visionTower } from './vision.ts';
+import { buildParams, readQwen2VLWeights, type Qwen2VLParams } from './weights.ts';
+
+/** A padded batch as the processor + tokenizer produce it. */
+export interface Qwen2VLBatch {
+  /** [B, L] */
+  inputIds: BigInt64Array;
+  /** [B, L], 1 = token, 0 = pad (either side). */
+  attentionMask: BigInt64Array;
+  shape: readonly [number, number];
+  /** [3, B, L] (or 1-D [B, L]); computed with {@link ropeIndex} when absent. */
+  positionIds?: BigInt64Array | undefined;
+  /** Image patches of all rows, concatenated in row order: [ΣN_img, P]. */
+  pixelValues?: Float32Array | undefined;
+  imageGrids?: readonly GridThw[] | undefined;
+  /** Video patches of all rows, concatenated in row order: [ΣN_vid, P]. */
+  pixelValuesVideos?: Float32Array | undefined;
+  videoGrids?: readonly GridThw[] | undefined;
+}
+
+/** What both encoder graphs return: pooled hidden states [B, D] and their unit vectors. */
+export interface PooledTensors {
+  hidden: Tensor;
+  embedding: Tensor;
+}
+
+/** The vision tower graph: (pixels [K, M, P], patch (row, col) [K, M, 2], segment ids [K, M]) → [K, D]. */
+export type VisionTowerGraph = Jitted<[Tensor, Tensor, Tensor], Tensor>;
+/** The language model graph: (ids, mask, positions, last, scatter [K, 2], features [K, D]) → pooled. */
+export type LanguageModelGraph = Jitted<[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor], PooledTensors>;
+
+/** Pooled outputs, one row per batch row. */
+export interface Qwen2VLEncoded {
+  /** Last-token final-norm hidden states [B, D]. */
+  hidden: Float32Array;
+  /** The same, L2-normalized (eps 1e-12) [B, D]. */
+  embeddings: Float32Array;
+  dim: number;
+}
+
+/** Options of {@link Qwen2VLModel.load}. */
+export interface LoadModelOptions {
+  /** A loaded PEFT LoRA/DoRA adapter to merge into the base weights. */
+  adapter?: PeftAdapter | undefined;
+  /** Reject unknown config.json keys (default false: real checkpoints carry extra fields). */
+  strictConfig?: boolean | undefined;
+}
+
+/**
+ * Index of each row's last real token: L-1 when every row ends with a token (left padding or
+ * none), else Σmask-1 (right padding), as VLM2Vec's pooling does.
+ *
+ * @example lastTokenIndex(BigInt64Array.from([1n, 1n, 0n, 1n, 1n, 1n]), 2, 3) // [1, 2]
+ */
+export function lastTokenIndex(mask: BigInt64Array, b: number, l: number): number[] {
+  const allLast = Array.from({ length: b }, (_, r) => mask[r * l + l - 1] === 1n).every(Boolean);
+  return Array.from({ length: b }, (_, r) => {
+    if (allLast) return l - 1;
+    let n = 0;
+    for (let j = 0; j < l; j++) n += Number(mask[r * l + j]);
+    if (n === 0) throw new Vlm2VecError('qwen2_vl', `batch row ${r} has no tokens (attention mask all 0)`);
+    return n - 1;
+  });
+}
+
+/**
+ * A loaded Qwen2-VL (base weights, adapter merged) that encodes padded batches.
+ *
+ * @example
+ * const m = await Qwen2VLModel.load('/models/VLM2Vec-Qwen2VL-2B');
+ * const { embeddings, dim } = await m.encode(batch); // [B, 1536]
+ */
+export class Qwen2VLModel {
+  private graphsCache: { vision: VisionTowerGraph; text: LanguageModelGraph } | undefined;
+
+  private constructor(readonly config: Qwen2VLConfig, readonly params: Qwen2VLParams, readonly source: string) {}
+
+  /** Loads config.json (flat 4.x or nested 5.x layout) and the safetensors weights of `dir`. */
+  static async load(dir: string, opts: LoadModelOptions = {}): Promise<Qwen2VLModel> {
+    const configPath = join(dir, 'config.json');
+    const config = parseQwen2VLConfig(await readJsonFile('qwen2_vl', configPath), { file: configPath, strict: opts.strictConfig ?? false });
+    const ckpt = await SafetensorsCheckpoint.open(dir);
+    try {
+      const host = await readQwen2VLWeights(ckpt, config, opts.adapter);
+      return new Qwen2VLModel(config, buildParams(host, config), dir);
+    } finally {
+      await ckpt.close();
+    }
+  }
+
+  /** Builds a model from an in-memory config and parameter tree (tests, export). */
+  static fromParams(config: Qwen2VLConfig, params: Qwen2VLParams, source = '<memory>'): Qwen2VLModel {
+    return new Qwen2VLModel(config, params, source);
+  }
+
+  get hiddenSize(): number {
+    return this.config.text.hiddenSize;
+  }
+
+  /** Number of ORT sessions created so far by the two encoder graphs. */
+  get sessionCount(): number {
+    return (this.graphsCache?.vision.sessionCount ?? 0) + (this.graphsCache?.text.sessionCount ?? 0);
+  }
+
+  /**
+   * The two traced graphs (cached): the vision tower alone and the language model taking its
+   * features (see the file comment for their inputs). `jitted.export` writes them as ONNX.
+   *
+   * @example const { vision, text } = model.graphs(); await text.export('text.onnx', exampleArgs);
+   */
+  graphs(): { vision: VisionTowerGraph; text: LanguageModelGraph } {
+    if (this.graphsCache) return this.graphsCache;
+    const v = this.config.vision;
+    const mm = v.spatialMergeSize * v.spatialMergeSize;
+    const patchDim = v.inChannels * v.temporalPatchSize * v.patchSize * v.patchSize;
+    // Inputs are grouped per merged token ([K, merge², ...], the same memory as [merge²·K, ...]):
+    // K is then an input axis, so the merger's [K, merge²·E] reshape has a named size.
+    const vision = jit(
+      (pixels: Tensor, patchPos: Tensor, seg: Tensor) => {
+        const k = pixels.shape[0]!;
+        return visionTower(this.params.visual, v, reshape(pixels, [`${mm}*K`, patchDim]), reshape(patchPos, [`${mm}*K`, 2]), reshape(seg, [`${mm}*K`]), k);
+      },
+      { name: 'qwen2vl_vision_tower', dynamic: { '0': ['K', null, null], '1': ['K', null, null], '2': ['K', null] } },
+    );
+    const text = jit(
+      (ids: Tensor, mask: Tensor, pos: Tensor, last: Tensor, scatter: Tensor, feats: Tensor) =>
+        this.pool(scatterND(embedding(this.params.model.embed_tokens, ids), scatter, feats), mask, pos, last),
+      {
+        name: 'qwen2vl_language_model',
+        dynamic: { '0': ['B', 'T'], '1': ['B', 'T'], '2': [null, 'B', 'T'], '3': ['B', null], '4': ['K', null], '5': ['K', null] },
+      },
+    );
+    this.graphsCache = { vision, text };
+    return this.graphsCache;
+  }
+
+  private pool(embeds: Tensor, mask: Tensor, pos: Tensor, last: Tensor): PooledTensors {
+    const h = languageModel(this.params.model, this.config.text, embeds, pos, mask); // [B, T, D]
+    const hidden = gatherND(h, last); // [B, D]
+    return { hidden, embedding: l2Normalize(hidden, -1, 1e-12) };
+  }
+
+  /**
+   * Encodes one padded batch (either padding side) and pools each row's last real token.
+   *
+   * @example const out = await model.encode({ inputIds, attentionMask, shape: [2, 9] }); // text only
+   */
+  async encode(batch: Qwen2VLBatch): Promise<Qwen2VLEncoded> {
+    const [b, l] = batch.shape;
+    const { inputIds, attentionMask } = batch;
+    if (inputIds.length !== b * l || attentionMask.length !== b * l) {
+      throw new Vlm2VecError('qwen2_vl', `input_ids (${inputIds.length}) / attention_mask (${attentionMask.length}) do not match the batch shape [${b}, ${l}]`);
+    }
+    const cfg = this.config;
+    const imageGrids = batch.imageGrids ?? [];
+    const videoGrids = batch.videoGrids ?? [];
+    let positions = batch.positionIds ?? ropeIndex(this.rowsForRope(batch), attentionMask, [b, l], cfg, cfg.vision.spatialMergeSize);
+    if (positions.length === b * l) {
+      // 1-D positions [B, L]: the same ids on the t, h and w axes (M-RoPE reduces to 1-D rope).
+      const p3 = new BigInt64Array(3 * b * l);
+      for (let a = 0; a < 3; a++) p3.set(positions, a * b * l);
+      positions = p3;
+    }
+    if (positions.length !== 3 * b * l) throw new Vlm2VecError('qwen2_vl', `position_ids has ${positions.length} values, expected [3, ${b}, ${l}]`);
+    const last = new BigInt64Array(2 * b);
+    lastTokenIndex(attentionMask, b, l).forEach((j, r) => {
+      last[2 * r] = BigInt(r);
+      last[2 * r + 1] = BigInt(j);
+    });
+    const ids = fromArray(inputIds, [b, l], 'int64');
+    const mask = fromArray(attentionMask, [b, l], 'int64');
+    const pos = fromArray(positions, [3, b, l], 'int64');
+    const lastT = fromArray(last, [b, 2], 'int64');
+    const { vision, text } = this.graphs();
+    const d = this.hiddenSize;
+    let feats = fromArray(new Float32Array(0), [0, d], 'float32');
+    let scatter = fromArray(new BigInt64Array(0), [0, 2], 'int64');
+    if (imageGrids.length === 0 && videoGrids.length === 0) {
+      this.checkNoPlaceholders(inputIds);
+    } else {
+      const v = this.packVision(batch, imageGrids, videoGrids);
+      feats = await this.visionFeatures(vision, v.pixels, [...imageGrids, ...videoGrids]);
+      scatter = fromArray(v.scatter, [v.scatter.length / 2, 2], 'int64');
+    }
+    const out = await text(ids, mask, pos, lastT, scatter, feats);
+    return {
+      hidden: (await out.hidden.data()) as Float32Array,
+      embeddings: (await out.embedding.data()) as Float32Array,
+      dim: this.hiddenSize,
+    };
+  }
+
+  /**
+   * Vision features [K, D] of packed patches, one vision-tower call per temporal slice: the ViT
+   * attends within a slice only and every other op is per patch (the merger's 2×2 groups lie
+   * inside a slice), so this is exact, and attention memory is O(slice²) instead of O(batch²).
+   */
+  private async visionFeatures(vision: VisionTowerGraph, pixels: Float32Array, grids: readonly GridThw[]): Promise<Tensor> {
+    const v = this.config.vision;
+    const m = v.spatialMergeSize * v.spatialMergeSize;
+    const patchDim = v.inChannels * v.temporalPatchSize * v.patchSize * v.patchSize;
+    const d = this.hiddenSize;
+    const parts: Float32Array[] = [];
+    let row = 0;
+    for (const [t, h, w] of grids) {
+      const slice = visionIndexInputs([[1, h, w]], v.spatialMergeSize); // same ids for every slice
+      const k = (h * w) / m;
+      for (let s = 0; s < t; s++) {
+        const px = pixels.subarray(row * patchDim, (row + h * w) * patchDim);
+        const f = await vision(
+          fromArray(px, [k, m, patchDim], 'float32'),
+          fromArray(slice.positionIds, [k, m, 2], 'int32'),
+          fromArray(slice.segmentIds, [k, m], 'int32'),
+        );
+        parts.push((await f.data()) as Float32Array);
+        row += h * w;
+      }
+    }
+    const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
+    let off = 0;
+    for (const p of parts) {
+      out.set(p, off);
+      off += p.length;
+    }
+    return fromArray(out, [out.length / d, d], 'float32');
+  }
+
+  private checkNoPlaceholders(inputIds: BigInt64Array): void {
+    const img = BigInt(this.config.imageTokenId);
+    const vid = BigInt(this.config.videoTokenId);
+    if (inputIds.some((x) => x === img || x === vid)) {
+      throw new Vlm2VecError('qwen2_vl', 'input_ids contain <|image_pad|>/<|video_pad|> tokens but no image or video grids were given');
+    }
+  }
+
+  /** Splits the batch back into per-row ids and grids (grids follow the rows' placeholder runs). */
+  private rowsForRope(batch: Qwen2VLBatch): RopeIndexRow[] {
+    const [b, l] = batch.shape;
+    const m = this.config.vision.spatialMergeSize ** 2;
+    const img = [...(batch.imageGrids ?? [])];
+    const vid = [...(batch.videoGrids ?? [])];
+    const rows: RopeIndexRow[] = [];
+    for (let r = 0; r < b; r++) {
+      const ids: number[] = [];
+      for (let j = 0; j < l; j++) if (batch.attentionMask[r * l + j] === 1n) ids.push(Number(batch.inputIds[r * l + j]));
+      const take = (grids: GridThw[], token: number): GridThw[] => {
+        let n = ids.filter((x) => x === token).length;
+        const mine: GridThw[] = [];
+        while (n > 0 && grids.length > 0) {
+          const g = grids.shift()!;
+          mine.push(g);
+          n -= (g[0] * g[1] * g[2]) / m;
+        }
+        return mine;
+      };
+      rows.push({ ids, imageGrids: take(img, this.config.imageTokenId), videoGrids: take(vid, this.config.videoTokenId) });
+    }
+    return rows;
+  }
+
+  private packVision(batch: Qwen2VLBatch, imageGrids: readonly GridThw[], videoGrids: readonly GridThw[]) {
+    const v = this.config.vision;
+    const patchDim = v.inChannels * v.temporalPatchSize * v.patchSize * v.patchSize;
+    const m = v.spatialMergeSize * v.spatialMergeSize;
+    const count = (gs: readonly GridThw[]) => gs.reduce((a, [t, h, w]) => a + t * h * w, 0);
+    const nImg = count(imageGrids);
+    const nVid = count(videoGrids);
+    const check = (data: Float32Array | undefined, n: number, what: string): Float32Array => {
+      const got = data?.length ?? 0;
+      if (got !== n * patchDim) {
+        throw new Vlm2VecError('qwen2_vl', `${what} has ${got / patchDim} patch rows but its grids need ${n} (rows of ${patchDim} values)`);
+      }
+      return data ?? new Float32Array(0);
+    };
+    const pi = check(batch.pixelValues, nImg, 'pixel_values');
+    const pv = check(batch.pixelValuesVideos, nVid, 'pixel_values_videos');
+    const pixels = pv.length === 0 ? pi : pi.length === 0 ? pv : concatF32(pi, pv);
+    // masked_scatter order: all image placeholders row-major, then all video placeholders.
+    const [b, l] = batch.shape;
+    const scatter: bigint[] = [];
+    for (const [token, need, what] of [[this.config.imageTokenId, nImg / m, 'image'], [this.config.videoTokenId, nVid / m, 'video']] as const) {
+      const tok = BigInt(token);
+      let found = 0;
+      for (let r = 0; r < b; r++) {
+        for (let j = 0; j < l; j++) {
+          if (batch.inputIds[r * l + j] === tok && batch.attentionMask[r * l + j] === 1n) {
+            scatter.push(BigInt(r), BigInt(j));
+            found++;
+          }
+        }
+      }
+      if (found !== need) {
+        throw new Vlm2VecError('qwen2_vl', `the batch has ${found} ${what} placeholder tokens but its ${what} grids give ${need} features`);
+      }
+    }
+    return { pixels, scatter: BigInt64Array.from(scatter) };
+  }
+}
+
+function concatF32(a: Float32Array, b: Float32Array): Float32Array {
+  const out = new Float32Array(a.length + b.length);
+  out.set(a, 0);
+  out.set(b, a.length);
+  return out;
+}

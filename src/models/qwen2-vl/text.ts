@@ -1,0 +1,42 @@
+// Qwen2-VL language model (transformers' Qwen2VLTextModel, spec §2.4) over `model.*`:
+// token embeddings (vision features already scattered in) → L × decoder layer (RMSNorm, GQA
+// attention with M-RoPE / 1-D rope, causal + padding mask, SwiGLU) → final RMSNorm. The output
+// is `hidden_states[-1]`, the tensor VLM2Vec pools.
+
+import type { Qwen2DecoderConfig } from '../../nn/index.ts';
+import { qwen2DecoderLayer, rmsNorm, textRotary } from '../../nn/index.ts';
+import type { Tensor } from '../../tensor/index.ts';
+import type { Qwen2VLTextConfig } from './config.ts';
+import type { Qwen2VLTextParams } from './weights.ts';
+
+/**
+ * The decoder hyper-parameters of a parsed text config.
+ *
+ * @example decoderConfig(cfg.text).numKeyValueHeads // 2 for Qwen2-VL-2B
+ */
+export function decoderConfig(t: Qwen2VLTextConfig): Qwen2DecoderConfig {
+  return {
+    numAttentionHeads: t.numAttentionHeads,
+    numKeyValueHeads: t.numKeyValueHeads,
+    headDim: t.headDim,
+    rmsNormEps: t.rmsNormEps,
+    ropeTheta: t.ropeTheta,
+    mropeSection: t.mropeSection,
+  };
+}
+
+/**
+ * Final-norm hidden states [B, T, D] of `inputsEmbeds` [B, T, D]. `positionIds` is [3, B, T]
+ * (t, h, w; identical rows give plain 1-D rope) and `attentionMask` [B, T] (1 = token).
+ *
+ * @example const h = languageModel(params.model, cfg.text, embeds, positionIds, attentionMask);
+ */
+export function languageModel(
+  p: Qwen2VLTextParams, cfg: Qwen2VLTextConfig, inputsEmbeds: Tensor, positionIds: Tensor, attentionMask: Tensor,
+): Tensor {
+  const config = decoderConfig(cfg);
+  const rotary = textRotary(positionIds, { headDim: cfg.headDim, theta: cfg.ropeTheta, mropeSection: cfg.mropeSection });
+  let h = inputsEmbeds;
+  for (const layer of p.layers) h = qwen2DecoderLayer(layer, h, { config, rotary, attentionMask });
+  return rmsNorm(p.norm, h, cfg.rmsNormEps);
+}
