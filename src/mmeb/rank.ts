@@ -1,14 +1,21 @@
 // Exact dot-product scoring and ranking (§6.1, §6.3 of ../shared/reference/mmeb-spec.md).
-// Scores are float32 like the reference's numpy `Q · Cᵀ` (accumulated in float64 here, then
-// rounded once); the ranking is descending with ties broken by candidate order (the reference's
-// unstable argsort is implementation-defined on exact ties, §6.3).
+// Scores are float32 like the reference's numpy `Q · Cᵀ`; the ranking is descending with ties
+// broken by candidate order (the reference's unstable argsort is implementation-defined on exact
+// ties, §6.3).
 //
-// Speed: a register-blocked kernel (4 queries × 2 candidates per inner loop) over tiles of
-// candidates that stay in cache, and ranking by a native Float64Array sort of packed
-// (score, index) keys instead of a comparator sort. See bench/ranking.ts.
+// Three scoring kernels, same ranking rule (rank-order.ts: radix sort / top-k heap on score bits):
+// - `ort`  — blocks of Q·Cᵀ through the tensor engine's cached ORT session (rank-ort.ts); by far
+//   the fastest on large pools, but asynchronous, so only in rankGlobalAsync/rankGlobalIndicesAsync;
+// - `simd` — a WebAssembly f32x4 kernel (simd-kernel.ts), synchronous, no session to build;
+// - `js`   — scalar, float64 sums rounded once to float32 (the portable fallback).
+// The async entry points pick `ort` above ORT_MIN_WORK multiply-adds and fall back to `simd`/`js`
+// when ORT cannot load. See bench/ranking.ts for figures.
 
 import { Vlm2VecError } from '../errors.ts';
 import { simdKernel, type SimdKernel } from './simd-kernel.ts';
+import { rankOrder } from './rank-order.ts';
+
+export { rankOrder };
 
 /** Row-major float32 matrix: `rows` vectors of length `dim`. */
 export interface Matrix {
@@ -20,14 +27,21 @@ export interface Matrix {
 export interface RankOptions {
   /** Keep only the first `topK` ranked keys per query (default: the full list, like `_pred.jsonl`). */
   topK?: number;
-  /** Queries scored per block (bounds memory: blockRows × pool size floats). Default 64. */
+  /**
+   * Queries scored per block (bounds memory: blockRows × pool size floats). Default 64 for the
+   * simd/js kernels; for `ort` up to 256 (fewer runs), fewer when the pool is huge (≤ 2^24 floats).
+   */
   blockRows?: number;
-  /** Scoring kernel: `simd` (WebAssembly f32x4, default when available) or `js` (scalar, float64 sums). */
-  kernel?: 'simd' | 'js';
+  /**
+   * Scoring kernel: `ort` (tensor engine / ONNX Runtime; async entry points only), `simd`
+   * (WebAssembly f32x4) or `js` (scalar, float64 sums). Default: the fastest that works for the
+   * size — `ort` for large pools in the async functions, else `simd` when available, else `js`.
+   */
+  kernel?: 'ort' | 'simd' | 'js';
 }
 
 /**
- * Pack vectors into one row-major matrix, checking they share a dimension and hold no NaN.
+ * Pack vectors into one row-major matrix, checking they share a dimension.
  *
  * @example
  * toMatrix([new Float32Array([1, 0]), new Float32Array([0, 1])], 'MSCOCO_t2i queries'); // {rows: 2, dim: 2, ...}
@@ -111,47 +125,6 @@ function dot(a: Float32Array, ao: number, b: Float32Array, bo: number, n: number
   return s;
 }
 
-const F32 = new Float32Array(1);
-const U32 = new Uint32Array(F32.buffer);
-const INDEX_BITS = 2 ** 21;
-
-/** Maps a float32 to a uint32 whose unsigned order is the float's order (NaN lowest). */
-function orderBits(x: number): number {
-  if (Number.isNaN(x)) return 0;
-  F32[0] = x === 0 ? 0 : x; // -0 ties with +0, as in numpy's comparison
-  const u = U32[0] as number;
-  return u & 0x80000000 ? (~u >>> 0) : (u | 0x80000000) >>> 0;
-}
-
-/**
- * Indices of `scores[off .. off+n)` sorted by descending score, ties by ascending index.
- * Up to 2^21 candidates the (score, index) pair is packed exactly into one float64 so the
- * native numeric sort does the work; larger lists fall back to a comparator sort.
- *
- * @example
- * rankOrder(new Float32Array([0.1, 0.9, 0.9]), 0, 3); // Int32Array [1, 2, 0]
- */
-export function rankOrder(scores: Float32Array, off: number, n: number, topK = n): Int32Array {
-  const k = Math.min(n, topK);
-  if (n >= INDEX_BITS) {
-    const idx = Array.from({ length: n }, (_, i) => i);
-    idx.sort((a, b) => {
-      const d = orderBits(scores[off + b] as number) - orderBits(scores[off + a] as number);
-      return d !== 0 ? d : a - b;
-    });
-    return Int32Array.from(idx.slice(0, k));
-  }
-  const keys = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    // Descending score = ascending (2^32 - 1 - bits); the index fills the low 21 bits.
-    keys[i] = (0xffffffff - orderBits(scores[off + i] as number)) * INDEX_BITS + i;
-  }
-  keys.sort();
-  const out = new Int32Array(k);
-  for (let i = 0; i < k; i++) out[i] = (keys[i] as number) % INDEX_BITS;
-  return out;
-}
-
 /**
  * Global ranking: every query against the whole pool (Q·Cᵀ), each row fully sorted.
  * Returns, per query, the pool indices in ranked order.
@@ -161,12 +134,24 @@ export function rankGlobalIndices(
   pool: Matrix | readonly Float32Array[],
   opts: RankOptions = {},
 ): Int32Array[] {
+  if (opts.kernel === 'ort') {
+    throw new Vlm2VecError('rank', "kernel 'ort' runs asynchronously: call rankGlobalIndicesAsync/rankGlobalAsync, or choose kernel 'simd' or 'js'");
+  }
+  const { Q, C } = prepare(queries, pool);
+  if (C.rows === 0) return Array.from({ length: Q.rows }, () => new Int32Array(0));
+  return rankSync(Q, C, opts);
+}
+
+function prepare(queries: Matrix | readonly Float32Array[], pool: Matrix | readonly Float32Array[]): { Q: Matrix; C: Matrix } {
   const Q = asMatrix(queries, 'queries');
   const C = asMatrix(pool, 'candidate pool');
   if (Q.rows > 0 && C.rows > 0 && Q.dim !== C.dim) {
     throw new Vlm2VecError('rank', `query dimension ${Q.dim} does not match candidate dimension ${C.dim}`);
   }
-  if (C.rows === 0) return Array.from({ length: Q.rows }, () => new Int32Array(0));
+  return { Q, C };
+}
+
+function rankSync(Q: Matrix, C: Matrix, opts: RankOptions): Int32Array[] {
   const block = Math.max(1, opts.blockRows ?? 64);
   const topK = opts.topK ?? C.rows;
   const kernel = opts.kernel === 'js' ? null : simdKernel();
@@ -183,6 +168,79 @@ export function rankGlobalIndices(
 }
 
 /**
+ * Below this many multiply-adds (queries × candidates × dim) the synchronous kernels win: the
+ * first ORT call builds a session (tens of ms), and each run costs ~35 µs + copies.
+ */
+export const ORT_MIN_WORK = 5e7;
+
+/** Score-block budget for the ORT path (floats): bounds memory on very large pools. */
+const ORT_BLOCK_FLOATS = 2 ** 24;
+
+let ortModule: Promise<typeof import('./rank-ort.ts')> | null = null;
+let ortFailure: unknown = null;
+
+/**
+ * {@link rankGlobalIndices} with the `ort` kernel available (and chosen by default for pools of
+ * at least {@link ORT_MIN_WORK} multiply-adds). Same result rule: descending score, ties by
+ * candidate order; `topK` keeps only the first keys.
+ *
+ * @example
+ * await rankGlobalIndicesAsync(queries, pool, { topK: 10 }); // Int32Array[] of pool indices
+ */
+export async function rankGlobalIndicesAsync(
+  queries: Matrix | readonly Float32Array[],
+  pool: Matrix | readonly Float32Array[],
+  opts: RankOptions = {},
+): Promise<Int32Array[]> {
+  const { Q, C } = prepare(queries, pool);
+  if (C.rows === 0) return Array.from({ length: Q.rows }, () => new Int32Array(0));
+  const auto = opts.kernel === undefined;
+  const useOrt = opts.kernel === 'ort' || (auto && ortFailure === null && Q.rows * C.rows * Q.dim >= ORT_MIN_WORK);
+  if (Q.rows === 0) return [];
+  if (!useOrt) return rankSync(Q, C, opts);
+  const topK = opts.topK ?? C.rows;
+  try {
+    ortModule ??= import('./rank-ort.ts');
+    const { scoreBlocksOrt } = await ortModule;
+    const block = opts.blockRows ?? Math.max(1, Math.min(256, Math.floor(ORT_BLOCK_FLOATS / C.rows)));
+    const out: Int32Array[] = [];
+    await scoreBlocksOrt(Q, C, Math.max(1, block), (_q0, n, s) => {
+      for (let i = 0; i < n; i++) out.push(rankOrder(s, i * C.rows, C.rows, topK));
+    });
+    return out;
+  } catch (err) {
+    if (!auto) throw err instanceof Vlm2VecError ? err : new Vlm2VecError('rank', `ORT scoring of ${Q.rows} × ${C.rows} × ${Q.dim} failed: ${String(err)}`);
+    // Default mode: the fastest kernel *that works* — remember the failure, say so once, carry on.
+    ortFailure = err;
+    process.emitWarning(`[rank] ONNX Runtime scoring unavailable (${String(err)}); using the WebAssembly/JS kernels`);
+    return rankSync(Q, C, opts);
+  }
+}
+
+/**
+ * {@link rankGlobal} on {@link rankGlobalIndicesAsync}: the fast path for large pools.
+ *
+ * @example
+ * await rankGlobalAsync(queryVectors, poolVectors, poolKeys); // [['doc1', 'doc0'], ...]
+ */
+export async function rankGlobalAsync(
+  queries: Matrix | readonly Float32Array[],
+  pool: Matrix | readonly Float32Array[],
+  keys: readonly string[],
+  opts: RankOptions = {},
+): Promise<string[][]> {
+  checkKeys(pool, keys);
+  return (await rankGlobalIndicesAsync(queries, pool, opts)).map((idx) => Array.from(idx, (i) => keys[i] as string));
+}
+
+function checkKeys(pool: Matrix | readonly Float32Array[], keys: readonly string[]): void {
+  const rows = Array.isArray(pool) ? pool.length : (pool as Matrix).rows;
+  if (keys.length !== rows) {
+    throw new Vlm2VecError('rank', `candidate pool has ${rows} vectors but ${keys.length} keys`);
+  }
+}
+
+/**
  * Global ranking returning keys (`prediction` lists of `_pred.jsonl`).
  *
  * @example
@@ -194,10 +252,7 @@ export function rankGlobal(
   keys: readonly string[],
   opts: RankOptions = {},
 ): string[][] {
-  const rows = Array.isArray(pool) ? pool.length : (pool as Matrix).rows;
-  if (keys.length !== rows) {
-    throw new Vlm2VecError('rank', `candidate pool has ${rows} vectors but ${keys.length} keys`);
-  }
+  checkKeys(pool, keys);
   return rankGlobalIndices(queries, pool, opts).map((idx) => Array.from(idx, (i) => keys[i] as string));
 }
 

@@ -1,0 +1,75 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { rankKey, rankOrder } from './rank-order.ts';
+import { rankLocal } from './rank.ts';
+
+/** Brute force of the spec rule: descending value, -0 equal to +0, NaN last, ties by index. */
+function bruteForce(s: Float32Array): number[] {
+  const val = (i: number) => (Number.isNaN(s[i]) ? -Infinity : (s[i] as number));
+  const nan = (i: number) => (Number.isNaN(s[i]) ? 1 : 0);
+  return Array.from(s, (_, i) => i).sort((a, b) => nan(a) - nan(b) || val(b) - val(a) || a - b);
+}
+
+function randomScores(n: number, seed: number): Float32Array {
+  let x = seed >>> 0;
+  const rnd = () => (x = (Math.imul(x, 1664525) + 1013904223) >>> 0) / 2 ** 32;
+  // Few distinct values (many exact ties) mixed with continuous ones, both signs.
+  const s = Float32Array.from({ length: n }, () => (rnd() < 0.3 ? Math.floor(rnd() * 8) / 4 - 1 : rnd() * 4 - 2));
+  const special = [NaN, -0, 0, Infinity, -Infinity, NaN, 1e-40, -1e-40, 3.4e38, -3.4e38];
+  special.forEach((v, i) => (s[(i * 97 + 13) % n] = v));
+  return s;
+}
+
+test('rank keys: order of floats reversed, -0 equals +0, NaN after -Infinity', () => {
+  assert.ok(rankKey(1) < rankKey(0.5));
+  assert.ok(rankKey(-0.5) < rankKey(-1));
+  assert.equal(rankKey(-0), rankKey(0));
+  assert.ok(rankKey(Infinity) < rankKey(3.4e38));
+  assert.ok(rankKey(-Infinity) < rankKey(NaN));
+  assert.ok(rankKey(1e-45) < rankKey(0) && rankKey(0) < rankKey(-1e-45));
+});
+
+test('radix, heap and small-row paths all equal the brute-force order (ties, NaN, ±0, ±Infinity)', () => {
+  for (const n of [5, 100, 512, 513, 3001, 20000]) {
+    const s = randomScores(n, n);
+    const want = bruteForce(s);
+    for (const k of [n, 1, 10, Math.ceil(n / 3)]) {
+      assert.deepEqual(Array.from(rankOrder(s, 0, n, k)), want.slice(0, k), `n=${n} topK=${k}`);
+    }
+  }
+});
+
+test('rows at an offset inside a shared buffer (as the scoring blocks pass them)', () => {
+  const a = randomScores(1500, 3), b = randomScores(1500, 4);
+  const both = new Float32Array(3000);
+  both.set(a, 0);
+  both.set(b, 1500);
+  assert.deepEqual(Array.from(rankOrder(both, 1500, 1500)), bruteForce(b));
+  assert.deepEqual(Array.from(rankOrder(both.subarray(1500), 0, 1500, 10)), bruteForce(b).slice(0, 10));
+  assert.deepEqual(Array.from(rankOrder(both, 0, 1500, 10)), bruteForce(a).slice(0, 10));
+});
+
+test('hand-checked orders on each path', () => {
+  // 600 equal scores except two: 599 first, then 7, then the rest in index order (radix path).
+  const s = new Float32Array(600).fill(0.25);
+  s[599] = 0.75;
+  s[7] = 0.5;
+  const full = Array.from(rankOrder(s, 0, 600));
+  assert.deepEqual(full.slice(0, 4), [599, 7, 0, 1]);
+  assert.equal(full[599], 598);
+  assert.deepEqual(Array.from(rankOrder(s, 0, 600, 3)), [599, 7, 0]); // heap path
+  assert.deepEqual(Array.from(rankOrder(s, 0, 600, 0)), []);
+  // All equal (every radix pass skipped): identity order; -0 and +0 mixed still tie.
+  const flat = Float32Array.from({ length: 1000 }, (_, i) => (i % 2 ? -0 : 0));
+  assert.deepEqual(Array.from(rankOrder(flat, 0, 1000)), Array.from({ length: 1000 }, (_, i) => i));
+});
+
+test('local ranking of a long list with duplicate keys keeps each occurrence, ties by list position', () => {
+  const vectors = new Map([['a', new Float32Array([1, 0])], ['b', new Float32Array([0, 1])], ['c', new Float32Array([0.5, 0.5])]]);
+  const list = Array.from({ length: 900 }, (_, i) => ['a', 'b', 'c'][i % 3] as string);
+  const [got] = rankLocal([new Float32Array([0.2, 1])], [list], vectors);
+  // scores: b = 1 > c = 0.6 > a = 0.2, each block of 300 occurrences.
+  assert.deepEqual(got, [...Array(300).fill('b'), ...Array(300).fill('c'), ...Array(300).fill('a')]);
+  const [top] = rankLocal([new Float32Array([0.2, 1])], [list], vectors, { topK: 2 });
+  assert.deepEqual(top, ['b', 'b']);
+});
