@@ -1,10 +1,12 @@
 """PyTorch CPU baseline for bench/engine-blocks.ts (run by it through child_process; not a test).
 
 Times transformers' own Qwen2VLDecoderLayer (SDPA attention, float32) at the width of
-Qwen2-VL-2B: forward (no grad) and forward+backward (grads of every parameter and the input).
+Qwen2-VL-2B: forward (torch.no_grad), inference (torch.inference_mode, the embedder's situation)
+and forward+backward (grads of every parameter and the input). Wall and process CPU time per rep.
 
 Usage: /work/refenv/bin/python bench/engine-blocks.torch.py '{"threads":2,"batch":4,"seq":512,...}'
-Prints one JSON line: {"forward_ms": [...], "forward_backward_ms": [...], ...}.
+Prints one JSON line: {"forward_ms": [...], "inference_ms": [...], "forward_backward_ms": [...],
+"<name>_cpu_ms": [...], ...}. Optional "cases": ["forward", "inference", "forward_backward"].
 """
 
 import json
@@ -39,6 +41,10 @@ def main() -> None:
         with torch.no_grad():
             return layer(x, **kwargs)
 
+    def inference():
+        with torch.inference_mode():
+            return layer(x, **kwargs)
+
     def fwd_bwd():
         xl = x.detach().requires_grad_(True)
         out = layer(xl, **kwargs)
@@ -47,15 +53,19 @@ def main() -> None:
             p.grad = None
 
     res = {"threads": torch.get_num_threads(), "torch": torch.__version__}
-    for name, fn in (("forward_ms", fwd), ("forward_backward_ms", fwd_bwd)):
+    fns = {"forward": fwd, "inference": inference, "forward_backward": fwd_bwd}
+    for name in a.get("cases", list(fns)):
+        fn = fns[name]
         for _ in range(a["warmup"]):
             fn()
-        times = []
+        times, cpu = [], []
         for _ in range(a["reps"]):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             fn()
             times.append((time.perf_counter() - t0) * 1000)
-        res[name] = times
+            cpu.append((time.process_time() - c0) * 1000)
+        res[name + "_ms"] = times
+        res[name + "_cpu_ms"] = cpu
     print(json.dumps(res))
 
 

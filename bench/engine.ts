@@ -6,6 +6,7 @@
 // Env: BENCH_THREADS (default 2), BENCH_ITERS (default 7), BENCH_BLOCK_ARGS (extra flags for the
 // decoder-block bench, e.g. '--small' for a quick smoke run).
 
+import { loadavg } from 'node:os';
 import ort from 'onnxruntime-node';
 import { configureRuntime, jit, matmul, randn, relu } from '../src/tensor/index.ts';
 import type { Tensor } from '../src/tensor/index.ts';
@@ -66,9 +67,14 @@ const mlpCase: BenchCase = {
     const median = (a: number[]) => [...a].sort((p, q) => p - q)[Math.floor(a.length / 2)]!;
     const oursMs = median(oursT);
     const baseMs = median(baseT);
+    const load = loadavg()[0]!.toFixed(1);
 
     const out: BenchResult[] = [
-      { name: `mlp ${L}x(${M}x${D}x${D}) ours (jit)`, value: `${gflops(oursMs).toFixed(1)} GFLOP/s (${oursMs.toFixed(1)} ms)` },
+      {
+        name: `mlp ${L}x(${M}x${D}x${D}) ours (jit)`,
+        value: `${gflops(oursMs).toFixed(1)} GFLOP/s (${oursMs.toFixed(1)} ms)`,
+        note: `best ${gflops(Math.min(...oursT)).toFixed(1)} GFLOP/s, load average ${load}`,
+      },
       {
         name: 'mlp hand-built ORT graph',
         value: `${gflops(baseMs).toFixed(1)} GFLOP/s (${baseMs.toFixed(1)} ms)`,
@@ -100,7 +106,7 @@ print(json.dumps({'ms': times[len(times) // 2]}))
     out.push({
       name: 'mlp PyTorch CPU',
       value: `${gflops(res.ms).toFixed(1)} GFLOP/s (${res.ms.toFixed(1)} ms)`,
-      note: `ratio ours/PyTorch ${(res.ms / oursMs).toFixed(3)}`,
+      note: `ratio ours/PyTorch ${(res.ms / oursMs).toFixed(3)} (medians; load average ${loadavg()[0]!.toFixed(1)})`,
     });
     return out;
   },

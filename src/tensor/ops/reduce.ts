@@ -6,6 +6,7 @@ import type { Tensor } from '../tensor.ts';
 import { makeNode } from '../tensor.ts';
 import { squeeze } from './shape.ts';
 import { add, cast, div, exp, log, mul, neg, stopGradient, sub } from './elementwise.ts';
+import { fusedOp } from './fused.ts';
 
 function axesOf(x: Tensor, axes: number | readonly number[] | undefined, op: string): number[] {
   const list = axes === undefined ? x.shape.map((_, i) => i) : typeof axes === 'number' ? [axes] : [...axes];
@@ -63,6 +64,22 @@ export function logSumExp(x: Tensor, axis = -1, keepdims = false): Tensor {
 
 /** softmax along an axis (max-shifted; the shift carries no gradient since softmax ignores it). @example softmax(scores, -1) */
 export function softmax(x: Tensor, axis = -1): Tensor {
+  // float32 runs as ONNX Softmax (one pass-fused kernel instead of max/sub/exp/sum/div over what
+  // is, in attention, the largest tensor of the graph). The composition stays the reference; the
+  // gradient is the closed form p·(g − Σ g·p), built from primitives (so differentiable again),
+  // instead of the composition's VJP, which walks the [.., Tq, Tk] tensor five more times.
+  if (x.dtype !== 'float32' || x.rank === 0) return softmaxComposed(x, axis);
+  const ax = normAxis(axis, x.rank, 'softmax', x.shape);
+  const y = fusedOp({ opType: 'Softmax', attrs: { axis: { kind: 'int', value: ax } }, inputs: [x], reference: (t) => softmaxComposed(t, ax) });
+  const node: Tensor = makeNode('custom', [y, x], {
+    name: 'softmax',
+    bwd: (g: Tensor) => [mul(node, sub(g, sum(mul(g, node), ax, true)))],
+  });
+  return node;
+}
+
+/** softmax as primitives: exp(x − max) / Σ exp(x − max) (the reference of the fused kernel). */
+export function softmaxComposed(x: Tensor, axis = -1): Tensor {
   const e = exp(sub(x, stopGradient(max(x, axis, true))));
   return div(e, sum(e, axis, true));
 }

@@ -43,6 +43,13 @@ export function reshape(x: Tensor, shape: readonly Dim[]): Tensor {
 export function permute(x: Tensor, perm: readonly number[]): Tensor {
   const p = perm.map((a) => normAxis(a, x.rank, 'permute', x.shape));
   if (p.every((a, i) => a === i)) return x;
+  // permute(permute(z, p1), p2) = permute(z, p1∘p2): the VJP of a transposed weight then hands
+  // back the gradient in the weight's own layout instead of a transpose of a transpose (a copy of
+  // the whole matrix per step). Realized inner nodes are kept: their value is already paid for.
+  if (x.prim === 'permute' && x.value === undefined) {
+    const inner = (x.attrs as { perm: readonly number[] }).perm;
+    return permute(x.inputs[0]!, p.map((a) => inner[a]!));
+  }
   return makeNode('permute', [x], { perm: p });
 }
 

@@ -31,8 +31,15 @@ export const matmul: PrimitiveDef<'matmul'> = {
       // building a [B,K,N] batch of products that the driver would then sum away.
       const k = a.shape[a.rank - 1]!;
       const nOut = g.shape[g.rank - 1]!;
-      return [da, mm(transpose(reshape(a, [-1, k])), reshape(g, [-1, nOut]))];
+      const a2 = reshape(a, [-1, k]);
+      const g2 = reshape(g, [-1, nOut]);
+      // b = transpose(W) (torch layout [out, in]): write db = (g2ᵀ a2)ᵀ so that the permute VJP
+      // cancels the outer transpose and dW = g2ᵀ a2 is produced directly as [out, in]; the other
+      // form would build [in, out] and then copy it through a Transpose every step.
+      if (b.prim === 'permute') return [da, transpose(mm(transpose(g2), a2))];
+      return [da, mm(transpose(a2), g2)];
     }
+    if (a.rank === 2 && b.rank === 2 && b.prim === 'permute') return [da, transpose(mm(transpose(g), a))];
     return [da, mm(transpose(a), g)];
   },
 };
