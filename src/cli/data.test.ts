@@ -18,6 +18,63 @@ async function run(args: string[]): Promise<{ out: string; code: number | undefi
   return { out: chunks.join(''), code };
 }
 
+/** Run expecting commander to stop (help shown or an option error); returns what it wrote. */
+async function runCommander(args: string[]): Promise<{ out: string; err: string; code: string }> {
+  let out = '';
+  let err = '';
+  const program = new Command('vlm2vec').exitOverride().configureOutput({ writeOut: (t) => { out += t; }, writeErr: (t) => { err += t; } });
+  registerData(program, { out: () => {} });
+  try {
+    await program.parseAsync(['node', 'vlm2vec', ...args]);
+  } catch (e) {
+    return { out, err, code: (e as { code: string }).code };
+  }
+  throw new Error(`commander did not stop on ${args.join(' ')}`);
+}
+
+test('data pull --help: no "(default: [])" for --tasks, --timeout in seconds', async () => {
+  const help = await runCommander(['data', 'pull', '--help']);
+  const code = help.code;
+  const out = help.out.replace(/\s+/g, ' '); // commander wraps to the terminal width
+  assert.equal(code, 'commander.helpDisplayed');
+  assert.doesNotMatch(out, /default: \[\]/);
+  assert.match(out, /--tasks <spec> task names, .*; default: the whole benchmark\)/);
+  assert.match(out, /--timeout <seconds> timeout of each hub request \(seconds, like eval --timeout\) \(default: 20\)/);
+  assert.doesNotMatch((await runCommander(['data', 'check', '--help'])).out, /default: \[\]/);
+});
+
+test('data option errors print the error and one line pointing to --help', async () => {
+  const bad = await runCommander(['data', 'pull', '--data', '/d', '--timeout', 'soon']);
+  assert.equal(bad.code, 'commander.invalidArgument');
+  assert.equal(bad.err, "error: option '--timeout <seconds>' argument 'soon' is invalid. --timeout must be a positive integer, got 'soon'\n" +
+    "(run 'vlm2vec data pull --help' for the options)\n");
+  const empty = await runCommander(['data', 'check', '--data', '/d', '--tasks', ',']);
+  assert.match(empty.err, /--tasks ',' names no task.*\n\(run 'vlm2vec data check --help' for the options\)\n$/);
+  const missing = await runCommander(['data', 'pull']);
+  assert.equal(missing.err, "error: required option '--data <dir>' not specified\n(run 'vlm2vec data pull --help' for the options)\n");
+});
+
+test('data pull --timeout is seconds: a silent hub is given the full second', async () => {
+  const { createServer } = await import('node:http');
+  const { mkdtempSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const server = createServer(() => { /* never answer */ });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as import('node:net').AddressInfo;
+  try {
+    const t0 = Date.now();
+    await assert.rejects(run(['data', 'pull', '--data', mkdtempSync(join(tmpdir(), 'vlm2vec-pull-')), '--tasks', 'Breakfast',
+      '--hub-url', `http://127.0.0.1:${port}`, '--timeout', '1']), /\(TIMEOUT\) while listing dataset VLM2Vec\/Breakfast/);
+    const ms = Date.now() - t0;
+    // Read as milliseconds, "1" would give up at once.
+    assert.ok(ms >= 900 && ms < 5000, `gave up after ${ms} ms`);
+  } finally {
+    server.closeAllConnections();
+    server.close();
+  }
+});
+
 test('data check: one line per task, exit code 1 when something is missing', async () => {
   const ok = await run(['data', 'check', '--data', FIXTURE_DATA, '--tasks', 'Breakfast,ViDoRe_arxivqa']);
   assert.match(ok.out, /^Breakfast\s+ok\s+ok$/m);

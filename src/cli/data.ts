@@ -6,27 +6,26 @@ import { isBenchmarkName, selectTasks } from '../mmeb/registry.ts';
 import { checkData, checkDataDeep, extractCommands, planPull, pullData, type CheckRow, type PullEvent } from '../mmeb/data/pull.ts';
 import type { TaskDef } from '../mmeb/types.ts';
 import { STDIO, type CliOutput } from './io.ts';
+import { collectTasks, pointToHelp, positiveInt } from '../util/cli-args.ts';
 
 interface DataCliOptions {
   benchmark: string;
-  tasks: string[];
+  // Absent when --tasks is not given (the whole benchmark).
+  tasks?: string[];
   data: string;
   media?: boolean;
   extract?: boolean;
   dryRun?: boolean;
   revision?: string;
   hubUrl?: string;
+  /** Seconds, like `eval --timeout`. */
   timeout: number;
   deep?: boolean;
 }
 
-function collect(v: string, prev: string[]): string[] {
-  return [...prev, ...v.split(',').map((s) => s.trim()).filter(Boolean)];
-}
-
 function tasksOf(o: DataCliOptions): TaskDef[] {
   if (!isBenchmarkName(o.benchmark)) throw new Vlm2VecError('data', `unknown benchmark '${o.benchmark}': expected mmeb-v2 or mmeb-v1`);
-  return selectTasks(o.benchmark, o.tasks);
+  return selectTasks(o.benchmark, o.tasks ?? []);
 }
 
 function printEvent(out: (s: string) => void, e: PullEvent): void {
@@ -37,19 +36,19 @@ function printEvent(out: (s: string) => void, e: PullEvent): void {
 
 export function registerData(program: Command, io: CliOutput = STDIO): void {
   const out = (s: string): void => io.out(`${s}\n`);
-  const data = program.command('data').description('Download and check the MMEB data (HF dataset repos + MMEB-V2 media)');
+  const data = pointToHelp(program.command('data')).description('Download and check the MMEB data (HF dataset repos + MMEB-V2 media)');
 
-  data.command('pull')
+  pointToHelp(data.command('pull'))
     .description('Download the dataset repos the selected tasks need into DATA/<org>/<repo>/ (and, with --media, the MMEB-V2 media archives)')
     .requiredOption('--data <dir>', 'data directory (the --data of `vlm2vec eval`)')
     .option('--benchmark <name>', 'mmeb-v2 or mmeb-v1', 'mmeb-v2')
-    .option('--tasks <spec>', 'task names, modalities, modality/META groups or globs (repeatable, comma-separated)', collect, [])
+    .option('--tasks <spec>', 'task names, modalities, modality/META groups or globs (repeatable, comma-separated; default: the whole benchmark)', collectTasks)
     .option('--media', 'also download the TIGER-Lab/MMEB-V2 media archives (images, video frames; large)')
     .option('--extract', 'unpack the media archives with tar after downloading')
     .option('--dry-run', 'print what would be downloaded and how to extract it, download nothing')
     .option('--revision <rev>', 'hub revision (branch, tag or commit) of every repo')
     .option('--hub-url <url>', 'hub endpoint (default $HF_ENDPOINT or https://huggingface.co)')
-    .option('--timeout <ms>', 'timeout of each hub listing request', (v) => Number(v), 20_000)
+    .option('--timeout <seconds>', 'timeout of each hub request (seconds, like eval --timeout)', positiveInt('--timeout'), 20)
     .addHelpText('after', `
 Examples:
   $ vlm2vec data pull --tasks visdoc --data ./mmeb-data
@@ -69,7 +68,7 @@ Set HF_TOKEN for gated repos.`)
         return;
       }
       const res = await pullData({
-        dataDir: o.data, tasks, media: o.media ?? false, extract: o.extract ?? false, apiTimeoutMs: o.timeout, onEvent: (e) => printEvent(out, e),
+        dataDir: o.data, tasks, media: o.media ?? false, extract: o.extract ?? false, apiTimeoutMs: o.timeout * 1000, onEvent: (e) => printEvent(out, e),
         ...(o.revision ? { revision: o.revision } : {}), ...(o.hubUrl ? { hubUrl: o.hubUrl } : {}),
         ...(process.env['HF_TOKEN'] ? { accessToken: process.env['HF_TOKEN'] } : {}),
       });
@@ -84,11 +83,11 @@ Set HF_TOKEN for gated repos.`)
       }
     });
 
-  data.command('check')
+  pointToHelp(data.command('check'))
     .description('List, per task, whether its annotation files and media folder are present under DATA')
     .requiredOption('--data <dir>', 'data directory')
     .option('--benchmark <name>', 'mmeb-v2 or mmeb-v1', 'mmeb-v2')
-    .option('--tasks <spec>', 'task selection (as for eval)', collect, [])
+    .option('--tasks <spec>', 'task selection (as for eval; default: the whole benchmark)', collectTasks)
     .option('--deep', 'load every task completely (all rows, images, frame folders, qrels); writes visdoc page images')
     .action(async (o: DataCliOptions) => {
       const tasks = tasksOf(o);

@@ -2,6 +2,7 @@
 // built-in table (src/mmeb/published-data.json; no files or network needed).
 
 import type { Command } from 'commander';
+import { pointToHelp } from '../util/cli-args.ts';
 import { Vlm2VecError } from '../errors.ts';
 import { isBenchmarkName } from '../mmeb/registry.ts';
 import { isPublishedVersion, PUBLISHED_VERSIONS, DEFAULT_PUBLISHED_VERSION, leaderboard } from '../mmeb/published.ts';
@@ -16,8 +17,7 @@ interface Options {
 }
 
 export function registerLeaderboard(program: Command, io: CliOutput = STDIO): void {
-  program
-    .command('leaderboard')
+  pointToHelp(program.command('leaderboard'))
     .description('Print the published MMEB scores of the reference baselines per meta-task and modality')
     .option('-b, --benchmark <name>', 'mmeb-v2 or mmeb-v1', 'mmeb-v2')
     .option('-v, --version <version>', `published score version: ${PUBLISHED_VERSIONS.join('|')} (v2.1.0 = v2.1)`, DEFAULT_PUBLISHED_VERSION)
@@ -33,7 +33,6 @@ Examples:
   $ vlm2vec leaderboard --benchmark mmeb-v1 --version v2.0.0
   $ vlm2vec leaderboard --json > published.json
 `)
-    .showHelpAfterError("(run 'vlm2vec leaderboard --help' for the options)")
     .action((o: Options) => {
       const version = o.version === 'v2.1.0' ? 'v2.1' : o.version;
       if (!isBenchmarkName(o.benchmark)) throw new Vlm2VecError('leaderboard', `--benchmark '${o.benchmark}': expected mmeb-v2 or mmeb-v1`);

@@ -3,6 +3,7 @@
 
 import { join } from 'node:path';
 import type { Command } from 'commander';
+import { pointToHelp } from '../util/cli-args.ts';
 import { Vlm2VecError } from '../errors.ts';
 import { isBenchmarkName } from '../mmeb/registry.ts';
 import { isPublishedVersion, PUBLISHED_VERSIONS, DEFAULT_PUBLISHED_VERSION } from '../mmeb/published.ts';
@@ -47,8 +48,7 @@ export const STDIO: CliOutput = {
 };
 
 export function registerReport(program: Command, io: CliOutput = STDIO): void {
-  program
-    .command('report')
+  pointToHelp(program.command('report'))
     .description('Aggregate result folders or published score JSONs into per-group scores (0–100)')
     .argument('<result...>', 'result folders (OUT with image/, video/, visdoc/) or score JSON files')
     .option('-f, --format <format>', `output format: ${FORMATS.join('|')}`, 'table')
@@ -58,7 +58,6 @@ export function registerReport(program: Command, io: CliOutput = STDIO): void {
     .option('-o, --output <file>', 'write to this file (atomically) instead of stdout')
     .option('--out-dir <dir>', 'write report.md, report.html and summary.json into this folder (and print the table)')
     .addHelpText('after', REPORT_EXAMPLES)
-    .showHelpAfterError("(run 'vlm2vec report --help' for the options)")
     .action(async (results: string[], o: Options) => {
       const format = o.format as ReportFormat;
       if (!FORMATS.includes(format)) throw new Vlm2VecError('report', `--format '${o.format}': expected one of ${FORMATS.join(', ')}`);

@@ -134,3 +134,60 @@ test('embedder errors say which task items the failing batch held', async () => 
   await assert.rejects(embedThroughCache(items, { embedder: emb, batchSize: 2, concurrency: 1, ctx: { task: 'GQA', role: 'candidate' } }),
     /\[embed\] task GQA candidates, batch of items 3\.\.4 \(numbered from 0 within the batch below\): \[remote\] http:\/\/h\/v1\/embeddings: item 1: embedding\[0\] is NaN/);
 });
+
+test('media are read once: the bytes hashed for the cache key go to the embedder with their batch', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'v2v-ce-'));
+  try {
+    const paths = Array.from({ length: 6 }, (_, i) => join(dir, `f${i}.jpg`));
+    paths.forEach((p, i) => writeFileSync(p, `frame-${i}`));
+    const items: EmbedItem[] = [
+      { text: 'a', images: [paths[0]!] },
+      { text: 'b', video: [paths[1]!, paths[2]!] },
+      { text: 'c', images: [paths[3]!], video: [paths[4]!] },
+      { text: 'd', images: [paths[5]!] },
+      { text: 'e' },
+    ];
+    const seen: string[][] = [];
+    const emb: Embedder = {
+      id: 'bytes',
+      async embed(batch, ctx) {
+        const want = batch.flatMap((it) => [...(it.images ?? []), ...(it.video ?? [])]);
+        // Exactly this batch's files, with their content: nothing to read again, nothing extra held.
+        assert.deepEqual([...(ctx?.mediaBytes?.keys() ?? [])].sort(), [...new Set(want)].sort());
+        for (const p of want) assert.equal(Buffer.from(ctx!.mediaBytes!.get(p)!).toString(), `frame-${paths.indexOf(p)}`);
+        seen.push(want);
+        return batch.map(() => Float32Array.from([1]));
+      },
+    };
+    const cache = await EmbeddingCache.open(join(dir, 'cache'));
+    await embedThroughCache(items, { embedder: emb, cache, batchSize: 2, concurrency: 2, ctx: { task: 'T', role: 'query' } });
+    assert.deepEqual(seen.flat().sort(), [...paths].sort());
+    cache.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('many windows with small batches: same vectors, order and counts as embedding all at once', async () => {
+  // 300 items over 5 hashing windows, with duplicates across windows and a cache filled halfway.
+  const dir = mkdtempSync(join(tmpdir(), 'v2v-ce-'));
+  try {
+    const items = Array.from({ length: 300 }, (_, i) => ({ text: `t${i % 170}` }));
+    const cache = await EmbeddingCache.open(dir);
+    const first = fakeEmbedder();
+    await embedThroughCache(items.slice(0, 90), { embedder: first, cache, batchSize: 7, concurrency: 3 });
+    const emb = fakeEmbedder();
+    const progress: number[] = [];
+    const r = await embedThroughCache(items, { embedder: emb, cache, batchSize: 7, concurrency: 3, onProgress: (d) => progress.push(d) });
+    assert.deepEqual(r.stats, { items: 300, unique: 170, cached: 90, embedded: 80, dim: 3 });
+    assert.equal(emb.calls.flat().length, 80);
+    assert.deepEqual(emb.calls.flat(), Array.from({ length: 80 }, (_, i) => `t${90 + i}`)); // first-occurrence order
+    r.vectors.forEach((v, i) => assert.equal(v[0], `t${i % 170}`.length, `item ${i}`));
+    assert.ok(r.vectors[200] === r.vectors[30] && r.vectors[250] === r.vectors[80], 'duplicates share the vector');
+    assert.equal(progress.at(-1), 300);
+    assert.ok(progress.every((d, i) => i === 0 || d >= progress[i - 1]!), 'progress never goes back');
+    cache.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -40,12 +40,31 @@ export class MediaError extends Vlm2VecError {
   }
 }
 
-/** Items hashed at once: bounds open files (a video item has 8 frames). */
+/** Items hashed at once: bounds open files (a video item has 8 frames) and the media bytes held
+ *  between hashing and sending. */
 const HASH_CHUNK = 64;
+
+/** Items sharing one key: embedded once (from the first), the vector shared by all. */
+interface Group {
+  members: number[];
+  vector?: Float32Array;
+}
+
+/** Groups sent in one embedder call, with the media bytes read while hashing them. */
+interface Batch {
+  groups: Group[];
+  bytes: Map<string, Uint8Array>;
+}
 
 /**
  * One vector per item, in order. Items with equal keys (same model, text and media bytes) share
  * one vector, embedded from the first of them.
+ *
+ * Items are hashed a window at a time; the media bytes read for a key are handed to the embedder
+ * with the batch that sends them (`ctx.mediaBytes`, when `ctx` is given), so a file is not read
+ * again to be sent. Only the bytes of the window being hashed and of the batches queued or in
+ * flight are held. (A file whose hash is remembered from an earlier window or task is not read
+ * for hashing; the embedder reads it when it sends it.)
  *
  * @example
  * const { vectors } = await embedThroughCache(items, { embedder, cache, batchSize: 16, concurrency: 4 });
@@ -62,87 +81,138 @@ export async function embedThroughCache(
     throw new Vlm2VecError('embed', `batch size and concurrency must be ≥ 1 (got ${opts.batchSize}, ${opts.concurrency})`);
   }
 
-  // 1. Keys, and the items sharing each key (first occurrence is the one embedded).
-  const keys: Buffer[] = new Array(items.length);
-  for (let s = 0; s < items.length; s += HASH_CHUNK) {
-    const part = await Promise.all(items.slice(s, s + HASH_CHUNK).map((it, j) =>
-      hasher.itemKey(embedder.id, it).catch((err: unknown) => {
-        throw new MediaError(`${where}: item ${s + j}: ${(err as Error).message.replace(/^\[embed\] /, '')}`, err);
-      })));
-    part.forEach((k, j) => (keys[s + j] = k));
-  }
-  const groups = new Map<string, number[]>();
-  keys.forEach((k, i) => {
-    const h = k.toString('hex');
-    const g = groups.get(h);
-    if (g) g.push(i);
-    else groups.set(h, [i]);
-  });
-
   const vectors: Float32Array[] = new Array(items.length);
+  const groups = new Map<string, Group>();
+  const firstKey = new Map<Group, Buffer>();
   let done = 0;
   let dim = 0;
-  const accept = (members: number[], v: Float32Array, origin: string): void => {
+  let cached = 0;
+  const accept = (g: Group, v: Float32Array, origin: string): void => {
     if (dim === 0) dim = v.length;
     else if (v.length !== dim) {
-      throw new Vlm2VecError('embed', `${where}: item ${members[0]} (${origin}) has dimension ${v.length}, expected ${dim} like the others`);
+      throw new Vlm2VecError('embed', `${where}: item ${g.members[0]} (${origin}) has dimension ${v.length}, expected ${dim} like the others`);
     }
-    for (const i of members) vectors[i] = v;
-    done += members.length;
+    g.vector = v;
+    for (const i of g.members) vectors[i] = v;
+    done += g.members.length;
   };
 
-  // 2. Cache hits.
-  const missing: number[][] = [];
-  let cached = 0;
-  for (const members of groups.values()) {
-    const hit = cache?.get(keys[members[0]!]!);
-    if (hit) {
-      accept(members, hit, 'from the cache');
-      cached++;
-    } else missing.push(members);
-  }
-  opts.onProgress?.(done, items.length);
-
-  // 3. Embed the missing keys: workers pull batches; each batch is persisted before the worker
-  // takes the next one.
-  const batches: number[][][] = [];
-  for (let s = 0; s < missing.length; s += opts.batchSize) batches.push(missing.slice(s, s + opts.batchSize));
-  let next = 0;
+  // Batches flow from the producer (hashing, cache lookups) to the workers (embedder calls).
+  const queue: Batch[] = [];
+  let producing = true;
   let failed: unknown;
+  let wake: (() => void)[] = [];
+  const signal = (): void => {
+    const w = wake;
+    wake = [];
+    for (const f of w) f();
+  };
+  const waitForChange = (): Promise<void> => new Promise((r) => wake.push(r));
+
+  const produce = async (): Promise<void> => {
+    let current: Batch = { groups: [], bytes: new Map() };
+    if (items.length === 0) opts.onProgress?.(0, 0);
+    for (let s = 0; s < items.length && failed === undefined; s += HASH_CHUNK) {
+      // 1. Keys of this window; the media bytes read on the way are kept for sending (only
+      // when a context can carry them to the embedder).
+      const window = items.slice(s, s + HASH_CHUNK);
+      const read = ctx ? new Map<string, Uint8Array>() : undefined;
+      const keys = await Promise.all(window.map((it, j) =>
+        hasher.itemKey(embedder.id, it, read).catch((err: unknown) => {
+          throw new MediaError(`${where}: item ${s + j}: ${(err as Error).message.replace(/^\[embed\] /, '')}`, err);
+        })));
+      // 2. Join an earlier group, take a cache hit, or queue the item's key for embedding.
+      const before = done;
+      keys.forEach((key, j) => {
+        const i = s + j;
+        const h = key.toString('hex');
+        const known = groups.get(h);
+        if (known) {
+          known.members.push(i);
+          if (known.vector) {
+            vectors[i] = known.vector;
+            done++;
+          }
+          return;
+        }
+        const g: Group = { members: [i] };
+        groups.set(h, g);
+        const hit = cache?.get(key);
+        if (hit) {
+          accept(g, hit, 'from the cache');
+          cached++;
+          return;
+        }
+        firstKey.set(g, key);
+        current.groups.push(g);
+        const it = items[i]!;
+        for (const p of [...(it.images ?? []), ...(it.video ?? [])]) {
+          const b = read?.get(p);
+          if (b !== undefined) current.bytes.set(p, b);
+        }
+        if (current.groups.length === opts.batchSize) {
+          queue.push(current);
+          current = { groups: [], bytes: new Map() };
+        }
+      });
+      if (s === 0 || done > before) opts.onProgress?.(done, items.length);
+      signal();
+      // Back-pressure: bytes of at most `concurrency` waiting batches (plus those in flight).
+      while (failed === undefined && queue.length >= opts.concurrency) await waitForChange();
+    }
+    if (current.groups.length > 0) queue.push(current);
+  };
+
+  // 3. Workers embed batches; each batch is persisted before the worker takes the next one.
   const worker = async (): Promise<void> => {
-    while (failed === undefined && next < batches.length) {
-      const batch = batches[next++]!;
-      const batchItems = batch.map((members) => items[members[0]!]!);
+    for (;;) {
+      while (failed === undefined && queue.length === 0 && producing) await waitForChange();
+      if (failed !== undefined || queue.length === 0) return;
+      const batch = queue.shift()!;
+      signal();
+      const batchItems = batch.groups.map((g) => items[g.members[0]!]!);
       let out: Float32Array[];
       try {
-        out = await embedder.embed(batchItems, ctx);
+        out = await embedder.embed(batchItems, ctx ? { ...ctx, mediaBytes: batch.bytes } : ctx);
       } catch (err) {
         // The embedder numbers items within its batch; say which task items the batch held.
-        const firsts = batch.map((m) => m[0]!);
+        const firsts = batch.groups.map((g) => g.members[0]!);
         const contiguous = firsts.every((v, j) => j === 0 || v === firsts[j - 1]! + 1);
         const span = contiguous ? `${firsts[0]}..${firsts[firsts.length - 1]}` : `${firsts.slice(0, 6).join(', ')}${firsts.length > 6 ? ', …' : ''}`;
         failed ??= err instanceof Vlm2VecError
           ? new Vlm2VecError('embed', `${where}, batch of items ${span} (numbered from 0 within the batch below): ${err.message}`, { cause: err })
           : err;
+        signal();
         return;
       }
       try {
-        if (out.length !== batch.length) {
-          throw new Vlm2VecError('embed', `${where}: embedder ${embedder.id} returned ${out.length} vectors for ${batch.length} items`);
+        if (out.length !== batch.groups.length) {
+          throw new Vlm2VecError('embed', `${where}: embedder ${embedder.id} returned ${out.length} vectors for ${batch.groups.length} items`);
         }
-        batch.forEach((members, j) => accept(members, out[j]!, `from ${embedder.id}`));
-        cache?.putMany(batch.map((members, j) => ({ key: keys[members[0]!]!, vector: out[j]! })));
+        batch.groups.forEach((g, j) => accept(g, out[j]!, `from ${embedder.id}`));
+        cache?.putMany(batch.groups.map((g, j) => ({ key: firstKey.get(g)!, vector: out[j]! })));
       } catch (err) {
         failed ??= err;
+        signal();
         return;
       }
       opts.onProgress?.(done, items.length);
     }
   };
-  await Promise.all(Array.from({ length: Math.min(opts.concurrency, batches.length) }, worker));
+
+  const workers = Array.from({ length: opts.concurrency }, worker);
+  try {
+    await produce();
+  } catch (err) {
+    failed ??= err;
+  } finally {
+    producing = false;
+    signal();
+  }
+  await Promise.all(workers);
   if (failed !== undefined) throw failed;
   return {
     vectors,
-    stats: { items: items.length, unique: groups.size, cached, embedded: missing.length, dim },
+    stats: { items: items.length, unique: groups.size, cached, embedded: firstKey.size, dim },
   };
 }

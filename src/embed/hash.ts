@@ -19,13 +19,14 @@ export class FileHasher {
   readonly #memo = new Map<string, MemoEntry>();
 
   /**
-   * Hex sha256 of the file's bytes.
+   * Hex sha256 of the file's bytes. When the file is actually read (not remembered), its bytes
+   * are also put into `keep`, if given.
    *
    * @example
    * const h = new FileHasher();
    * await h.hashFile('/data/image-tasks/ImageNet-1K/0.jpg'); // 'e3b0c442…'
    */
-  async hashFile(path: string): Promise<string> {
+  async hashFile(path: string, keep?: Map<string, Uint8Array>): Promise<string> {
     let st;
     try {
       st = await stat(path);
@@ -35,7 +36,11 @@ export class FileHasher {
     const hit = this.#memo.get(path);
     if (hit && hit.size === st.size && hit.mtimeMs === st.mtimeMs) return hit.digest;
     const digest = readFile(path).then(
-      (buf) => createHash('sha256').update(buf).digest('hex'),
+      (buf) => {
+        // The caller may send these bytes next: keep them so the file is read once.
+        keep?.set(path, buf);
+        return createHash('sha256').update(buf).digest('hex');
+      },
       (err: unknown) => {
         this.#memo.delete(path);
         throw new Vlm2VecError('embed', `media file ${path} cannot be read: ${(err as Error).message}`, { cause: err });
@@ -48,15 +53,16 @@ export class FileHasher {
   /**
    * The 32-byte cache key of an item: sha256 over the model id, the formatted text and the
    * hashes of every image and frame, in order. Paths do not enter the key, so moving a data
-   * folder keeps its cache valid, and editing a file invalidates it.
+   * folder keeps its cache valid, and editing a file invalidates it. Media bytes read on the
+   * way go into `keep` (see {@link hashFile}).
    *
    * @example
    * const key = await new FileHasher().itemKey('vlm2vec:VLM2Vec-V2.0', { text: 'a cat' });
    * key.length; // 32
    */
-  async itemKey(modelId: string, item: EmbedItem): Promise<Buffer> {
-    const images = await Promise.all((item.images ?? []).map((p) => this.hashFile(p)));
-    const video = await Promise.all((item.video ?? []).map((p) => this.hashFile(p)));
+  async itemKey(modelId: string, item: EmbedItem, keep?: Map<string, Uint8Array>): Promise<Buffer> {
+    const images = await Promise.all((item.images ?? []).map((p) => this.hashFile(p, keep)));
+    const video = await Promise.all((item.video ?? []).map((p) => this.hashFile(p, keep)));
     // JSON keeps field boundaries unambiguous (a text that contains a hash cannot collide with
     // an item that has that image), and "video" absent differs from "video": [].
     const canon = JSON.stringify({

@@ -32,13 +32,21 @@ export function mimeOf(bytes: Uint8Array, path: string): string {
   return MIME_BY_EXT[extname(path).toLowerCase()] ?? 'application/octet-stream';
 }
 
-/** A data URI carrying the file's original bytes, unchanged. */
-export async function fileDataUri(path: string, itemIndex: number): Promise<string> {
+/** Media bytes the caller already holds (see `EmbedContext.mediaBytes`). */
+export type MediaBytes = ReadonlyMap<string, Uint8Array> | undefined;
+
+/** A data URI carrying the file's original bytes, unchanged (from `have` when it holds them). */
+export async function fileDataUri(path: string, itemIndex: number, have?: MediaBytes): Promise<string> {
+  const held = have?.get(path);
   let bytes: Buffer;
-  try {
-    bytes = await readFile(path);
-  } catch (err) {
-    throw new Vlm2VecError('remote', `item ${itemIndex}: media file ${path} cannot be read: ${(err as Error).message}`, { cause: err });
+  if (held !== undefined) {
+    bytes = Buffer.from(held.buffer, held.byteOffset, held.byteLength);
+  } else {
+    try {
+      bytes = await readFile(path);
+    } catch (err) {
+      throw new Vlm2VecError('remote', `item ${itemIndex}: media file ${path} cannot be read: ${(err as Error).message}`, { cause: err });
+    }
   }
   return `data:${mimeOf(bytes, path)};base64,${bytes.toString('base64')}`;
 }
@@ -51,17 +59,18 @@ export interface WireItem {
 }
 
 /**
- * Request body of the vlm2vec protocol for a batch of items (`POST <base>/embeddings`).
+ * Request body of the vlm2vec protocol for a batch of items (`POST <base>/embeddings`). Media
+ * bytes come from `have` when it holds them (read by the caller already), else from disk.
  *
  * @example
  * await vlm2vecBody('VLM2Vec-V2.0', [{ text: 'a cat' }]);
  * // { model: 'VLM2Vec-V2.0', input: [{ text: 'a cat' }], encoding_format: 'float' }
  */
-export async function vlm2vecBody(model: string | undefined, items: readonly EmbedItem[], firstIndex = 0): Promise<object> {
+export async function vlm2vecBody(model: string | undefined, items: readonly EmbedItem[], firstIndex = 0, have?: MediaBytes): Promise<object> {
   const input = await Promise.all(items.map(async (it, i): Promise<WireItem> => {
     const w: WireItem = { text: it.text };
-    if (it.images) w.images = await Promise.all(it.images.map((p) => fileDataUri(p, firstIndex + i)));
-    if (it.video) w.video = await Promise.all(it.video.map((p) => fileDataUri(p, firstIndex + i)));
+    if (it.images) w.images = await Promise.all(it.images.map((p) => fileDataUri(p, firstIndex + i, have)));
+    if (it.video) w.video = await Promise.all(it.video.map((p) => fileDataUri(p, firstIndex + i, have)));
     return w;
   }));
   return { ...(model === undefined ? {} : { model }), input, encoding_format: 'float' };
@@ -83,12 +92,12 @@ type ChatPart = { type: 'text'; text: string } | { type: 'image_url'; image_url:
  * // { model: 'm', messages: [{ role: 'user', content: [{ type: 'image_url', … },
  * //   { type: 'text', text: ' Represent the given image.' }] }], encoding_format: 'float' }
  */
-export async function vllmBody(model: string | undefined, item: EmbedItem, index: number, task?: string): Promise<object> {
+export async function vllmBody(model: string | undefined, item: EmbedItem, index: number, task?: string, have?: MediaBytes): Promise<object> {
   if (item.video && item.video.length > 0) {
     throw new Vlm2VecError('remote', `${task ? `task ${task}, ` : ''}item ${index}: the vllm protocol cannot send video ` +
       `(${item.video.length} frames); use --protocol vlm2vec with a server that accepts video`);
   }
-  const uris = await Promise.all((item.images ?? []).map((p) => fileDataUri(p, index)));
+  const uris = await Promise.all((item.images ?? []).map((p) => fileDataUri(p, index, have)));
   const segments = item.text.split(PLACEHOLDER);
   const placeholders = segments.length - 1;
   const leading = Math.max(0, uris.length - placeholders);

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RemoteEmbedder, normalizeEndpoint, type RemoteEvent } from './remote.ts';
 import { mimeOf, relaxedJson } from './remote-protocol.ts';
+import type { Embedder } from './types.ts';
 import { startEmbedServer, hashVector, itemDigest, type EmbedServer } from '../../test/e2e/embed-server.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'v2v-remote-'));
@@ -232,9 +233,28 @@ test('Retry-After headers are read as seconds or HTTP dates, capped at a minute'
   assert.equal(parseRetryAfter('Wed, 21 Oct 2026 07:27:00 GMT', now), 0);
 });
 
-test('supportsVideo tells the harness which protocol can carry video', async () => {
-  const vllm = await RemoteEmbedder.create({ endpoints: ['http://127.0.0.1:9'], modelName: 'm', protocol: 'vllm' });
-  const ours = await RemoteEmbedder.create({ endpoints: ['http://127.0.0.1:9'], modelName: 'm' });
-  assert.equal(vllm.supportsVideo, false);
-  assert.equal(ours.supportsVideo, true);
+test('capabilities tell the harness which protocol can carry video', async () => {
+  const vllm: Embedder = await RemoteEmbedder.create({ endpoints: ['http://127.0.0.1:9'], modelName: 'm', protocol: 'vllm' });
+  const ours: Embedder = await RemoteEmbedder.create({ endpoints: ['http://127.0.0.1:9'], modelName: 'm' });
+  assert.deepEqual(vllm.capabilities, { images: true, video: false });
+  assert.deepEqual(ours.capabilities, { images: true, video: true });
+});
+
+test('media bytes the caller already read (ctx.mediaBytes) are sent without reading the file again', async () => {
+  const s = await server({ dim: 4 });
+  // These paths do not exist: the bytes can only come from the context.
+  const gone = join(dir, 'not-on-disk.png');
+  const goneFrame = join(dir, 'not-on-disk.jpg');
+  const mediaBytes = new Map<string, Uint8Array>([[gone, png], [goneFrame, jpg]]);
+  const ours = await RemoteEmbedder.create({ endpoints: [s.url], modelName: 'm' });
+  await ours.embed([{ text: 'i', images: [gone] }, { text: 'v', video: [goneFrame, goneFrame] }], { task: 'T', role: 'query', mediaBytes });
+  const seen = s.requests.flatMap((r) => r.items);
+  assert.deepEqual(seen.find((it) => it.text === 'i')!.images, [png]);
+  assert.deepEqual(seen.find((it) => it.text === 'v')!.video, [jpg, jpg]);
+  const vllm = await RemoteEmbedder.create({ endpoints: [s.url], modelName: 'm', protocol: 'vllm' });
+  await vllm.embed([{ text: '<image> x', images: [gone] }], { role: 'candidate', mediaBytes });
+  assert.deepEqual(s.requests.at(-1)!.items[0]!.images, [png]);
+  // A path the map does not hold is read from disk as before.
+  await ours.embed([{ text: 'd', images: [pngPath] }], { role: 'query', mediaBytes });
+  assert.deepEqual(s.requests.at(-1)!.items[0]!.images, [png]);
 });

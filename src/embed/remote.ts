@@ -3,7 +3,7 @@
 // first), retried with exponential backoff, and an endpoint that keeps failing is dropped while
 // the others carry on; only when every endpoint is dead does embedding fail.
 
-import type { EmbedContext, EmbedItem, Embedder } from './types.ts';
+import type { EmbedContext, EmbedItem, Embedder, EmbedderCapabilities } from './types.ts';
 import { BadResponseError, parseEmbeddings, relaxedJson, vllmBody, vlm2vecBody, type RemoteProtocol } from './remote-protocol.ts';
 import { Vlm2VecError } from '../errors.ts';
 
@@ -131,9 +131,9 @@ export class RemoteEmbedder implements Embedder {
   readonly id: string;
   readonly protocol: RemoteProtocol;
   readonly modelName: string | undefined;
-  /** False for the vLLM chat protocol, which carries text and images only: the harness then
-   *  fails a video task up front instead of stopping the run at its first request. */
-  readonly supportsVideo: boolean;
+  /** `video: false` for the vLLM chat protocol, which carries text and images only: the harness
+   *  then fails a video task up front instead of stopping the run at its first request. */
+  readonly capabilities: Readonly<Required<EmbedderCapabilities>>;
   readonly #endpoints: Endpoint[];
   readonly #sem: Semaphore;
   readonly #opts: Required<Omit<RemoteOptions, 'modelName' | 'onEvent' | 'endpoints' | 'protocol' | 'apiKey'>>;
@@ -145,7 +145,7 @@ export class RemoteEmbedder implements Embedder {
   private constructor(urls: string[], protocol: RemoteProtocol, modelName: string | undefined, opts: RemoteOptions) {
     this.protocol = protocol;
     this.modelName = modelName;
-    this.supportsVideo = protocol !== 'vllm';
+    this.capabilities = Object.freeze({ images: true, video: protocol !== 'vllm' });
     // The cache identity: the served model when known (any endpoint serving it gives the same
     // vectors), else the endpoint set. The protocol is part of it: vLLM's chat template builds a
     // different prompt from the same item.
@@ -195,7 +195,7 @@ export class RemoteEmbedder implements Embedder {
     const task = ctx?.task;
     if (this.protocol === 'vllm') {
       const parts = await Promise.all(items.map(async (it, i) => {
-        const body = await vllmBody(this.modelName, it, i, task);
+        const body = await vllmBody(this.modelName, it, i, task, ctx?.mediaBytes);
         return this.#request(body, 1, i, task);
       }));
       return parts.map((p) => p[0]!);
@@ -204,7 +204,7 @@ export class RemoteEmbedder implements Embedder {
     const chunks: Promise<Float32Array[]>[] = [];
     for (let start = 0; start < items.length; start += size) {
       const slice = items.slice(start, start + size);
-      chunks.push(vlm2vecBody(this.modelName, slice, start).then((body) => this.#request(body, slice.length, start, task)));
+      chunks.push(vlm2vecBody(this.modelName, slice, start, ctx?.mediaBytes).then((body) => this.#request(body, slice.length, start, task)));
     }
     return (await Promise.all(chunks)).flat();
   }

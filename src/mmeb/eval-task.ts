@@ -11,7 +11,7 @@ import type { LoadedTask, PredLine, ScoreDict, TaskDef } from './types.ts';
 import { embedThroughCache, MediaError, type EmbedStats } from '../embed/cache-embed.ts';
 import { loadTask } from './loaders/index.ts';
 import { buildCandidatePool } from './pool.ts';
-import { rankGlobal, rankLocal } from './rank.ts';
+import { rankGlobalAsync, rankLocal } from './rank.ts';
 import { scoreTaskWithInfo } from './metrics.ts';
 import { writeTaskResults } from './results.ts';
 import { Vlm2VecError } from '../errors.ts';
@@ -69,12 +69,18 @@ export async function evalTask(task: TaskDef, opts: TaskRunOptions): Promise<Tas
   const pool = buildCandidatePool(loaded);
   if (pool.length === 0) throw new Vlm2VecError('eval', `task ${task.name}: the candidate pool is empty`);
   opts.onProgress?.({ type: 'loaded', task: task.name, queries: loaded.queries.length, candidates: pool.length });
-  // An embedder that says it cannot take video (the vLLM chat protocol) fails a video task here,
-  // alone; otherwise its first request would be an embedder failure that stops the whole run.
-  const noVideo = (opts.embedder as { supportsVideo?: boolean }).supportsVideo === false;
-  if (noVideo && [...loaded.queries.map((r) => r.item), ...pool.map((x) => x.item)].some((it) => it.video !== undefined)) {
+  // An embedder that declares it cannot take video (the vLLM chat protocol) or images fails
+  // such a task here, alone; otherwise its first request would be an embedder failure that
+  // stops the whole run.
+  const caps = opts.embedder.capabilities;
+  const items = [...loaded.queries.map((r) => r.item), ...pool.map((x) => x.item)];
+  if (caps?.video === false && items.some((it) => it.video !== undefined)) {
     throw new Vlm2VecError('eval', `task ${task.name} has video items, which embedder ${opts.embedder.id} cannot embed ` +
-      '(the vllm protocol carries text and images only); use --protocol vlm2vec with a server that accepts video');
+      '(it declares capabilities.video = false; the vllm protocol carries text and images only); use --protocol vlm2vec with a server that accepts video');
+  }
+  if (caps?.images === false && items.some((it) => it.images !== undefined && it.images.length > 0)) {
+    throw new Vlm2VecError('eval', `task ${task.name} has image items, which embedder ${opts.embedder.id} cannot embed ` +
+      '(it declares capabilities.images = false)');
   }
 
   const embed = async (role: EmbedContext['role'], items: Parameters<typeof embedThroughCache>[0]) => {
@@ -103,12 +109,14 @@ export async function evalTask(task: TaskDef, opts: TaskRunOptions): Promise<Tas
   opts.onProgress?.({ type: 'ranking', task: task.name });
   let predictions: string[][];
   if (task.evalType === 'global') {
-    predictions = rankGlobal(q.vectors, c.vectors, pool.map((x) => x.key));
+    predictions = await rankGlobalAsync(q.vectors, c.vectors, pool.map((x) => x.key));
   } else {
     const byKey = new Map(pool.map((x, i) => [x.key, c.vectors[i]!] as const));
     predictions = rankLocal(q.vectors, loaded.queries.map((r) => r.candidates.map((x) => x.key)), byKey);
   }
-  const preds: PredLine[] = loaded.queries.map((r, i) => ({ prediction: predictions[i]!, label: r.label, rel_scores: r.relScores }));
+  const preds: PredLine[] = loaded.queries.map((r, i) => ({
+    prediction: predictions[i]!, label: r.label, rel_scores: r.relScores, ...(r.labelKind ? { labelKind: r.labelKind } : {}),
+  }));
   const { scores, info } = scoreTaskWithInfo(preds, opts.gradedNdcg ? { graded: opts.gradedNdcg } : {});
   // The scorer only reports facts that apply (graded-nDCG handling on graded tasks), so ordinary
   // score files stay byte-for-byte in the reference's shape.

@@ -123,9 +123,21 @@ test('an output folder keeps the settings of its results: another model, style o
 
 test('an embedder that cannot take video fails the video tasks alone, before any request', async () => {
   const calls: string[] = [];
-  const noVideo = Object.assign(embedder(calls), { supportsVideo: false });
+  const noVideo: Embedder = { ...embedder(calls), capabilities: { video: false } };
   const r = await runEval({ embedder: noVideo, benchmark: 'mmeb-v2', tasks: ['OK-VQA', 'Breakfast'], dataDir: data, outDir: join(work, 'out8') });
   assert.deepEqual(r.tasks.map((t) => [t.task.name, t.status]), [['OK-VQA', 'done'], ['Breakfast', 'failed']]);
   assert.match(r.tasks[1]!.error!, /^\[eval\] task Breakfast has video items, which embedder fake cannot embed/);
   assert.equal(calls.length, 4, 'only OK-VQA was embedded');
+});
+
+test('an embedder that declares no images fails image tasks up front; undeclared capabilities try everything', async () => {
+  const calls: string[] = [];
+  const textOnly: Embedder = { ...embedder(calls), capabilities: { images: false } };
+  const r = await runEval({ embedder: textOnly, benchmark: 'mmeb-v2', tasks: ['OK-VQA'], dataDir: data, outDir: join(work, 'out9') });
+  assert.equal(r.tasks[0]?.status, 'failed');
+  assert.match(r.tasks[0]!.error!, /^\[eval\] task OK-VQA has image items, which embedder fake cannot embed \(it declares capabilities\.images = false\)/);
+  assert.equal(calls.length, 0);
+  const plain: Embedder = { ...embedder(calls), capabilities: {} };
+  const ok = await runEval({ embedder: plain, benchmark: 'mmeb-v2', tasks: ['Breakfast'], dataDir: data, outDir: join(work, 'out10') });
+  assert.equal(ok.tasks[0]?.status, 'done');
 });

@@ -41,6 +41,24 @@ test('spec graded example: reference pairing 0.936/0.952, corrected 0.776/0.709'
   assert.equal(ref.scores['ndcg_linear@5'], dcg / idcg);
 });
 
+test('graded pairing follows the declared id type: all-digit str ids are not ordered like ints', () => {
+  // Golden values: the reference formula under CPython 3.11 with PYTHONHASHSEED=0, e.g.
+  // list(set(['12', '15', '40'])) == ['15', '12', '40'] while list(set([12, 15, 40])) == [40, 12, 15];
+  // ndcg_linear@5 = 0.7542018831477091 (str) vs 0.9360403422435027 (int).
+  const base: PredLine = { prediction: ['40', '7', '12', '15', '3'], label: ['12', '15', '40'], rel_scores: [2, 1, 1] };
+  const asStr = scoreTaskWithInfo([{ ...base, labelKind: 'str' }]);
+  assert.equal(asStr.scores['ndcg_linear@5'], 0.7542018831477091);
+  assert.equal(asStr.scores['ndcg_exponential@5'], 0.6758840844016503);
+  assert.equal(asStr.info.seed_dependent_graded_queries, 1);
+  const asInt = scoreTaskWithInfo([{ ...base, labelKind: 'int' }]);
+  assert.equal(asInt.scores['ndcg_linear@5'], 0.9360403422435027);
+  assert.equal(asInt.scores['ndcg_exponential@5'], 0.9515234565959557);
+  assert.equal(asInt.info.seed_dependent_graded_queries, undefined);
+  // Unknown kind: the textual guess (canonical integers → int) is the fallback.
+  assert.equal(scoreTask([base])['ndcg_linear@5'], 0.9360403422435027);
+  assert.throws(() => scoreTask([{ ...base, label: ['12', 'x', '40'], labelKind: 'int' }]), /query 0: label 'x' is not an integer/);
+});
+
 test('multiple positives, hand-computed', () => {
   const m = queryMetrics({ prediction: ['d1', 'x', 'd2', 'y', 'z', 'd3'], label: ['d1', 'd2', 'd3'], rel_scores: null }).metrics;
   assert.equal(m['hit@1'], 1);

@@ -29,7 +29,7 @@ export interface ScoreInfo {
    *  which pairing was used. Tasks whose grades are all equal (most visdoc tasks) score the same
    *  either way, and their score files keep exactly the reference's keys. */
   graded_ndcg?: 'reference' | 'corrected';
-  /** Graded queries with ≥2 distinct grades and str (non-integer) ids: their grade pairing follows
+  /** Graded queries with ≥2 distinct grades and str ids (declared, or guessed when unknown): their grade pairing follows
    *  CPython's set order under PYTHONHASHSEED=0; the reference's own order depended on its random
    *  hash seed, so these queries cannot be reproduced exactly. */
   seed_dependent_graded_queries?: number;
@@ -63,7 +63,7 @@ function ndcgFrom(rel: number[], ideal: number[], exponential: boolean): number 
 export function queryMetrics(line: PredLine, opts: ScoreOptions = {}): { metrics: QueryMetrics; order: LabelOrder } {
   // The set order only matters for the grade pairing; binary queries skip its emulation.
   const { labels, order } = line.rel_scores !== null && opts.graded !== 'corrected'
-    ? dedupLabels(line.label, opts.strHash)
+    ? dedupLabels(line.label, opts.strHash, line.labelKind)
     : { labels: [...new Set(line.label)], order: 'cpython-int' as LabelOrder };
   const L = new Set(labels);
   const pred = line.prediction;
@@ -144,7 +144,7 @@ export function scoreTaskWithInfo(preds: readonly PredLine[], opts: ScoreOptions
     try {
       r = queryMetrics(line, opts);
     } catch (err) {
-      if (err instanceof Vlm2VecError) throw new Vlm2VecError('metrics', `query ${qi}: ${err.message}`);
+      if (err instanceof Vlm2VecError) throw new Vlm2VecError('metrics', `query ${qi}: ${err.message.replace(/^\[metrics\] /, '')}`, { cause: err });
       throw err;
     }
     if (line.rel_scores !== null && new Set(line.rel_scores).size > 1) {

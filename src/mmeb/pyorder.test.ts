@@ -16,6 +16,14 @@ test('spec example: list(set([12, 15, 40])) == [40, 12, 15]', () => {
   assert.deepEqual(dedupLabels(['12', '15', '40']), { labels: ['40', '12', '15'], order: 'cpython-int' });
 });
 
+test('declared id kind decides the set order (PYTHONHASHSEED=0 python3.11: list(set(["12","15","40"])) == ["15","12","40"])', () => {
+  assert.deepEqual(dedupLabels(['12', '15', '40'], 'siphash13', 'str'), { labels: ['15', '12', '40'], order: 'cpython-str-seed0' });
+  assert.deepEqual(dedupLabels(['12', '15', '40'], 'siphash13', 'int'), { labels: ['40', '12', '15'], order: 'cpython-int' });
+  // A single str id is still flagged as a str (no reordering possible, but not an int either).
+  assert.equal(dedupLabels(['7', '7'], 'siphash13', 'str').order, 'cpython-str-seed0');
+  assert.throws(() => dedupLabels(['12', '012'], 'siphash13', 'int'), /'012' is not an integer/);
+});
+
 test('int hashes: -1 maps to -2, modulus 2^61-1', () => {
   assert.equal(pyIntHash(-1n), (1n << 64n) - 2n);
   assert.equal(pyIntHash((1n << 61n) - 1n), 0n);

@@ -15,6 +15,8 @@
 // 2. `np.mean` of a float64 vector: numpy's pairwise summation (8-way unrolled blocks of ≤128,
 //    halves split at multiples of 8), then one division — bit-identical score files need it.
 
+import { Vlm2VecError } from '../errors.ts';
+
 const LINEAR_PROBES = 9;
 const PERTURB_SHIFT = 5n;
 const MODULUS = (1n << 61n) - 1n; // _PyHASH_MODULUS on 64-bit builds
@@ -167,17 +169,27 @@ export function pyStrHashSeed0(s: string, algorithm: StrHashAlgorithm = 'siphash
 export type LabelOrder = 'cpython-int' | 'cpython-str-seed0';
 
 /**
- * Deduplicate labels the way the reference does (`list(set(label))`): CPython's set order for
- * integer ids when every key is a canonical integer (ViDoRe corpus ids), else for str ids with
- * the string hash of PYTHONHASHSEED=0 (the reference ran with a random seed, so its order for
- * str ids was not reproducible; seed 0 is a deterministic stand-in, flagged by `order`).
+ * Deduplicate labels the way the reference does (`list(set(label))`). `kind` is the Python type
+ * the ids had (the dataset column's type, see `QueryRow.labelKind`): `int` uses CPython's int
+ * hashes (ViDoRe corpus ids; deterministic, so the reference order is reproduced exactly),
+ * `str` the string hash of PYTHONHASHSEED=0 (the reference ran with a random seed, so its order
+ * for str ids was not reproducible; seed 0 is a deterministic stand-in, flagged by `order`).
+ * An all-digit *string* id such as "12" is a str: it is not ordered like the int 12. When the
+ * kind is unknown it is guessed from the text: every key a canonical integer → int.
  *
  * @example
- * dedupLabels(['12', '15', '40', '12']); // { labels: ['40', '12', '15'], order: 'cpython-int' }
+ * dedupLabels(['12', '15', '40', '12'], 'siphash13', 'int'); // { labels: ['40', '12', '15'], order: 'cpython-int' }
+ * dedupLabels(['12', '15', '40'], 'siphash13', 'str').labels; // ['15', '12', '40'] (PYTHONHASHSEED=0)
  */
-export function dedupLabels(labels: readonly string[], strHash: StrHashAlgorithm = 'siphash13'): { labels: string[]; order: LabelOrder } {
+export function dedupLabels(
+  labels: readonly string[], strHash: StrHashAlgorithm = 'siphash13', kind?: 'int' | 'str',
+): { labels: string[]; order: LabelOrder } {
   const unique = [...new Set(labels)];
-  const ints = unique.every(isIntegerKey);
+  const ints = kind === undefined ? unique.every(isIntegerKey) : kind === 'int';
+  if (ints) {
+    const bad = unique.find((s) => !isIntegerKey(s));
+    if (bad !== undefined) throw new Vlm2VecError('metrics', `label '${bad}' is not an integer, but the ids were declared int`);
+  }
   if (unique.length <= 1) return { labels: unique, order: ints ? 'cpython-int' : 'cpython-str-seed0' };
   if (ints) return { labels: setOrderByHash(labels.map((s) => ({ key: s, hash: pyIntHash(BigInt(s)) }))), order: 'cpython-int' };
   return { labels: setOrderByHash(labels.map((s) => ({ key: s, hash: pyStrHashSeed0(s, strHash) }))), order: 'cpython-str-seed0' };

@@ -23,6 +23,16 @@ test('pred lines match json.dumps (separators, ensure_ascii, null)', () => {
   assert.equal(formatPredLine({ prediction: ['1', '2'], label: ['2'], rel_scores: [2] }),
     '{"prediction": ["1", "2"], "label": ["2"], "rel_scores": [2]}');
   assert.equal(pyString('tab\there'), '"tab\\there"');
+  // Python int ids (ViDoRe's int64 corpus-id) are JSON numbers in the reference's file
+  // (json.dumps({"prediction": [40, 7], "label": [12, 15], ...})); str ids stay strings even when all digits.
+  assert.equal(formatPredLine({ prediction: ['40', '7'], label: ['12', '15'], rel_scores: [2, 1], labelKind: 'int' }),
+    '{"prediction": [40, 7], "label": [12, 15], "rel_scores": [2, 1]}');
+  assert.equal(formatPredLine({ prediction: ['40', '7'], label: ['12'], rel_scores: [2], labelKind: 'str' }),
+    '{"prediction": ["40", "7"], "label": ["12"], "rel_scores": [2]}');
+  // 64-bit ids are written from their decimal text, never through a double.
+  assert.equal(formatPredLine({ prediction: ['9007199254740993'], label: ['9007199254740993'], rel_scores: [1], labelKind: 'int' }),
+    '{"prediction": [9007199254740993], "label": [9007199254740993], "rel_scores": [1]}');
+  assert.throws(() => formatPredLine({ prediction: ['a'], label: ['1'], rel_scores: [1], labelKind: 'int' }), /prediction id 'a' is not an integer/);
 });
 
 test('score file: 24 metrics in reference order, then num_pred, num_data, indent 4', () => {

@@ -8,6 +8,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../util/fs.ts';
+import { Vlm2VecError } from '../errors.ts';
+import { isIntegerKey } from './pyorder.ts';
 import { METRIC_KEYS, type PredLine, type ScoreDict, type TaskDef } from './types.ts';
 
 export function scorePath(outDir: string, task: TaskDef): string {
@@ -91,9 +93,25 @@ export function formatScoreFile(scores: ScoreDict, flags: Record<string, string 
   return `{\n${lines.join(',\n')}\n}`;
 }
 
-/** One `_pred.jsonl` line as `json.dumps` writes it (`, ` and `: ` separators). */
+/** Ids as the reference's json.dumps writes them: JSON numbers for Python ints, else strings. */
+function pyIds(ids: readonly string[], kind: PredLine['labelKind'], field: string): string {
+  if (kind !== 'int') return pyValue(ids, true);
+  // The decimal text is written as is (no Number round trip), so 64-bit ids stay exact.
+  const bad = ids.find((s) => !isIntegerKey(s));
+  if (bad !== undefined) throw new Vlm2VecError('mmeb', `_pred.jsonl: ${field} id '${bad}' is not an integer, but the ids were declared int`);
+  return `[${ids.join(', ')}]`;
+}
+
+/**
+ * One `_pred.jsonl` line as `json.dumps` writes it (`, ` and `: ` separators). With
+ * `labelKind: 'int'` the ids of `prediction` and `label` are written as numbers.
+ *
+ * @example
+ * formatPredLine({ prediction: ['12', '3'], label: ['12'], rel_scores: [1], labelKind: 'int' });
+ * // '{"prediction": [12, 3], "label": [12], "rel_scores": [1]}'
+ */
 export function formatPredLine(p: PredLine): string {
-  return `{"prediction": ${pyValue(p.prediction, true)}, "label": ${pyValue(p.label, true)}, "rel_scores": ${pyValue(p.rel_scores, true)}}`;
+  return `{"prediction": ${pyIds(p.prediction, p.labelKind, 'prediction')}, "label": ${pyIds(p.label, p.labelKind, 'label')}, "rel_scores": ${pyValue(p.rel_scores, true)}}`;
 }
 
 /** Write `_pred.jsonl` then `_score.json`, each atomically (the score file marks completion). */

@@ -76,7 +76,17 @@ export interface QueryRow {
   label: string[];
   /** Graded relevance aligned with `label` (visdoc only), else null. */
   relScores: number[] | null;
+  /** The Python type the reference's ids had: `int` when the dataset column holding them is an
+   *  integer column (ViDoRe's int64 `corpus-id`), `str` for a string column. It decides the
+   *  CPython `set()` order of the graded-nDCG pairing (ints and strs hash differently, so an
+   *  all-digit *string* id "12" is not ordered like the int 12) and whether `_pred.jsonl` writes
+   *  the ids (labels and predictions) as JSON numbers. Absent: unknown, and the metrics guess
+   *  from the text (canonical decimal → int). Keys stay strings in memory either way. */
+  labelKind?: LabelKind;
 }
+
+/** Python type of a task's ids (see {@link QueryRow.labelKind}). */
+export type LabelKind = 'int' | 'str';
 
 /** What a loader returns for one task. */
 export interface LoadedTask {
@@ -107,4 +117,8 @@ export interface PredLine {
   prediction: string[];
   label: string[];
   rel_scores: number[] | null;
+  /** Not a field of the file: the Python type of the ids (from {@link QueryRow.labelKind}).
+   *  `int` writes `prediction` and `label` as JSON numbers, as the reference's json.dumps of
+   *  Python ints does, and selects the int set order for graded nDCG. */
+  labelKind?: LabelKind;
 }

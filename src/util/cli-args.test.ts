@@ -15,3 +15,17 @@ test('integer option parsers accept integers in range and name the option otherw
   assert.throws(() => nonNegativeInt('--retries')(''), /--retries must be an integer ≥ 0, got ''/);
   assert.throws(() => intAtLeast('--k', 5)('4'), /--k must be an integer ≥ 5, got '4'/);
 });
+
+test('pointToHelp names the full command path; collectList/collectTasks accumulate comma lists', async () => {
+  const { Command } = await import('commander');
+  const { collectList, collectTasks, pointToHelp } = await import('./cli-args.ts');
+  let err = '';
+  const program = new Command('vlm2vec').exitOverride().configureOutput({ writeErr: (t) => { err += t; }, writeOut: () => {} });
+  const sub = pointToHelp(program.command('report')).option('--k <n>', 'k', positiveInt('--k')).action(() => {});
+  assert.equal(sub.name(), 'report');
+  await assert.rejects(program.parseAsync(['node', 'vlm2vec', 'report', '--k', '0']));
+  assert.equal(err, "error: option '--k <n>' argument '0' is invalid. --k must be a positive integer, got '0'\n(run 'vlm2vec report --help' for the options)\n");
+  assert.deepEqual(collectList(' a, b,,c ', undefined), ['a', 'b', 'c']);
+  assert.deepEqual(collectTasks('d', ['a']), ['a', 'd']);
+  assert.throws(() => collectTasks(' , ', ['a']), (e: Error) => e instanceof InvalidArgumentError && /names no task/.test(e.message));
+});

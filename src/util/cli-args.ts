@@ -1,7 +1,7 @@
 // Parsers for numeric command-line option values, shared by the sub-commands so every command
 // rejects `--batch-size 0` or `--concurrency abc` with the same one-line message.
 
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 
 /**
  * A commander option parser accepting integers ≥ `min`; anything else is an
@@ -25,3 +25,40 @@ export const positiveInt = (name: string): ((value: string) => number) => intAtL
 
 /** {@link intAtLeast} with min 0. */
 export const nonNegativeInt = (name: string): ((value: string) => number) => intAtLeast(name, 0);
+
+/**
+ * After an option or argument error, print one line pointing to the command's help instead
+ * of the whole help text (60 lines would push the error itself off the screen). The command's
+ * full path is used, so a sub-sub-command says e.g. `vlm2vec data pull --help`. Call it once
+ * the command is attached to its parent.
+ *
+ * @example
+ * pointToHelp(program.command('report')); // error lines end with "(run 'vlm2vec report --help' for the options)"
+ */
+export function pointToHelp(cmd: Command): Command {
+  const path: string[] = [];
+  for (let c: Command | null = cmd; c; c = c.parent) path.unshift(c.name());
+  return cmd.showHelpAfterError(`(run '${path.join(' ')} --help' for the options)`);
+}
+
+/**
+ * Option parser for repeatable, comma-separable lists (`--tasks a,b --tasks c`). Register it
+ * without a default value (commander would print `(default: [])` in the help) and read an
+ * absent option as `[]`.
+ *
+ * @example
+ * program.option('--tasks <spec>', 'tasks', collectList); // o.tasks: string[] | undefined
+ */
+export function collectList(value: string, prev: string[] | undefined): string[] {
+  return [...(prev ?? []), ...value.split(',').map((s) => s.trim()).filter(Boolean)];
+}
+
+/**
+ * {@link collectList} for `--tasks`: a value naming nothing (e.g. an unset shell variable) is an
+ * error rather than silently meaning "the whole benchmark".
+ */
+export function collectTasks(value: string, prev: string[] | undefined): string[] {
+  const next = collectList(value, prev);
+  if (next.length === (prev?.length ?? 0)) throw new InvalidArgumentError(`--tasks '${value}' names no task; omit --tasks to run the whole benchmark`);
+  return next;
+}

@@ -78,6 +78,21 @@ export function id(r: RowRef, field: string, task: string): string {
   return s;
 }
 
+/**
+ * The Python type an id field had in the dataset: `int` for an integer column (parquet INT32 /
+ * INT64, a JSON number), `str` for a string column — even when the text is all digits. The
+ * reference keeps that type, and it changes CPython's set order and how json.dumps writes the id.
+ *
+ * @example
+ * idKind({ data: { 'corpus-id': 12n }, file: 'c.parquet', index: 0 }, 'corpus-id', 'T'); // 'int'
+ */
+export function idKind(r: RowRef, field: string, task: string): 'int' | 'str' {
+  const v = r.data[field];
+  if (typeof v === 'bigint' || (typeof v === 'number' && Number.isInteger(v))) return 'int';
+  if (asString(v) !== undefined) return 'str';
+  return fail(task, r, field, 'a string or integer id', v);
+}
+
 /** A list of structs (e.g. MomentSeeker `positive_frames`), each checked to be an object. */
 export function structList(r: RowRef, field: string, task: string): Record<string, unknown>[] {
   const v = r.data[field];

@@ -69,6 +69,10 @@ test('plan for all 78 tasks: 43 repos (1 image, 18 video, 24 visdoc), all 5 medi
 });
 
 test('pull: annotations + media archives (5-part video_qa) from a hub, extracted, then loadable', async () => {
+  // Extraction must not leak stream listeners (it used to add a pair per archive part).
+  const warnings: Error[] = [];
+  const onWarning = (w: Error): void => void warnings.push(w);
+  process.on('warning', onWarning);
   // Build the MMEB-V2 media repo from the fixture frames: one tarball, and one split into 5 parts.
   const media = mkdtempSync(join(tmpdir(), 'vlm2vec-media-'));
   mkdirSync(join(media, 'video-tasks/frames'), { recursive: true });
@@ -102,7 +106,10 @@ test('pull: annotations + media archives (5-part video_qa) from a hub, extracted
     await pullData({ dataDir: data, tasks, hubUrl: hub.url, onEvent: (e) => { if (e.type === 'file') again.push(e.skipped); } });
     assert.ok(again.length > 0 && again.every(Boolean));
     assert.equal(hub.requests.filter((p) => p.includes('/resolve/')).length, before);
+    await new Promise((r) => setImmediate(r)); // warnings are emitted on the next tick
+    assert.deepEqual(warnings.filter((w) => w.name === 'MaxListenersExceededWarning').map((w) => w.message), []);
   } finally {
+    process.off('warning', onWarning);
     hub.server.close();
   }
 });

@@ -7,6 +7,7 @@
 import { spawn } from 'node:child_process';
 import { createReadStream, existsSync, mkdirSync, readdirSync, renameSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { downloadRepo } from '../../io/hub.ts';
 import { Vlm2VecError } from '../../errors.ts';
@@ -152,9 +153,18 @@ async function untar(parts: string[], into: string): Promise<void> {
     tar.on('error', (err) => reject(new Vlm2VecError('data', `cannot run tar to extract ${parts.join(', ')}: ${err.message}`, { cause: err })));
     tar.on('close', (code) => (code === 0 ? resolve() : reject(new Vlm2VecError('data', `tar failed (exit ${code}) extracting ${parts.join(' + ')} into ${into}`))));
   });
-  for (const p of parts) await pipeline(createReadStream(p), tar.stdin, { end: false });
-  tar.stdin.end();
-  await done;
+  // One pipeline over the concatenated parts. (A pipeline per part with `end: false` left its
+  // error/close listeners on tar's stdin, one pair per part: MaxListenersExceededWarning.)
+  async function* concatenated(): AsyncGenerator<Buffer> {
+    for (const p of parts) yield* createReadStream(p);
+  }
+  const [fed, finished] = await Promise.allSettled([pipeline(Readable.from(concatenated()), tar.stdin), done]);
+  // An unreadable part is the root cause; a broken pipe (EPIPE) only follows tar's own failure,
+  // which explains it better.
+  const feedError = fed.status === 'rejected' ? (fed.reason as NodeJS.ErrnoException) : undefined;
+  if (feedError && feedError.code !== 'EPIPE') throw new Vlm2VecError('data', `cannot feed ${parts.join(' + ')} to tar: ${feedError.message}`, { cause: feedError });
+  if (finished.status === 'rejected') throw finished.reason;
+  if (feedError) throw new Vlm2VecError('data', `cannot feed ${parts.join(' + ')} to tar: ${feedError.message}`, { cause: feedError });
 }
 
 /** Summary of a pull. */

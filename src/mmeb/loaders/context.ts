@@ -102,6 +102,47 @@ export async function sampledFrames(ctx: LoaderCtx, dir: string, what: string, m
   return sampleFrameIndices(frames.length, 8).map((i) => frames[i]!);
 }
 
+/**
+ * The raw-video folder of a frames root, as the reference yaml pairs them (§12.2):
+ * `video-tasks/frames/<group>/<Task>` ↔ `video-tasks/videos/<group>/<Task>`.
+ */
+export function videoRootOf(ctx: LoaderCtx): string {
+  return ctx.mediaRoot.replace(/([/\\])frames([/\\])/, '$1videos$2');
+}
+
+/**
+ * {@link sampledFrames}, extracting the frames first when the frame folder is missing or empty
+ * but the raw video exists — the reference's `save_frames` (§4, ffmpeg route: all frames when
+ * ≤ 64, else floor(i·total/64), written as `frame_%04d.jpg`). Used by the classification and
+ * retrieval parsers, whose yaml entries name a video root; frames are written into the folder
+ * the released archives would have filled.
+ */
+export async function sampledFramesOrExtract(
+  ctx: LoaderCtx, dir: string, videoFile: string, what: string, minFrames = 0,
+): Promise<string[]> {
+  const hasFrames = existsSync(dir) && statSync(dir).isDirectory() && (await listFrames(dir)).length > 0;
+  if (!hasFrames) {
+    if (!existsSync(videoFile)) {
+      try {
+        await framesOf(ctx, dir, what);
+      } catch (err) {
+        if (!(err instanceof Vlm2VecError)) throw err;
+        throw new Vlm2VecError('mmeb', `${err.message.replace(/^\[mmeb\] /, '')}; the raw video ${videoFile} to extract them from is not there either`, { cause: err });
+      }
+    } else {
+      // Lazy import: ffmpeg plumbing is only needed on this rare path.
+      const { extractVideoFrames } = await import('../../io/video.ts');
+      try {
+        await extractVideoFrames(videoFile, dir, { maxFramesSaved: 64 });
+      } catch (err) {
+        throw new Vlm2VecError('mmeb', `task ${ctx.task.name}: ${what}: extracting frames of ${videoFile} into ${dir} failed: ${(err as Error).message}`, { cause: err });
+      }
+      ctx.warn(`task ${ctx.task.name}: extracted frames of ${videoFile} into ${dir}`);
+    }
+  }
+  return sampledFrames(ctx, dir, what, minFrames);
+}
+
 /** Resolve the user's data dir to an absolute path (keys of moment tasks are absolute paths). */
 export function absDataDir(dir: string): string {
   return resolve(dir);

@@ -4,11 +4,12 @@
 // `video_classification_utils.py` into ./labels/*.json.
 
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Vlm2VecError } from '../../errors.ts';
 import { processInputText } from '../../embed/prompt.ts';
 import type { Candidate, QueryRow } from '../types.ts';
 import { id, str, strList } from '../data/fields.ts';
-import { media, sampledFrames, taskRows, type LoaderCtx } from './context.ts';
+import { media, sampledFramesOrExtract, taskRows, videoRootOf, type LoaderCtx } from './context.ts';
 
 /** `DATASET_INSTRUCTION` of the reference, keyed by its dataset name. Breakfast's trailing space is real. */
 export const VIDEO_CLS_INSTRUCTIONS: Readonly<Record<string, string>> = {
@@ -69,7 +70,9 @@ export async function loadVideoClsTask(ctx: LoaderCtx): Promise<{ queries: Query
   for (const r of rows) {
     const videoId = id(r, 'video_id', name);
     const label = str(r, 'pos_text', name);
-    const video = await sampledFrames(ctx, media(ctx, videoId), `video '${videoId}' (${r.file} row ${r.index})`);
+    // Frames from the archives; else extracted from `video_root/<video_id>.mp4` like the reference.
+    const video = await sampledFramesOrExtract(ctx, media(ctx, videoId), join(videoRootOf(ctx), `${videoId}.mp4`),
+      `video '${videoId}' (${r.file} row ${r.index})`);
     const options = ssv2 ? strList(r, 'neg_text', name, { nonEmpty: true }) : [label];
     queries.push({
       item: { text, video },

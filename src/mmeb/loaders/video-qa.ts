@@ -10,16 +10,8 @@ import { id, int, str, strList } from '../data/fields.ts';
 import type { RowRef } from '../data/read.ts';
 import { media, sampledFrames, taskRows, type LoaderCtx } from './context.ts';
 import { pyRstrip, pyStripChars } from './pystr.ts';
-
-export const VIDEO_QA_PROMPT = 'Given a video and a question, select the most accurate answer from the provided candidates. Return only the exact text of your chosen answer. Question: ';
-
-/** The 20 MVBench configs, concatenated in this order (§2.2). */
-export const MVBENCH_CONFIGS = [
-  'episodic_reasoning', 'action_sequence', 'action_prediction', 'action_antonym', 'fine_grained_action',
-  'unexpected_action', 'object_existence', 'object_interaction', 'object_shuffle', 'moving_direction',
-  'action_localization', 'scene_transition', 'action_count', 'moving_count', 'moving_attribute',
-  'state_change', 'fine_grained_pose', 'character_order', 'egocentric_navigation', 'counterfactual_inference',
-] as const;
+// One definition of the prompt and the MVBench config order: the registry's typed data.
+import { MVBENCH_CONFIGS, VIDEO_QA_PROMPT } from '../registry-video.ts';
 
 /** `process_query(q, prompt=P, video_token=VT)` = `VT + " " + P + " " + q`. */
 function processQuery(ctx: LoaderCtx, q: string): string {

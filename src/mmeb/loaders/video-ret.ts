@@ -9,7 +9,7 @@ import { processInputText } from '../../embed/prompt.ts';
 import type { Candidate, ParserKind, QueryRow } from '../types.ts';
 import { id, str, strList } from '../data/fields.ts';
 import type { RowRef } from '../data/read.ts';
-import { media, sampledFrames, taskRows, type LoaderCtx } from './context.ts';
+import { media, sampledFramesOrExtract, taskRows, videoRootOf, type LoaderCtx } from './context.ts';
 
 /** Query instructions of the five retrieval parsers. */
 export const VIDEO_RET_INSTRUCTIONS: Readonly<Partial<Record<ParserKind, string>>> = {
@@ -52,7 +52,7 @@ export async function loadVideoRetTask(ctx: LoaderCtx): Promise<{ queries: Query
   // MSVD and YouCook2 skip rows whose frames and video are both absent (the released frames
   // cover 670 / 3179 queries); the other three require every video.
   const skipMissing = ctx.task.parser === 'msvd' || ctx.task.parser === 'youcook2';
-  const videoRoot = ctx.mediaRoot.replace(/([/\\])frames([/\\])/, '$1videos$2');
+  const videoRoot = videoRootOf(ctx);
   const rows = await taskRows(ctx, skipMissing ? {} : { limit: ctx.limit });
   const candText = processInputText(VIDEO_TGT_INSTRUCTION, ctx.style, { addVideoToken: true });
   const queries: QueryRow[] = [];
@@ -65,7 +65,7 @@ export async function loadVideoRetTask(ctx: LoaderCtx): Promise<{ queries: Query
       skipped++;
       continue;
     }
-    const video = await sampledFrames(ctx, dir, `video '${f.name}' (${r.file} row ${r.index})`, 8);
+    const video = await sampledFramesOrExtract(ctx, dir, join(videoRoot, f.videoFile), `video '${f.name}' (${r.file} row ${r.index})`, 8);
     queries.push({
       item: { text: processInputText(inst, ctx.style, { text: f.caption }) },
       candidates: [{ key: f.name, item: { text: candText, video } }],

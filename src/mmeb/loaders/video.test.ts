@@ -180,7 +180,7 @@ test('loader instructions agree with the registry records (two transcriptions of
   const { TASKS } = await import('../registry.ts');
   const { VIDEO_CLS_INSTRUCTIONS } = await import('./video-cls.ts');
   const { VIDEO_RET_INSTRUCTIONS } = await import('./video-ret.ts');
-  const { VIDEO_QA_PROMPT } = await import('./video-qa.ts');
+  const { VIDEO_QA_PROMPT } = await import('../registry-video.ts');
   let checked = 0;
   for (const t of TASKS.filter((x) => x.modality === 'video' && typeof x.params?.['instruction'] === 'string')) {
     const inst = t.params!['instruction'];
@@ -191,4 +191,79 @@ test('loader instructions agree with the registry records (two transcriptions of
     checked++;
   }
   assert.equal(checked, 15);
+});
+
+test('the video-QA prompt and the MVBench config list are defined once (registry), not copied into loaders', async () => {
+  const { readdirSync, readFileSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const root = new URL('..', import.meta.url).pathname; // src/mmeb
+  const sources = (dir: string): string[] => readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? sources(join(dir, e.name)) : e.name.endsWith('.ts') && !e.name.endsWith('.test.ts') ? [join(dir, e.name)] : []);
+  const files = sources(root);
+  for (const literal of ['select the most accurate answer from the provided candidates', "'episodic_reasoning'", "'counterfactual_inference'"]) {
+    const holders = files.filter((f) => readFileSync(f, 'utf8').includes(literal)).map((f) => f.slice(root.length));
+    assert.deepEqual(holders, ['registry-video.ts'], literal);
+  }
+  const qa = await import('./video-qa.ts');
+  const reg = await import('../registry-video.ts');
+  assert.equal('MVBENCH_CONFIGS' in qa, false);
+  assert.equal(reg.MVBENCH_CONFIGS.length, 20);
+});
+
+test('missing frames are extracted with ffmpeg from video-tasks/videos/… when the raw video is there (§4)', async () => {
+  const { execFileSync } = await import('node:child_process');
+  const { existsSync, mkdirSync, readdirSync, rmSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { fixtureCopy } = await import('./test-util.ts');
+  const { ffmpegPath } = await import('../../io/video.ts');
+  const data = fixtureCopy();
+  try {
+    // A 10-frame clip stands in for Breakfast's P03_cereals, whose frame folder is removed.
+    const frames = join(data, CLS, 'Breakfast/P03_cereals');
+    rmSync(frames, { recursive: true });
+    const videos = join(data, 'video-tasks/videos/video_cls/Breakfast');
+    mkdirSync(videos, { recursive: true });
+    execFileSync(ffmpegPath(), ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc=size=32x32:rate=10', '-frames:v', '10', '-c:v', 'mpeg4',
+      join(videos, 'P03_cereals.mp4')]);
+    const warnings: string[] = [];
+    const t = await loadTask(getTask('Breakfast'), { dataDir: data, onWarning: (m) => warnings.push(m) });
+    // ≤ 64 frames: all 10 are saved as frame_0001..0010.jpg; the 8-frame sampling picks
+    // floor(i·9/7) = 0,1,2,3,5,6,7,9 → frames 1,2,3,4,6,7,8,10.
+    assert.equal(readdirSync(frames).filter((f) => /^frame_\d{4}\.jpg$/.test(f)).length, 10);
+    assert.deepEqual(rel(data, t.queries[0]!.item.video), [1, 2, 3, 4, 6, 7, 8, 10].map((i) => `${CLS}/Breakfast/P03_cereals/frame_${String(i).padStart(4, '0')}.jpg`));
+    assert.match(warnings.join('\n'), /extracted frames of .*P03_cereals\.mp4/);
+    // Neither frames nor video: the clear error names both.
+    rmSync(frames, { recursive: true });
+    rmSync(join(videos, 'P03_cereals.mp4'));
+    await assert.rejects(loadTask(getTask('Breakfast'), { dataDir: data }),
+      /task Breakfast: video 'P03_cereals' .*frame folder .*P03_cereals not found .*; the raw video .*videos\/video_cls\/Breakfast\/P03_cereals\.mp4 to extract them from is not there either/);
+    assert.equal(existsSync(frames), false);
+  } finally {
+    rmSync(data, { recursive: true, force: true });
+  }
+});
+
+test('retrieval: an empty frame folder is filled from the raw video (> 64 frames: 64 saved), then sampled', async () => {
+  const { execFileSync } = await import('node:child_process');
+  const { mkdirSync, readdirSync, rmSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { fixtureCopy } = await import('./test-util.ts');
+  const { ffmpegPath } = await import('../../io/video.ts');
+  const data = fixtureCopy();
+  try {
+    const frames = join(data, 'video-tasks/frames/video_ret/MSR-VTT/video7020');
+    rmSync(frames, { recursive: true });
+    mkdirSync(frames); // present but empty, as after an interrupted extraction
+    const videos = join(data, 'video-tasks/videos/video_ret/MSR-VTT');
+    mkdirSync(videos, { recursive: true });
+    // The row's `video` field names the file: video7020.mp4, 70 frames.
+    execFileSync(ffmpegPath(), ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc=size=32x32:rate=10', '-frames:v', '70', '-c:v', 'mpeg4',
+      join(videos, 'video7020.mp4')]);
+    const t = await loadTask(getTask('MSR-VTT'), { dataDir: data, onWarning: () => {} });
+    // 70 > 64: frames floor(i·70/64), i < 64, saved as frame_0001..0064; then floor(i·63/7) picks 8.
+    assert.equal(readdirSync(frames).length, 64);
+    assert.deepEqual(rel(data, t.queries[0]!.candidates[0]!.item.video), [1, 10, 19, 28, 37, 46, 55, 64].map((i) => `video-tasks/frames/video_ret/MSR-VTT/video7020/frame_${String(i).padStart(4, '0')}.jpg`));
+  } finally {
+    rmSync(data, { recursive: true, force: true });
+  }
 });

@@ -106,3 +106,34 @@ test('a language filter applies only when the task names one', async () => {
   // No query has language 'french' (the column is absent): nothing is left to load.
   await assert.rejects(loadTask(task, { dataDir: data }), /no queries were loaded/);
 });
+
+test('label kind comes from the corpus-id column type: int64 → int, string → str even when all digits', async () => {
+  const data = fixtureCopy();
+  // The fixture's ViDoRe corpus-id columns are int64; VisRAG's are strings (file names).
+  const vidore = await loadTask(getTask('ViDoRe_arxivqa'), { dataDir: data });
+  assert.deepEqual(vidore.queries.map((q) => q.labelKind), ['int', 'int', 'int']);
+  const visrag = await loadTask(getTask('VisRAG_ChartQA'), { dataDir: data });
+  assert.ok(visrag.queries.every((q) => q.labelKind === 'str'));
+  // Same ids stored as strings ("12"): a str column, not ints. (JSON lines stand in for a
+  // string parquet column; the page images already exist, so the corpus needs only its ids.)
+  const { writeFileSync } = await import('node:fs');
+  const repo = join(data, 'vidore/arxivqa_test_subsampled_beir');
+  const jsonl = (rows: object[]): string => rows.map((r) => JSON.stringify(r)).join('\n');
+  rmSync(join(repo, 'qrels/test-00000-of-00001.parquet'));
+  writeFileSync(join(repo, 'qrels/test-00000-of-00001.jsonl'), jsonl([
+    { 'query-id': 0, 'corpus-id': '10', score: 1 }, { 'query-id': 1, 'corpus-id': '12', score: 1 },
+    { 'query-id': 1, 'corpus-id': '11', score: 1 }, { 'query-id': 2, 'corpus-id': '12', score: 1 }, { 'query-id': 1, 'corpus-id': '12', score: 2 },
+  ]));
+  rmSync(join(repo, 'corpus/test-00000-of-00001.parquet'));
+  writeFileSync(join(repo, 'corpus/test-00000-of-00001.jsonl'), jsonl(['10', '11', '12', '13'].map((c) => ({ 'corpus-id': c }))));
+  const strIds = await loadTask(getTask('ViDoRe_arxivqa'), { dataDir: data });
+  assert.deepEqual(strIds.queries[1]!.label, ['12', '11']);
+  assert.deepEqual(strIds.queries.map((q) => q.labelKind), ['str', 'str', 'str']);
+  // qrels and corpus of different types can never match in the reference (12 != "12").
+  writeFileSync(join(repo, 'corpus/test-00000-of-00001.jsonl'), jsonl([10, 11, 12, 13].map((c) => ({ 'corpus-id': c }))));
+  await assert.rejects(loadTask(getTask('ViDoRe_arxivqa'), { dataDir: data }),
+    /task ViDoRe_arxivqa: qrels 'corpus-id' holds strings but corpus 'corpus-id' holds integers/);
+  writeFileSync(join(repo, 'corpus/test-00000-of-00001.jsonl'), jsonl([{ 'corpus-id': 10 }, { 'corpus-id': '11' }]));
+  await assert.rejects(loadTask(getTask('ViDoRe_arxivqa'), { dataDir: data }),
+    /row 1: corpus field 'corpus-id' is a string, but earlier rows hold integers/);
+});

@@ -10,10 +10,10 @@ import sharp from 'sharp';
 import { Vlm2VecError } from '../../errors.ts';
 import { defaultCacheDir } from '../../io/hub.ts';
 import { processInputText } from '../../embed/prompt.ts';
-import type { Candidate, QueryRow } from '../types.ts';
+import type { Candidate, LabelKind, QueryRow } from '../types.ts';
 import { findDataFiles } from '../data/discover.ts';
-import { id, imageBytes, num, optStr, str } from '../data/fields.ts';
-import { forEachRowGroup, readRows } from '../data/read.ts';
+import { id, idKind, imageBytes, num, optStr, str } from '../data/fields.ts';
+import { forEachRowGroup, readRows, type RowRef } from '../data/read.ts';
 import { clearExistsCache, repoDir, taskRows, type LoaderCtx } from './context.ts';
 
 export const VISDOC_QUERY_INSTRUCTION = 'Find a document image that matches the given query:';
@@ -73,10 +73,34 @@ function writable(dir: string): boolean {
   }
 }
 
+/**
+ * The one Python type of a `corpus-id` column (int for INT32/INT64 columns, str for strings);
+ * a column mixing both cannot come from one parquet column, and would make the reference compare
+ * 12 with "12" (never equal), so it is an error. `undefined` when there are no rows.
+ */
+function columnKind(rows: readonly RowRef[], field: string, task: string, what: string): LabelKind | undefined {
+  let kind: LabelKind | undefined;
+  for (const r of rows) {
+    const k = idKind(r, field, task);
+    if (kind === undefined) kind = k;
+    else if (k !== kind) {
+      throw new Vlm2VecError('data', `task ${task}: ${r.file} row ${r.index}: ${what} field '${field}' is ${k === 'int' ? 'an integer' : 'a string'}, ` +
+        `but earlier rows hold ${kind === 'int' ? 'integers' : 'strings'} (expected one type per column)`);
+    }
+  }
+  return kind;
+}
+
 /** Load the qrels of a task (§3.4). */
 export async function loadQrels(ctx: LoaderCtx): Promise<QrelsMap> {
+  return (await loadQrelsWithKind(ctx)).qrels;
+}
+
+/** {@link loadQrels} plus the Python type of its `corpus-id` column. */
+async function loadQrelsWithKind(ctx: LoaderCtx): Promise<{ qrels: QrelsMap; kind: LabelKind | undefined }> {
   const t = ctx.task.name;
   const rows = await taskRows(ctx, { config: 'qrels' });
+  const kind = columnKind(rows, 'corpus-id', t, 'qrels');
   const map: QrelsMap = new Map();
   for (const r of rows) {
     const score = num(r, 'score', t);
@@ -88,23 +112,25 @@ export async function loadQrels(ctx: LoaderCtx): Promise<QrelsMap> {
     // Map.set on an existing key keeps its position: Python dict semantics.
     m.set(doc, Math.max(m.get(doc) ?? 0, score));
   }
-  return map;
+  return { qrels: map, kind };
 }
 
 /**
  * Write the corpus page images that are not on disk yet; returns the folder holding them
  * (the task's media root, or a cache folder when DATA is read-only) and the corpus ids in order.
  */
-async function materializeCorpus(ctx: LoaderCtx, parser: 'vidore' | 'visrag'): Promise<{ root: string; ids: string[] }> {
+async function materializeCorpus(ctx: LoaderCtx, parser: 'vidore' | 'visrag'): Promise<{ root: string; ids: string[]; kind: LabelKind | undefined }> {
   const t = ctx.task.name;
   const { source } = ctx.task;
   const files = findDataFiles({ repoDir: repoDir(ctx), repo: source.repo, config: 'corpus', split: source.split, task: t });
-  const ids = (await readRows(files, { columns: ['corpus-id'] })).map((r) => id(r, 'corpus-id', t));
+  const idRows = await readRows(files, { columns: ['corpus-id'] });
+  const kind = columnKind(idRows, 'corpus-id', t, 'corpus');
+  const ids = idRows.map((r) => id(r, 'corpus-id', t));
   const rel = ctx.mediaRoot.startsWith(ctx.dataDir) ? ctx.mediaRoot.slice(ctx.dataDir.length).replace(/^[/\\]+/, '') : join('visdoc-tasks', basename(ctx.mediaRoot));
   const candidates = [ctx.mediaRoot, join(ctx.cacheDir ?? defaultCacheDir(), rel)];
   // Pages already complete somewhere (e.g. a read-only DATA prepared earlier): use them.
   for (const root of candidates) {
-    if (ids.every((i) => existsSync(join(root, pageFileName(parser, i))))) return { root, ids };
+    if (ids.every((i) => existsSync(join(root, pageFileName(parser, i))))) return { root, ids, kind };
   }
   const root = candidates.find(writable);
   if (root === undefined) {
@@ -127,7 +153,7 @@ async function materializeCorpus(ctx: LoaderCtx, parser: 'vidore' | 'visrag'): P
     }
   });
   clearExistsCache();
-  return { root, ids };
+  return { root, ids, kind };
 }
 
 /** Load a `vidore` or `visrag` task: queries with their qrels positives, plus the page corpus. */
@@ -140,8 +166,15 @@ export async function loadVisdocTask(ctx: LoaderCtx): Promise<{ queries: QueryRo
   const qInst = empty ? '' : VISDOC_QUERY_INSTRUCTION;
   const candText = processInputText(empty ? '' : VISDOC_TGT_INSTRUCTION, ctx.style, { addImageToken: true });
 
-  const qrels = await loadQrels(ctx);
-  const { root, ids } = await materializeCorpus(ctx, parser);
+  const { qrels, kind: qrelsKind } = await loadQrelsWithKind(ctx);
+  const { root, ids, kind: corpusKind } = await materializeCorpus(ctx, parser);
+  // Labels (qrels) and predictions (corpus keys) must be the same Python type, else the
+  // reference would never match a prediction to a label (12 != "12").
+  if (qrelsKind !== undefined && corpusKind !== undefined && qrelsKind !== corpusKind) {
+    throw new Vlm2VecError('data', `task ${t}: qrels 'corpus-id' holds ${qrelsKind === 'int' ? 'integers' : 'strings'} but corpus ` +
+      `'corpus-id' holds ${corpusKind === 'int' ? 'integers' : 'strings'} (expected the same type in both configs)`);
+  }
+  const labelKind = corpusKind ?? qrelsKind;
   const page = (cid: string): string[] => [join(root, pageFileName(parser, cid))];
   const inCorpus = new Set(ids);
 
@@ -166,6 +199,7 @@ export async function loadVisdocTask(ctx: LoaderCtx): Promise<{ queries: QueryRo
       candidates: label.map((d) => ({ key: d, item: { text: candText, images: page(d) } })),
       label,
       relScores: [...rel.values()],
+      ...(labelKind ? { labelKind } : {}),
     };
   });
   const corpus = ids.map((d) => ({ key: d, item: { text: candText, images: page(d) } }));
