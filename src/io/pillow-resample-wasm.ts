@@ -23,56 +23,8 @@
 // padding that every region carries.
 
 import { HALF, PRECISION_BITS, type AxisCoeffs } from './pillow-resample-coeffs.ts';
+import { OP, SIMD, VOID, assembleModule, get, i32, instantiate, mem, set, simd, tee, uleb, type WasmMemory } from '../util/wasm-asm.ts';
 
-const OP = {
-  block: 0x02, loop: 0x03, end: 0x0b, br: 0x0c, br_if: 0x0d, select: 0x1b,
-  local_get: 0x20, local_set: 0x21, local_tee: 0x22,
-  i32_load: 0x28,
-  i32_const: 0x41, i32_lt_u: 0x49, i32_ge_u: 0x4f,
-  i32_add: 0x6a, i32_sub: 0x6b, i32_mul: 0x6c,
-  simd: 0xfd,
-} as const;
-const SIMD = {
-  v128_load: 0x00, v128_load8x8_u: 0x02, v128_load32_splat: 0x09, v128_store: 0x0b, v128_const: 0x0c,
-  v128_store8_lane: 0x58, v128_store16_lane: 0x59,
-  i8x16_narrow_i16x8_u: 0x66, i16x8_narrow_i32x4_s: 0x85,
-  i16x8_extend_low_i8x16_u: 0x89, i16x8_extend_high_i8x16_u: 0x8a,
-  i32x4_extend_low_i16x8_u: 0xa9, i32x4_extend_high_i16x8_u: 0xaa,
-  i32x4_shr_s: 0xac, i32x4_add: 0xae, i32x4_mul: 0xb5,
-} as const;
-const VOID = 0x40;
-const I32 = 0x7f;
-const V128 = 0x7b;
-
-function uleb(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let b = n & 0x7f;
-    n >>>= 7;
-    if (n !== 0) b |= 0x80;
-    out.push(b);
-  } while (n !== 0);
-  return out;
-}
-function sleb(n: number): number[] {
-  const out: number[] = [];
-  for (;;) {
-    const b = n & 0x7f;
-    n >>= 7;
-    if ((n === 0 && (b & 0x40) === 0) || (n === -1 && (b & 0x40) !== 0)) { out.push(b); return out; }
-    out.push(b | 0x80);
-  }
-}
-const simd = (op: number, ...imm: number[]) => [OP.simd, ...uleb(op), ...imm];
-/** A memory access immediate: alignment hint (log2 bytes; 0 = unaligned is always valid) + offset. */
-const mem = (align: number, offset = 0) => [...uleb(align), ...uleb(offset)];
-const get = (l: number) => [OP.local_get, ...uleb(l)];
-const set = (l: number) => [OP.local_set, ...uleb(l)];
-const tee = (l: number) => [OP.local_tee, ...uleb(l)];
-const i32 = (v: number) => [OP.i32_const, ...sleb(v)];
-const section = (id: number, body: number[]) => [id, ...uleb(body.length), ...body];
-const vec = (items: number[][]) => [...uleb(items.length), ...items.flat()];
-const str = (s: string) => [...uleb(s.length), ...Array.from(s, (c) => c.charCodeAt(0))];
 /** `local += step` for an i32 local. */
 const addTo = (l: number, step: number[]) => [...get(l), ...step, OP.i32_add, ...set(l)];
 /** i32x4 constant with the same value in all lanes (little-endian bytes). */
@@ -149,7 +101,6 @@ function hpassBody(): number[] {
   b.push(...addTo(H.d, i32(3)), ...addTo(H.pb, i32(8)), ...addTo(H.kb, get(H.ksize4)), ...addTo(H.xx, i32(1)));
   b.push(OP.br, 0, OP.end, OP.end);
   b.push(...addTo(H.y, i32(HROWS)), OP.br, 0, OP.end, OP.end);
-  b.push(OP.end);
   return b;
 }
 
@@ -183,38 +134,19 @@ function vpassBody(): number[] {
   b.push(...addTo(V.i, i32(16)), OP.br, 0, OP.end, OP.end);
   b.push(...addTo(V.d, get(V.rowLen)), ...addTo(V.pb, i32(8)), ...addTo(V.kb, get(V.ksize4)), ...addTo(V.yy, i32(1)));
   b.push(OP.br, 0, OP.end, OP.end);
-  b.push(OP.end);
   return b;
 }
 
 function moduleBytes(): Uint8Array {
-  const type = section(1, vec([[0x60, ...uleb(8), ...new Array<number>(8).fill(I32), 0]]));
-  const imports = section(2, vec([[...str('env'), ...str('memory'), 0x02, 0x00, 1]]));
-  const funcs = section(3, vec([[0], [0]]));
-  const exports = section(7, vec([[...str('hpass'), 0x00, 0], [...str('vpass'), 0x00, 1]]));
-  const fn = (nI32: number, nV128: number, code: number[]) => {
-    const f = [...vec([[...uleb(nI32), I32], [...uleb(nV128), V128]]), ...code];
-    return [...uleb(f.length), ...f];
-  };
-  const codeSec = section(10, vec([fn(H.nI32, H.nV128, hpassBody()), fn(V.a0 - 8, V.hi - V.a0 + 1, vpassBody())]));
-  return new Uint8Array([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, ...type, ...imports, ...funcs, ...exports, ...codeSec]);
+  return assembleModule([
+    { name: 'hpass', params: 8, i32Locals: H.nI32, v128Locals: H.nV128, code: hpassBody() },
+    { name: 'vpass', params: 8, i32Locals: V.a0 - 8, v128Locals: V.hi - V.a0 + 1, code: vpassBody() },
+  ]);
 }
 
-// The project's lib setting (ES2023, no DOM) has no WebAssembly typings, so the few members
-// used here are declared locally.
-interface WasmMemory {
-  readonly buffer: ArrayBuffer;
-  grow(pages: number): number;
-}
-interface WasmApi {
-  Memory: new (d: { initial: number; maximum?: number }) => WasmMemory;
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (m: object, imports: Record<string, Record<string, unknown>>) => { exports: Record<string, unknown> };
-}
 type Pass = (a: number, b: number, c: number, d: number, e: number, f: number, g: number, h: number) => void;
 interface Kernel { memory: WasmMemory; hpass: Pass; vpass: Pass }
 
-const Wasm = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
 const PAGE = 65536;
 const PAD = 16;
 /** Input rows are copied into linear memory in strips of about this many bytes (cache-sized). */
@@ -223,14 +155,9 @@ let cached: Kernel | null | undefined;
 
 function kernel(): Kernel | null {
   if (cached !== undefined) return cached;
-  if (!Wasm) return (cached = null);
-  try {
-    const memory = new Wasm.Memory({ initial: 16 });
-    const inst = new Wasm.Instance(new Wasm.Module(moduleBytes()), { env: { memory } });
-    cached = { memory, hpass: inst.exports['hpass'] as Pass, vpass: inst.exports['vpass'] as Pass };
-  } catch {
-    cached = null; // no WebAssembly SIMD in this runtime: callers use the JS passes
-  }
+  // null: no WebAssembly SIMD in this runtime, callers use the JS passes.
+  const inst = instantiate(moduleBytes(), 16);
+  cached = inst && { memory: inst.memory, hpass: inst.exports['hpass'] as Pass, vpass: inst.exports['vpass'] as Pass };
   return cached;
 }
 

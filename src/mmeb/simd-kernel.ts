@@ -10,44 +10,7 @@
 // Layout contract: rows are padded to a multiple of 4 floats (16 bytes), Q blocks to a multiple
 // of 4 rows and candidate tiles to a multiple of 2 rows (zero padding), pointers 16-byte aligned.
 
-const OP = {
-  block: 0x02, loop: 0x03, end: 0x0b, br: 0x0c, br_if: 0x0d,
-  local_get: 0x20, local_set: 0x21, local_tee: 0x22,
-  i32_const: 0x41, i32_ge_u: 0x4f, i32_add: 0x6a, i32_mul: 0x6c, i32_shl: 0x74,
-  f32_store: 0x38, f32_add: 0x92,
-  simd: 0xfd,
-} as const;
-const SIMD = { v128_load: 0x00, v128_const: 0x0c, f32x4_extract_lane: 0x1f, f32x4_add: 0xe4, f32x4_mul: 0xe6 } as const;
-const VOID = 0x40;
-const I32 = 0x7f;
-const V128 = 0x7b;
-
-function uleb(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let b = n & 0x7f;
-    n >>>= 7;
-    if (n !== 0) b |= 0x80;
-    out.push(b);
-  } while (n !== 0);
-  return out;
-}
-function sleb(n: number): number[] {
-  const out: number[] = [];
-  for (;;) {
-    const b = n & 0x7f;
-    n >>= 7;
-    if ((n === 0 && (b & 0x40) === 0) || (n === -1 && (b & 0x40) !== 0)) { out.push(b); return out; }
-    out.push(b | 0x80);
-  }
-}
-const simd = (op: number, ...imm: number[]) => [OP.simd, ...uleb(op), ...imm];
-const get = (l: number) => [OP.local_get, ...uleb(l)];
-const set = (l: number) => [OP.local_set, ...uleb(l)];
-const i32 = (v: number) => [OP.i32_const, ...sleb(v)];
-const section = (id: number, body: number[]) => [id, ...uleb(body.length), ...body];
-const vec = (items: number[][]) => [...uleb(items.length), ...items.flat()];
-const str = (s: string) => [...uleb(s.length), ...Array.from(s, (c) => c.charCodeAt(0))];
+import { OP, SIMD, VOID, assembleModule, get, i32, instantiate, set, simd, uleb, type WasmMemory } from '../util/wasm-asm.ts';
 
 // Parameters and locals of `scores(q, nq, c, nc, d4, out, ostride)`.
 const P = { q: 0, nq: 1, c: 2, nc: 3, d4: 4, out: 5, ostride: 6 } as const;
@@ -98,34 +61,12 @@ function body(): number[] {
   }
   b.push(...get(L.j), ...i32(2), OP.i32_add, ...set(L.j), OP.br, 0, OP.end, OP.end);
   b.push(...get(L.i), ...i32(4), OP.i32_add, ...set(L.i), OP.br, 0, OP.end, OP.end);
-  b.push(OP.end);
   return b;
 }
 
 function moduleBytes(): Uint8Array {
-  const type = section(1, vec([[0x60, ...uleb(7), ...new Array<number>(7).fill(I32), 0]]));
-  const imports = section(2, vec([[...str('env'), ...str('memory'), 0x02, 0x00, 1]]));
-  const funcs = section(3, vec([[0]]));
-  const exports = section(7, vec([[...str('scores'), 0x00, 0]]));
-  const code = body();
-  const locals = vec([[...uleb(N_I32_LOCALS), I32], [...uleb(N_V128_LOCALS), V128]]);
-  const fn = [...locals, ...code];
-  const codeSec = section(10, vec([[...uleb(fn.length), ...fn]]));
-  return new Uint8Array([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, ...type, ...imports, ...funcs, ...exports, ...codeSec]);
+  return assembleModule([{ name: 'scores', params: 7, i32Locals: N_I32_LOCALS, v128Locals: N_V128_LOCALS, code: body() }]);
 }
-
-// The project's lib setting (ES2023, no DOM) has no WebAssembly typings, so the few members
-// used here are declared locally.
-interface WasmMemory {
-  readonly buffer: ArrayBuffer;
-  grow(pages: number): number;
-}
-interface WasmApi {
-  Memory: new (d: { initial: number }) => WasmMemory;
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (m: object, imports: Record<string, Record<string, unknown>>) => { exports: Record<string, unknown> };
-}
-const Wasm = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
 
 export interface SimdKernel {
   memory: WasmMemory;
@@ -138,15 +79,7 @@ let cached: SimdKernel | null | undefined;
 /** The SIMD kernel, or null where WebAssembly SIMD is unavailable (callers fall back to JS). */
 export function simdKernel(): SimdKernel | null {
   if (cached !== undefined) return cached;
-  if (!Wasm) return (cached = null);
-  try {
-    const memory = new Wasm.Memory({ initial: 1 });
-    const mod = new Wasm.Module(moduleBytes());
-    const inst = new Wasm.Instance(mod, { env: { memory } });
-    const scores = inst.exports.scores as SimdKernel['scores'];
-    cached = { memory, scores };
-  } catch {
-    cached = null;
-  }
+  const inst = instantiate(moduleBytes(), 1);
+  cached = inst && { memory: inst.memory, scores: inst.exports['scores'] as SimdKernel['scores'] };
   return cached;
 }
