@@ -1,0 +1,30 @@
+// Public API of vlm2vec. The CLI (src/cli/) is a thin layer over exactly these functions.
+// The tensor engine has its own entry point: `vlm2vec/tensor`.
+
+export { Vlm2VecError } from './errors.ts';
+
+// Embedding: the narrow interface, the local Qwen2-VL embedder, HTTP endpoints, prompt formats.
+export type { Embedder, EmbedContext, EmbedItem } from './embed/types.ts';
+export { LocalEmbedder, type LocalEmbedderOptions } from './embed/local.ts';
+export { RemoteEmbedder, type RemoteOptions } from './embed/remote.ts';
+export { processInputText, PROMPT_STYLES, type PromptStyle } from './embed/prompt.ts';
+
+// MMEB / MMEB-V2: tasks, loading, evaluation, metrics, aggregation.
+export type { LoadedTask, PredLine, QueryRow, ScoreDict, TaskDef } from './mmeb/types.ts';
+export { BENCHMARKS, TASKS, getTask, selectTasks, buildRegistry } from './mmeb/registry.ts';
+export { loadTask, type LoadTaskOptions } from './mmeb/loaders/index.ts';
+export { runEval, type EvalOptions, type EvalResult } from './mmeb/eval.ts';
+export { scoreTask } from './mmeb/metrics.ts';
+export { rankGlobalAsync, rankLocal } from './mmeb/rank.ts';
+export { readResultFolder, readPublishedScores, summarize, writeSummary } from './mmeb/aggregate.ts';
+
+// Model files and inputs.
+export { SafetensorsFile } from './io/safetensors.ts';
+export { SafetensorsCheckpoint } from './io/safetensors-sharded.ts';
+export { writeSafetensors } from './io/safetensors-write.ts';
+export { HfTokenizer } from './io/tokenizer.ts';
+export { loadImageRGB } from './io/image.ts';
+export { renderPdfPages } from './io/pdf.ts';
+export { extractVideoFrames, loadVideoFrames } from './io/video.ts';
+export { resolveModel } from './models/registry-config.ts';
+export { processImages, processVideo, smartResize } from './models/qwen2-vl/processor.ts';
