@@ -1,4 +1,4 @@
-// `npm run bench:model` (node --import tsx bench/model.ts [--threads N] [--iters N] [--skip-torch]):
+// `npm run bench:model` (node --import tsx bench/model.ts [--threads N] [--iters N] [--skip-torch] [--keep-weights]):
 // embeddings/s and peak RSS of our Qwen2-VL encoder vs transformers + PyTorch CPU (fp32, same
 // threads) on a model with Qwen2-VL-2B's widths (hidden 1536, 12/2 heads, MLP 8960, vision
 // 1280 / 16 heads, vocab 151936) and reduced depth (4 LM + 4 vision layers), random weights,
@@ -19,6 +19,8 @@ const arg = (name: string, dflt: number): number => {
 const THREADS = arg('--threads', 2);
 const ITERS = arg('--iters', 3);
 const SKIP_TORCH = process.argv.includes('--skip-torch');
+// Keep the host copies of the weights (as before LocalEmbedder released them), for comparison.
+const KEEP_WEIGHTS = process.argv.includes('--keep-weights');
 const PYTHON = process.env.VLM2VEC_REFENV_PYTHON ?? '/work/refenv/bin/python';
 
 const TEXT_B = 8;
@@ -85,7 +87,7 @@ async function median(fn: () => Promise<unknown>): Promise<number> {
   return ts[Math.floor(ts.length / 2)]!;
 }
 
-async function runOurs(): Promise<{ textPerS: number; imagePerS: number; peakRssMb: number }> {
+async function runOurs(): Promise<{ textPerS: number; imagePerS: number; peakRssMb: number; endRssMb: number }> {
   configureRuntime({ threads: THREADS, interOpThreads: 1 });
   const cfg = parseQwen2VLConfig(CONFIG, { file: 'bench config' });
   const host: HostWeights = new Map();
@@ -96,6 +98,8 @@ async function runOurs(): Promise<{ textPerS: number; imagePerS: number; peakRss
     host.set(name, { data: isNorm ? new Float32Array(n).fill(1) : randomArray(n, seed++, 0.03), shape });
   }
   const model = Qwen2VLModel.fromParams(cfg, buildParams(host, cfg), 'bench');
+  // As LocalEmbedder does by default: build both sessions, then free the host weights.
+  if (!KEEP_WEIGHTS) await model.releaseHostWeights();
   const text = batchOf(ids(TEXT_B, TEXT_L, 1));
   const textMs = await median(() => model.encode(text));
   const patches = GRID[0] * GRID[1] * GRID[2];
@@ -105,7 +109,7 @@ async function runOurs(): Promise<{ textPerS: number; imagePerS: number; peakRss
     imageGrids: Array.from({ length: IMG_B }, () => GRID),
   };
   const imgMs = await median(() => model.encode(img));
-  return { textPerS: (TEXT_B * 1000) / textMs, imagePerS: (IMG_B * 1000) / imgMs, peakRssMb: process.resourceUsage().maxRSS / 1024 };
+  return { textPerS: (TEXT_B * 1000) / textMs, imagePerS: (IMG_B * 1000) / imgMs, peakRssMb: process.resourceUsage().maxRSS / 1024, endRssMb: process.memoryUsage().rss / 2 ** 20 };
 }
 
 const TORCH_SCRIPT = `
@@ -159,7 +163,8 @@ const torch = runTorch();
 const f = (x: number): string => x.toFixed(2);
 console.log(`Qwen2-VL 2B widths, 4 LM + 4 vision layers, fp32, ${THREADS} threads, median of ${ITERS}`);
 console.log(`text batch ${TEXT_B}×${TEXT_L} tokens; image batch ${IMG_B}× (448×448 image = 256 tokens + ${IMG_TEXT} text)`);
-console.log(`ours:    text ${f(ours.textPerS)} emb/s, image ${f(ours.imagePerS)} emb/s, peak RSS ${ours.peakRssMb.toFixed(0)} MB`);
+console.log(`ours:    text ${f(ours.textPerS)} emb/s, image ${f(ours.imagePerS)} emb/s, peak RSS ${ours.peakRssMb.toFixed(0)} MB, RSS after the runs ${ours.endRssMb.toFixed(0)} MB` +
+  `${KEEP_WEIGHTS ? ' (host weights kept)' : ' (host weights released)'}`);
 if (typeof torch === 'string') {
   console.log(`pytorch: ${torch}`);
 } else {

@@ -4,12 +4,13 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { configureRuntime } from '../tensor/index.ts';
 import { compareRows, FIXTURES, goldenCase, goldenF32, TOKENIZER_DIR } from '../models/qwen2-vl/fixtures.test-helper.ts';
-import { runEmbed } from './embed.ts';
+import { Command } from 'commander';
+import { EMBED_EXAMPLES, registerEmbed, runEmbed } from './embed.ts';
 
 configureRuntime({ threads: 1 });
 
@@ -50,6 +51,39 @@ test('embed: good lines match the reference, bad lines become error lines, order
     const text = log.join('');
     assert.match(text, /line 2: .*not valid JSON/);
     assert.match(text, /4 of 7 item\(s\) failed/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('embed --model <adapter folder> equals --model base --adapter (and the peft reference); CLI help has examples', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'vlm2vec-embed-ad-'));
+  try {
+    const ad = join(dir, 'adapter');
+    await cp(join(FIXTURES, 'tiny-a-dora'), ad, { recursive: true });
+    const cfg = JSON.parse(await readFile(join(ad, 'adapter_config.json'), 'utf8')) as Record<string, unknown>;
+    await writeFile(join(ad, 'adapter_config.json'), JSON.stringify({ ...cfg, base_model_name_or_path: join(FIXTURES, 'tiny-a') }));
+    // dora_image's prompt and image, as an input line.
+    const c = goldenCase('dora_image');
+    const it = c.items[0]!;
+    const instruction = it.text.replace('<|image_pad|>', '').replace(/^\s*/, '');
+    assert.ok(it.text.startsWith('<|image_pad|>') && it.images?.length === 1, 'dora_image is one image + text');
+    await writeFile(join(dir, 'in.jsonl'), `${JSON.stringify({ instruction, image: join(FIXTURES, it.images![0]!) })}\n`);
+    const quiet = { write: () => true, isTTY: false };
+    const read = async (f: string) => (JSON.parse((await readFile(join(dir, f), 'utf8')).trim()) as { embedding: number[] }).embedding;
+    await runEmbed({ model: ad, tokenizer: TOKENIZER_DIR, input: join(dir, 'in.jsonl'), output: join(dir, 'a.jsonl'), stderr: quiet });
+    await runEmbed({ model: join(FIXTURES, 'tiny-a'), adapter: join(FIXTURES, 'tiny-a-dora'), tokenizer: TOKENIZER_DIR, input: join(dir, 'in.jsonl'), output: join(dir, 'b.jsonl'), stderr: quiet });
+    const a = await read('a.jsonl');
+    assert.deepEqual(a, await read('b.jsonl'));
+    const r = compareRows(Float32Array.from(a), goldenF32(c, 'embedding').subarray(0, a.length), a.length);
+    assert.ok(r.minCos >= 0.99999 && r.maxAbs <= 1e-4, `dora_image: cos ${r.minCos} max ${r.maxAbs}`);
+
+    const program = new Command().exitOverride();
+    registerEmbed(program);
+    const help = program.commands.find((x) => x.name() === 'embed')!.helpInformation() + EMBED_EXAMPLES;
+    assert.match(help, /--model <dir\|hub-id>/);
+    assert.match(help, /\$ vlm2vec embed --model TIGER-Lab\/VLM2Vec-Qwen2VL-2B/);
+    assert.match(help, /--max-pixels <n>/);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -37,6 +37,9 @@ export interface EmbedJobOptions {
   tokenizer?: string | undefined;
   batchSize?: number | undefined;
   threads?: number | undefined;
+  /** Image pixel limits (default VLM2Vec's 3,136 / 1,003,520). */
+  minPixels?: number | undefined;
+  maxPixels?: number | undefined;
   promptStyle?: PromptStyle | undefined;
   /** Frames sampled per video (VLM2Vec: 8). */
   numFrames?: number | undefined;
@@ -74,7 +77,15 @@ export async function runEmbed(opts: EmbedJobOptions): Promise<EmbedJobResult> {
   const err = opts.stderr ?? process.stderr;
   const style = opts.promptStyle ?? DEFAULT_PROMPT_STYLE;
   const numFrames = opts.numFrames ?? 8;
-  const embedderOpts: LocalEmbedderOptions = { adapter: opts.adapter, tokenizerDir: opts.tokenizer, batchSize: opts.batchSize, threads: opts.threads, promptStyle: style };
+  const embedderOpts: LocalEmbedderOptions = {
+    adapter: opts.adapter,
+    tokenizerDir: opts.tokenizer,
+    batchSize: opts.batchSize,
+    threads: opts.threads,
+    minPixels: opts.minPixels,
+    maxPixels: opts.maxPixels,
+    promptStyle: style,
+  };
   const embedder = await LocalEmbedder.load(opts.model, embedderOpts);
 
   const lines: string[] = [];
@@ -163,20 +174,47 @@ function positiveInt(name: string) {
   };
 }
 
+/** `vlm2vec embed --help` examples (exported for its test). */
+export const EMBED_EXAMPLES = `
+Examples:
+  # A model folder; items.jsonl has one {"instruction"?, "text"?, "image"?, "video"?} per line
+  $ vlm2vec embed --model ~/models/VLM2Vec-Qwen2VL-2B --input items.jsonl --output out.jsonl
+
+  # A hub id (downloaded once into $VLM2VEC_CACHE or ~/.cache/vlm2vec; offline: the cache only)
+  $ vlm2vec embed --model TIGER-Lab/VLM2Vec-Qwen2VL-2B --input items.jsonl --output out.jsonl --threads 8
+
+  # A PEFT adapter folder: its adapter_config.json names the base model, merged at load
+  $ vlm2vec embed --model ~/ckpt/VLM2Vec-V2.0 --input items.jsonl --output out.jsonl
+  # ... or the base model and the adapter given separately, with smaller images
+  $ vlm2vec embed --model Qwen/Qwen2-VL-2B-Instruct --adapter ~/ckpt/VLM2Vec-V2.0 --max-pixels 401408 \\
+      --input items.jsonl --output out.jsonl
+
+Input line examples:
+  {"instruction": "Represent the given image.", "image": "photos/cat.jpg"}
+  {"text": "A cat sitting on a mat"}
+  {"instruction": "Find the video that matches.", "video": "clips/jump.mp4"}
+
+A bad line (invalid JSON, unreadable image, ...) is written as {"index": i, "error": "..."}; the
+others go on, and the exit code is 1.
+`;
+
 /** Registers `vlm2vec embed`. */
 export function registerEmbed(program: Command): void {
   program
     .command('embed')
     .description('embed JSONL items ({instruction?, text?, image?, video?} per line) with a local VLM2Vec / Qwen2-VL model')
-    .requiredOption('--model <dir>', 'model folder (config.json, safetensors, tokenizer.json)')
+    .requiredOption('--model <dir|hub-id>', 'model folder (config.json, safetensors), hub id owner/name[@rev], or PEFT adapter folder')
     .requiredOption('--input <file>', 'JSONL input, one item per line')
     .requiredOption('--output <file>', 'JSONL output: {"index", "embedding"} per line')
-    .option('--adapter <dir>', 'PEFT LoRA/DoRA adapter folder merged at load')
-    .option('--tokenizer <dir>', 'folder with tokenizer.json (default: the model folder)')
+    .option('--adapter <dir|hub-id>', 'PEFT LoRA/DoRA adapter merged into --model at load')
+    .option('--tokenizer <dir>', 'folder with tokenizer.json (default: the model folder, then the adapter, then the base)')
     .option('--batch-size <n>', 'items per forward pass', positiveInt('--batch-size'), 8)
     .option('--threads <n>', 'ONNX Runtime threads', positiveInt('--threads'))
+    .option('--min-pixels <n>', "image min pixels (default 3136, VLM2Vec's)", positiveInt('--min-pixels'))
+    .option('--max-pixels <n>', "image max pixels (default 1003520, VLM2Vec's)", positiveInt('--max-pixels'))
     .option('--prompt-style <style>', 'prompt format', parsePromptStyle, DEFAULT_PROMPT_STYLE)
-    .action(async (o: { model: string; input: string; output: string; adapter?: string; tokenizer?: string; batchSize: number; threads?: number; promptStyle: PromptStyle }) => {
+    .addHelpText('after', EMBED_EXAMPLES)
+    .action(async (o: EmbedJobOptions & { batchSize: number; promptStyle: PromptStyle }) => {
       const r = await runEmbed({ ...o });
       if (r.failed > 0) process.exitCode = 1;
     });

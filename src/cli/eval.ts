@@ -1,28 +1,16 @@
 // `vlm2vec eval`: parse options, build the embedder, call runEval, show progress on stderr and
 // the summary on stdout. Everything else lives in src/mmeb/eval.ts (the library API).
 
-import { InvalidArgumentError, Option, type Command } from 'commander';
-import { RemoteEmbedder, type RemoteEvent } from '../embed/remote.ts';
+import { Option, type Command } from 'commander';
+import type { RemoteEvent } from '../embed/remote.ts';
+import { createEmbedder, isEndpointSpec } from '../embed/create.ts';
 import { prepareEval, runEval, type EvalEvent } from '../mmeb/eval.ts';
 import { isBenchmarkName } from '../mmeb/registry.ts';
 import { GROUPS } from '../mmeb/aggregate.ts';
 import { ProgressBar } from './progress.ts';
 import { Vlm2VecError } from '../errors.ts';
 import { DEFAULT_PROMPT_STYLE, PROMPT_STYLES, type PromptStyle } from '../embed/prompt.ts';
-import { nonNegativeInt, positiveInt } from '../util/cli-args.ts';
-
-/** Repeatable, comma-separable option values. */
-function collect(v: string, prev: string[] | undefined): string[] {
-  return [...(prev ?? []), ...v.split(',').map((s) => s.trim()).filter(Boolean)];
-}
-
-/** Like {@link collect}, but an empty value (e.g. an unset shell variable) is an error rather
- *  than silently meaning "the whole benchmark". */
-function collectTasks(v: string, prev: string[] | undefined): string[] {
-  const next = collect(v, prev);
-  if (next.length === (prev?.length ?? 0)) throw new InvalidArgumentError(`--tasks '${v}' names no task; omit --tasks to run the whole benchmark`);
-  return next;
-}
+import { collectList, collectTasks, nonNegativeInt, pointToHelp, positiveInt } from '../util/cli-args.ts';
 
 interface EvalCliOptions {
   model: string[];
@@ -45,10 +33,23 @@ interface EvalCliOptions {
   retries: number;
   timeout: number;
   apiKey?: string;
+  // Local model only.
+  adapter?: string;
+  tokenizer?: string;
+  threads?: number;
+  minPixels?: number;
+  maxPixels?: number;
 }
 
 const EXAMPLES = `
 Examples:
+  # A local model in this process: a folder, a hub id (downloaded once into the cache) or a PEFT
+  # adapter folder (its adapter_config.json names the base model)
+  $ vlm2vec eval --model TIGER-Lab/VLM2Vec-Qwen2VL-2B --benchmark mmeb-v1 --tasks v1/IND \\
+      --data ~/mmeb-data --out runs/local-2b --threads 8
+  $ vlm2vec eval --model ~/models/Qwen2-VL-2B-Instruct --adapter ~/ckpt/VLM2Vec-V2.0 \\
+      --tasks image --data ~/mmeb-data --out runs/v2-local
+
   # Whole MMEB-V2 against two GPU servers speaking the vlm2vec protocol
   $ vlm2vec eval --model http://gpu1:8000/v1,http://gpu2:8000/v1 --benchmark mmeb-v2 \\
       --data ~/mmeb-data --out runs/vlm2vec-2b --concurrency 8
@@ -69,11 +70,11 @@ OUT/summary.json (scores ×100 per group; groups missing tasks are listed under 
 
 /** Register `vlm2vec eval` on the program. */
 export function registerEval(program: Command): void {
-  program
-    .command('eval')
+  pointToHelp(program.command('eval'))
     .description('Evaluate an embedding model on MMEB-V2 or MMEB (V1) and write reference-format result files')
-    .requiredOption('-m, --model <url>', 'embedding endpoint base URL (http(s)://host:port[/v1]); repeat or comma-separate to spread ' +
-      'the work over several servers (a dead one is dropped, the others carry on)', collect)
+    .requiredOption('-m, --model <url|dir|hub-id>', 'embedding endpoint base URL (http(s)://host:port[/v1]); repeat or comma-separate to spread ' +
+      'the work over several servers (a dead one is dropped, the others carry on). Or one local model run in this process: a ' +
+      'model folder, a hub id (owner/name[@rev], cached) or a PEFT adapter folder', collectList)
     .option('--model-name <name>', 'model name sent in requests (default: read from GET <base>/models); part of the cache key')
     .addOption(new Option('--protocol <protocol>', 'wire protocol: vlm2vec (batched {text, images, video} items) or vllm ' +
       '(vLLM /v1/embeddings chat form, one item per request, no video)').choices(['vlm2vec', 'vllm']).default('vlm2vec'))
@@ -99,9 +100,12 @@ export function registerEval(program: Command): void {
     .option('--retries <n>', 'retries of a failed request before giving up', nonNegativeInt('--retries'), 5)
     .option('--timeout <seconds>', 'timeout of one request', positiveInt('--timeout'), 300)
     .option('--api-key <key>', 'API key sent as a Bearer token (default: $VLM2VEC_API_KEY)')
+    .option('--adapter <dir|hub-id>', 'local model: PEFT LoRA/DoRA adapter merged into --model at load')
+    .option('--tokenizer <dir>', 'local model: folder with tokenizer.json (default: model, then adapter, then base folder)')
+    .option('--threads <n>', 'local model: ONNX Runtime threads', positiveInt('--threads'))
+    .option('--min-pixels <n>', 'local model: image min pixels (default 3136, VLM2Vec\'s)', positiveInt('--min-pixels'))
+    .option('--max-pixels <n>', 'local model: image max pixels (default 1003520, VLM2Vec\'s)', positiveInt('--max-pixels'))
     .addHelpText('after', EXAMPLES)
-    // A one-line pointer: the full help (60 lines) would push the error itself off the screen.
-    .showHelpAfterError("(run 'vlm2vec eval --help' for the options)")
     .action(async (o: EvalCliOptions) => {
       await evalCommand(o);
     });
@@ -109,34 +113,49 @@ export function registerEval(program: Command): void {
 
 async function evalCommand(o: EvalCliOptions): Promise<void> {
   if (!isBenchmarkName(o.benchmark)) throw new Vlm2VecError('eval', `unknown benchmark '${o.benchmark}'`);
-  const nonUrl = o.model.filter((m) => !/^https?:\/\//i.test(m));
-  if (o.model.length === 0) throw new Vlm2VecError('eval', '--model needs at least one endpoint URL');
-  if (nonUrl.length > 0) {
-    throw new Vlm2VecError('eval', `--model '${nonUrl[0]}' is not an http(s):// endpoint. Local models arrive with the local ` +
-      'embedder; until then serve the model (our server or vLLM) and pass its URL, e.g. --model http://localhost:8000/v1');
+  if (o.model.length === 0) throw new Vlm2VecError('eval', '--model needs an endpoint URL, a model folder or a hub id');
+  const local = !o.model.every(isEndpointSpec);
+  const localOnly = (['adapter', 'tokenizer', 'threads', 'minPixels', 'maxPixels'] as const).filter((k) => o[k] !== undefined);
+  if (!local && localOnly.length > 0) {
+    throw new Vlm2VecError('eval', `--${localOnly[0]!.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} applies to a local model, not to endpoint URLs`);
+  }
+  // The local embedder runs Qwen2-VL: its prompts need Qwen2-VL's placeholder tokens.
+  if (local && o.style !== 'qwen2_vl') {
+    throw new Vlm2VecError('eval', `--style ${o.style} does not fit the local model (a Qwen2-VL): use --style qwen2_vl (the default)`);
   }
   const registry = { vidoreInstructions: o.vidoreInstructions, momentSeeker: o.momentseeker, pageData: o.pageData };
-  // Task names, --data and --out are checked before any endpoint is contacted.
+  // Task names, --data and --out are checked before any endpoint is contacted or model loaded.
   prepareEval({ benchmark: o.benchmark, tasks: o.tasks ?? [], dataDir: o.data, outDir: o.out, registry });
   const err = process.stderr;
   const apiKey = o.apiKey ?? process.env['VLM2VEC_API_KEY'];
-  const embedder = await RemoteEmbedder.create({
-    endpoints: o.model,
-    protocol: o.protocol,
-    ...(o.modelName ? { modelName: o.modelName } : {}),
-    ...(apiKey ? { apiKey } : {}),
-    concurrency: o.concurrency,
-    maxItemsPerRequest: o.batchSize,
-    retries: o.retries,
-    timeoutMs: o.timeout * 1000,
-    onEvent: (e: RemoteEvent) => {
-      // On a terminal the progress bar owns the current line: start a fresh one.
-      const nl = err.isTTY ? '\n' : '';
-      if (e.type === 'dead') err.write(`${nl}endpoint ${e.url} dropped after repeated failures (${e.error}); ${e.alive} left\n`);
-      else err.write(`${nl}retry ${e.attempt} (${e.url}): ${e.error}\n`);
+  const created = await createEmbedder(o.model, {
+    remote: {
+      protocol: o.protocol,
+      ...(o.modelName ? { modelName: o.modelName } : {}),
+      ...(apiKey ? { apiKey } : {}),
+      concurrency: o.concurrency,
+      maxItemsPerRequest: o.batchSize,
+      retries: o.retries,
+      timeoutMs: o.timeout * 1000,
+      onEvent: (e: RemoteEvent) => {
+        // On a terminal the progress bar owns the current line: start a fresh one.
+        const nl = err.isTTY ? '\n' : '';
+        if (e.type === 'dead') err.write(`${nl}endpoint ${e.url} dropped after repeated failures (${e.error}); ${e.alive} left\n`);
+        else err.write(`${nl}retry ${e.attempt} (${e.url}): ${e.error}\n`);
+      },
+    },
+    local: {
+      adapter: o.adapter,
+      tokenizerDir: o.tokenizer,
+      threads: o.threads,
+      batchSize: o.batchSize,
+      minPixels: o.minPixels,
+      maxPixels: o.maxPixels,
+      promptStyle: o.style,
     },
   });
-  err.write(`model ${embedder.id} via ${embedder.aliveEndpoints.join(', ')}\n`);
+  const embedder = created.embedder;
+  err.write(created.kind === 'remote' ? `model ${embedder.id} via ${created.embedder.aliveEndpoints.join(', ')}\n` : `model ${embedder.id} (local)\n`);
 
   let bar: { key: string; bar: ProgressBar } | undefined;
   const onProgress = (e: EvalEvent): void => {
@@ -185,7 +204,8 @@ async function evalCommand(o: EvalCliOptions): Promise<void> {
     outDir: o.out,
     cacheDir: o.cache ? (o.cacheDir ?? undefined) : null,
     batchSize: o.batchSize,
-    concurrency: o.concurrency,
+    // One model in this process: concurrent batches would only contend for the same cores.
+    concurrency: created.kind === 'local' ? 1 : o.concurrency,
     style: o.style,
     registry,
     gradedNdcg: o.gradedNdcg,

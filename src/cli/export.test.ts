@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
@@ -68,5 +68,28 @@ test('exported ONNX (external data) under plain onnxruntime reproduces the refer
     await text.release();
   } finally {
     await rm(out, { recursive: true, force: true });
+  }
+});
+
+test('export resolves --model like the embedder: an adapter folder equals base + --adapter; a missing folder is a clear error', async () => {
+  const work = await mkdtemp(join(tmpdir(), 'vlm2vec-export-ad-'));
+  try {
+    const ad = join(work, 'adapter');
+    await cp(join(FIXTURES, 'tiny-a-dora'), ad, { recursive: true });
+    const cfg = JSON.parse(await readFile(join(ad, 'adapter_config.json'), 'utf8')) as Record<string, unknown>;
+    await writeFile(join(ad, 'adapter_config.json'), JSON.stringify({ ...cfg, base_model_name_or_path: join(FIXTURES, 'tiny-a') }));
+    const o1 = join(work, 'explicit');
+    const o2 = join(work, 'as-model');
+    const plain = join(work, 'plain');
+    await runExport({ model: join(FIXTURES, 'tiny-a'), adapter: join(FIXTURES, 'tiny-a-dora'), out: o1 });
+    await runExport({ model: ad, out: o2 });
+    await runExport({ model: join(FIXTURES, 'tiny-a'), out: plain });
+    for (const f of ['text.onnx', 'vision.onnx', 'manifest.json', 'config.json', 'preprocessor_config.json']) {
+      assert.ok((await readFile(join(o1, f))).equals(await readFile(join(o2, f))), `${f} identical`);
+    }
+    assert.ok(!(await readFile(join(o1, 'text.onnx'))).equals(await readFile(join(plain, 'text.onnx'))), 'the adapter was merged');
+    await assert.rejects(runExport({ model: join(work, 'missing'), out: join(work, 'x') }), /missing does not exist/);
+  } finally {
+    await rm(work, { recursive: true, force: true });
   }
 });

@@ -13,6 +13,7 @@
 import { copyFile, mkdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
+import { resolveLocalModel, type LocalModelSpecOptions } from '../embed/local-resolve.ts';
 import { loadAdapter } from '../io/peft.ts';
 import { Qwen2VLModel } from '../models/qwen2-vl/model.ts';
 import { visionIndexInputs } from '../models/qwen2-vl/vision.ts';
@@ -43,6 +44,10 @@ export interface ExportJobOptions {
   model: string;
   out: string;
   adapter?: string | undefined;
+  /** Folder with tokenizer.json (default: the model folder, then the adapter, then the base). */
+  tokenizer?: string | undefined;
+  /** Cache root / offline mode / revision for hub ids. */
+  resolve?: LocalModelSpecOptions['resolve'];
   /** Initializer bytes above which weights go to `<file>.data` (default 1.8e9, ORT's protobuf limit). */
   externalDataThreshold?: number | undefined;
 }
@@ -58,8 +63,10 @@ function names(res: ExportResult, semantic: readonly string[]): Record<string, s
  * const manifest = await runExport({ model: 'models/Qwen2-VL-2B', adapter: 'models/VLM2Vec-V2.0', out: 'onnx/' });
  */
 export async function runExport(opts: ExportJobOptions): Promise<ExportManifest> {
-  const adapter = opts.adapter === undefined ? undefined : await loadAdapter(opts.adapter);
-  const model = await Qwen2VLModel.load(opts.model, { adapter });
+  // Same resolution as the embedder: folder, hub id or adapter folder (→ its base + the adapter).
+  const r = await resolveLocalModel(opts.model, { adapter: opts.adapter, tokenizerDir: opts.tokenizer, tokenizerOptional: true, resolve: opts.resolve });
+  const adapter = r.adapterDir === undefined ? undefined : await loadAdapter(r.adapterDir);
+  const model = await Qwen2VLModel.load(r.model.dir, { adapter });
   await mkdir(opts.out, { recursive: true });
   const cfg = model.config;
   const v = cfg.vision;
@@ -109,9 +116,21 @@ export async function runExport(opts: ExportJobOptions): Promise<ExportManifest>
     },
   };
   await writeFile(join(opts.out, 'manifest.json'), `${JSON.stringify(manifest, null, 1)}\n`);
-  for (const f of ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'preprocessor_config.json']) {
-    const src = join(opts.model, f);
-    if (await stat(src).then(() => true, () => false)) await copyFile(src, join(opts.out, f));
+  // Processor files: the adapter's (VLM2Vec checkpoints carry them) before the base's, as loading does.
+  const copies: [string, string[]][] = [
+    ['config.json', [r.model.dir]],
+    ['tokenizer.json', r.tokenizerDir ? [r.tokenizerDir] : []],
+    ['tokenizer_config.json', [...(r.tokenizerDir ? [r.tokenizerDir] : []), ...(r.adapterDir ? [r.adapterDir] : []), r.model.dir]],
+    ['preprocessor_config.json', [...(r.adapterDir ? [r.adapterDir] : []), r.model.dir]],
+  ];
+  for (const [f, dirs] of copies) {
+    for (const d of dirs) {
+      const src = join(d, f);
+      if (await stat(src).then((s) => s.isFile(), () => false)) {
+        await copyFile(src, join(opts.out, f));
+        break;
+      }
+    }
   }
   return manifest;
 }
@@ -121,15 +140,16 @@ export function registerExport(program: Command): void {
   program
     .command('export')
     .description('export a local Qwen2-VL / VLM2Vec model (adapter merged) as ONNX for plain onnxruntime')
-    .requiredOption('--model <dir>', 'model folder (config.json + safetensors)')
+    .requiredOption('--model <dir|hub-id>', 'model folder (config.json + safetensors), hub id owner/name[@rev], or PEFT adapter folder')
     .requiredOption('--out <dir>', 'output folder (vision.onnx, text.onnx, manifest.json, configs)')
-    .option('--adapter <dir>', 'PEFT LoRA/DoRA adapter folder merged before export')
+    .option('--adapter <dir|hub-id>', 'PEFT LoRA/DoRA adapter merged before export')
+    .option('--tokenizer <dir>', 'folder with tokenizer.json to copy (default: the model folder, then the adapter, then the base)')
     .option('--external-data-threshold <bytes>', 'initializer bytes above which weights go to external data', (s: string) => {
       const n = Number(s);
       if (!(n >= 0)) throw new InvalidArgumentError(`--external-data-threshold must be a number ≥ 0, got '${s}'`);
       return n;
     })
-    .action(async (o: { model: string; out: string; adapter?: string; externalDataThreshold?: number }) => {
+    .action(async (o: { model: string; out: string; adapter?: string; tokenizer?: string; externalDataThreshold?: number }) => {
       const m = await runExport(o);
       process.stderr.write(`vlm2vec export: wrote ${m.graphs.vision.file} and ${m.graphs.text.file} to ${o.out}\n`);
     });

@@ -11,31 +11,40 @@
 import { Vlm2VecError } from '../errors.ts';
 import { loadImageRGB } from '../io/image.ts';
 import type { RgbImage } from '../io/image-types.ts';
-import { isAdapterFolder, loadAdapter } from '../io/peft.ts';
+import { loadAdapter } from '../io/peft.ts';
 import { HfTokenizer, type PaddingSide } from '../io/tokenizer.ts';
 import type { GridThw } from '../nn/index.ts';
 import { Qwen2VLModel } from '../models/qwen2-vl/model.ts';
 import { expandPlaceholders, processImages, processVideo, type Qwen2VLProcessorOptions } from '../models/qwen2-vl/processor.ts';
 import { configureRuntime } from '../tensor/index.ts';
 import type { EmbedContext, EmbedItem, Embedder } from './types.ts';
+import { resolveLocalModel, type LocalModelSpecOptions } from './local-resolve.ts';
 import { DEFAULT_PROMPT_STYLE, formatInput, type PromptStyle, type RawInput } from './prompt.ts';
 
 /** Options of {@link LocalEmbedder.load}. */
-export interface LocalEmbedderOptions {
-  /** PEFT LoRA/DoRA adapter folder merged into the base weights at load. */
+export interface LocalEmbedderOptions extends LocalModelSpecOptions {
+  /** PEFT LoRA/DoRA adapter folder (or hub id) merged into the base weights at load. */
   adapter?: string | undefined;
-  /** Folder with tokenizer.json (default: the model folder, then the adapter folder). */
+  /** Folder with tokenizer.json (default: the model folder, then the adapter folder, then the base). */
   tokenizerDir?: string | undefined;
   /** Rows per forward pass (default 8). */
   batchSize?: number | undefined;
   /** VLM2Vec pads on the left (default); pooling is correct for either side. */
   paddingSide?: PaddingSide | undefined;
-  /** Image/video preprocessing; defaults are VLM2Vec's (min 3,136 / max 1,003,520 pixels). */
+  /**
+   * Image/video preprocessing over the model's preprocessor_config.json; pixel limits default to
+   * VLM2Vec's (min 3,136 / max 1,003,520), settable here or with `minPixels` / `maxPixels`.
+   */
   processor?: Qwen2VLProcessorOptions | undefined;
   /** ORT intra-op threads (default: ORT's choice). */
   threads?: number | undefined;
-  /** Identity used in cache keys (default: the model path, plus the adapter path). */
+  /** Identity used in cache keys (default: model source + weights fingerprint, adapter, non-default pixels). */
   id?: string | undefined;
+  /**
+   * Keep the host copies of the weights after the ORT sessions are built (default false: they are
+   * released at load; keep them to trace or export `model.graphs()` later).
+   */
+  keepHostWeights?: boolean | undefined;
   /** Prompt style for {@link LocalEmbedder.embedInputs} (default qwen2_vl). */
   promptStyle?: PromptStyle | undefined;
 }
@@ -75,23 +84,25 @@ export class LocalEmbedder implements Embedder {
     }
   }
 
-  /** Loads the model (merging the adapter, if any) and the tokenizer. */
-  static async load(modelDir: string, opts: LocalEmbedderOptions = {}): Promise<LocalEmbedder> {
+  /**
+   * Resolves `spec` (local folder, hub id or PEFT adapter folder; see {@link resolveLocalModel}),
+   * loads the model (merging the adapter, if any) and the tokenizer.
+   *
+   * @example
+   * await LocalEmbedder.load('TIGER-Lab/VLM2Vec-Qwen2VL-2B');            // hub id (cached)
+   * await LocalEmbedder.load('checkpoints/VLM2Vec-V2.0');                // adapter folder → base + adapter
+   * await LocalEmbedder.load('/models/Qwen2-VL-2B', { adapter: 'checkpoints/VLM2Vec-V2.0', maxPixels: 401408 });
+   */
+  static async load(spec: string, opts: LocalEmbedderOptions = {}): Promise<LocalEmbedder> {
     if (opts.threads !== undefined) configureRuntime({ threads: opts.threads });
-    if (opts.adapter === undefined && (await isAdapterFolder(modelDir))) {
-      throw new Vlm2VecError('embed', `${modelDir} is a PEFT adapter folder: pass the base model as the model and this folder as the adapter`);
-    }
-    const adapter = opts.adapter === undefined ? undefined : await loadAdapter(opts.adapter);
-    const model = await Qwen2VLModel.load(modelDir, { adapter });
-    const tokDir = opts.tokenizerDir ?? modelDir;
-    const tokenizer = await HfTokenizer.fromFolder(tokDir, { paddingSide: opts.paddingSide ?? 'left', padTokenId: 151643 }).catch(async (e: unknown) => {
-      if (opts.tokenizerDir === undefined && opts.adapter !== undefined) {
-        return HfTokenizer.fromFolder(opts.adapter, { paddingSide: opts.paddingSide ?? 'left', padTokenId: 151643 });
-      }
-      throw e;
-    });
-    const id = opts.id ?? (opts.adapter ? `${modelDir}+${opts.adapter}` : modelDir);
-    return new LocalEmbedder(id, model, tokenizer, opts);
+    const r = await resolveLocalModel(spec, opts);
+    const adapter = r.adapterDir === undefined ? undefined : await loadAdapter(r.adapterDir);
+    const model = await Qwen2VLModel.load(r.model.dir, { adapter });
+    // ORT keeps its own copy of every weight once the sessions exist: drop ours (about half the RSS).
+    if (!opts.keepHostWeights) await model.releaseHostWeights();
+    // resolveLocalModel throws when no folder has tokenizer.json (tokenizerOptional is not set).
+    const tokenizer = await HfTokenizer.fromFolder(r.tokenizerDir as string, { paddingSide: opts.paddingSide ?? 'left', padTokenId: 151643 });
+    return new LocalEmbedder(opts.id ?? r.id, model, tokenizer, { ...opts, processor: { ...r.processor, ...opts.processor } });
   }
 
   /** Wraps an already loaded model and tokenizer. */

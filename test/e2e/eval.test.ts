@@ -112,8 +112,9 @@ test('eval writes reference-format results whose metrics follow from the designe
   close(vd['hit@1'], 1 / 3, 'ViDoRe hit@1');
   close(vd['recall@1'], 1 / 6, 'ViDoRe recall@1');
   assert.equal(vd.graded_ndcg, 'reference');
+  // The fixture's corpus-id is an int64 column: the reference's json.dumps writes Python ints.
   assert.equal(read(outA, 'visdoc', 'ViDoRe_arxivqa', 'pred.jsonl').split('\n')[1],
-    '{"prediction": ["12", "11", "10", "13"], "label": ["12", "11"], "rel_scores": [2, 1]}');
+    '{"prediction": [12, 11, 10, 13], "label": [12, 11], "rel_scores": [2, 1]}');
   // VisRAG: chart then long for both queries.
   const vr = scores(outA, 'visdoc', 'VisRAG_ChartQA');
   close(vr['ndcg_linear@5'], (1 + 1 / L3) / 2, 'VisRAG ndcg_linear@5');
@@ -212,9 +213,11 @@ test('CLI: --help documents every option; a local model name gets a clear messag
     '--concurrency', '--cache-dir', '--api-key', '--timeout', '--retries', '--no-cache', '--style', '--vidore-instructions', '--graded-ndcg', 'Examples:']) {
     assert.ok(help.stdout.includes(opt), `help mentions ${opt}`);
   }
-  const local = await runCli(['eval', '--model', 'VLM2Vec/VLM2Vec-V2.0', '--data', data, '--out', join(work, 'outE')]);
+  // A local model runs in-process now (test/e2e/eval-local.test.ts); a missing folder is named.
+  // (Not a hub id here: with a network it would start a multi-GB download.)
+  const local = await runCli(['eval', '--model', join(work, 'no-such-model'), '--data', data, '--out', join(work, 'outE')]);
   assert.equal(local.code, 1);
-  assert.match(local.stderr, /'VLM2Vec\/VLM2Vec-V2\.0' is not an http\(s\):\/\/ endpoint\. Local models arrive with the local embedder/);
+  assert.match(local.stderr, /model folder .*no-such-model does not exist/);
   const unknown = await runCli(['eval', '--model', 'http://127.0.0.1:9/v1', '--model-name', 'm', '--tasks', 'MSCOCO_t2', '--data', data, '--out', join(work, 'outE')]);
   assert.equal(unknown.code, 1);
   assert.match(unknown.stderr, /unknown task 'MSCOCO_t2': did you mean MSCOCO_t2i\?/);

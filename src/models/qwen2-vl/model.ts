@@ -20,7 +20,7 @@ import { SafetensorsCheckpoint } from '../../io/safetensors-sharded.ts';
 import type { GridThw } from '../../nn/index.ts';
 import { embedding } from '../../nn/index.ts';
 import type { Jitted, Tensor } from '../../tensor/index.ts';
-import { fromArray, gatherND, jit, l2Normalize, reshape, scatterND } from '../../tensor/index.ts';
+import { fromArray, gatherND, jit, l2Normalize, reshape, scatterND, treeLeaves } from '../../tensor/index.ts';
 import type { Qwen2VLConfig } from './config.ts';
 import { parseQwen2VLConfig } from './config.ts';
 import { ropeIndex, type RopeIndexRow } from './rope-index.ts';
@@ -91,6 +91,21 @@ export function lastTokenIndex(mask: BigInt64Array, b: number, l: number): numbe
 }
 
 /**
+ * Frees the weight buffers of a parameter tree for every view at once (the tensors, the traced
+ * graphs' initializer lists, a caller's host map) by transferring each to a clone that is dropped.
+ */
+function detachBuffers(tree: unknown): void {
+  const buffers = new Set<ArrayBuffer>();
+  for (const t of treeLeaves(tree as Parameters<typeof treeLeaves>[0]) as Tensor[]) {
+    const buf = t.value?.buffer;
+    // Never a small shared buffer (Node's 8 KB Buffer pool backs unrelated Buffers): only
+    // buffers the weight owns outright, or large ones (file reads holding several weights).
+    if (buf instanceof ArrayBuffer && buf.byteLength > 0 && (buf.byteLength === t.value!.byteLength || buf.byteLength >= 1 << 20)) buffers.add(buf);
+  }
+  for (const buf of buffers) structuredClone(buf, { transfer: [buf] });
+}
+
+/**
  * A loaded Qwen2-VL (base weights, adapter merged) that encodes padded batches.
  *
  * @example
@@ -99,6 +114,7 @@ export function lastTokenIndex(mask: BigInt64Array, b: number, l: number): numbe
  */
 export class Qwen2VLModel {
   private graphsCache: { vision: VisionTowerGraph; text: LanguageModelGraph } | undefined;
+  private released = false;
 
   private constructor(readonly config: Qwen2VLConfig, readonly params: Qwen2VLParams, readonly source: string) {}
 
@@ -136,6 +152,45 @@ export class Qwen2VLModel {
    * @example const { vision, text } = model.graphs(); await text.export('text.onnx', exampleArgs);
    */
   graphs(): { vision: VisionTowerGraph; text: LanguageModelGraph } {
+    if (this.released) {
+      throw new Vlm2VecError('qwen2_vl', `${this.source}: the host weights were released after the ORT sessions were built ` +
+        '(releaseHostWeights); load the model again (LocalEmbedder: keepHostWeights) to trace or export its graphs');
+    }
+    return this.compiledGraphs();
+  }
+
+  /** Whether {@link releaseHostWeights} ran: encoding works, tracing/exporting does not. */
+  get hostWeightsReleased(): boolean {
+    return this.released;
+  }
+
+  /**
+   * Builds both ORT sessions now (tiny warm-up inputs) and then frees the host
+   * copies of the weights: once a session exists ORT holds its own copy of every initializer, and
+   * the graphs have one signature each (batch, sequence and patch axes are symbolic), so no later
+   * call traces again. Halves steady-state memory; {@link graphs} (export) refuses afterwards.
+   *
+   * @example const m = await Qwen2VLModel.load(dir); await m.releaseHostWeights(); await m.encode(batch);
+   */
+  async releaseHostWeights(): Promise<void> {
+    if (this.released) return;
+    const v = this.config.vision;
+    const m = v.spatialMergeSize;
+    const patchDim = v.inChannels * v.temporalPatchSize * v.patchSize * v.patchSize;
+    const g = this.compiledGraphs();
+    // Vision first, its weights freed before the (larger) text session is built: the load peak
+    // then holds the vision weights once (in ORT), not twice next to the text build.
+    await this.visionFeatures(g.vision, new Float32Array(m * m * patchDim), [[1, m, m]]);
+    detachBuffers(this.params.visual);
+    await this.encode({ inputIds: BigInt64Array.from([0n]), attentionMask: BigInt64Array.from([1n]), shape: [1, 1], positionIds: BigInt64Array.from([0n]) });
+    if (g.vision.sessionCount !== 1 || g.text.sessionCount !== 1) {
+      throw new Vlm2VecError('qwen2_vl', `expected one session per graph after the warm-up, got vision ${g.vision.sessionCount} / text ${g.text.sessionCount}`);
+    }
+    detachBuffers(this.params.model);
+    this.released = true;
+  }
+
+  private compiledGraphs(): { vision: VisionTowerGraph; text: LanguageModelGraph } {
     if (this.graphsCache) return this.graphsCache;
     const v = this.config.vision;
     const mm = v.spatialMergeSize * v.spatialMergeSize;
@@ -198,7 +253,7 @@ export class Qwen2VLModel {
     const mask = fromArray(attentionMask, [b, l], 'int64');
     const pos = fromArray(positions, [3, b, l], 'int64');
     const lastT = fromArray(last, [b, 2], 'int64');
-    const { vision, text } = this.graphs();
+    const { vision, text } = this.compiledGraphs();
     const d = this.hiddenSize;
     let feats = fromArray(new Float32Array(0), [0, d], 'float32');
     let scatter = fromArray(new BigInt64Array(0), [0, 2], 'int64');
