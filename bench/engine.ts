@@ -1,8 +1,8 @@
 // npm run bench:engine — engine speed, printed as ratios (never asserted).
 // 1. jitted 16-layer MLP (x [256,1536], 16 weights [1536,1536] as initializers, ReLU) vs the same
 //    products in a hand-built single ONNX graph run by plain ORT (target >= 0.95), and vs PyTorch CPU.
-// 2. The decoder-block bench of the nn area (bench/engine-blocks.ts `benchDecoderBlock`, and any
-//    `benchCases` exported by src/nn/bench.ts), when those files exist.
+// 2. The decoder-block bench of bench/engine-blocks.ts (forward, inference, forward+backward at
+//    Qwen2-VL-2B width vs PyTorch CPU).
 // Env: BENCH_THREADS (default 2), BENCH_ITERS (default 7), BENCH_BLOCK_ARGS (extra flags for the
 // decoder-block bench, e.g. '--small' for a quick smoke run).
 
@@ -10,6 +10,7 @@ import { loadavg } from 'node:os';
 import ort from 'onnxruntime-node';
 import { configureRuntime, jit, matmul, randn, relu } from '../src/tensor/index.ts';
 import type { Tensor } from '../src/tensor/index.ts';
+import { benchDecoderBlock } from './engine-blocks.ts';
 import { encodeModel } from '../src/tensor/onnx/proto.ts';
 import { IR_VERSION, OPSET } from '../src/tensor/onnx/model.ts';
 import type { OnnxModel, OnnxNode } from '../src/tensor/onnx/model.ts';
@@ -112,51 +113,21 @@ print(json.dumps({'ms': times[len(times) // 2]}))
   },
 };
 
-/**
- * Extra cases owned by the nn area: `benchDecoderBlock(argv)` from bench/engine-blocks.ts (prints
- * its own lines), and/or `benchCases` from src/nn/bench.ts. Missing files are reported, not fatal.
- */
-async function extraCases(): Promise<{ cases: BenchCase[]; notes: string[] }> {
-  const cases: BenchCase[] = [];
-  const notes: string[] = [];
-  const load = async (rel: string): Promise<Record<string, unknown> | undefined> => {
-    try {
-      return (await import(new URL(rel, import.meta.url).href)) as Record<string, unknown>;
-    } catch (e) {
-      if ((e as { code?: string }).code === 'ERR_MODULE_NOT_FOUND') {
-        notes.push(`${rel} not present: skipped`);
-        return undefined;
-      }
-      throw e;
-    }
-  };
-  const blocks = await load('./engine-blocks.ts');
-  const decoder = blocks?.benchDecoderBlock;
-  if (typeof decoder === 'function') {
-    cases.push({
-      name: 'decoder-block',
-      run: async (ctx) => {
-        const extra = (process.env.BENCH_BLOCK_ARGS ?? '').split(' ').filter(Boolean);
-        await (decoder as (argv: readonly string[]) => Promise<void>)(['--threads', String(ctx.threads), ...extra]);
-        return [];
-      },
-    });
-  }
-  const nn = await load('../src/nn/bench.ts');
-  if (Array.isArray(nn?.benchCases)) cases.push(...(nn.benchCases as BenchCase[]));
-  return { cases, notes };
-}
+/** The decoder-block bench (bench/engine-blocks.ts prints its own lines). */
+const decoderBlockCase: BenchCase = {
+  name: 'decoder-block',
+  run: async (ctx) => {
+    const extra = (process.env.BENCH_BLOCK_ARGS ?? '').split(' ').filter(Boolean);
+    await benchDecoderBlock(['--threads', String(ctx.threads), ...extra]);
+    return [];
+  },
+};
 
-/** Runs the given cases (default: the MLP case plus src/nn/bench.ts's) and prints the results. */
+/** Runs the given cases (default: the MLP case and the decoder block) and prints the results. */
 export async function runEngineBench(cases?: BenchCase[]): Promise<BenchResult[]> {
   configureRuntime({ threads });
   const ctx = makeContext(threads);
-  let list = cases;
-  if (!list) {
-    const extra = await extraCases();
-    for (const n of extra.notes) console.log(`# ${n}`);
-    list = [mlpCase, ...extra.cases];
-  }
+  const list = cases ?? [mlpCase, decoderBlockCase];
   console.log(`# bench:engine  threads=${threads} iters=${iters} (median)`);
   const all: BenchResult[] = [];
   for (const c of list) {
