@@ -1,36 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { resampleBicubicU8, resampleBicubicU8Reference } from './pillow-resample.ts';
 import { resampleSeparableRgbWasm, wasmResampleAvailable } from './pillow-resample-wasm.ts';
 import { precomputeCoeffs } from './pillow-resample-coeffs.ts';
+import { RESAMPLE_BLOB, RESAMPLE_CASES, lcgBytes } from './pillow-resample.test-helper.ts';
+import { rng } from '../util/random.ts';
 
-const dir = new URL('../../test/fixtures/io/images/', import.meta.url);
-const cases = JSON.parse(readFileSync(new URL('resample.json', dir), 'utf8')) as { in: [number, number]; out: [number, number]; seed: number; offset: number }[];
-const blob = new Uint8Array(readFileSync(new URL('resample.bin', dir)));
+const cases = RESAMPLE_CASES;
+const blob = RESAMPLE_BLOB;
 
-/** Same LCG as tools/reference/io_images.py (lcg_bytes). */
-function lcgBytes(n: number, seed: number): Uint8Array {
-  const out = new Uint8Array(n);
-  let x = BigInt(seed);
-  for (let i = 0; i < n; i++) {
-    x = (x * 1103515245n + 12345n) & 0x7fffffffn;
-    out[i] = Number((x >> 16n) & 0xffn);
-  }
-  return out;
-}
-
-/** Small deterministic PRNG (mulberry32) for the randomized cases. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Noise mixed with hard 0/255 blocks: sharp edges make the bicubic lobes overshoot, so clip8 is exercised at both ends. */
 function testImage(w: number, h: number, rand: () => number): Uint8Array {

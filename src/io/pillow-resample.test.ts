@@ -1,22 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { resampleBicubicU8, resizeBicubic } from './pillow-resample.ts';
+import { RESAMPLE_BLOB, RESAMPLE_CASES, lcgBytes } from './pillow-resample.test-helper.ts';
 
-const dir = new URL('../../test/fixtures/io/images/', import.meta.url);
-const cases = JSON.parse(readFileSync(new URL('resample.json', dir), 'utf8')) as { in: [number, number]; out: [number, number]; seed: number; offset: number }[];
-const blob = new Uint8Array(readFileSync(new URL('resample.bin', dir)));
-
-/** Same LCG as tools/reference/io_images.py (lcg_bytes). */
-function lcgBytes(n: number, seed: number): Uint8Array {
-  const out = new Uint8Array(n);
-  let x = BigInt(seed);
-  for (let i = 0; i < n; i++) {
-    x = (x * 1103515245n + 12345n) & 0x7fffffffn;
-    out[i] = Number((x >> 16n) & 0xffn);
-  }
-  return out;
-}
+const cases = RESAMPLE_CASES;
+const blob = RESAMPLE_BLOB;
 
 test('BICUBIC resize is byte-identical to Pillow 12.3 on noise images of many sizes', () => {
   assert.ok(cases.length >= 20);

@@ -6,6 +6,7 @@ import { DTYPES, dtypeOfTyped, typedFromNumbers } from '../dtype.ts';
 import type { Dim, Shape } from '../shape.ts';
 import { fmtShape, numel } from '../shape.ts';
 import { Tensor, makeNode } from '../tensor.ts';
+import { rng } from '../../util/random.ts';
 
 /** A JS scalar accepted wherever a tensor operand is (it takes the other operand's dtype). */
 export type Scalar = number | boolean;
@@ -90,17 +91,6 @@ export function arange(end: Dim, opts: { start?: number; step?: number; dtype?: 
   return makeNode('arange', [], { start: opts.start ?? 0, end, step: opts.step ?? 1, dtype: opts.dtype ?? 'int64' });
 }
 
-/** Deterministic PRNG (mulberry32) so fixtures and benches are reproducible without Python. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Uniform [lo, hi) random constant from a seed. */
 export function rand(shape: readonly number[], opts: { seed?: number; lo?: number; hi?: number; dtype?: DType } = {}): Tensor {
