@@ -31,8 +31,20 @@ export interface JitOptions {
   dynamic?: Readonly<Record<string, readonly (string | null)[]>>;
   /** Graph name (shows in errors and exported files). */
   name?: string;
-  /** Models whose initializers exceed this many bytes use ONNX external data (default 1.8e9). */
+  /**
+   * Models whose initializers exceed this many bytes are handed to ORT as a temp .onnx file with
+   * external data instead of in-memory bytes (default 64 MiB). ORT then reads/maps the weights
+   * from the file, so the encoded model never sits in the JS heap next to ORT's parsed copy and
+   * its tensors: for a 1.7 GB language model that halves the peak RSS of session creation.
+   */
   externalDataThreshold?: number;
+  /**
+   * Called once per session build, after the traced graph has been serialized (to the temp file
+   * or to bytes) and before ORT reads it. The initializers are no longer needed by this build, so
+   * a caller that will not trace again can free its host weights here; they then never coexist
+   * with ORT's copies.
+   */
+  onSerialized?: () => void;
 }
 
 export interface ExportOptions {
@@ -80,6 +92,8 @@ export interface Jitted<A extends unknown[], R> {
 }
 
 const DEFAULT_EXTERNAL = 1.8e9;
+/** Session builds above this go through a file (see {@link JitOptions.externalDataThreshold}). */
+const SESSION_EXTERNAL = 64 * 2 ** 20;
 
 function sanitize(path: string, i: number): string {
   return `in${i}${path ? '_' + path.replace(/[^A-Za-z0-9_]/g, '_') : ''}`;
@@ -164,16 +178,28 @@ export function jit<A extends unknown[], R>(fn: (...args: A) => R, opts: JitOpti
     if (!e.session) {
       sessions++;
       const m = e.compiled.model;
-      const threshold = opts.externalDataThreshold ?? DEFAULT_EXTERNAL;
+      const threshold = opts.externalDataThreshold ?? SESSION_EXTERNAL;
       const what = () => `jit ${name}:\n${dumpOnnx(m).split('\n').slice(0, 80).join('\n')}`;
       if (initBytes(m) > threshold) {
-        // Above protobuf's 2 GB limit the model must live in a file next to its external data.
+        // Large models go through a file with external data (required above protobuf's 2 GB
+        // limit, and cheaper in memory well below it: the weights are written straight from
+        // their arrays and ORT maps them, instead of JS bytes + ORT's parsed proto + its tensors).
         const dir = mkdtempSync(join(tmpdir(), 'vlm2vec-jit-'));
         const path = join(dir, 'model.onnx');
-        writeModel(m, path, threshold, 1024);
+        try {
+          writeModel(m, path, 0, 1024);
+        } catch (err) {
+          rmSync(dir, { recursive: true, force: true });
+          throw new Vlm2VecError('jit', `${name}: could not write the graph's ${initBytes(m)} bytes of weights to ${path}: ${(err as Error).message}`, { cause: err });
+        }
+        opts.onSerialized?.();
         // ORT has read (or mapped) the files once the session exists; unlinking keeps /tmp clean.
         e.session = createSession(path, what, e.compiled.hasFloat64).finally(() => rmSync(dir, { recursive: true, force: true }));
-      } else e.session = createSession(encodeModel(m), what, e.compiled.hasFloat64);
+      } else {
+        const bytes = encodeModel(m);
+        opts.onSerialized?.();
+        e.session = createSession(bytes, what, e.compiled.hasFloat64);
+      }
     }
     return e.session;
   };
