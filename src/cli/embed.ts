@@ -202,7 +202,7 @@ others go on, and the exit code is 1.
 export function registerEmbed(program: Command): void {
   program
     .command('embed')
-    .description('embed JSONL items ({instruction?, text?, image?, video?} per line) with a local VLM2Vec / Qwen2-VL model')
+    .description('Embed JSONL items ({instruction?, text?, image?, video?} per line) with a local VLM2Vec / Qwen2-VL model')
     .requiredOption('--model <dir|hub-id>', 'model folder (config.json, safetensors), hub id owner/name[@rev], or PEFT adapter folder')
     .requiredOption('--input <file>', 'JSONL input, one item per line')
     .requiredOption('--output <file>', 'JSONL output: {"index", "embedding"} per line')

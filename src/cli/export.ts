@@ -139,7 +139,7 @@ export async function runExport(opts: ExportJobOptions): Promise<ExportManifest>
 export function registerExport(program: Command): void {
   program
     .command('export')
-    .description('export a local Qwen2-VL / VLM2Vec model (adapter merged) as ONNX for plain onnxruntime')
+    .description('Export a local Qwen2-VL / VLM2Vec model (adapter merged) as ONNX for plain onnxruntime')
     .requiredOption('--model <dir|hub-id>', 'model folder (config.json + safetensors), hub id owner/name[@rev], or PEFT adapter folder')
     .requiredOption('--out <dir>', 'output folder (vision.onnx, text.onnx, manifest.json, configs)')
     .option('--adapter <dir|hub-id>', 'PEFT LoRA/DoRA adapter merged before export')
