@@ -11,6 +11,7 @@ import { parseQwen2VLConfig } from '../src/models/qwen2-vl/config.ts';
 import { Qwen2VLModel } from '../src/models/qwen2-vl/model.ts';
 import { buildParams, expectedTensors, type HostWeights } from '../src/models/qwen2-vl/weights.ts';
 import { configureRuntime } from '../src/tensor/index.ts';
+import { timeIt } from '../src/tensor/testing/bench.ts';
 
 const arg = (name: string, dflt: number): number => {
   const i = process.argv.indexOf(name);
@@ -75,18 +76,6 @@ function imageRows(): number[][] {
   return ids(IMG_B, IMG_TEXT, 3).map((t) => [...new Array<number>(n).fill(IMAGE_ID), ...t]);
 }
 
-async function median(fn: () => Promise<unknown>): Promise<number> {
-  await fn(); // warm-up (session creation)
-  const ts: number[] = [];
-  for (let i = 0; i < ITERS; i++) {
-    const t0 = performance.now();
-    await fn();
-    ts.push(performance.now() - t0);
-  }
-  ts.sort((a, b) => a - b);
-  return ts[Math.floor(ts.length / 2)]!;
-}
-
 async function runOurs(): Promise<{ textPerS: number; imagePerS: number; peakRssMb: number; endRssMb: number }> {
   configureRuntime({ threads: THREADS, interOpThreads: 1 });
   const cfg = parseQwen2VLConfig(CONFIG, { file: 'bench config' });
@@ -101,14 +90,14 @@ async function runOurs(): Promise<{ textPerS: number; imagePerS: number; peakRss
   // As LocalEmbedder does by default: build both sessions, then free the host weights.
   if (!KEEP_WEIGHTS) await model.releaseHostWeights();
   const text = batchOf(ids(TEXT_B, TEXT_L, 1));
-  const textMs = await median(() => model.encode(text));
+  const textMs = await timeIt(() => model.encode(text), ITERS, 1);
   const patches = GRID[0] * GRID[1] * GRID[2];
   const img = {
     ...batchOf(imageRows()),
     pixelValues: randomArray(IMG_B * patches * 1176, 99, 1.5),
     imageGrids: Array.from({ length: IMG_B }, () => GRID),
   };
-  const imgMs = await median(() => model.encode(img));
+  const imgMs = await timeIt(() => model.encode(img), ITERS, 1);
   return { textPerS: (TEXT_B * 1000) / textMs, imagePerS: (IMG_B * 1000) / imgMs, peakRssMb: process.resourceUsage().maxRSS / 1024, endRssMb: process.memoryUsage().rss / 2 ** 20 };
 }
 

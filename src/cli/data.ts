@@ -34,15 +34,20 @@ function printEvent(out: (s: string) => void, e: PullEvent): void {
   else out(`extracting ${e.archive} into ${e.into}`);
 }
 
+/** The options every data sub-command shares: where the data is and which tasks. */
+function taskOptions(cmd: Command): Command {
+  return cmd
+    .requiredOption('--data <dir>', 'data directory (the --data of `vlm2vec eval`)')
+    .option('--benchmark <name>', 'mmeb-v2 or mmeb-v1', 'mmeb-v2')
+    .option('--tasks <spec>', 'task names, modalities, modality/META groups or globs (repeatable, comma-separated; default: the whole benchmark)', collectTasks);
+}
+
 export function registerData(program: Command, io: CliOutput = STDIO): void {
   const out = (s: string): void => io.out(`${s}\n`);
   const data = pointToHelp(program.command('data')).description('Download and check the MMEB data (HF dataset repos + MMEB-V2 media)');
 
-  pointToHelp(data.command('pull'))
+  taskOptions(pointToHelp(data.command('pull')))
     .description('Download the dataset repos the selected tasks need into DATA/<org>/<repo>/ (and, with --media, the MMEB-V2 media archives)')
-    .requiredOption('--data <dir>', 'data directory (the --data of `vlm2vec eval`)')
-    .option('--benchmark <name>', 'mmeb-v2 or mmeb-v1', 'mmeb-v2')
-    .option('--tasks <spec>', 'task names, modalities, modality/META groups or globs (repeatable, comma-separated; default: the whole benchmark)', collectTasks)
     .option('--media', 'also download the TIGER-Lab/MMEB-V2 media archives (images, video frames; large)')
     .option('--extract', 'unpack the media archives with tar after downloading')
     .option('--dry-run', 'print what would be downloaded and how to extract it, download nothing')
@@ -83,11 +88,8 @@ Set HF_TOKEN for gated repos.`)
       }
     });
 
-  pointToHelp(data.command('check'))
+  taskOptions(pointToHelp(data.command('check')))
     .description('List, per task, whether its annotation files and media folder are present under DATA')
-    .requiredOption('--data <dir>', 'data directory')
-    .option('--benchmark <name>', 'mmeb-v2 or mmeb-v1', 'mmeb-v2')
-    .option('--tasks <spec>', 'task selection (as for eval; default: the whole benchmark)', collectTasks)
     .option('--deep', 'load every task completely (all rows, images, frame folders, qrels); writes visdoc page images')
     .action(async (o: DataCliOptions) => {
       const tasks = tasksOf(o);

@@ -4,11 +4,11 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { configureRuntime } from '../tensor/index.ts';
-import { compareRows, FIXTURES, goldenCase, goldenF32, TOKENIZER_DIR } from '../models/qwen2-vl/fixtures.test-helper.ts';
+import { compareRows, copyAdapterWithLocalBase, FIXTURES, goldenCase, goldenF32, TOKENIZER_DIR } from '../models/qwen2-vl/fixtures.test-helper.ts';
 import { Command } from 'commander';
 import { EMBED_EXAMPLES, registerEmbed, runEmbed } from './embed.ts';
 
@@ -60,9 +60,7 @@ test('embed --model <adapter folder> equals --model base --adapter (and the peft
   const dir = await mkdtemp(join(tmpdir(), 'vlm2vec-embed-ad-'));
   try {
     const ad = join(dir, 'adapter');
-    await cp(join(FIXTURES, 'tiny-a-dora'), ad, { recursive: true });
-    const cfg = JSON.parse(await readFile(join(ad, 'adapter_config.json'), 'utf8')) as Record<string, unknown>;
-    await writeFile(join(ad, 'adapter_config.json'), JSON.stringify({ ...cfg, base_model_name_or_path: join(FIXTURES, 'tiny-a') }));
+    await copyAdapterWithLocalBase(ad);
     // dora_image's prompt and image, as an input line.
     const c = goldenCase('dora_image');
     const it = c.items[0]!;

