@@ -15,9 +15,10 @@
 //                     torch.no_grad().
 //   inference         the embedder's situation: weights captured by the jitted function, i.e. graph
 //                     initializers that ORT pre-packs; PyTorch under torch.inference_mode().
-//   forward+backward  gradients of every parameter and of the input for a ones cotangent. Ours:
-//                     parameters are graph inputs and the gradients come back to JS (that copy is
-//                     part of our time); PyTorch: .backward() leaving .grad in place.
+//   forward+backward  the output, and gradients of every parameter and of the input for a ones
+//                     cotangent. Ours: parameters are graph inputs and output and gradients come
+//                     back to JS (that copy is part of our time); PyTorch: .backward() leaving
+//                     .grad in place.
 // Besides wall time, each rep's process CPU time is printed (ours: Node process incl. ORT threads;
 // PyTorch: time.process_time()): on a loaded machine it is the steadier measure of work done.
 
@@ -151,7 +152,9 @@ async function makeOurs(a: BenchArgs): Promise<{ run: Runner; sessions: () => nu
   const trainStep = jit(
     (p: Qwen2DecoderLayerParams, h: Tensor) => {
       const { out, vjp: pull } = vjp(layer, p, h);
-      return pull(onesLike(out));
+      // The output comes back too: a training step needs it for the loss, and without it the
+      // last forward product (down_proj) would be dead code under a constant cotangent.
+      return { out, grads: pull(onesLike(out)) };
     },
     { name: 'decoder_forward_backward' },
   );

@@ -129,11 +129,14 @@ test('gradients of slice / pad / reversal under symbolic dims (run-time pads)', 
   assert.equal(f.sessionCount, 1);
 });
 
-test('the weight gradient of a linear layer is one [K,N] product, not a batch summed afterwards', () => {
+test('the weight gradient of a linear layer is one plain product over B·T, not a batch summed afterwards', () => {
   const x = placeholder('x', ['B', 'T', 4], 'float32');
   const gw = grad((w: Tensor) => sum(matmul(x, w)))(tensor([[1, 2], [3, 4], [5, 6], [7, 8]])) as Tensor;
   const text = dumpGraph(gw);
-  assert.match(text, /matmul\(%\d+, %\d+\) : float32\[4,2\]\nreturn/);
+  // w [4, 2]: the narrower operand (the cotangent, 2 columns) is transposed through a 3-D permute
+  // into [2, B·T], multiplied by x as [B·T, 4], and the [2, 4] result flipped to w's layout.
+  assert.match(text, /permute\(%\d+\) \[2,0,1\] : float32\[2,B,T\]/);
+  assert.match(text, /matmul\(%\d+, %\d+\) : float32\[2,4\]\n%\d+ = permute\(%\d+\) \[1,0\] : float32\[4,2\]\nreturn/);
   assert.doesNotMatch(text, /float32\[B,4,2\]/);
 });
 

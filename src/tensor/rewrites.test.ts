@@ -94,40 +94,36 @@ test('permute of a permute folds into one node (identity folds away)', async () 
   assert.deepEqual(await z.toArray(), [0, 2, 4, 1, 3, 5]);
 });
 
-test('linear weight gradient comes out as g2ᵀ·x2 in [out, in] layout, without a transpose copy', async () => {
-  const x = randn([2, 3, 4], { seed: 12 }); // [B, T, in]
-  const w = randn([5, 4], { seed: 13 }); // [out, in]
-  const c = randn([2, 3, 5], { seed: 14 });
-  const f = jit((ww: Tensor, xx: Tensor) => grad((v: Tensor) => sum(mul(matmul(xx, transpose(v)), c)))(ww) as Tensor);
-  const onnx = f.dumpOnnx(w, x);
-  const outLine = onnx.split('\n').find((l) => l.startsWith('out0'))!;
-  const src = /Identity\((\w+)\)/.exec(outLine)![1]!;
-  const producer = onnx.split('\n').find((l) => l.startsWith(`${src} = `))!;
-  assert.match(producer, /= MatMul\(/, `weight gradient should come straight from a MatMul, got: ${producer}`);
-  // dW[o][i] = Σ_bt c[bt][o] · x[bt][i]
-  const xs = await x.toArray();
-  const cs = await c.toArray();
+/** dW[o][i] = Σ_r c[r][o] · x[r][i] over the flattened rows. */
+function weightGrad(xs: readonly number[], cs: readonly number[], out: number, inn: number): number[] {
+  const rows = xs.length / inn;
   const want: number[] = [];
-  for (let o = 0; o < 5; o++) for (let i = 0; i < 4; i++) {
+  for (let o = 0; o < out; o++) for (let i = 0; i < inn; i++) {
     let s = 0;
-    for (let r = 0; r < 6; r++) s += cs[r * 5 + o]! * xs[r * 4 + i]!;
+    for (let r = 0; r < rows; r++) s += cs[r * out + o]! * xs[r * inn + i]!;
     want.push(s);
   }
-  assertCloseArr(await (await f(w, x)).toArray(), want, 1e-5);
-  // rank-2 input takes the same path
-  const x2 = randn([6, 4], { seed: 15 });
-  const c2 = randn([6, 5], { seed: 16 });
-  const g2 = grad((v: Tensor) => sum(mul(matmul(x2, transpose(v)), c2)))(w) as Tensor;
-  const ir = dumpGraph(g2).split('\n');
-  const ret = /return (%\d+)/.exec(ir[ir.length - 1]!)![1]!;
-  assert.match(ir.find((l) => l.startsWith(`${ret} = `))!, /= matmul\(/);
-  const x2s = await x2.toArray();
-  const c2s = await c2.toArray();
-  const want2: number[] = [];
-  for (let o = 0; o < 5; o++) for (let i = 0; i < 4; i++) {
-    let s = 0;
-    for (let r = 0; r < 6; r++) s += c2s[r * 5 + o]! * x2s[r * 4 + i]!;
-    want2.push(s);
+  return want;
+}
+
+test('linear weight gradient: one plain MatMul over B·T whose operands ORT cannot fuse into transA', async () => {
+  // [out, in] = [5, 4] (x narrower: the product gives [in, out] and one Transpose flips it) and
+  // [3, 8] (the cotangent narrower: the product is dW itself), for rank-3 and rank-2 inputs.
+  for (const [out, inn, xShape] of [[5, 4, [2, 3, 4]], [3, 8, [2, 3, 8]], [5, 4, [6, 4]], [3, 8, [6, 8]]] as const) {
+    const x = randn([...xShape], { seed: 12 });
+    const w = randn([out, inn], { seed: 13 });
+    const c = randn([...xShape.slice(0, -1), out], { seed: 14 });
+    const f = jit((ww: Tensor, xx: Tensor) => grad((v: Tensor) => sum(mul(matmul(xx, transpose(v)), c)))(ww) as Tensor);
+    const lines = f.dumpOnnx(w, x).split('\n');
+    const producer = (v: string): string => lines.find((l) => l.startsWith(`${v} = `)) ?? `${v} (graph input)`;
+    const src = /Identity\((\w+)\)/.exec(lines.find((l) => l.startsWith('out0'))!)![1]!;
+    const product = out < inn ? producer(src) : producer(/Transpose\((\w+)\)/.exec(producer(src))![1]!);
+    const what = `[${out}, ${inn}] from x [${xShape.join(', ')}]`;
+    assert.match(product, /= MatMul\(/, `${what}: the weight gradient should come from a MatMul, got ${product}`);
+    for (const operand of /MatMul\((\w+), (\w+)\)/.exec(product)!.slice(1)) {
+      assert.doesNotMatch(producer(operand!), /= Transpose\(/, `${what}: a MatMul operand straight from a Transpose becomes transA`);
+    }
+    assert.equal(lines.filter((l) => / = MatMul\(/.test(l)).length, 1, `${what}: one product`);
+    assertCloseArr(await (await f(w, x)).toArray(), weightGrad(await x.toArray(), await c.toArray(), out, inn), 1e-5);
   }
-  assertCloseArr(await g2.toArray(), want2, 1e-5);
 });
