@@ -1,8 +1,9 @@
 """PyTorch CPU baseline for bench/engine-blocks.ts (run by it through child_process; not a test).
 
 Times transformers' own Qwen2VLDecoderLayer (SDPA attention, float32) at the width of
-Qwen2-VL-2B: forward (torch.no_grad), inference (torch.inference_mode, the embedder's situation)
-and forward+backward (grads of every parameter and the input). Wall and process CPU time per rep.
+Qwen2-VL-2B: forward (torch.no_grad), inference (torch.inference_mode, the embedder's situation),
+forward+backward (grads of every parameter and the input) and LoRA forward+backward (peft adapters
+on q, k, v, o, down_proj; frozen base). Wall and process CPU time per rep.
 
 Usage: /work/refenv/bin/python bench/engine-blocks.torch.py '{"threads":2,"batch":4,"seq":512,...}'
 Prints one JSON line: {"forward_ms": [...], "inference_ms": [...], "forward_backward_ms": [...],
@@ -52,8 +53,31 @@ def main() -> None:
         for p in layer.parameters():
             p.grad = None
 
+    lora_layer = None
+
+    def lora_fwd_bwd():
+        # VLM2Vec's training situation: frozen base weights, trainable rank-r adapters (peft LoRA
+        # on q, k, v, o, down_proj, dropout 0 so both sides compute the same thing).
+        nonlocal lora_layer
+        if lora_layer is None:
+            import copy
+            from peft import LoraConfig, inject_adapter_in_model
+            lora_layer = copy.deepcopy(layer).train()
+            lora_layer.requires_grad_(False)
+            cfg_l = LoraConfig(r=a["loraRank"], lora_alpha=2 * a["loraRank"], lora_dropout=0.0,
+                               target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "down_proj"])
+            lora_layer = inject_adapter_in_model(cfg_l, lora_layer)
+            for n, p in lora_layer.named_parameters():
+                if "lora_B" in n:  # peft starts B at zero; any values time the same, nonzero is realistic
+                    torch.nn.init.normal_(p, std=0.02)
+        xl = x.detach().requires_grad_(True)
+        out = lora_layer(xl, **kwargs)
+        out.backward(torch.ones_like(out))
+        for p in lora_layer.parameters():
+            p.grad = None
+
     res = {"threads": torch.get_num_threads(), "torch": torch.__version__}
-    fns = {"forward": fwd, "inference": inference, "forward_backward": fwd_bwd}
+    fns = {"forward": fwd, "inference": inference, "forward_backward": fwd_bwd, "lora_forward_backward": lora_fwd_bwd}
     for name in a.get("cases", list(fns)):
         fn = fns[name]
         for _ in range(a["warmup"]):

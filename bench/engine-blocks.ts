@@ -19,6 +19,9 @@
 //                     cotangent. Ours: parameters are graph inputs and output and gradients come
 //                     back to JS (that copy is part of our time); PyTorch: .backward() leaving
 //                     .grad in place.
+//   lora_forward_backward  VLM2Vec's training situation: rank-16 LoRA adapters on q, k, v, o and
+//                     down_proj are the graph inputs (gradients of them and of the input come back);
+//                     the frozen base weights are initializers. PyTorch: peft LoRA, dropout 0.
 // Besides wall time, each rep's process CPU time is printed (ours: Node process incl. ORT threads;
 // PyTorch: time.process_time()): on a loaded machine it is the steadier measure of work done.
 
@@ -28,7 +31,7 @@ import { availableParallelism, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { Tensor } from '../src/tensor/index.ts';
 import { arange, configureRuntime, expand, jit, onesLike, randn, realize, reshape, vjp } from '../src/tensor/index.ts';
-import type { Qwen2DecoderConfig, Qwen2DecoderLayerParams } from '../src/nn/index.ts';
+import type { LinearParams, Qwen2DecoderConfig, Qwen2DecoderLayerParams } from '../src/nn/index.ts';
 import { qwen2DecoderLayer, textRotary } from '../src/nn/index.ts';
 
 interface BenchArgs {
@@ -43,6 +46,7 @@ interface BenchArgs {
   heads: number;
   kvHeads: number;
   mropeSection: number[];
+  loraRank: number;
 }
 
 function parseArgs(argv: readonly string[]): BenchArgs {
@@ -63,6 +67,7 @@ function parseArgs(argv: readonly string[]): BenchArgs {
     heads: 12,
     kvHeads: 2,
     mropeSection: small ? [2, 1, 1] : [16, 24, 24],
+    loraRank: 16,
   };
 }
 
@@ -125,7 +130,7 @@ function makeParams(a: BenchArgs): Qwen2DecoderLayerParams {
   };
 }
 
-const CASES = ['forward', 'inference', 'forward_backward'] as const;
+const CASES = ['forward', 'inference', 'forward_backward', 'lora_forward_backward'] as const;
 type CaseName = (typeof CASES)[number];
 type Runner = Record<CaseName, () => Promise<unknown>>;
 
@@ -158,9 +163,42 @@ async function makeOurs(a: BenchArgs): Promise<{ run: Runner; sessions: () => nu
     },
     { name: 'decoder_forward_backward' },
   );
+  // LoRA on q, k, v, o, down_proj (VLM2Vec's targets), scaling alpha/r = 2, B nonzero.
+  const targets = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'down_proj'] as const;
+  type Adapters = Record<(typeof targets)[number], { A: Tensor; B: Tensor }>;
+  const target = (p: Qwen2DecoderLayerParams, t: (typeof targets)[number]): LinearParams =>
+    t === 'down_proj' ? p.mlp.down_proj : p.self_attn[t];
+  let seed = 500;
+  const adapters = Object.fromEntries(
+    targets.map((t) => {
+      const [o, i] = target(params, t).weight.shape as [number, number];
+      return [t, { A: randn([a.loraRank, i], { seed: seed++, std: 1 / a.loraRank }), B: randn([o, a.loraRank], { seed: seed++, std: 0.02 }) }];
+    }),
+  ) as Adapters;
+  await realize(adapters);
+  const withAdapters = (ad: Adapters): Qwen2DecoderLayerParams => {
+    const lora = (t: (typeof targets)[number]): LinearParams => ({ ...target(params, t), lora_A: { weight: ad[t].A }, lora_B: { weight: ad[t].B }, lora_scaling: 2 });
+    return {
+      ...params,
+      self_attn: { q_proj: lora('q_proj'), k_proj: lora('k_proj'), v_proj: lora('v_proj'), o_proj: lora('o_proj') },
+      mlp: { ...params.mlp, down_proj: lora('down_proj') },
+    };
+  };
+  const loraStep = jit(
+    (ad: Adapters, h: Tensor) => {
+      const { out, vjp: pull } = vjp((ad2: Adapters, h2: Tensor) => layer(withAdapters(ad2), h2), ad, h);
+      return { out, grads: pull(onesLike(out)) };
+    },
+    { name: 'decoder_lora_forward_backward' },
+  );
   return {
-    run: { forward: () => forward(params, x), inference: () => inference(x), forward_backward: () => trainStep(params, x) },
-    sessions: () => [forward.sessionCount, inference.sessionCount, trainStep.sessionCount],
+    run: {
+      forward: () => forward(params, x),
+      inference: () => inference(x),
+      forward_backward: () => trainStep(params, x),
+      lora_forward_backward: () => loraStep(adapters, x),
+    },
+    sessions: () => [forward.sessionCount, inference.sessionCount, trainStep.sessionCount, loraStep.sessionCount],
   };
 }
 
@@ -203,7 +241,7 @@ export async function benchDecoderBlock(argv: readonly string[] = process.argv.s
       mine[c].times.push(...t.times);
       mine[c].cpu.push(...t.cpu);
       mine[c].loads.push(t.load);
-      if (t.first !== undefined) console.log(`  ours  ${c.padEnd(17)} first call incl. trace+compile ${fmt(t.first)}`);
+      if (t.first !== undefined) console.log(`  ours  ${c.padEnd(21)} first call incl. trace+compile ${fmt(t.first)}`);
     }
     if (torchSkip) continue;
     const load = loadavg()[0]!;
@@ -223,10 +261,10 @@ export async function benchDecoderBlock(argv: readonly string[] = process.argv.s
   if (s.some((n) => n !== 1)) console.log(`  note: sessions built ${s.join('/')} (expected 1 each)`);
   for (const c of CASES) {
     const m = mine[c];
-    console.log(`  ours  ${c.padEnd(17)} best ${fmt(best(m.times))}, median ${fmt(median(m.times))}, cpu best ${fmt(best(m.cpu))}  (load ${fmtLoads(m.loads)})`);
+    console.log(`  ours  ${c.padEnd(21)} best ${fmt(best(m.times))}, median ${fmt(median(m.times))}, cpu best ${fmt(best(m.cpu))}  (load ${fmtLoads(m.loads)})`);
     if (torchSkip) continue;
     const t = theirs[c];
-    console.log(`  torch ${c.padEnd(17)} best ${fmt(best(t.times))}, median ${fmt(median(t.times))}, cpu best ${fmt(best(t.cpu))}  (load ${fmtLoads(t.loads)})`);
+    console.log(`  torch ${c.padEnd(21)} best ${fmt(best(t.times))}, median ${fmt(median(t.times))}, cpu best ${fmt(best(t.cpu))}  (load ${fmtLoads(t.loads)})`);
   }
   if (torchSkip) {
     console.log(`  PyTorch baseline skipped: ${torchSkip}`);
@@ -236,7 +274,7 @@ export async function benchDecoderBlock(argv: readonly string[] = process.argv.s
   for (const c of CASES) {
     const wall = best(mine[c].times) / best(theirs[c].times);
     const cpu = best(mine[c].cpu) / best(theirs[c].cpu);
-    console.log(`  ratio ${c.padEnd(17)} wall ${wall.toFixed(2)}, cpu ${cpu.toFixed(2)}`);
+    console.log(`  ratio ${c.padEnd(21)} wall ${wall.toFixed(2)}, cpu ${cpu.toFixed(2)}`);
   }
   const fb = (r: typeof mine): string => (best(r.forward_backward.times) / best(r.forward.times)).toFixed(2);
   console.log(`  forward+backward / forward: ours ${fb(mine)}${torchSkip ? '' : `, torch ${fb(theirs)}`}`);

@@ -3,14 +3,20 @@
 
 import { Vlm2VecError } from '../errors.ts';
 import type { Tensor } from '../tensor/index.ts';
-import { add, fmtShape, gather, matmul, transpose } from '../tensor/index.ts';
+import { add, dimEq, fmtShape, gather, matmul, mul, transpose } from '../tensor/index.ts';
 
-/** Parameters of `torch.nn.Linear`. */
+/** Parameters of `torch.nn.Linear`, optionally with a LoRA adapter (PEFT's names and layouts). */
 export interface LinearParams {
   /** [out, in] */
   weight: Tensor;
   /** [out] (absent for bias-free projections such as o_proj) */
   bias?: Tensor | undefined;
+  /** LoRA down-projection, weight [r, in]. With `lora_B` and `lora_scaling`: y += s·(x Aᵀ) Bᵀ. */
+  lora_A?: { weight: Tensor } | undefined;
+  /** LoRA up-projection, weight [out, r]. */
+  lora_B?: { weight: Tensor } | undefined;
+  /** alpha / r (PEFT's `scaling`). */
+  lora_scaling?: number | undefined;
 }
 
 /** Parameters of `torch.nn.Embedding`. */
@@ -29,8 +35,32 @@ export function linear(p: LinearParams, x: Tensor, name = 'linear'): Tensor {
   if (p.weight.rank !== 2) {
     throw new Vlm2VecError('nn', `${name}.weight: expected [out, in], found ${fmtShape(p.weight.shape)}`);
   }
-  const y = matmul(x, transpose(p.weight)); // [..., out]
-  return p.bias === undefined ? y : add(y, p.bias);
+  let y = matmul(x, transpose(p.weight)); // [..., out]
+  if (p.bias !== undefined) y = add(y, p.bias);
+  return p.lora_A === undefined && p.lora_B === undefined ? y : add(y, loraDelta(p, x, name));
+}
+
+/**
+ * The adapter term s·(x Aᵀ) Bᵀ of a LoRA linear layer, computed through the rank-r bottleneck
+ * (never as the [out, in] matrix B·A: that would cost a full-weight product per step). Frozen base
+ * weights can then stay graph initializers, which ORT pre-packs, while A and B are trained.
+ */
+function loraDelta(p: LinearParams, x: Tensor, name: string): Tensor {
+  const a = p.lora_A?.weight;
+  const b = p.lora_B?.weight;
+  const s = p.lora_scaling;
+  if (a === undefined || b === undefined || typeof s !== 'number' || !Number.isFinite(s)) {
+    throw new Vlm2VecError('nn', `${name}: a LoRA adapter needs lora_A.weight, lora_B.weight and a finite lora_scaling`);
+  }
+  const [out, inn] = p.weight.shape;
+  if (a.rank !== 2 || b.rank !== 2 || !dimEq(a.shape[1]!, inn!) || !dimEq(b.shape[0]!, out!) || !dimEq(a.shape[0]!, b.shape[1]!)) {
+    throw new Vlm2VecError(
+      'nn',
+      `${name}: LoRA shapes do not fit weight ${fmtShape(p.weight.shape)}: lora_A.weight ${fmtShape(a.shape)} ` +
+        `(expected [r,${String(inn)}]), lora_B.weight ${fmtShape(b.shape)} (expected [${String(out)},r])`,
+    );
+  }
+  return mul(matmul(matmul(x, transpose(a)), transpose(b)), s); // [..., out]
 }
 
 /**
