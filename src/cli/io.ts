@@ -4,11 +4,16 @@
 
 export interface CliOutput {
   out: (text: string) => void;
+  /** Warnings and notes (default: nowhere, for commands that never print them). */
+  err?: (text: string) => void;
 }
 
-/** Prints to the real stdout. */
-export const STDIO: CliOutput = {
+/** Prints to the real stdout and stderr. */
+export const STDIO: Required<CliOutput> = {
   out: (t) => {
     process.stdout.write(t);
+  },
+  err: (t) => {
+    process.stderr.write(t);
   },
 };

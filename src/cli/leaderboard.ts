@@ -8,7 +8,7 @@ import { isBenchmarkName } from '../mmeb/registry.ts';
 import { isPublishedVersion, PUBLISHED_VERSIONS, DEFAULT_PUBLISHED_VERSION, leaderboard } from '../mmeb/published.ts';
 import { summaryDocument } from '../mmeb/aggregate.ts';
 import { leaderboardText } from '../mmeb/report/index.ts';
-import { STDIO, type CliOutput } from './report.ts';
+import { STDIO, type CliOutput } from './io.ts';
 
 interface Options {
   benchmark: string;

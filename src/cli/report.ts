@@ -9,6 +9,7 @@ import { isBenchmarkName } from '../mmeb/registry.ts';
 import { isPublishedVersion, PUBLISHED_VERSIONS, DEFAULT_PUBLISHED_VERSION } from '../mmeb/published.ts';
 import { renderReport, type ReportFormat, type ReportOptions } from '../mmeb/report/index.ts';
 import { writeFileAtomic } from '../util/fs.ts';
+import { STDIO, type CliOutput } from './io.ts';
 
 const FORMATS: readonly ReportFormat[] = ['table', 'json', 'md', 'html'];
 
@@ -37,15 +38,6 @@ interface Options {
   outDir?: string;
 }
 
-/** Where a command prints; tests pass a collector (the node test runner owns process.stdout). */
-export interface CliOutput {
-  out: (text: string) => void;
-  err: (text: string) => void;
-}
-export const STDIO: CliOutput = {
-  out: (t) => { process.stdout.write(t); },
-  err: (t) => { process.stderr.write(t); },
-};
 
 export function registerReport(program: Command, io: CliOutput = STDIO): void {
   pointToHelp(program.command('report'))
@@ -71,13 +63,13 @@ export function registerReport(program: Command, io: CliOutput = STDIO): void {
         for (const [name, f] of [['report.md', 'md'], ['report.html', 'html'], ['summary.json', 'json']] as const) {
           const file = join(o.outDir, name);
           await writeFileAtomic(file, await renderReport(results, f, opts));
-          io.err(`wrote ${file}\n`);
+          io.err?.(`wrote ${file}\n`);
         }
       }
       const text = await renderReport(results, format, opts);
       if (o.output) {
         await writeFileAtomic(o.output, text);
-        io.err(`wrote ${o.output}\n`);
+        io.err?.(`wrote ${o.output}\n`);
       } else {
         io.out(text);
       }
