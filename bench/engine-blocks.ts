@@ -29,12 +29,12 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import type { Tensor } from '../src/tensor/index.ts';
+import type { Jitted, Tensor } from '../src/tensor/index.ts';
 import { arange, configureRuntime, expand, jit, onesLike, randn, realize, reshape, vjp } from '../src/tensor/index.ts';
 import type { LinearParams, Qwen2DecoderConfig, Qwen2DecoderLayerParams } from '../src/nn/index.ts';
 import { qwen2DecoderLayer, textRotary } from '../src/nn/index.ts';
 
-interface BenchArgs {
+export interface BenchArgs {
   threads: number;
   reps: number;
   rounds: number;
@@ -49,7 +49,7 @@ interface BenchArgs {
   loraRank: number;
 }
 
-function parseArgs(argv: readonly string[]): BenchArgs {
+export function parseArgs(argv: readonly string[]): BenchArgs {
   const get = (name: string): number | undefined => {
     const i = argv.indexOf(`--${name}`);
     return i >= 0 ? Number(argv[i + 1]) : undefined;
@@ -130,11 +130,17 @@ function makeParams(a: BenchArgs): Qwen2DecoderLayerParams {
   };
 }
 
-const CASES = ['forward', 'inference', 'forward_backward', 'lora_forward_backward'] as const;
-type CaseName = (typeof CASES)[number];
+export const CASES = ['forward', 'inference', 'forward_backward', 'lora_forward_backward'] as const;
+export type CaseName = (typeof CASES)[number];
 type Runner = Record<CaseName, () => Promise<unknown>>;
 
-async function makeOurs(a: BenchArgs): Promise<{ run: Runner; sessions: () => number[] }> {
+/** A jitted case and the arguments it is timed with (bench/profile-decoder.ts exports these). */
+export interface JitCase {
+  fn: Jitted<unknown[], unknown>;
+  args: unknown[];
+}
+
+export async function makeOurs(a: BenchArgs): Promise<{ run: Runner; sessions: () => number[]; graphs: Record<CaseName, JitCase> }> {
   configureRuntime({ threads: a.threads });
   const config: Qwen2DecoderConfig = {
     numAttentionHeads: a.heads,
@@ -191,14 +197,16 @@ async function makeOurs(a: BenchArgs): Promise<{ run: Runner; sessions: () => nu
     },
     { name: 'decoder_lora_forward_backward' },
   );
+  const graphs: Record<CaseName, JitCase> = {
+    forward: { fn: forward as Jitted<unknown[], unknown>, args: [params, x] },
+    inference: { fn: inference as Jitted<unknown[], unknown>, args: [x] },
+    forward_backward: { fn: trainStep as Jitted<unknown[], unknown>, args: [params, x] },
+    lora_forward_backward: { fn: loraStep as Jitted<unknown[], unknown>, args: [adapters, x] },
+  };
   return {
-    run: {
-      forward: () => forward(params, x),
-      inference: () => inference(x),
-      forward_backward: () => trainStep(params, x),
-      lora_forward_backward: () => loraStep(adapters, x),
-    },
-    sessions: () => [forward.sessionCount, inference.sessionCount, trainStep.sessionCount, loraStep.sessionCount],
+    run: Object.fromEntries(CASES.map((c) => [c, () => graphs[c].fn(...graphs[c].args)])) as Runner,
+    sessions: () => CASES.map((c) => graphs[c].fn.sessionCount),
+    graphs,
   };
 }
 
