@@ -179,7 +179,8 @@ test('bad specs, bad adapters and missing files are named', async () => {
     await cp(DORA, adDir, { recursive: true });
     await rm(join(adDir, 'adapter_model.safetensors'));
     await writeFile(join(adDir, 'adapter_model.bin'), 'pickle');
-    await assert.rejects(loadAdapter(adDir), /only adapter_model\.bin \(a PyTorch pickle\) is present; convert it once/);
+    // A .bin is now read (src/io/torch-pickle-file.ts); a file that is not a torch.save zip is named.
+    await assert.rejects(loadAdapter(adDir), /\[torch\] .*adapter_model\.bin: not a torch\.save checkpoint/);
   } finally {
     await rm(root, { recursive: true, force: true });
   }
@@ -199,6 +200,7 @@ test('bad specs, bad adapters and missing files are named', async () => {
   assert.equal(checkpointModulePath('base_model.model.model.visual.blocks.0.attn.qkv'), 'visual.blocks.0.attn.qkv');
   assert.ok(isModelFileWanted('model-00001-of-00002.safetensors'));
   assert.ok(isModelFileWanted('tokenizer.json'));
+  assert.ok(isModelFileWanted('adapter_model.bin')); // VLM2Vec V1 adapters ship only this
   assert.ok(!isModelFileWanted('pytorch_model.bin'));
   assert.ok(!isModelFileWanted('training_args.bin'));
 });

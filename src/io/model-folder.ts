@@ -54,9 +54,13 @@ export interface ResolveModelOptions {
   readonly download?: Omit<DownloadRepoOptions, 'repo' | 'repoType' | 'revision' | 'destDir' | 'include'>;
 }
 
-/** Files fetched for a model repo: configs, tokenizer, safetensors weights (not .bin/.pt/.onnx/.gguf). */
+/**
+ * Files fetched for a model repo: configs, tokenizer, safetensors weights, and a PEFT
+ * `adapter_model.bin` (VLM2Vec V1 adapters ship only that; loadAdapter reads it when there is no
+ * adapter_model.safetensors). Other .bin/.pt/.onnx/.gguf files are skipped.
+ */
 export function isModelFileWanted(path: string): boolean {
-  return /\.(json|safetensors|txt|model|jinja|tiktoken)$/.test(path) && !path.includes('/checkpoint-');
+  return (/\.(json|safetensors|txt|model|jinja|tiktoken)$/.test(path) || path === 'adapter_model.bin') && !path.includes('/checkpoint-');
 }
 
 async function isDir(p: string): Promise<boolean> {

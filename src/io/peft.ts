@@ -1,5 +1,6 @@
-// PEFT LoRA / DoRA adapter folders (`adapter_config.json` + `adapter_model.safetensors`), as
-// `PeftModel.save_pretrained` writes them and VLM2Vec ships its checkpoints (spec §3.2, §3.7).
+// PEFT LoRA / DoRA adapter folders (`adapter_config.json` + `adapter_model.safetensors`, or the
+// `adapter_model.bin` that `save_pretrained(..., safe_serialization=False)` and older PEFT write,
+// as the VLM2Vec V1 checkpoints ship), as `PeftModel.save_pretrained` writes them (spec §3.2, §3.7).
 //
 // Saved keys look like `base_model.model.<module>.lora_A.weight` [r, in],
 // `...lora_B.weight` [out, r] and (DoRA) `...lora_magnitude_vector` [out]. `<module>` is the module
@@ -14,9 +15,12 @@ import { z } from 'zod';
 import { Vlm2VecError } from '../errors.ts';
 import { readJsonFile, zodFail } from './hf-configs.ts';
 import { SafetensorsFile, formatShape, type RawTensor } from './safetensors.ts';
+import { TorchCheckpointFile } from './torch-pickle-file.ts';
 
 export const ADAPTER_CONFIG = 'adapter_config.json';
 export const ADAPTER_WEIGHTS = 'adapter_model.safetensors';
+/** torch.save pickle-in-zip weights; read only when there is no adapter_model.safetensors (as PEFT does). */
+export const ADAPTER_WEIGHTS_BIN = 'adapter_model.bin';
 
 const AdapterSchema = z.object({
   peft_type: z.string(),
@@ -170,18 +174,17 @@ export async function loadAdapterConfig(dir: string): Promise<AdapterConfig> {
  */
 export async function loadAdapter(dir: string): Promise<PeftAdapter> {
   const config = await loadAdapterConfig(dir);
-  const wfile = join(dir, ADAPTER_WEIGHTS);
-  if (!(await stat(wfile).then(() => true, () => false))) {
-    const bin = await stat(join(dir, 'adapter_model.bin')).then(() => true, () => false);
-    throw new Vlm2VecError(
-      'peft',
-      bin
-        ? `${dir}: only adapter_model.bin (a PyTorch pickle) is present; convert it once with Python: ` +
-            `safetensors.torch.save_file(torch.load('adapter_model.bin'), 'adapter_model.safetensors', metadata={'format': 'pt'})`
-        : `${dir}: ${ADAPTER_WEIGHTS} not found`,
-    );
+  const exists = (f: string): Promise<boolean> => stat(f).then((s) => s.isFile(), () => false);
+  let wfile = join(dir, ADAPTER_WEIGHTS);
+  let st: Pick<SafetensorsFile, 'names' | 'read' | 'close'>;
+  if (await exists(wfile)) {
+    st = await SafetensorsFile.open(wfile);
+  } else if (await exists(join(dir, ADAPTER_WEIGHTS_BIN))) {
+    wfile = join(dir, ADAPTER_WEIGHTS_BIN);
+    st = await TorchCheckpointFile.open(wfile);
+  } else {
+    throw new Vlm2VecError('peft', `${dir}: neither ${ADAPTER_WEIGHTS} nor ${ADAPTER_WEIGHTS_BIN} found`);
   }
-  const st = await SafetensorsFile.open(wfile);
   try {
     const parts = new Map<string, Partial<Record<'lora_A' | 'lora_B' | 'lora_magnitude_vector', string>>>();
     for (const key of st.names()) {
