@@ -22,6 +22,7 @@ export { readResultFolder, readPublishedScores, summarize, writeSummary } from '
 export { SafetensorsFile } from './io/safetensors.ts';
 export { SafetensorsCheckpoint } from './io/safetensors-sharded.ts';
 export { writeSafetensors } from './io/safetensors-write.ts';
+export { TorchCheckpointFile } from './io/torch-pickle-file.ts';
 export { HfTokenizer } from './io/tokenizer.ts';
 export { loadImageRGB } from './io/image.ts';
 export { renderPdfPages } from './io/pdf.ts';
