@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -152,4 +152,22 @@ test('check: missing annotations and media are reported per task', () => {
   const rows = checkData(FIXTURE_DATA, [getTask('K700'), getTask('Breakfast'), getTask('ViDoRe_arxivqa')]);
   assert.deepEqual(rows.map((r) => [r.task, r.annotations, r.media]), [['K700', 'missing', 'missing'], ['Breakfast', 'ok', 'ok'], ['ViDoRe_arxivqa', 'ok', 'from corpus']]);
   assert.match(rows[0]!.detail, /VLM2Vec\/Kinetics-700 does not exist; run `vlm2vec data pull --tasks K700/);
+});
+
+test('check: frame folders absent but raw videos present count for the tasks whose loaders extract frames', () => {
+  const data = mkdtempSync(join(tmpdir(), 'vlm2vec-check-'));
+  const [cls, qa] = [getTask('Breakfast'), getTask('ActivityNetQA')];
+  for (const t of [cls, qa]) {
+    assert.match(t.mediaRoot, /\/frames\//, `${t.name} keeps its frames under a frames/ folder`);
+    mkdirSync(join(data, t.mediaRoot.replace('/frames/', '/videos/')), { recursive: true });
+  }
+  const rows = checkData(data, [cls, qa]);
+  // No annotations in this folder: both rows say so, and the media verdicts stand on their own.
+  assert.deepEqual(rows.map((r) => [r.task, r.annotations, r.media]), [['Breakfast', 'missing', 'from videos'], ['ActivityNetQA', 'missing', 'missing']]);
+  // With the annotations present, the detail says where the frames will come from.
+  mkdirSync(join(data, ...cls.source.repo.split('/').slice(0, -1)), { recursive: true });
+  symlinkSync(join(FIXTURE_DATA, ...cls.source.repo.split('/')), join(data, ...cls.source.repo.split('/')));
+  const [row] = checkData(data, [cls]);
+  assert.deepEqual([row!.annotations, row!.media], ['ok', 'from videos']);
+  assert.equal(row!.detail, `frames are extracted from the videos in ${join(data, cls.mediaRoot.replace('/frames/', '/videos/'))} on first load (ffmpeg, as the reference does)`);
 });

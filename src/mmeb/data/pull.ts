@@ -11,6 +11,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { downloadRepo } from '../../io/hub.ts';
 import { Vlm2VecError } from '../../errors.ts';
+import { EXTRACTING_PARSERS, rawVideoRoot } from '../loaders/context.ts';
 import type { TaskDef } from '../types.ts';
 import { findDataFiles, globToRegExp } from './discover.ts';
 
@@ -215,7 +216,8 @@ function hoistMmebFolder(root: string): void {
 export interface CheckRow {
   task: string;
   annotations: 'ok' | 'missing';
-  media: 'ok' | 'missing' | 'from corpus';
+  /** 'from videos': no frame folders, but the raw videos they are extracted from on first load. */
+  media: 'ok' | 'missing' | 'from corpus' | 'from videos';
   detail: string;
 }
 
@@ -237,8 +239,14 @@ export function checkData(dataDir: string, tasks: readonly TaskDef[]): CheckRow[
       annotations = 'missing';
       detail = (err as Error).message.replace(/^\[data\] /, '');
     }
-    const media: CheckRow['media'] = t.modality === 'visdoc' ? 'from corpus' : existsSync(join(dataDir, t.mediaRoot)) ? 'ok' : 'missing';
-    if (media === 'missing' && detail === '') detail = `media folder ${join(dataDir, t.mediaRoot)} not found (vlm2vec data pull --media --extract)`;
+    const root = join(dataDir, t.mediaRoot);
+    const videos = rawVideoRoot(root);
+    let media: CheckRow['media'] = t.modality === 'visdoc' ? 'from corpus' : existsSync(root) ? 'ok' : 'missing';
+    if (media === 'missing' && videos !== root && EXTRACTING_PARSERS.has(t.parser) && existsSync(videos)) {
+      media = 'from videos';
+      if (detail === '') detail = `frames are extracted from the videos in ${videos} on first load (ffmpeg, as the reference does)`;
+    }
+    if (media === 'missing' && detail === '') detail = `media folder ${root} not found (vlm2vec data pull --media --extract)`;
     return { task: t.name, annotations, media, detail };
   });
 }

@@ -107,8 +107,16 @@ export async function sampledFrames(ctx: LoaderCtx, dir: string, what: string, m
  * `video-tasks/frames/<group>/<Task>` ↔ `video-tasks/videos/<group>/<Task>`.
  */
 export function videoRootOf(ctx: LoaderCtx): string {
-  return ctx.mediaRoot.replace(/([/\\])frames([/\\])/, '$1videos$2');
+  return rawVideoRoot(ctx.mediaRoot);
 }
+
+/** {@link videoRootOf} for a media-root path. */
+export function rawVideoRoot(mediaRoot: string): string {
+  return mediaRoot.replace(/([/\\])frames([/\\])/, '$1videos$2');
+}
+
+/** Parsers whose loaders extract missing frame folders from the raw videos (ffmpeg route, §4). */
+export const EXTRACTING_PARSERS: ReadonlySet<string> = new Set(['video_classification', 'ssv2', 'msrvtt', 'msvd', 'didemo', 'youcook2', 'vatex']);
 
 /**
  * {@link sampledFrames}, extracting the frames first when the frame folder is missing or empty
