@@ -1,15 +1,17 @@
-// `npm run bench:model` (node --import tsx bench/model.ts [--threads N] [--iters N] [--skip-torch] [--keep-weights]):
+// `npm run bench:model` (node --import tsx bench/model.ts [--threads N] [--iters N] [--skip-torch] [--keep-weights]
+//   [--dtype float32|float16]):
 // embeddings/s and peak RSS of our Qwen2-VL encoder vs transformers + PyTorch CPU (fp32, same
 // threads) on a model with Qwen2-VL-2B's widths (hidden 1536, 12/2 heads, MLP 8960, vision
 // 1280 / 16 heads, vocab 151936) and reduced depth (4 LM + 4 vision layers), random weights,
 // on the same inputs: a text-only batch and a batch of 448×448 image + text rows.
-// Ours runs in this process (peak RSS = this process); PyTorch runs in its own process.
+// Ours runs in this process (peak RSS = this process); PyTorch runs in its own process (always fp32).
+// --dtype float16 runs ours with float16-held weights (float32 compute; see src/models/qwen2-vl/weights.ts).
 
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { parseQwen2VLConfig } from '../src/models/qwen2-vl/config.ts';
 import { Qwen2VLModel } from '../src/models/qwen2-vl/model.ts';
-import { buildParams, expectedTensors, type HostWeights } from '../src/models/qwen2-vl/weights.ts';
+import { buildParams, expectedTensors, holdTensor, parseWeightDtype, type HostWeights } from '../src/models/qwen2-vl/weights.ts';
 import { configureRuntime } from '../src/tensor/index.ts';
 import { timeIt } from '../src/tensor/testing/bench.ts';
 
@@ -22,6 +24,7 @@ const ITERS = arg('--iters', 3);
 const SKIP_TORCH = process.argv.includes('--skip-torch');
 // Keep the host copies of the weights (as before LocalEmbedder released them), for comparison.
 const KEEP_WEIGHTS = process.argv.includes('--keep-weights');
+const DTYPE = parseWeightDtype(process.argv.includes('--dtype') ? process.argv[process.argv.indexOf('--dtype') + 1] : undefined, '--dtype');
 const PYTHON = process.env.VLM2VEC_REFENV_PYTHON ?? '/work/refenv/bin/python';
 
 const TEXT_B = 8;
@@ -84,7 +87,7 @@ async function runOurs(): Promise<{ textPerS: number; imagePerS: number; peakRss
   for (const [name, shape] of expectedTensors(cfg)) {
     const n = shape.reduce((a, b) => a * b, 1);
     const isNorm = /norm|ln_q/.test(name) && name.endsWith('weight');
-    host.set(name, { data: isNorm ? new Float32Array(n).fill(1) : randomArray(n, seed++, 0.03), shape });
+    host.set(name, holdTensor(name, isNorm ? new Float32Array(n).fill(1) : randomArray(n, seed++, 0.03), shape, DTYPE));
   }
   const model = Qwen2VLModel.fromParams(cfg, buildParams(host, cfg), 'bench');
   // As LocalEmbedder does by default: build both sessions, then free the host weights.
@@ -150,7 +153,7 @@ const ours = await runOurs();
 if (process.argv.includes("--ours-only")) { console.log(JSON.stringify(ours)); process.exit(0); }
 const torch = runTorch();
 const f = (x: number): string => x.toFixed(2);
-console.log(`Qwen2-VL 2B widths, 4 LM + 4 vision layers, fp32, ${THREADS} threads, median of ${ITERS}`);
+console.log(`Qwen2-VL 2B widths, 4 LM + 4 vision layers, ours ${DTYPE} weights (PyTorch fp32), ${THREADS} threads, median of ${ITERS}`);
 console.log(`text batch ${TEXT_B}×${TEXT_L} tokens; image batch ${IMG_B}× (448×448 image = 256 tokens + ${IMG_TEXT} text)`);
 console.log(`ours:    text ${f(ours.textPerS)} emb/s, image ${f(ours.imagePerS)} emb/s, peak RSS ${ours.peakRssMb.toFixed(0)} MB, RSS after the runs ${ours.endRssMb.toFixed(0)} MB` +
   `${KEEP_WEIGHTS ? ' (host weights kept)' : ' (host weights released)'}`);

@@ -9,6 +9,8 @@ import { isBenchmarkName } from '../mmeb/registry.ts';
 import { GROUPS } from '../mmeb/aggregate.ts';
 import { ProgressBar } from './progress.ts';
 import { Vlm2VecError } from '../errors.ts';
+import type { WeightDtype } from '../models/qwen2-vl/weights.ts';
+import { DTYPE_HELP, parseDtypeOption } from './embed.ts';
 import { DEFAULT_PROMPT_STYLE, PROMPT_STYLES, type PromptStyle } from '../embed/prompt.ts';
 import { collectList, collectTasks, nonNegativeInt, pointToHelp, positiveInt } from '../util/cli-args.ts';
 
@@ -37,6 +39,7 @@ interface EvalCliOptions {
   adapter?: string;
   tokenizer?: string;
   threads?: number;
+  dtype?: WeightDtype;
   minPixels?: number;
   maxPixels?: number;
 }
@@ -103,6 +106,7 @@ export function registerEval(program: Command): void {
     .option('--adapter <dir|hub-id>', 'local model: PEFT LoRA/DoRA adapter merged into --model at load')
     .option('--tokenizer <dir>', 'local model: folder with tokenizer.json (default: model, then adapter, then base folder)')
     .option('--threads <n>', 'local model: ONNX Runtime threads', positiveInt('--threads'))
+    .option('--dtype <dtype>', `local model: ${DTYPE_HELP}`, parseDtypeOption)
     .option('--min-pixels <n>', 'local model: image min pixels (default 3136, VLM2Vec\'s)', positiveInt('--min-pixels'))
     .option('--max-pixels <n>', 'local model: image max pixels (default 1003520, VLM2Vec\'s)', positiveInt('--max-pixels'))
     .addHelpText('after', EXAMPLES)
@@ -115,7 +119,7 @@ async function evalCommand(o: EvalCliOptions): Promise<void> {
   if (!isBenchmarkName(o.benchmark)) throw new Vlm2VecError('eval', `unknown benchmark '${o.benchmark}'`);
   if (o.model.length === 0) throw new Vlm2VecError('eval', '--model needs an endpoint URL, a model folder or a hub id');
   const local = !o.model.every(isEndpointSpec);
-  const localOnly = (['adapter', 'tokenizer', 'threads', 'minPixels', 'maxPixels'] as const).filter((k) => o[k] !== undefined);
+  const localOnly = (['adapter', 'tokenizer', 'threads', 'dtype', 'minPixels', 'maxPixels'] as const).filter((k) => o[k] !== undefined);
   if (!local && localOnly.length > 0) {
     throw new Vlm2VecError('eval', `--${localOnly[0]!.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} applies to a local model, not to endpoint URLs`);
   }
@@ -148,6 +152,7 @@ async function evalCommand(o: EvalCliOptions): Promise<void> {
       adapter: o.adapter,
       tokenizerDir: o.tokenizer,
       threads: o.threads,
+      dtype: o.dtype,
       batchSize: o.batchSize,
       minPixels: o.minPixels,
       maxPixels: o.maxPixels,

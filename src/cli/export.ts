@@ -9,13 +9,19 @@
 //                last_index [B, 2] i64 (row, last real token), scatter_index [K, 2] i64
 //                (placeholder positions: images then videos, row-major), features [K, D] f32
 //                → hidden [B, D], embedding [B, D] (L2-normalized). Text-only: K = 0.
+// --dtype float16 writes every weight matrix as a float16 initializer followed by a Cast to
+// float32 (inputs, outputs and math stay float32): half the download for onnxruntime-web /
+// transformers.js users. ORT folds those Casts back into float32 weights unless the session
+// options in the manifest's `float16.sessionOptions` are used (then the memory is halved too).
 
 import { copyFile, mkdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import { resolveLocalModel, type LocalModelSpecOptions } from '../embed/local-resolve.ts';
 import { loadAdapter } from '../io/peft.ts';
-import { Qwen2VLModel } from '../models/qwen2-vl/model.ts';
+import { FLOAT16_SESSION, Qwen2VLModel } from '../models/qwen2-vl/model.ts';
+import { parseWeightDtype, type WeightDtype } from '../models/qwen2-vl/weights.ts';
+import { DTYPE_HELP, parseDtypeOption } from './embed.ts';
 import { visionIndexInputs } from '../models/qwen2-vl/vision.ts';
 import type { ExportResult } from '../tensor/index.ts';
 import { fromArray } from '../tensor/index.ts';
@@ -37,6 +43,12 @@ export interface ExportManifest {
     vision: { file: string; data?: string | undefined; inputs: Record<string, string>; output: string };
     text: { file: string; data?: string | undefined; inputs: Record<string, string>; outputs: { hidden: string; embedding: string } };
   };
+  /**
+   * Present for `--dtype float16` exports: the weight matrices are float16 initializers, each
+   * Cast to float32 in the graph. `sessionOptions` keeps them float16 inside onnxruntime
+   * (without them ORT constant-folds the Casts: same results, float32 memory).
+   */
+  float16?: { weights: 'float16-cast-to-float32'; sessionOptions: typeof FLOAT16_SESSION } | undefined;
 }
 
 /** Options of {@link runExport}. */
@@ -50,6 +62,8 @@ export interface ExportJobOptions {
   resolve?: LocalModelSpecOptions['resolve'];
   /** Initializer bytes above which weights go to `<file>.data` (default 1.8e9, ORT's protobuf limit). */
   externalDataThreshold?: number | undefined;
+  /** 'float16' writes the weight matrices as float16 (see the file comment); default 'float32'. */
+  dtype?: WeightDtype | undefined;
 }
 
 function names(res: ExportResult, semantic: readonly string[]): Record<string, string> {
@@ -66,7 +80,8 @@ export async function runExport(opts: ExportJobOptions): Promise<ExportManifest>
   // Same resolution as the embedder: folder, hub id or adapter folder (→ its base + the adapter).
   const r = await resolveLocalModel(opts.model, { adapter: opts.adapter, tokenizerDir: opts.tokenizer, tokenizerOptional: true, resolve: opts.resolve });
   const adapter = r.adapterDir === undefined ? undefined : await loadAdapter(r.adapterDir);
-  const model = await Qwen2VLModel.load(r.model.dir, { adapter });
+  const dtype = parseWeightDtype(opts.dtype, 'ExportJobOptions.dtype');
+  const model = await Qwen2VLModel.load(r.model.dir, { adapter, dtype });
   await mkdir(opts.out, { recursive: true });
   const cfg = model.config;
   const v = cfg.vision;
@@ -114,6 +129,7 @@ export async function runExport(opts: ExportJobOptions): Promise<ExportManifest>
         },
       },
     },
+    ...(dtype === 'float16' ? { float16: { weights: 'float16-cast-to-float32', sessionOptions: FLOAT16_SESSION } as const } : {}),
   };
   await writeFile(join(opts.out, 'manifest.json'), `${JSON.stringify(manifest, null, 1)}\n`);
   // Processor files: the adapter's (VLM2Vec checkpoints carry them) before the base's, as loading does.
@@ -149,7 +165,8 @@ export function registerExport(program: Command): void {
       if (!(n >= 0)) throw new InvalidArgumentError(`--external-data-threshold must be a number ≥ 0, got '${s}'`);
       return n;
     })
-    .action(async (o: { model: string; out: string; adapter?: string; tokenizer?: string; externalDataThreshold?: number }) => {
+    .option('--dtype <dtype>', DTYPE_HELP, parseDtypeOption)
+    .action(async (o: { model: string; out: string; adapter?: string; tokenizer?: string; externalDataThreshold?: number; dtype?: WeightDtype }) => {
       const m = await runExport(o);
       process.stderr.write(`vlm2vec export: wrote ${m.graphs.vision.file} and ${m.graphs.text.file} to ${o.out}\n`);
     });

@@ -195,3 +195,23 @@ export function toFloat32(dtype: SafetensorsDType, data: TensorArray, what: stri
       throw new Vlm2VecError('safetensors', `${what}: expected a float tensor (F32, F16 or BF16), found ${dtype}`);
   }
 }
+
+/**
+ * Converts a float tensor's elements (F32, F16 or BF16) to IEEE half bit patterns, rounding to
+ * nearest even (BF16 goes through its exact float32 value, so there is one rounding only). F16
+ * input is returned as is (no copy). Values beyond ±65504 become ±inf, as torch's `.half()` does.
+ *
+ * @example toFloat16('BF16', new Uint16Array([0x3f80]), 'w') // Uint16Array [0x3c00] (1.0)
+ */
+export function toFloat16(dtype: SafetensorsDType, data: TensorArray, what: string): Uint16Array {
+  switch (dtype) {
+    case 'F16':
+      return data as Uint16Array;
+    case 'F32':
+      return f32ToF16(data as Float32Array);
+    case 'BF16':
+      return f32ToF16(bf16ToF32(data as Uint16Array));
+    default:
+      throw new Vlm2VecError('safetensors', `${what}: expected a float tensor (F32, F16 or BF16), found ${dtype}`);
+  }
+}

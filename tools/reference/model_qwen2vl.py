@@ -67,7 +67,7 @@ def make_config(hidden, heads, kv, inter, v_embed, v_heads):
     )
 
 
-def randomize(model, seed):
+def randomize(model, seed, round_bf16=True):
     """Weights with O(1) signal: linear ~ N(0, 1/fan_in), norms 1 + 0.1 N, biases 0.1 N, embeddings N(0,1)."""
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
@@ -83,7 +83,8 @@ def randomize(model, seed):
                 p.copy_(torch.randn(p.shape, generator=g) / np.sqrt(fan_in))
             # Round to bf16 once: the stored weights are bf16 and the reference runs them in f32.
             # (Parameters only: model.to(bf16) would also round the rotary inv_freq buffers.)
-            p.copy_(p.to(torch.bfloat16).to(torch.float32))
+            if round_bf16:
+                p.copy_(p.to(torch.bfloat16).to(torch.float32))
 
 
 # ----------------------------------------------------------------------------- media

@@ -104,3 +104,36 @@ export function compareRows(got: Float32Array, want: Float32Array, dim: number):
   }
   return { minCos, maxAbs };
 }
+
+/** The float16 fixture of tools/reference/model_qwen2vl_fp16.py (float32 weights, three reference runs). */
+export const FP16_FIXTURE = join(FIXTURES, 'fp16');
+
+const fp16Index = JSON.parse(readFileSync(join(FP16_FIXTURE, 'cases.json'), 'utf8')) as { arrays: Record<string, ArrayRef> };
+
+/** One array of the float16 fixture (`ids`, `pv`, `half.embedding`, ...). */
+export function fp16Array(key: string): Float32Array | BigInt64Array {
+  const ref = fp16Index.arrays[key];
+  assert.ok(ref, `fp16 fixture array ${key} not found`);
+  const buf = readFileSync(join(FP16_FIXTURE, ref.file));
+  const ab = buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength);
+  return ref.dtype === 'float32' ? new Float32Array(ab) : new BigInt64Array(ab);
+}
+
+/** The float16 fixture's batch: text row, image row ([1, 4, 6]), video row ([2, 4, 4]), left padded. */
+export function fp16Batch(): Qwen2VLBatch {
+  const ids = fp16Array('ids') as BigInt64Array;
+  const grid = (k: string): GridThw[] => {
+    const g = Array.from(fp16Array(k) as BigInt64Array, Number);
+    return [[g[0]!, g[1]!, g[2]!]];
+  };
+  return {
+    inputIds: ids,
+    attentionMask: fp16Array('mask') as BigInt64Array,
+    shape: [3, ids.length / 3],
+    positionIds: fp16Array('pos') as BigInt64Array,
+    pixelValues: fp16Array('pv') as Float32Array,
+    imageGrids: grid('pg'),
+    pixelValuesVideos: fp16Array('vv') as Float32Array,
+    videoGrids: grid('vg'),
+  };
+}

@@ -22,13 +22,13 @@ import { SafetensorsCheckpoint } from '../../io/safetensors-sharded.ts';
 import type { GridThw } from '../../nn/index.ts';
 import { embedding } from '../../nn/index.ts';
 import type { Jitted, Tensor } from '../../tensor/index.ts';
-import { fromArray, gatherND, jit, l2Normalize, reshape, scatterND, treeLeaves } from '../../tensor/index.ts';
+import { cast, fromArray, gather, gatherND, jit, l2Normalize, reshape, scatterND, treeLeaves } from '../../tensor/index.ts';
 import type { Qwen2VLConfig } from './config.ts';
 import { parseQwen2VLConfig } from './config.ts';
 import { ropeIndex, type RopeIndexRow } from './rope-index.ts';
 import { languageModel } from './text.ts';
 import { visionIndexInputs, visionTower } from './vision.ts';
-import { buildParams, readQwen2VLWeights, type Qwen2VLParams } from './weights.ts';
+import { buildParams, parseWeightDtype, readQwen2VLWeights, type Qwen2VLParams, type WeightDtype } from './weights.ts';
 
 /** A padded batch as the processor + tokenizer produce it. */
 export interface Qwen2VLBatch {
@@ -73,7 +73,32 @@ export interface LoadModelOptions {
   adapter?: PeftAdapter | undefined;
   /** Reject unknown config.json keys (default false: real checkpoints carry extra fields). */
   strictConfig?: boolean | undefined;
+  /**
+   * How the weights are held (default 'float32'). 'float16' holds every matrix as float16 (half
+   * the weight memory, host and ORT) and casts it to float32 inside the graph; compute stays
+   * float32, so the output equals transformers' `model.half().float()` (measured, tiny models:
+   * max |Δ| ≈ 2e-6) and is within ~4e-3 of a float16 `model.half()` run. On CPU
+   * (onnxruntime-node 1.30, measured) each call re-casts the weights it uses (~20–30% slower);
+   * memory figures at {@link FLOAT16_SESSION} and LocalEmbedderOptions.dtype.
+   */
+  dtype?: WeightDtype | undefined;
 }
+
+/**
+ * Session settings of float16-held graphs (each measured with onnxruntime-node 1.30, CPU EP):
+ * - ORT's constant folding would turn every Cast(float16 initializer) back into a float32
+ *   initializer (a 1536×8960 weight then costs 165 MB in the session, vs 82 MB in plain
+ *   float32), so it is disabled; at level 'all' a later pass folds the Cast anyway, so these
+ *   graphs stop at 'extended'.
+ * - The per-call float32 copies of the weights go through ORT's CPU arena, which keeps them all
+ *   (a 4+4-layer 2B-width model grew from 1.6 to 2.3 GB RSS over two text calls), so the arena
+ *   is off: each copy is freed after its MatMul (steady 0.9–1.5 GB; float32: 1.7–2.0 GB).
+ */
+export const FLOAT16_SESSION = {
+  graphOptimizationLevel: 'extended',
+  enableCpuMemArena: false,
+  extra: { 'optimization.disable_specified_optimizers': 'ConstantFolding' },
+} as const;
 
 /**
  * Index of each row's last real token: L-1 when every row ends with a token (left padding or
@@ -98,7 +123,10 @@ export function lastTokenIndex(mask: BigInt64Array, b: number, l: number): numbe
  */
 function detachBuffers(tree: unknown): void {
   const buffers = new Set<ArrayBuffer>();
-  for (const t of treeLeaves(tree as Parameters<typeof treeLeaves>[0]) as Tensor[]) {
+  for (const leaf of treeLeaves(tree as Parameters<typeof treeLeaves>[0]) as Tensor[]) {
+    // A float16-held matrix is a lazy Transpose(Cast(constant)): its buffer is on the constant.
+    let t = leaf;
+    while (t.value === undefined && t.inputs.length === 1 && (t.prim === 'cast' || t.prim === 'permute')) t = t.inputs[0]!;
     const buf = t.value?.buffer;
     // Never a small shared buffer (Node's 8 KB Buffer pool backs unrelated Buffers): only
     // buffers the weight owns outright, or large ones (file reads holding several weights).
@@ -148,15 +176,21 @@ export class Qwen2VLModel {
   /** Set by {@link releaseHostWeights}: each graph frees its weights once serialized for ORT. */
   private releasing = false;
 
-  private constructor(readonly config: Qwen2VLConfig, readonly params: Qwen2VLParams, readonly source: string) {}
+  /** How the weights are held ('float16': matrices in float16, compute in float32). */
+  readonly dtype: WeightDtype;
+
+  private constructor(readonly config: Qwen2VLConfig, readonly params: Qwen2VLParams, readonly source: string) {
+    this.dtype = params.model.embed_tokens.weight.dtype === 'float16' ? 'float16' : 'float32';
+  }
 
   /** Loads config.json (flat 4.x or nested 5.x layout) and the safetensors weights of `dir`. */
   static async load(dir: string, opts: LoadModelOptions = {}): Promise<Qwen2VLModel> {
+    const dtype = parseWeightDtype(opts.dtype, 'LoadModelOptions.dtype');
     const configPath = join(dir, 'config.json');
     const config = parseQwen2VLConfig(await readJsonFile('qwen2_vl', configPath), { file: configPath, strict: opts.strictConfig ?? false });
     const ckpt = await SafetensorsCheckpoint.open(dir);
     try {
-      const host = await readQwen2VLWeights(ckpt, config, opts.adapter);
+      const host = await readQwen2VLWeights(ckpt, config, opts.adapter, dtype);
       return new Qwen2VLModel(config, buildParams(host, config), dir);
     } finally {
       await ckpt.close();
@@ -234,6 +268,7 @@ export class Qwen2VLModel {
 
   private compiledGraphs(): { vision: VisionTowerGraph; text: LanguageModelGraph } {
     if (this.graphsCache) return this.graphsCache;
+    const session = this.dtype === 'float16' ? { session: FLOAT16_SESSION } : {};
     const v = this.config.vision;
     const mm = v.spatialMergeSize * v.spatialMergeSize;
     const patchDim = v.inChannels * v.temporalPatchSize * v.patchSize * v.patchSize;
@@ -248,19 +283,27 @@ export class Qwen2VLModel {
         name: 'qwen2vl_vision_tower',
         dynamic: { '0': ['K', null, null], '1': ['K', null, null], '2': ['K', null] },
         onSerialized: () => this.releasing && detachBuffers(this.params.visual),
+        ...session,
       },
     );
     const text = jit(
       (ids: Tensor, mask: Tensor, pos: Tensor, last: Tensor, scatter: Tensor, feats: Tensor) =>
-        this.pool(scatterND(embedding(this.params.model.embed_tokens, ids), scatter, feats), mask, pos, last),
+        this.pool(scatterND(this.embedTokens(ids), scatter, feats), mask, pos, last),
       {
         name: 'qwen2vl_language_model',
         dynamic: { '0': ['B', 'T'], '1': ['B', 'T'], '2': [null, 'B', 'T'], '3': ['B', null], '4': ['K', null], '5': ['K', null] },
         onSerialized: () => this.releasing && detachBuffers(this.params.model),
+        ...session,
       },
     );
     this.graphsCache = { vision, text };
     return this.graphsCache;
+  }
+
+  /** Token embeddings [B, T, D] in float32; a float16 table casts only the gathered rows. */
+  private embedTokens(ids: Tensor): Tensor {
+    const table = this.params.model.embed_tokens;
+    return table.weight.dtype === 'float16' ? cast(gather(table.weight, ids, 0), 'float32') : embedding(table, ids);
   }
 
   private pool(embeds: Tensor, mask: Tensor, pos: Tensor, last: Tensor): PooledTensors {

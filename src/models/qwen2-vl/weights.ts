@@ -3,14 +3,26 @@
 // transformers ≥ 5 `save_pretrained` writes `model.visual.*` / `model.language_model.*`; both are
 // mapped to the 4.x names at load. bf16 / f16 tensors are widened to float32. Every expected
 // tensor is shape-checked against the config; a PEFT LoRA/DoRA adapter is merged on the way in.
+//
+// dtype 'float16' — measured on this 2-core AVX2 CPU with onnxruntime-node 1.30 (1 thread):
+// ORT's CPU EP has no float16 MatMul/Gemm/Add/Mul/Softmax/Sigmoid/Erf/Where kernels (it wraps them
+// in inserted Casts to float32; only LayerNormalization, (Simplified)LayerNorm/RMSNorm, Gather,
+// Concat, Transpose, Max/Min, Cast run natively), so a float16 *compute* graph is not faster
+// (2048×1536×8960 MatMul: 0.81 s in float16 vs 0.80 s in float32) and not smaller (ORT folds the
+// weight's Cast into a float32 copy: 109 MB session vs 82 MB). What float16 buys on CPU is
+// memory: every matrix (linear weights, patch kernel, token embeddings) is held as float16 — half
+// the bytes on the host and in ORT — and cast to float32 in the graph right before its MatMul
+// (token embeddings: only the gathered rows). Same MatMul: 54 MB session, 0.89–0.97 s per call.
+// Compute stays float32. Vectors (biases, norm weights) are rounded to float16 values but stored
+// as float32: the same numbers as transformers' `model.half()` weights, without a Cast per vector.
 
 import { Vlm2VecError } from '../../errors.ts';
 import type { PeftAdapter } from '../../io/peft.ts';
 import type { SafetensorsCheckpoint } from '../../io/safetensors-sharded.ts';
-import { toFloat32 } from '../../io/safetensors-dtype.ts';
+import { f16ToF32, f32ToF16, toFloat16, toFloat32 } from '../../io/safetensors-dtype.ts';
 import type { LayerNormParams, LinearParams, Qwen2DecoderLayerParams, Qwen2VisionBlockParams, RmsNormParams } from '../../nn/index.ts';
 import type { Tensor } from '../../tensor/index.ts';
-import { fromArray } from '../../tensor/index.ts';
+import { cast, fromArray, transpose } from '../../tensor/index.ts';
 import { mergeAdapter } from '../merge-adapter.ts';
 import type { Qwen2VLConfig } from './config.ts';
 
@@ -103,17 +115,100 @@ export function expectedTensors(cfg: Qwen2VLConfig): Map<string, number[]> {
   return m;
 }
 
-/** Host float32 weights by canonical name. */
-export type HostWeights = Map<string, { data: Float32Array; shape: number[] }>;
+/** How the weights are held: float32, or float16 matrices computed in float32 (see the file comment). */
+export type WeightDtype = 'float32' | 'float16';
+
+export const WEIGHT_DTYPES: readonly WeightDtype[] = ['float32', 'float16'];
 
 /**
- * Reads every expected tensor as float32 (bf16/f16 widened), checking names and shapes, and
- * merges `adapter` (LoRA or DoRA) into the adapted linear weights.
+ * Checks a user-given dtype (CLI flag, option object) and names where it came from.
+ *
+ * @example parseWeightDtype('float16', '--dtype') // 'float16'
+ */
+export function parseWeightDtype(value: unknown, where = 'dtype'): WeightDtype {
+  if (value === undefined) return 'float32';
+  if (typeof value === 'string' && (WEIGHT_DTYPES as readonly string[]).includes(value)) return value as WeightDtype;
+  const hint = value === 'fp16' || value === 'half' ? " (did you mean 'float16'?)" : value === 'fp32' ? " (did you mean 'float32'?)" : '';
+  throw new Vlm2VecError('weights', `${where} must be 'float32' or 'float16', got ${JSON.stringify(value)}${hint}`);
+}
+
+/**
+ * One host tensor by canonical name, in checkpoint layout. A float16 matrix (Uint16Array of IEEE
+ * half bits) is stored transposed, [in, out] (`transposed: true`), so its graph needs no Transpose
+ * per call: linear's `x·Wᵀ` then reads the Cast output directly.
+ */
+export type HostTensor = { data: Float32Array; shape: number[] } | { data: Uint16Array; shape: number[]; transposed: boolean };
+
+/** Host weights by canonical name. */
+export type HostWeights = Map<string, HostTensor>;
+
+/** Matrices held as float16 (everything of rank ≥ 2: linear weights, patch kernel, embeddings). */
+function heldAsHalf(shape: readonly number[]): boolean {
+  return shape.length >= 2;
+}
+
+/** Names whose float16 copy is stored [in, out] (linear weights and the flattened patch kernel). */
+function storedTransposed(name: string): boolean {
+  return name !== 'model.embed_tokens.weight';
+}
+
+/**
+ * Rejects a tensor that float16 cannot hold: a finite value beyond ±65504 would silently become
+ * ±inf (bf16 checkpoints have float32's range; values inside float16's range are exact or
+ * rounded once, bf16 ones exact down to 6e-5).
+ */
+function checkHalfRange(name: string, half: Uint16Array, source: () => Float32Array): void {
+  let src: Float32Array | undefined;
+  for (let i = 0; i < half.length; i++) {
+    if (((half[i] as number) & 0x7fff) !== 0x7c00) continue;
+    src ??= source(); // only widened when an infinity shows up (keeps the bf16 → f16 path lean)
+    if (Number.isFinite(src[i] as number)) {
+      throw new Vlm2VecError('weights', `tensor ${name} holds ${src[i]} (element ${i}), beyond float16's range (±65504); load it with dtype 'float32'`);
+    }
+  }
+}
+
+/** [rows, cols] float16 bits → [cols, rows], in cache-friendly blocks. */
+function transposeHalf(src: Uint16Array, rows: number, cols: number): Uint16Array {
+  const out = new Uint16Array(src.length);
+  const B = 64;
+  for (let r0 = 0; r0 < rows; r0 += B) {
+    const r1 = Math.min(rows, r0 + B);
+    for (let c0 = 0; c0 < cols; c0 += B) {
+      const c1 = Math.min(cols, c0 + B);
+      for (let r = r0; r < r1; r++) for (let c = c0; c < c1; c++) out[c * rows + r] = src[r * cols + c] as number;
+    }
+  }
+  return out;
+}
+
+/**
+ * A float32 tensor (checkpoint name and layout) as held under `dtype` (see {@link HostTensor}).
+ *
+ * @example holdTensor('model.layers.0.mlp.up_proj.weight', w, [8960, 1536], 'float16').data // Uint16Array, [1536, 8960]
+ */
+export function holdTensor(name: string, data: Float32Array, shape: number[], dtype: WeightDtype): HostTensor {
+  if (dtype === 'float32') return { data, shape };
+  const half = f32ToF16(data);
+  checkHalfRange(name, half, () => data);
+  if (!heldAsHalf(shape)) return { data: f16ToF32(half), shape };
+  if (!storedTransposed(name)) return { data: half, shape, transposed: false };
+  const rows = shape[0]!;
+  return { data: transposeHalf(half, rows, half.length / rows), shape, transposed: true };
+}
+
+/**
+ * Reads every expected tensor, checking names and shapes, and merges `adapter` (LoRA or DoRA, in
+ * float32) into the adapted linear weights. `dtype` 'float32' widens bf16/f16 to float32;
+ * 'float16' holds the matrices as float16 (see the file comment), each converted as soon as it
+ * is read (adapted ones after their merge), so the host never holds all weights in float32.
  *
  * @example
  * const host = await readQwen2VLWeights(ckpt, cfg, adapter); // Map('model.norm.weight' → {data, shape})
+ * const half = await readQwen2VLWeights(ckpt, cfg, undefined, 'float16'); // matrices as Uint16Array
  */
-export async function readQwen2VLWeights(ckpt: SafetensorsCheckpoint, cfg: Qwen2VLConfig, adapter?: PeftAdapter): Promise<HostWeights> {
+export async function readQwen2VLWeights(ckpt: SafetensorsCheckpoint, cfg: Qwen2VLConfig, adapter?: PeftAdapter, dtype: WeightDtype = 'float32'): Promise<HostWeights> {
+  parseWeightDtype(dtype);
   const byCanonical = new Map<string, string>();
   for (const name of ckpt.names()) byCanonical.set(canonicalTensorName(name), name);
   const expected = expectedTensors(cfg);
@@ -126,6 +221,7 @@ export async function readQwen2VLWeights(ckpt: SafetensorsCheckpoint, cfg: Qwen2
     );
   }
   const host: HostWeights = new Map();
+  const adapted = new Set([...(adapter?.modules.values() ?? [])].map((m) => m.baseWeight));
   for (const [name, shape] of expected) {
     const stored = byCanonical.get(name)!;
     const info = ckpt.info(stored);
@@ -133,12 +229,26 @@ export async function readQwen2VLWeights(ckpt: SafetensorsCheckpoint, cfg: Qwen2
       throw new Vlm2VecError('weights', `${ckpt.source}: tensor ${stored} has shape [${info.shape.join(', ')}], expected [${shape.join(', ')}] from config.json`);
     }
     const raw = await ckpt.read(stored);
+    if (dtype === 'float16' && !adapted.has(name) && heldAsHalf(shape) && !storedTransposed(name)) {
+      // The largest tensor (token embeddings, 0.9 GB in float32 for Qwen2-VL-2B) never widens.
+      let half = toFloat16(raw.dtype, raw.data, stored);
+      if (half === raw.data) half = new Uint16Array(half);
+      else checkHalfRange(stored, half, () => toFloat32(raw.dtype, raw.data, stored));
+      host.set(name, { data: half, shape: [...shape], transposed: false });
+      continue;
+    }
     let data = toFloat32(raw.dtype, raw.data, stored);
     // toFloat32 returns F32 data as a view of the file buffer; copy so merges never alias it.
     if (data === raw.data) data = new Float32Array(data);
-    host.set(name, { data, shape: [...shape] });
+    host.set(name, adapted.has(name) ? { data, shape: [...shape] } : holdTensor(name, data, [...shape], dtype));
   }
   if (adapter) mergeAdapterInto(host, adapter);
+  if (dtype === 'float16') {
+    for (const name of adapted) {
+      const w = host.get(name);
+      if (w && w.data instanceof Float32Array) host.set(name, holdTensor(name, w.data, w.shape, dtype));
+    }
+  }
   return host;
 }
 
@@ -152,6 +262,9 @@ export function mergeAdapterInto(host: HostWeights, adapter: PeftAdapter): void 
     const base = host.get(mod.baseWeight);
     if (!base) {
       throw new Vlm2VecError('adapter', `${adapter.dir}: adapter targets ${mod.module}, but the model has no tensor ${mod.baseWeight}`);
+    }
+    if (!(base.data instanceof Float32Array)) {
+      throw new Vlm2VecError('adapter', `${adapter.dir}: ${mod.baseWeight} is already held as float16; merge adapters into float32 weights`);
     }
     if (base.shape.length !== 2) {
       throw new Vlm2VecError('adapter', `${adapter.dir}: ${mod.baseWeight} is [${base.shape.join(', ')}], not a linear weight`);
@@ -169,7 +282,10 @@ export function mergeAdapterInto(host: HostWeights, adapter: PeftAdapter): void 
 }
 
 /**
- * Builds the parameter tree of constant tensors (they become initializers under jit).
+ * Builds the parameter tree of constant tensors (they become initializers under jit). A float16
+ * matrix becomes `Cast(W16ᵀ → float32)ᵀ`: linear's own transpose cancels the outer one, so the
+ * graph is MatMul(x, Cast(W16ᵀ)). Token embeddings stay a float16 tensor (the model gathers rows,
+ * then casts them).
  *
  * @example const params = buildParams(await readQwen2VLWeights(ckpt, cfg), cfg); params.model.layers.length // 28
  */
@@ -177,7 +293,11 @@ export function buildParams(host: HostWeights, cfg: Qwen2VLConfig): Qwen2VLParam
   const t = (name: string, shape?: number[]): Tensor => {
     const w = host.get(name);
     if (!w) throw new Vlm2VecError('weights', `tensor ${name} was not loaded`);
-    return fromArray(w.data, shape ?? w.shape, 'float32');
+    const dims = shape ?? w.shape;
+    if (w.data instanceof Float32Array) return fromArray(w.data, dims, 'float32');
+    if (!('transposed' in w) || !w.transposed) return fromArray(w.data, dims, 'float16');
+    if (dims.length !== 2) throw new Vlm2VecError('weights', `float16 tensor ${name} is stored transposed but used as [${dims.join(', ')}]`);
+    return transpose(cast(fromArray(w.data, [dims[1]!, dims[0]!], 'float16'), 'float32'));
   };
   const lin = (p: string, bias: boolean): LinearParams => (bias ? { weight: t(`${p}.weight`), bias: t(`${p}.bias`) } : { weight: t(`${p}.weight`) });
   const ln = (p: string): LayerNormParams => ({ weight: t(`${p}.weight`), bias: t(`${p}.bias`) });

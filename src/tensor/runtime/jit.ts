@@ -22,6 +22,7 @@ import type { Flat } from '../tree.ts';
 import { treeFlatten } from '../tree.ts';
 import { realize } from './eager.ts';
 import { createSession, runSession, toOrt } from './session.ts';
+import type { SessionOverrides } from './session.ts';
 
 export interface JitOptions {
   /**
@@ -45,6 +46,11 @@ export interface JitOptions {
    * with ORT's copies.
    */
   onSerialized?: () => void;
+  /**
+   * Session option changes for this graph only, e.g. float16-held weights need ORT's constant
+   * folding off (it would fold their Cast back into float32 initializers).
+   */
+  session?: SessionOverrides;
 }
 
 export interface ExportOptions {
@@ -194,11 +200,11 @@ export function jit<A extends unknown[], R>(fn: (...args: A) => R, opts: JitOpti
         }
         opts.onSerialized?.();
         // ORT has read (or mapped) the files once the session exists; unlinking keeps /tmp clean.
-        e.session = createSession(path, what, e.compiled.hasFloat64).finally(() => rmSync(dir, { recursive: true, force: true }));
+        e.session = createSession(path, what, e.compiled.hasFloat64, opts.session).finally(() => rmSync(dir, { recursive: true, force: true }));
       } else {
         const bytes = encodeModel(m);
         opts.onSerialized?.();
-        e.session = createSession(bytes, what, e.compiled.hasFloat64);
+        e.session = createSession(bytes, what, e.compiled.hasFloat64, opts.session);
       }
     }
     return e.session;

@@ -65,10 +65,21 @@ export function sessionOptions(float64 = false): ort.InferenceSession.SessionOpt
   return o;
 }
 
+/**
+ * Per-graph changes to the runtime's session options (jit's `session` option): a lower
+ * optimization level, ORT's CPU memory arena on/off, and ORT session config entries (`extra`,
+ * e.g. `{ 'optimization.disable_specified_optimizers': 'ConstantFolding' }`).
+ */
+export interface SessionOverrides {
+  graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all';
+  enableCpuMemArena?: boolean;
+  extra?: Readonly<Record<string, string>>;
+}
+
 /** Creates a session from model bytes or a model file path (needed for external data). */
-export async function createSession(model: Uint8Array | string, what: string | (() => string), float64 = false): Promise<ort.InferenceSession> {
+export async function createSession(model: Uint8Array | string, what: string | (() => string), float64 = false, overrides?: SessionOverrides): Promise<ort.InferenceSession> {
   try {
-    const o = sessionOptions(float64);
+    const o = { ...sessionOptions(float64), ...overrides };
     const s = typeof model === 'string' ? await ort.InferenceSession.create(model, o) : await ort.InferenceSession.create(model, o);
     stats.sessionsCreated++;
     return s;
