@@ -11,6 +11,7 @@ type Registrar = (program: Command) => void;
 /** Sub-command name → loader of the module that registers it. */
 const COMMANDS: Record<string, () => Promise<Registrar>> = {
   eval: async () => (await import('./eval.ts')).registerEval,
+  'eval-v1': async () => (await import('./eval-v1.ts')).registerEvalV1,
   report: async () => (await import('./report.ts')).registerReport,
   leaderboard: async () => (await import('./leaderboard.ts')).registerLeaderboard,
   data: async () => (await import('./data.ts')).registerData,

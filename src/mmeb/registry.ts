@@ -85,7 +85,8 @@ export interface Benchmark {
  * Build both benchmarks for a set of version options.
  * mmeb-v1 is the 36 image tasks (with their IND/OOD split). They are evaluated with the V2
  * harness data (`ziyjiang/MMEB_Test_Instruct`), which is how the published V1-style figures of
- * §13 are computed; the legacy `TIGER-Lab/MMEB-eval` harness (§11) is not reproduced.
+ * §13 are computed. The legacy `TIGER-Lab/MMEB-eval` harness (§11: its own data, argmax
+ * scoring) lives apart in src/mmeb/legacy-v1/ (`vlm2vec eval-v1`).
  */
 export function buildBenchmarks(tasks: readonly TaskDef[] = TASKS): Readonly<Record<BenchmarkName, Benchmark>> {
   return Object.freeze({

@@ -1,0 +1,207 @@
+// `vlm2vec eval-v1`: the legacy V1 MMEB harness (TIGER-Lab/MMEB-eval, argmax accuracy; spec §11).
+// Parses options, builds the embedder, calls runEvalV1 (src/mmeb/legacy-v1/run.ts), shows
+// progress on stderr and the accuracies on stdout.
+
+import { Option, type Command } from 'commander';
+import type { RemoteEvent } from '../embed/remote.ts';
+import { createEmbedder, isEndpointSpec } from '../embed/create.ts';
+import { checkV1Folders, runEvalV1, V1_STYLES, type EvalV1Event, type V1Style } from '../mmeb/legacy-v1/run.ts';
+import { V1_GROUPS, writeV1Summary } from '../mmeb/legacy-v1/summary.ts';
+import { ProgressBar, type ProgressStream } from './progress.ts';
+import { Vlm2VecError } from '../errors.ts';
+import type { WeightDtype } from '../models/qwen2-vl/weights.ts';
+import { DTYPE_HELP, parseDtypeOption } from './embed.ts';
+import { collectList, nonNegativeInt, pointToHelp, positiveInt } from '../util/cli-args.ts';
+
+interface EvalV1CliOptions {
+  model: string[];
+  modelName?: string;
+  protocol: 'vlm2vec' | 'vllm';
+  data: string;
+  imageDir: string;
+  out: string;
+  // Absent when --subsets is not given.
+  subsets?: string[];
+  imageResolution?: string;
+  normalize?: boolean;
+  style: V1Style;
+  batchSize: number;
+  concurrency: number;
+  cacheDir?: string;
+  cache: boolean;
+  retries: number;
+  timeout: number;
+  apiKey?: string;
+  adapter?: string;
+  tokenizer?: string;
+  threads?: number;
+  dtype?: WeightDtype;
+  minPixels?: number;
+  maxPixels?: number;
+}
+
+/** Where the command writes (tests pass their own streams). */
+export interface EvalV1Io {
+  stdout: ProgressStream;
+  stderr: ProgressStream;
+}
+
+const EXAMPLES = `
+Examples:
+  # The 36 datasets, as the V1 paper's runs: images at 1344x1344, cosine scores
+  $ vlm2vec eval-v1 --model TIGER-Lab/VLM2Vec-Qwen2VL-2B --data ~/mmeb-data --image-dir ~/mmeb-data/eval_images \\
+      --out runs/v1-2b --image-resolution high --normalize --threads 8
+
+  # Two subsets through an embedding server (original images, dot-product scores)
+  $ vlm2vec eval-v1 --model http://gpu1:8000/v1 --data ~/MMEB-eval --image-dir ~/eval_images \\
+      --out runs/v1-remote --subsets ImageNet-1K,MSCOCO_t2i
+
+Data: --data holds TIGER-Lab/MMEB-eval/ (or is that repo folder itself: one folder per subset,
+<Subset>/test-*.parquet); --image-dir is where its images.zip was unzipped.
+
+Resuming: run the same command again. Finished subsets (an existing <subset>_score.json) are
+skipped and every embedding already computed is read from the cache, so a crash or kill -9 costs
+only the batches in flight. OUT/eval-v1-settings.json records the model, --style,
+--image-resolution and --normalize; a run with other ones is refused (use another --out).
+
+Output: OUT/<subset>_score.json ({"acc", "num_correct", "num_pred"}) and OUT/<subset>_pred.txt
+(the predicted (text, image path) per row), as the reference's v1 eval.py writes them, and
+OUT/summary-v1.json: the V1 paper's means ×100 (Classification, VQA, Retrieval, Grounding, IND,
+OOD, Overall over datasets) of every finished subset; groups missing datasets are marked partial.
+`;
+
+/**
+ * Register `vlm2vec eval-v1` on the program.
+ *
+ * @example
+ * registerEvalV1(program); // then: vlm2vec eval-v1 --model … --data … --image-dir … --out …
+ */
+export function registerEvalV1(program: Command, io: EvalV1Io = { stdout: process.stdout, stderr: process.stderr }): void {
+  pointToHelp(program.command('eval-v1'))
+    .description('Evaluate an embedding model with the legacy MMEB (V1) harness: TIGER-Lab/MMEB-eval, argmax accuracy per subset')
+    .requiredOption('-m, --model <url|dir|hub-id>', 'embedding endpoint base URL(s) (repeat or comma-separate), or one local model: ' +
+      'a model folder, a hub id (owner/name[@rev]) or a PEFT adapter folder', collectList)
+    .option('--model-name <name>', 'model name sent in requests (default: read from GET <base>/models); part of the cache key')
+    .addOption(new Option('--protocol <protocol>', 'wire protocol of the endpoints').choices(['vlm2vec', 'vllm']).default('vlm2vec'))
+    .requiredOption('-d, --data <dir>', 'folder holding TIGER-Lab/MMEB-eval/ (or that repo folder itself)')
+    .requiredOption('--image-dir <dir>', 'folder where MMEB-eval\'s images.zip was unzipped (the reference\'s --image_dir)')
+    .requiredOption('-o, --out <dir>', 'output folder for the result files (created; reused to resume)')
+    .option('-s, --subsets <names>', 'subsets (configs) to evaluate; repeat or comma-separate (default: the 36 MMEB datasets)', collectList)
+    .option('--image-resolution <res>', 'resize images first: high (1344x1344), mid (672x672), low (128x128); any other value ' +
+      'resizes to 1344x1344 only images with a side > 1344; default: original images (ignored for --style phi3_v)')
+    .option('--normalize', 'score by cosine similarity (the reference\'s --normalize); default: dot product')
+    .addOption(new Option('--style <style>', 'backbone whose image token replaces <|image_1|>').choices([...V1_STYLES]).default('qwen2_vl'))
+    .option('--batch-size <n>', 'items per embedding request', positiveInt('--batch-size'), 16)
+    .option('--concurrency <n>', 'embedding requests in flight over all endpoints', positiveInt('--concurrency'), 4)
+    .option('--cache-dir <dir>', 'embedding cache folder (default: <out>/.embed-cache)')
+    .option('--no-cache', 'do not read or write the embedding cache')
+    .option('--retries <n>', 'retries of a failed request before giving up', nonNegativeInt('--retries'), 5)
+    .option('--timeout <seconds>', 'timeout of one request', positiveInt('--timeout'), 300)
+    .option('--api-key <key>', 'API key sent as a Bearer token (default: $VLM2VEC_API_KEY)')
+    .option('--adapter <dir|hub-id>', 'local model: PEFT LoRA/DoRA adapter merged into --model at load')
+    .option('--tokenizer <dir>', 'local model: folder with tokenizer.json')
+    .option('--threads <n>', 'local model: ONNX Runtime threads', positiveInt('--threads'))
+    .option('--dtype <dtype>', `local model: ${DTYPE_HELP}`, parseDtypeOption)
+    .option('--min-pixels <n>', 'local model: image min pixels (default 3136)', positiveInt('--min-pixels'))
+    .option('--max-pixels <n>', 'local model: image max pixels (default 1003520)', positiveInt('--max-pixels'))
+    .addHelpText('after', EXAMPLES)
+    .action(async (o: EvalV1CliOptions) => {
+      await evalV1Command(o, io);
+    });
+}
+
+async function evalV1Command(o: EvalV1CliOptions, io: EvalV1Io): Promise<void> {
+  if (o.model.length === 0) throw new Vlm2VecError('eval-v1', '--model needs an endpoint URL, a model folder or a hub id');
+  const local = !o.model.every(isEndpointSpec);
+  const localOnly = (['adapter', 'tokenizer', 'threads', 'dtype', 'minPixels', 'maxPixels'] as const).filter((k) => o[k] !== undefined);
+  if (!local && localOnly.length > 0) {
+    throw new Vlm2VecError('eval-v1', `--${localOnly[0]!.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} applies to a local model, not to endpoint URLs`);
+  }
+  if (local && o.style !== 'qwen2_vl') {
+    throw new Vlm2VecError('eval-v1', `--style ${o.style} does not fit the local model (a Qwen2-VL): use --style qwen2_vl (the default)`);
+  }
+  // The folders are checked before any endpoint is contacted or model loaded.
+  checkV1Folders({ dataDir: o.data, imageDir: o.imageDir, outDir: o.out });
+  const err = io.stderr;
+  const apiKey = o.apiKey ?? process.env['VLM2VEC_API_KEY'];
+  const created = await createEmbedder(o.model, {
+    remote: {
+      protocol: o.protocol,
+      ...(o.modelName ? { modelName: o.modelName } : {}),
+      ...(apiKey ? { apiKey } : {}),
+      concurrency: o.concurrency,
+      maxItemsPerRequest: o.batchSize,
+      retries: o.retries,
+      timeoutMs: o.timeout * 1000,
+      onEvent: (e: RemoteEvent) => {
+        const nl = err.isTTY ? '\n' : '';
+        if (e.type === 'dead') err.write(`${nl}endpoint ${e.url} dropped after repeated failures (${e.error}); ${e.alive} left\n`);
+        else err.write(`${nl}retry ${e.attempt} (${e.url}): ${e.error}\n`);
+      },
+    },
+    local: {
+      adapter: o.adapter, tokenizerDir: o.tokenizer, threads: o.threads, dtype: o.dtype,
+      batchSize: o.batchSize, minPixels: o.minPixels, maxPixels: o.maxPixels, promptStyle: 'qwen2_vl',
+    },
+  });
+  const embedder = created.embedder;
+  err.write(created.kind === 'remote' ? `model ${embedder.id} via ${created.embedder.aliveEndpoints.join(', ')}\n` : `model ${embedder.id} (local)\n`);
+
+  let bar: { key: string; bar: ProgressBar } | undefined;
+  const progress = (key: string, label: string, done: number, total: number): void => {
+    if (bar?.key !== key) bar = { key, bar: new ProgressBar(label, { stream: err }) };
+    bar.bar.update(done, total);
+  };
+  const onProgress = (e: EvalV1Event): void => {
+    switch (e.type) {
+      case 'start': err.write(`${e.subsets.length} subset(s): ${e.subsets.join(', ')}\n`); break;
+      case 'subset-skip': err.write(`[${e.index + 1}/${e.count}] ${e.subset}: already finished (${e.scoreFile}), skipped\n`); break;
+      case 'subset-start': err.write(`[${e.index + 1}/${e.count}] ${e.subset}\n`); break;
+      case 'loaded': err.write(`  ${e.rows} rows, ${e.queries} unique queries, ${e.targets} unique candidates\n`); break;
+      case 'images': progress(`${e.subset}/images`, '  images    ', e.done, e.total); break;
+      case 'approximate':
+        err.write(`  note: ${e.files.length} image(s) resized approximately (Pillow mode differs), e.g. ${e.files[0]}\n`);
+        break;
+      case 'embed': progress(`${e.subset}/${e.role}`, e.role === 'query' ? '  queries   ' : '  candidates', e.done, e.total); break;
+      case 'subset-done':
+        err.write(`  acc ${e.score.acc.toFixed(4)} (${e.score.num_correct}/${e.score.num_pred}; ${e.embedded} embedded, ` +
+          `${e.cached} from cache, ${e.seconds.toFixed(1)}s)\n`);
+        break;
+      case 'subset-failed': err.write(`  FAILED: ${e.error}\n`); break;
+    }
+  };
+
+  const onSigint = (): void => {
+    err.write('\ninterrupted: finished subsets and computed embeddings are kept; run the same command again to resume\n');
+    process.exit(130);
+  };
+  process.once('SIGINT', onSigint);
+  let results;
+  try {
+    results = await runEvalV1({
+      embedder, dataDir: o.data, imageDir: o.imageDir, outDir: o.out, subsets: o.subsets,
+      style: o.style, imageResolution: o.imageResolution, normalize: o.normalize ?? false,
+      cacheDir: o.cache ? o.cacheDir : null, batchSize: o.batchSize,
+      // One model in this process: concurrent batches would only contend for the same cores.
+      concurrency: created.kind === 'local' ? 1 : o.concurrency,
+      onProgress,
+    });
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+  // Every finished subset of OUT (earlier runs' too) goes into the summary, partial groups flagged.
+  const { summary, file } = await writeV1Summary(o.out, embedder.id, results.map((r) => r.subset));
+  const fmt = (v: number): string => v.toFixed(2).padStart(6);
+  const lines = results.filter((r) => r.score).map((r) => `  ${r.subset.padEnd(20)} ${fmt(r.score!.acc * 100)}`);
+  const groups = V1_GROUPS.filter((g) => summary.scores[g] !== undefined).map((g) => {
+    const p = summary.partial[g];
+    return `  ${g.padEnd(20)} ${fmt(summary.scores[g]!)}${p ? `  (partial: ${p.n}/${p.expected} datasets)` : ''}`;
+  });
+  io.stdout.write(`Accuracy (×100) of ${embedder.id}:\n${[...lines, ...groups].join('\n')}\nsummary: ${file}\n`);
+  const failed = results.filter((r) => r.status === 'failed');
+  if (failed.length > 0) {
+    const shown = failed.slice(0, 3).map((r) => `  ${r.subset}: ${r.error}`);
+    if (failed.length > 3) shown.push(`  and ${failed.length - 3} more (errors above): ${failed.slice(3).map((r) => r.subset).join(', ')}`);
+    throw new Vlm2VecError('eval-v1', `${failed.length} subset(s) failed:\n${shown.join('\n')}`);
+  }
+}
