@@ -8,6 +8,8 @@ on q, k, v, o, down_proj; frozen base). Wall and process CPU time per rep.
 Usage: /work/refenv/bin/python bench/engine-blocks.torch.py '{"threads":2,"batch":4,"seq":512,...}'
 Prints one JSON line: {"forward_ms": [...], "inference_ms": [...], "forward_backward_ms": [...],
 "<name>_cpu_ms": [...], ...}. Optional "cases": ["forward", "inference", "forward_backward"].
+With "serve": true it prints {"ready": true, "torch": ..., "threads": ...}, then times one run of
+each case named on a stdin line and answers {"ms": ..., "cpu_ms": ...} (an empty line ends it).
 """
 
 import json
@@ -76,20 +78,32 @@ def main() -> None:
         for p in lora_layer.parameters():
             p.grad = None
 
-    res = {"threads": torch.get_num_threads(), "torch": torch.__version__}
     fns = {"forward": fwd, "inference": inference, "forward_backward": fwd_bwd, "lora_forward_backward": lora_fwd_bwd}
+    info = {"threads": torch.get_num_threads(), "torch": torch.__version__}
+
+    def timed(fn):
+        t0, c0 = time.perf_counter(), time.process_time()
+        fn()
+        return {"ms": (time.perf_counter() - t0) * 1000, "cpu_ms": (time.process_time() - c0) * 1000}
+
+    if a.get("serve"):
+        # Paired mode: one JSON line per case name read from stdin, so the caller can alternate
+        # single reps of ours and PyTorch and both sides see the same machine conditions.
+        print(json.dumps({"ready": True, **info}), flush=True)
+        for line in sys.stdin:
+            name = line.strip()
+            if not name:
+                break
+            print(json.dumps(timed(fns[name])), flush=True)
+        return
+    res = dict(info)
     for name in a.get("cases", list(fns)):
         fn = fns[name]
         for _ in range(a["warmup"]):
             fn()
-        times, cpu = [], []
-        for _ in range(a["reps"]):
-            t0, c0 = time.perf_counter(), time.process_time()
-            fn()
-            times.append((time.perf_counter() - t0) * 1000)
-            cpu.append((time.process_time() - c0) * 1000)
-        res[name + "_ms"] = times
-        res[name + "_cpu_ms"] = cpu
+        runs = [timed(fn) for _ in range(a["reps"])]
+        res[name + "_ms"] = [r["ms"] for r in runs]
+        res[name + "_cpu_ms"] = [r["cpu_ms"] for r in runs]
     print(json.dumps(res))
 
 

@@ -3,10 +3,12 @@
 // ORT) vs PyTorch CPU (transformers' Qwen2VLDecoderLayer, SDPA) run with the same thread count by
 // bench/engine-blocks.torch.py. Prints times and ratios; never asserts.
 //
-// Usage: node --import tsx bench/engine-blocks.ts [--threads N] [--reps N] [--rounds N] [--batch N] [--seq N] [--small]
+// Usage: node --import tsx bench/engine-blocks.ts [--threads N] [--reps N] [--batch N] [--seq N] [--small] [--cases a,b]
 //   --small   a tiny layer (hidden 96) for a smoke run of the harness itself
-//   --rounds  ours and PyTorch alternate this many times (default 2); figures are the best over
-//             all rounds, so a burst of load from other processes hits both sides alike
+//   --reps    timed runs per side and case (default 6). Ours and PyTorch (a persistent Python
+//             process) alternate run by run — ours, torch, torch, ours, … — so drifts and bursts of
+//             load on a shared machine hit both sides alike; the headline is the median of the
+//             per-pair ratios, with their range.
 // The PyTorch side needs a venv with torch + transformers: $VLM2VEC_REFENV (default /work/refenv);
 // without it the baseline is skipped with the reason printed.
 //
@@ -25,9 +27,10 @@
 // Besides wall time, each rep's process CPU time is printed (ours: Node process incl. ORT threads;
 // PyTorch: time.process_time()): on a loaded machine it is the steadier measure of work done.
 
-import { spawnSync } from 'node:child_process';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { Jitted, Tensor } from '../src/tensor/index.ts';
 import { arange, configureRuntime, expand, jit, onesLike, randn, realize, reshape, vjp } from '../src/tensor/index.ts';
@@ -37,8 +40,8 @@ import { qwen2DecoderLayer, textRotary } from '../src/nn/index.ts';
 export interface BenchArgs {
   threads: number;
   reps: number;
-  rounds: number;
   warmup: number;
+  cases: CaseName[];
   batch: number;
   seq: number;
   hidden: number;
@@ -57,9 +60,9 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
   const small = argv.includes('--small');
   return {
     threads: get('threads') ?? availableParallelism(),
-    reps: get('reps') ?? 3,
-    rounds: get('rounds') ?? 2,
+    reps: get('reps') ?? 6,
     warmup: 1,
+    cases: parseCases(argv),
     batch: get('batch') ?? (small ? 2 : 4),
     seq: get('seq') ?? (small ? 64 : 512),
     hidden: small ? 96 : 1536,
@@ -79,35 +82,29 @@ function median(xs: readonly number[]): number {
 /** Best of the repetitions: on a shared machine the minimum is the least disturbed run. */
 const best = (xs: readonly number[]): number => Math.min(...xs);
 
-interface Timing {
-  /** First call (trace + compile + run), when this round built the session. */
-  first?: number;
-  times: number[];
-  cpu: number[];
-  /** 1-minute load average when the reps started. */
-  load: number;
-}
-
 const cpuMs = (u: NodeJS.CpuUsage): number => (u.user + u.system) / 1000;
 
-async function timeIt(fn: () => Promise<unknown>, a: BenchArgs, compile: boolean): Promise<Timing> {
-  let first: number | undefined;
-  for (let i = 0; i < a.warmup; i++) {
-    const t0 = performance.now();
-    await fn(); // the first call traces + compiles
-    if (i === 0 && compile) first = performance.now() - t0;
-  }
-  const load = loadavg()[0]!;
-  const times: number[] = [];
-  const cpu: number[] = [];
-  for (let i = 0; i < a.reps; i++) {
-    const t0 = performance.now();
-    const c0 = process.cpuUsage();
-    await fn();
-    cpu.push(cpuMs(process.cpuUsage(c0)));
-    times.push(performance.now() - t0);
-  }
-  return { ...(first === undefined ? {} : { first }), times, cpu, load };
+/** One timed run: wall and process CPU time (ours: the Node process incl. ORT's threads). */
+interface Run {
+  ms: number;
+  cpu_ms: number;
+}
+
+async function timeOnce(fn: () => Promise<unknown>): Promise<Run> {
+  const t0 = performance.now();
+  const c0 = process.cpuUsage();
+  await fn();
+  const cpu = cpuMs(process.cpuUsage(c0));
+  return { ms: performance.now() - t0, cpu_ms: cpu };
+}
+
+function parseCases(argv: readonly string[]): CaseName[] {
+  const i = argv.indexOf('--cases');
+  if (i < 0) return [...CASES];
+  const names = (argv[i + 1] ?? '').split(',').filter(Boolean);
+  const bad = names.filter((n) => !(CASES as readonly string[]).includes(n));
+  if (bad.length > 0 || names.length === 0) throw new Error(`--cases: unknown ${bad.join(', ') || '(none)'}; one or more of ${CASES.join(', ')}`);
+  return names as CaseName[];
 }
 
 function makeParams(a: BenchArgs): Qwen2DecoderLayerParams {
@@ -210,82 +207,89 @@ export async function makeOurs(a: BenchArgs): Promise<{ run: Runner; sessions: (
   };
 }
 
-type TorchResult = Record<string, number[]> & { threads: number; torch: string };
+/** The PyTorch side as a persistent process answering one timed run per request. */
+class TorchServer {
+  private constructor(
+    private readonly child: ChildProcessWithoutNullStreams,
+    private readonly lines: AsyncIterator<string>,
+    readonly version: string,
+  ) {}
 
-function runTorch(a: BenchArgs): TorchResult | string {
-  const venv = process.env.VLM2VEC_REFENV ?? '/work/refenv';
-  const python = `${venv}/bin/python`;
-  if (!existsSync(python)) return `no PyTorch reference venv at ${venv} (set VLM2VEC_REFENV)`;
-  const script = fileURLToPath(new URL('./engine-blocks.torch.py', import.meta.url));
-  const r = spawnSync(python, [script, JSON.stringify({ ...a, cases: CASES })], {
-    encoding: 'utf8',
-    env: { ...process.env, OMP_NUM_THREADS: String(a.threads), MKL_NUM_THREADS: String(a.threads) },
-    maxBuffer: 1 << 20,
-  });
-  if (r.status !== 0) return `PyTorch baseline failed (exit ${r.status}): ${(r.stderr ?? '').trim().split('\n').slice(-3).join(' | ')}`;
-  const line = r.stdout.trim().split('\n').pop() ?? '';
-  return JSON.parse(line) as TorchResult;
+  /** Starts the server, or returns why the baseline is skipped. */
+  static async start(a: BenchArgs): Promise<TorchServer | string> {
+    const venv = process.env.VLM2VEC_REFENV ?? '/work/refenv';
+    const python = `${venv}/bin/python`;
+    if (!existsSync(python)) return `no PyTorch reference venv at ${venv} (set VLM2VEC_REFENV)`;
+    const script = fileURLToPath(new URL('./engine-blocks.torch.py', import.meta.url));
+    const child = spawn(python, [script, JSON.stringify({ ...a, serve: true })], {
+      env: { ...process.env, OMP_NUM_THREADS: String(a.threads), MKL_NUM_THREADS: String(a.threads) },
+    });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000)));
+    const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+    const first = await lines.next();
+    if (first.done) return `PyTorch baseline failed: ${stderr.trim().split('\n').slice(-3).join(' | ')}`;
+    const hello = JSON.parse(first.value as string) as { torch: string; threads: number };
+    return new TorchServer(child, lines, `torch ${hello.torch}, ${hello.threads} threads`);
+  }
+
+  async run(c: CaseName): Promise<Run> {
+    this.child.stdin.write(`${c}\n`);
+    const r = await this.lines.next();
+    if (r.done) throw new Error(`the PyTorch process ended while timing ${c}`);
+    return JSON.parse(r.value as string) as Run;
+  }
+
+  stop(): void {
+    this.child.stdin.end('\n');
+  }
 }
 
 const fmt = (ms: number): string => `${ms.toFixed(0)} ms`;
-const fmtLoads = (ls: readonly number[]): string => ls.map((l) => l.toFixed(1)).join('/');
 
 export async function benchDecoderBlock(argv: readonly string[] = process.argv.slice(2)): Promise<void> {
   const a = parseArgs(argv);
   console.log(
     `decoder block: hidden ${a.hidden}, heads ${a.heads}/${a.kvHeads}, head_dim ${a.hidden / a.heads}, ` +
-      `mlp ${a.intermediate}, batch ${a.batch}, seq ${a.seq}, threads ${a.threads}, ${a.rounds} rounds x ${a.reps} reps`,
+      `mlp ${a.intermediate}, batch ${a.batch}, seq ${a.seq}, threads ${a.threads}, ${a.reps} paired reps, load ${loadavg()[0]!.toFixed(1)}`,
   );
   const ours = await makeOurs(a);
-  const acc = (): Record<CaseName, { times: number[]; cpu: number[]; loads: number[] }> =>
-    Object.fromEntries(CASES.map((c) => [c, { times: [], cpu: [], loads: [] }])) as never;
-  const mine = acc();
-  const theirs = acc();
-  let torchSkip: string | undefined;
-  let torchVersion = '';
-  for (let round = 0; round < a.rounds; round++) {
-    for (const c of CASES) {
-      const t = await timeIt(ours.run[c], a, round === 0);
-      mine[c].times.push(...t.times);
-      mine[c].cpu.push(...t.cpu);
-      mine[c].loads.push(t.load);
-      if (t.first !== undefined) console.log(`  ours  ${c.padEnd(21)} first call incl. trace+compile ${fmt(t.first)}`);
+  const torch = await TorchServer.start(a);
+  if (typeof torch === 'string') console.log(`  PyTorch baseline skipped: ${torch}`);
+  const rows: string[] = [];
+  try {
+    for (const c of a.cases) {
+      const first = await timeOnce(ours.run[c]); // traces + compiles
+      console.log(`  ${c}: ours' first call incl. trace+compile ${fmt(first.ms)}`);
+      if (typeof torch !== 'string') await torch.run(c); // warm-up (peft injection, allocator)
+      const mine: Run[] = [];
+      const theirs: Run[] = [];
+      for (let i = 0; i < a.reps; i++) {
+        // ABBA order: a drift during the pair affects both sides alike on average.
+        if (i % 2 === 0 || typeof torch === 'string') mine.push(await timeOnce(ours.run[c]));
+        if (typeof torch !== 'string') theirs.push(await torch.run(c));
+        if (i % 2 === 1 && typeof torch !== 'string') mine.push(await timeOnce(ours.run[c]));
+      }
+      const line = (who: string, rs: readonly Run[]): string =>
+        `  ${who} ${c.padEnd(21)} median ${fmt(median(rs.map((r) => r.ms)))}, best ${fmt(best(rs.map((r) => r.ms)))}, cpu median ${fmt(median(rs.map((r) => r.cpu_ms)))}`;
+      console.log(line('ours ', mine));
+      if (theirs.length === 0) continue;
+      console.log(line('torch', theirs));
+      const wall = mine.map((m, i) => m.ms / theirs[i]!.ms);
+      const cpu = mine.map((m, i) => m.cpu_ms / theirs[i]!.cpu_ms);
+      rows.push(
+        `  ratio ${c.padEnd(21)} wall ${median(wall).toFixed(2)} (pairs ${Math.min(...wall).toFixed(2)}–${Math.max(...wall).toFixed(2)}), ` +
+          `cpu ${median(cpu).toFixed(2)}`,
+      );
     }
-    if (torchSkip) continue;
-    const load = loadavg()[0]!;
-    const torch = runTorch(a);
-    if (typeof torch === 'string') {
-      torchSkip = torch;
-      continue;
-    }
-    torchVersion = `torch ${torch.torch}, ${torch.threads} threads`;
-    for (const c of CASES) {
-      theirs[c].times.push(...(torch[`${c}_ms`] ?? []));
-      theirs[c].cpu.push(...(torch[`${c}_cpu_ms`] ?? []));
-      theirs[c].loads.push(load);
-    }
+  } finally {
+    if (typeof torch !== 'string') torch.stop();
   }
-  const s = ours.sessions();
+  const s = ours.sessions().filter((_, i) => a.cases.includes(CASES[i]!));
   if (s.some((n) => n !== 1)) console.log(`  note: sessions built ${s.join('/')} (expected 1 each)`);
-  for (const c of CASES) {
-    const m = mine[c];
-    console.log(`  ours  ${c.padEnd(21)} best ${fmt(best(m.times))}, median ${fmt(median(m.times))}, cpu best ${fmt(best(m.cpu))}  (load ${fmtLoads(m.loads)})`);
-    if (torchSkip) continue;
-    const t = theirs[c];
-    console.log(`  torch ${c.padEnd(21)} best ${fmt(best(t.times))}, median ${fmt(median(t.times))}, cpu best ${fmt(best(t.cpu))}  (load ${fmtLoads(t.loads)})`);
-  }
-  if (torchSkip) {
-    console.log(`  PyTorch baseline skipped: ${torchSkip}`);
-    return;
-  }
-  console.log(`  (${torchVersion}; ratios ours/torch, best of ${a.rounds * a.reps}; target ≤ 1)`);
-  for (const c of CASES) {
-    const wall = best(mine[c].times) / best(theirs[c].times);
-    const cpu = best(mine[c].cpu) / best(theirs[c].cpu);
-    console.log(`  ratio ${c.padEnd(21)} wall ${wall.toFixed(2)}, cpu ${cpu.toFixed(2)}`);
-  }
-  const fb = (r: typeof mine): string => (best(r.forward_backward.times) / best(r.forward.times)).toFixed(2);
-  console.log(`  forward+backward / forward: ours ${fb(mine)}${torchSkip ? '' : `, torch ${fb(theirs)}`}`);
+  if (typeof torch === 'string') return;
+  console.log(`  (${torch.version}; ours/torch, median of ${a.reps} paired runs; target ≤ 1; load now ${loadavg()[0]!.toFixed(1)})`);
+  for (const r of rows) console.log(r);
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {

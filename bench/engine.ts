@@ -1,8 +1,8 @@
 // npm run bench:engine — engine speed, printed as ratios (never asserted).
 // 1. jitted 16-layer MLP (x [256,1536], 16 weights [1536,1536] as initializers, ReLU) vs the same
 //    products in a hand-built single ONNX graph run by plain ORT (target >= 0.95), and vs PyTorch CPU.
-// 2. The decoder-block bench of bench/engine-blocks.ts (forward, inference, forward+backward at
-//    Qwen2-VL-2B width vs PyTorch CPU).
+// 2. The decoder-block bench of bench/engine-blocks.ts (forward, inference, forward+backward and
+//    LoRA forward+backward at Qwen2-VL-2B width vs PyTorch CPU, run by run in pairs).
 // Env: BENCH_THREADS (default 2), BENCH_ITERS (default 7), BENCH_BLOCK_ARGS (extra flags for the
 // decoder-block bench, e.g. '--small' for a quick smoke run).
 
