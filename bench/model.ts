@@ -1,5 +1,5 @@
 // `npm run bench:model` (node --import tsx bench/model.ts [--threads N] [--iters N] [--skip-torch] [--keep-weights]
-//   [--dtype float32|float16]):
+//   [--dtype float32|float16] [--no-arena]):
 // embeddings/s and peak RSS of our Qwen2-VL encoder vs transformers + PyTorch CPU (fp32, same
 // threads) on a model with Qwen2-VL-2B's widths (hidden 1536, 12/2 heads, MLP 8960, vision
 // 1280 / 16 heads, vocab 151936) and reduced depth (4 LM + 4 vision layers), random weights,
@@ -24,6 +24,8 @@ const ITERS = arg('--iters', 3);
 const SKIP_TORCH = process.argv.includes('--skip-torch');
 // Keep the host copies of the weights (as before LocalEmbedder released them), for comparison.
 const KEEP_WEIGHTS = process.argv.includes('--keep-weights');
+// ORT's CPU memory arena off (configureRuntime({ cpuMemArena: false })): lower RSS between runs.
+const NO_ARENA = process.argv.includes('--no-arena');
 const DTYPE = parseWeightDtype(process.argv.includes('--dtype') ? process.argv[process.argv.indexOf('--dtype') + 1] : undefined, '--dtype');
 const PYTHON = process.env.VLM2VEC_REFENV_PYTHON ?? '/work/refenv/bin/python';
 
@@ -80,7 +82,7 @@ function imageRows(): number[][] {
 }
 
 async function runOurs(): Promise<{ textPerS: number; imagePerS: number; peakRssMb: number; endRssMb: number }> {
-  configureRuntime({ threads: THREADS, interOpThreads: 1 });
+  configureRuntime({ threads: THREADS, interOpThreads: 1, ...(NO_ARENA ? { cpuMemArena: false } : {}) });
   const cfg = parseQwen2VLConfig(CONFIG, { file: 'bench config' });
   const host: HostWeights = new Map();
   let seed = 1;

@@ -15,6 +15,13 @@ export interface RuntimeOptions {
   graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all';
   /** Max cached eager sessions (least recently used are released). */
   maxCachedSessions?: number;
+  /**
+   * ORT's CPU memory arena (default on, ORT's default): it keeps the largest activation memory a
+   * session ever needed and reuses it. Off, every run allocates and frees its buffers. Measured
+   * with bench/model.ts (2B widths, 4+4 layers, float32): RSS after the runs 1.7 GB instead of
+   * 2.2 GB, peak unchanged, image batches 10–20 % slower, text unchanged.
+   */
+  cpuMemArena?: boolean;
 }
 
 export interface RuntimeStats {
@@ -61,6 +68,7 @@ export function sessionOptions(float64 = false): ort.InferenceSession.SessionOpt
     graphOptimizationLevel: float64 && opts.graphOptimizationLevel !== 'disabled' ? 'basic' : opts.graphOptimizationLevel,
   };
   if (opts.threads !== undefined) Object.assign(o, { intraOpNumThreads: opts.threads });
+  if (opts.cpuMemArena !== undefined) Object.assign(o, { enableCpuMemArena: opts.cpuMemArena });
   if (opts.interOpThreads !== undefined) Object.assign(o, { interOpNumThreads: opts.interOpThreads });
   return o;
 }
