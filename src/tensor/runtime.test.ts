@@ -4,8 +4,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   add, cast, clearSessionCache, configureRuntime, floatToHalf, halfToFloat, matmul, mul, placeholder, realize, runtimeStats, sum, tensor,
-  fromArray, arange, full, zeros, where, less, pad, slice,
+  fromArray, arange, full, zeros, where, less, pad, slice, jit,
 } from './index.ts';
+import type { Tensor } from './index.ts';
+import { sessionOptions } from './runtime/session.ts';
 
 configureRuntime({ threads: 1 });
 
@@ -86,4 +88,21 @@ test('graphs that differ only in a lowering constant do not share an eager sessi
   const y = tensor([[1, 2, 3, 4, 5, 6]]);
   assert.deepEqual(await slice(y, [[0, 1], [0, 3]]).toArray(), [1, 2, 3]);
   assert.deepEqual(await slice(y, [[0, 1], [3, 6]]).toArray(), [4, 5, 6]);
+});
+
+test('session settings: the runtime arena switch and per-graph overrides reach ORT', async () => {
+  configureRuntime({ cpuMemArena: false });
+  try {
+    assert.equal(sessionOptions().enableCpuMemArena, false);
+  } finally {
+    configureRuntime({ cpuMemArena: true });
+  }
+  assert.equal(sessionOptions().enableCpuMemArena, true);
+  // Per-graph overrides are passed through to ORT: valid ones run, an invalid optimization level
+  // fails the session build with the graph's name.
+  const x = tensor([1, 2, 3]);
+  const ok = jit((t: Tensor) => t.mul(2), { name: 'override_ok', session: { graphOptimizationLevel: 'extended', enableCpuMemArena: false } });
+  assert.deepEqual(await (await ok(x)).toArray(), [2, 4, 6]);
+  const bad = jit((t: Tensor) => t.mul(2), { name: 'override_bad', session: { graphOptimizationLevel: 'bogus' as 'all' } });
+  await assert.rejects(bad(x), /jit override_bad/);
 });
