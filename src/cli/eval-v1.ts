@@ -3,20 +3,14 @@
 // progress on stderr and the accuracies on stdout.
 
 import { Option, type Command } from 'commander';
-import type { RemoteEvent } from '../embed/remote.ts';
-import { createEmbedder, isEndpointSpec } from '../embed/create.ts';
 import { checkV1Folders, runEvalV1, V1_STYLES, type EvalV1Event, type V1Style } from '../mmeb/legacy-v1/run.ts';
 import { V1_GROUPS, writeV1Summary } from '../mmeb/legacy-v1/summary.ts';
 import { ProgressBar, type ProgressStream } from './progress.ts';
 import { Vlm2VecError } from '../errors.ts';
-import type { WeightDtype } from '../models/qwen2-vl/weights.ts';
-import { DTYPE_HELP, parseDtypeOption } from './embed.ts';
-import { collectList, nonNegativeInt, pointToHelp, positiveInt } from '../util/cli-args.ts';
+import { addEmbedderOptions, checkModelOptions, openCliEmbedder, resumableOnInterrupt, type EmbedderCliOptions } from './embedder-cli.ts';
+import { collectList, pointToHelp } from '../util/cli-args.ts';
 
-interface EvalV1CliOptions {
-  model: string[];
-  modelName?: string;
-  protocol: 'vlm2vec' | 'vllm';
+interface EvalV1CliOptions extends EmbedderCliOptions {
   data: string;
   imageDir: string;
   out: string;
@@ -25,19 +19,6 @@ interface EvalV1CliOptions {
   imageResolution?: string;
   normalize?: boolean;
   style: V1Style;
-  batchSize: number;
-  concurrency: number;
-  cacheDir?: string;
-  cache: boolean;
-  retries: number;
-  timeout: number;
-  apiKey?: string;
-  adapter?: string;
-  tokenizer?: string;
-  threads?: number;
-  dtype?: WeightDtype;
-  minPixels?: number;
-  maxPixels?: number;
 }
 
 /** Where the command writes (tests pass their own streams). */
@@ -77,12 +58,10 @@ OOD, Overall over datasets) of every finished subset; groups missing datasets ar
  * registerEvalV1(program); // then: vlm2vec eval-v1 --model … --data … --image-dir … --out …
  */
 export function registerEvalV1(program: Command, io: EvalV1Io = { stdout: process.stdout, stderr: process.stderr }): void {
-  pointToHelp(program.command('eval-v1'))
+  const cmd = pointToHelp(program.command('eval-v1'))
     .description('Evaluate an embedding model with the legacy MMEB (V1) harness: TIGER-Lab/MMEB-eval, argmax accuracy per subset')
     .requiredOption('-m, --model <url|dir|hub-id>', 'embedding endpoint base URL(s) (repeat or comma-separate), or one local model: ' +
       'a model folder, a hub id (owner/name[@rev]) or a PEFT adapter folder', collectList)
-    .option('--model-name <name>', 'model name sent in requests (default: read from GET <base>/models); part of the cache key')
-    .addOption(new Option('--protocol <protocol>', 'wire protocol of the endpoints').choices(['vlm2vec', 'vllm']).default('vlm2vec'))
     .requiredOption('-d, --data <dir>', 'folder holding TIGER-Lab/MMEB-eval/ (or that repo folder itself)')
     .requiredOption('--image-dir <dir>', 'folder where MMEB-eval\'s images.zip was unzipped (the reference\'s --image_dir)')
     .requiredOption('-o, --out <dir>', 'output folder for the result files (created; reused to resume)')
@@ -90,20 +69,8 @@ export function registerEvalV1(program: Command, io: EvalV1Io = { stdout: proces
     .option('--image-resolution <res>', 'resize images first: high (1344x1344), mid (672x672), low (128x128); any other value ' +
       'resizes to 1344x1344 only images with a side > 1344; default: original images (ignored for --style phi3_v)')
     .option('--normalize', 'score by cosine similarity (the reference\'s --normalize); default: dot product')
-    .addOption(new Option('--style <style>', 'backbone whose image token replaces <|image_1|>').choices([...V1_STYLES]).default('qwen2_vl'))
-    .option('--batch-size <n>', 'items per embedding request', positiveInt('--batch-size'), 16)
-    .option('--concurrency <n>', 'embedding requests in flight over all endpoints', positiveInt('--concurrency'), 4)
-    .option('--cache-dir <dir>', 'embedding cache folder (default: <out>/.embed-cache)')
-    .option('--no-cache', 'do not read or write the embedding cache')
-    .option('--retries <n>', 'retries of a failed request before giving up', nonNegativeInt('--retries'), 5)
-    .option('--timeout <seconds>', 'timeout of one request', positiveInt('--timeout'), 300)
-    .option('--api-key <key>', 'API key sent as a Bearer token (default: $VLM2VEC_API_KEY)')
-    .option('--adapter <dir|hub-id>', 'local model: PEFT LoRA/DoRA adapter merged into --model at load')
-    .option('--tokenizer <dir>', 'local model: folder with tokenizer.json')
-    .option('--threads <n>', 'local model: ONNX Runtime threads', positiveInt('--threads'))
-    .option('--dtype <dtype>', `local model: ${DTYPE_HELP}`, parseDtypeOption)
-    .option('--min-pixels <n>', 'local model: image min pixels (default 3136)', positiveInt('--min-pixels'))
-    .option('--max-pixels <n>', 'local model: image max pixels (default 1003520)', positiveInt('--max-pixels'))
+    .addOption(new Option('--style <style>', 'backbone whose image token replaces <|image_1|>').choices([...V1_STYLES]).default('qwen2_vl'));
+  addEmbedderOptions(cmd)
     .addHelpText('after', EXAMPLES)
     .action(async (o: EvalV1CliOptions) => {
       await evalV1Command(o, io);
@@ -111,41 +78,12 @@ export function registerEvalV1(program: Command, io: EvalV1Io = { stdout: proces
 }
 
 async function evalV1Command(o: EvalV1CliOptions, io: EvalV1Io): Promise<void> {
-  if (o.model.length === 0) throw new Vlm2VecError('eval-v1', '--model needs an endpoint URL, a model folder or a hub id');
-  const local = !o.model.every(isEndpointSpec);
-  const localOnly = (['adapter', 'tokenizer', 'threads', 'dtype', 'minPixels', 'maxPixels'] as const).filter((k) => o[k] !== undefined);
-  if (!local && localOnly.length > 0) {
-    throw new Vlm2VecError('eval-v1', `--${localOnly[0]!.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} applies to a local model, not to endpoint URLs`);
-  }
-  if (local && o.style !== 'qwen2_vl') {
-    throw new Vlm2VecError('eval-v1', `--style ${o.style} does not fit the local model (a Qwen2-VL): use --style qwen2_vl (the default)`);
-  }
+  checkModelOptions('eval-v1', o, o.style);
   // The folders are checked before any endpoint is contacted or model loaded.
   checkV1Folders({ dataDir: o.data, imageDir: o.imageDir, outDir: o.out });
   const err = io.stderr;
-  const apiKey = o.apiKey ?? process.env['VLM2VEC_API_KEY'];
-  const created = await createEmbedder(o.model, {
-    remote: {
-      protocol: o.protocol,
-      ...(o.modelName ? { modelName: o.modelName } : {}),
-      ...(apiKey ? { apiKey } : {}),
-      concurrency: o.concurrency,
-      maxItemsPerRequest: o.batchSize,
-      retries: o.retries,
-      timeoutMs: o.timeout * 1000,
-      onEvent: (e: RemoteEvent) => {
-        const nl = err.isTTY ? '\n' : '';
-        if (e.type === 'dead') err.write(`${nl}endpoint ${e.url} dropped after repeated failures (${e.error}); ${e.alive} left\n`);
-        else err.write(`${nl}retry ${e.attempt} (${e.url}): ${e.error}\n`);
-      },
-    },
-    local: {
-      adapter: o.adapter, tokenizerDir: o.tokenizer, threads: o.threads, dtype: o.dtype,
-      batchSize: o.batchSize, minPixels: o.minPixels, maxPixels: o.maxPixels, promptStyle: 'qwen2_vl',
-    },
-  });
+  const created = await openCliEmbedder('eval-v1', o, o.style, err);
   const embedder = created.embedder;
-  err.write(created.kind === 'remote' ? `model ${embedder.id} via ${created.embedder.aliveEndpoints.join(', ')}\n` : `model ${embedder.id} (local)\n`);
 
   let bar: { key: string; bar: ProgressBar } | undefined;
   const progress = (key: string, label: string, done: number, total: number): void => {
@@ -171,24 +109,15 @@ async function evalV1Command(o: EvalV1CliOptions, io: EvalV1Io): Promise<void> {
     }
   };
 
-  const onSigint = (): void => {
-    err.write('\ninterrupted: finished subsets and computed embeddings are kept; run the same command again to resume\n');
-    process.exit(130);
-  };
-  process.once('SIGINT', onSigint);
-  let results;
-  try {
-    results = await runEvalV1({
-      embedder, dataDir: o.data, imageDir: o.imageDir, outDir: o.out, subsets: o.subsets,
-      style: o.style, imageResolution: o.imageResolution, normalize: o.normalize ?? false,
-      cacheDir: o.cache ? o.cacheDir : null, batchSize: o.batchSize,
-      // One model in this process: concurrent batches would only contend for the same cores.
-      concurrency: created.kind === 'local' ? 1 : o.concurrency,
-      onProgress,
-    });
-  } finally {
-    process.off('SIGINT', onSigint);
-  }
+  const results = await resumableOnInterrupt(err, 'subsets', () => runEvalV1({
+    embedder, dataDir: o.data, imageDir: o.imageDir, outDir: o.out, subsets: o.subsets,
+    style: o.style, imageResolution: o.imageResolution, normalize: o.normalize ?? false,
+    cacheDir: o.cache ? o.cacheDir : null, batchSize: o.batchSize,
+    // One model in this process: concurrent batches would only contend for the same cores.
+    concurrency: created.kind === 'local' ? 1 : o.concurrency,
+    onProgress,
+  }));
+
   // Every finished subset of OUT (earlier runs' too) goes into the summary, partial groups flagged.
   const { summary, file } = await writeV1Summary(o.out, embedder.id, results.map((r) => r.subset));
   const fmt = (v: number): string => v.toFixed(2).padStart(6);

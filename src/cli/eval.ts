@@ -2,46 +2,26 @@
 // the summary on stdout. Everything else lives in src/mmeb/eval.ts (the library API).
 
 import { Option, type Command } from 'commander';
-import type { RemoteEvent } from '../embed/remote.ts';
-import { createEmbedder, isEndpointSpec } from '../embed/create.ts';
 import { prepareEval, runEval, type EvalEvent } from '../mmeb/eval.ts';
 import { isBenchmarkName } from '../mmeb/registry.ts';
 import { GROUPS } from '../mmeb/aggregate.ts';
 import { ProgressBar } from './progress.ts';
 import { Vlm2VecError } from '../errors.ts';
-import type { WeightDtype } from '../models/qwen2-vl/weights.ts';
-import { DTYPE_HELP, parseDtypeOption } from './embed.ts';
+import { addEmbedderOptions, checkModelOptions, openCliEmbedder, resumableOnInterrupt, type EmbedderCliOptions } from './embedder-cli.ts';
 import { DEFAULT_PROMPT_STYLE, PROMPT_STYLES, type PromptStyle } from '../embed/prompt.ts';
-import { collectList, collectTasks, nonNegativeInt, pointToHelp, positiveInt } from '../util/cli-args.ts';
+import { collectList, collectTasks, pointToHelp } from '../util/cli-args.ts';
 
-interface EvalCliOptions {
-  model: string[];
+interface EvalCliOptions extends EmbedderCliOptions {
   // Absent when --tasks is not given.
   tasks?: string[];
-  modelName?: string;
   benchmark: string;
   data: string;
   out: string;
-  batchSize: number;
-  concurrency: number;
-  protocol: 'vlm2vec' | 'vllm';
-  cacheDir?: string;
-  cache: boolean;
   style: PromptStyle;
   vidoreInstructions: 'nonempty' | 'empty';
   momentseeker: '1602' | '1800';
   pageData: 'fixed' | 'old';
   gradedNdcg: 'reference' | 'corrected';
-  retries: number;
-  timeout: number;
-  apiKey?: string;
-  // Local model only.
-  adapter?: string;
-  tokenizer?: string;
-  threads?: number;
-  dtype?: WeightDtype;
-  minPixels?: number;
-  maxPixels?: number;
 }
 
 const EXAMPLES = `
@@ -73,23 +53,16 @@ OUT/summary.json (scores ×100 per group; groups missing tasks are listed under 
 
 /** Register `vlm2vec eval` on the program. */
 export function registerEval(program: Command): void {
-  pointToHelp(program.command('eval'))
+  const cmd = pointToHelp(program.command('eval'))
     .description('Evaluate an embedding model on MMEB-V2 or MMEB (V1) and write reference-format result files')
     .requiredOption('-m, --model <url|dir|hub-id>', 'embedding endpoint base URL (http(s)://host:port[/v1]); repeat or comma-separate to spread ' +
       'the work over several servers (a dead one is dropped, the others carry on). Or one local model run in this process: a ' +
       'model folder, a hub id (owner/name[@rev], cached) or a PEFT adapter folder', collectList)
-    .option('--model-name <name>', 'model name sent in requests (default: read from GET <base>/models); part of the cache key')
-    .addOption(new Option('--protocol <protocol>', 'wire protocol: vlm2vec (batched {text, images, video} items) or vllm ' +
-      '(vLLM /v1/embeddings chat form, one item per request, no video)').choices(['vlm2vec', 'vllm']).default('vlm2vec'))
     .addOption(new Option('-b, --benchmark <name>', 'benchmark').choices(['mmeb-v2', 'mmeb-v1']).default('mmeb-v2'))
     .option('-t, --tasks <spec>', 'tasks to run: names, modalities (image|video|visdoc), groups (video/MRET, v1/IND), ' +
       "globs ('ViDoRe_*'), or all; repeat or comma-separate (default: the whole benchmark)", collectTasks)
     .requiredOption('-d, --data <dir>', 'data folder: HF dataset repos as <dir>/<org>/<repo>/ plus image-tasks/, video-tasks/, visdoc-tasks/')
     .requiredOption('-o, --out <dir>', 'output folder for result files (created; reused to resume)')
-    .option('--batch-size <n>', 'items per embedding request', positiveInt('--batch-size'), 16)
-    .option('--concurrency <n>', 'embedding requests in flight over all endpoints', positiveInt('--concurrency'), 4)
-    .option('--cache-dir <dir>', 'embedding cache folder (default: <out>/.embed-cache); may be shared between runs and models')
-    .option('--no-cache', 'do not read or write the embedding cache')
     .addOption(new Option('--style <style>', 'prompt style of the backbone (image/video placeholder tokens in the text)')
       .choices([...PROMPT_STYLES]).default(DEFAULT_PROMPT_STYLE))
     .addOption(new Option('--vidore-instructions <which>', 'vidore parser instructions: nonempty (reference since 2025-11) or ' +
@@ -99,16 +72,8 @@ export function registerEval(program: Command): void {
     .addOption(new Option('--page-data <which>', 'ViDoSeek/MMLongBench page tasks: fixed (*-page-fixed repos, current) or old')
       .choices(['fixed', 'old']).default('fixed'))
     .addOption(new Option('--graded-ndcg <mode>', 'graded nDCG: reference (reproduce the reference label-order quirk) or ' +
-      'corrected (grade each document by its own qrel)').choices(['reference', 'corrected']).default('reference'))
-    .option('--retries <n>', 'retries of a failed request before giving up', nonNegativeInt('--retries'), 5)
-    .option('--timeout <seconds>', 'timeout of one request', positiveInt('--timeout'), 300)
-    .option('--api-key <key>', 'API key sent as a Bearer token (default: $VLM2VEC_API_KEY)')
-    .option('--adapter <dir|hub-id>', 'local model: PEFT LoRA/DoRA adapter merged into --model at load')
-    .option('--tokenizer <dir>', 'local model: folder with tokenizer.json (default: model, then adapter, then base folder)')
-    .option('--threads <n>', 'local model: ONNX Runtime threads', positiveInt('--threads'))
-    .option('--dtype <dtype>', `local model: ${DTYPE_HELP}`, parseDtypeOption)
-    .option('--min-pixels <n>', 'local model: image min pixels (default 3136, VLM2Vec\'s)', positiveInt('--min-pixels'))
-    .option('--max-pixels <n>', 'local model: image max pixels (default 1003520, VLM2Vec\'s)', positiveInt('--max-pixels'))
+      'corrected (grade each document by its own qrel)').choices(['reference', 'corrected']).default('reference'));
+  addEmbedderOptions(cmd)
     .addHelpText('after', EXAMPLES)
     .action(async (o: EvalCliOptions) => {
       await evalCommand(o);
@@ -116,51 +81,15 @@ export function registerEval(program: Command): void {
 }
 
 async function evalCommand(o: EvalCliOptions): Promise<void> {
-  if (!isBenchmarkName(o.benchmark)) throw new Vlm2VecError('eval', `unknown benchmark '${o.benchmark}'`);
-  if (o.model.length === 0) throw new Vlm2VecError('eval', '--model needs an endpoint URL, a model folder or a hub id');
-  const local = !o.model.every(isEndpointSpec);
-  const localOnly = (['adapter', 'tokenizer', 'threads', 'dtype', 'minPixels', 'maxPixels'] as const).filter((k) => o[k] !== undefined);
-  if (!local && localOnly.length > 0) {
-    throw new Vlm2VecError('eval', `--${localOnly[0]!.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} applies to a local model, not to endpoint URLs`);
-  }
-  // The local embedder runs Qwen2-VL: its prompts need Qwen2-VL's placeholder tokens.
-  if (local && o.style !== 'qwen2_vl') {
-    throw new Vlm2VecError('eval', `--style ${o.style} does not fit the local model (a Qwen2-VL): use --style qwen2_vl (the default)`);
-  }
+  const benchmark = o.benchmark;
+  if (!isBenchmarkName(benchmark)) throw new Vlm2VecError('eval', `unknown benchmark '${benchmark}'`);
+  checkModelOptions('eval', o, o.style);
   const registry = { vidoreInstructions: o.vidoreInstructions, momentSeeker: o.momentseeker, pageData: o.pageData };
   // Task names, --data and --out are checked before any endpoint is contacted or model loaded.
-  prepareEval({ benchmark: o.benchmark, tasks: o.tasks ?? [], dataDir: o.data, outDir: o.out, registry });
+  prepareEval({ benchmark, tasks: o.tasks ?? [], dataDir: o.data, outDir: o.out, registry });
   const err = process.stderr;
-  const apiKey = o.apiKey ?? process.env['VLM2VEC_API_KEY'];
-  const created = await createEmbedder(o.model, {
-    remote: {
-      protocol: o.protocol,
-      ...(o.modelName ? { modelName: o.modelName } : {}),
-      ...(apiKey ? { apiKey } : {}),
-      concurrency: o.concurrency,
-      maxItemsPerRequest: o.batchSize,
-      retries: o.retries,
-      timeoutMs: o.timeout * 1000,
-      onEvent: (e: RemoteEvent) => {
-        // On a terminal the progress bar owns the current line: start a fresh one.
-        const nl = err.isTTY ? '\n' : '';
-        if (e.type === 'dead') err.write(`${nl}endpoint ${e.url} dropped after repeated failures (${e.error}); ${e.alive} left\n`);
-        else err.write(`${nl}retry ${e.attempt} (${e.url}): ${e.error}\n`);
-      },
-    },
-    local: {
-      adapter: o.adapter,
-      tokenizerDir: o.tokenizer,
-      threads: o.threads,
-      dtype: o.dtype,
-      batchSize: o.batchSize,
-      minPixels: o.minPixels,
-      maxPixels: o.maxPixels,
-      promptStyle: o.style,
-    },
-  });
+  const created = await openCliEmbedder('eval', o, o.style, err);
   const embedder = created.embedder;
-  err.write(created.kind === 'remote' ? `model ${embedder.id} via ${created.embedder.aliveEndpoints.join(', ')}\n` : `model ${embedder.id} (local)\n`);
 
   let bar: { key: string; bar: ProgressBar } | undefined;
   const onProgress = (e: EvalEvent): void => {
@@ -195,15 +124,9 @@ async function evalCommand(o: EvalCliOptions): Promise<void> {
     }
   };
 
-  // Ctrl-C: every finished task and every embedded batch is already on disk; say how to resume.
-  const onSigint = (): void => {
-    err.write('\ninterrupted: finished tasks and computed embeddings are kept; run the same command again to resume\n');
-    process.exit(130);
-  };
-  process.once('SIGINT', onSigint);
-  const result = await runEval({
+  const result = await resumableOnInterrupt(err, 'tasks', () => runEval({
     embedder,
-    benchmark: o.benchmark,
+    benchmark,
     tasks: o.tasks ?? [],
     dataDir: o.data,
     outDir: o.out,
@@ -215,7 +138,7 @@ async function evalCommand(o: EvalCliOptions): Promise<void> {
     registry,
     gradedNdcg: o.gradedNdcg,
     onProgress,
-  }).finally(() => process.off('SIGINT', onSigint));
+  }));
 
   const s = result.summary;
   const lines = GROUPS.filter((g) => s.scores[g] !== undefined).map((g) => {
