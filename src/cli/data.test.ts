@@ -5,6 +5,10 @@ import assert from 'node:assert/strict';
 import { Command } from 'commander';
 import { registerData } from './data.ts';
 import { FIXTURE_DATA } from '../mmeb/loaders/test-util.ts';
+import { fakeHub } from '../mmeb/data/fake-hub.test-helper.ts';
+import { cpSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 async function run(args: string[]): Promise<{ out: string; code: number | undefined }> {
   const program = new Command('vlm2vec').exitOverride();
@@ -105,4 +109,25 @@ test('data check --deep loads the tasks and reports media errors', async () => {
   assert.match(r.out, /^ViDoRe_arxivqa\s+ok\s+from corpus\s+— 3 queries, 4 corpus items$/m);
   assert.match(r.out, /2\/3 task\(s\) ready/);
   assert.equal(r.code, 1);
+});
+
+test('data pull-v1: fetches the chosen subsets, unpacks images.zip and says which --image-dir to use', async () => {
+  const repo = mkdtempSync(join(tmpdir(), 'vlm2vec-v1repo-'));
+  const fixtures = join(import.meta.dirname, '../../test/fixtures');
+  cpSync(join(fixtures, 'mmeb/v1/TIGER-Lab/MMEB-eval'), repo, { recursive: true });
+  cpSync(join(fixtures, 'io/zip/images.zip'), join(repo, 'images.zip'));
+  const hub = await fakeHub({ 'TIGER-Lab/MMEB-eval': repo });
+  try {
+    const data = mkdtempSync(join(tmpdir(), 'vlm2vec-v1data-'));
+    const { out } = await run(['data', 'pull-v1', '--data', data, '--subsets', 'WebQA', '--extract', '--hub-url', hub.url]);
+    assert.match(out, /^TIGER-Lab\/MMEB-eval: 3 file\(s\)$/m);
+    assert.match(out, /got {2}WebQA\/test-00000-of-00001\.parquet/);
+    assert.doesNotMatch(out, /ImageNet-1K/);
+    assert.ok(out.includes(`images unpacked: pass --image-dir ${join(data, 'MMEB-eval-images', 'eval_images')} to vlm2vec eval-v1`), out);
+    const plain = await run(['data', 'pull-v1', '--data', data, '--subsets', 'WebQA', '--hub-url', hub.url]);
+    assert.match(plain.out, /have WebQA\/test-00000-of-00001\.parquet/);
+    assert.match(plain.out, /note: images\.zip is not downloaded; add --extract/);
+  } finally {
+    hub.server.close();
+  }
 });

@@ -1,4 +1,5 @@
-// `vlm2vec data pull` and `vlm2vec data check`: thin argument parsing over src/mmeb/data/pull.ts.
+// `vlm2vec data pull`, `data check` and `data pull-v1`: thin argument parsing over
+// src/mmeb/data/pull.ts and src/mmeb/legacy-v1/pull.ts.
 
 import type { Command } from 'commander';
 import { Vlm2VecError } from '../errors.ts';
@@ -6,7 +7,8 @@ import { isBenchmarkName, selectTasks } from '../mmeb/registry.ts';
 import { checkData, checkDataDeep, extractCommands, planPull, pullData, type CheckRow, type PullEvent } from '../mmeb/data/pull.ts';
 import type { TaskDef } from '../mmeb/types.ts';
 import { STDIO, type CliOutput } from './io.ts';
-import { collectTasks, pointToHelp, positiveInt } from '../util/cli-args.ts';
+import { collectList, collectTasks, pointToHelp, positiveInt } from '../util/cli-args.ts';
+import { ProgressBar } from './progress.ts';
 
 interface DataCliOptions {
   benchmark: string;
@@ -21,6 +23,17 @@ interface DataCliOptions {
   /** Seconds, like `eval --timeout`. */
   timeout: number;
   deep?: boolean;
+}
+
+interface PullV1CliOptions {
+  data: string;
+  subsets?: string[];
+  images?: boolean;
+  extract?: boolean;
+  imageDir?: string;
+  revision?: string;
+  hubUrl?: string;
+  timeout: number;
 }
 
 function tasksOf(o: DataCliOptions): TaskDef[] {
@@ -101,5 +114,37 @@ Set HF_TOKEN for gated repos.`)
       const missing = rows.filter((r) => r.annotations === 'missing' || r.media === 'missing').length;
       out(`${rows.length - missing}/${rows.length} task(s) ready`);
       if (missing > 0) process.exitCode = 1;
+    });
+
+  pointToHelp(data.command('pull-v1'))
+    .description('Download the legacy V1 harness data (TIGER-Lab/MMEB-eval) into DATA/TIGER-Lab/MMEB-eval/ for `vlm2vec eval-v1`')
+    .requiredOption('--data <dir>', 'data directory (the --data of `vlm2vec eval-v1`)')
+    .option('-s, --subsets <names>', 'subsets to fetch; repeat or comma-separate (default: the 36 MMEB datasets)', collectList)
+    .option('--images', 'also download images.zip (large)')
+    .option('--extract', 'unpack images.zip (implies --images); no unzip binary needed, reruns resume')
+    .option('--image-dir <dir>', 'where images.zip is unpacked (default: DATA/MMEB-eval-images)')
+    .option('--revision <rev>', 'hub revision (branch, tag or commit)')
+    .option('--hub-url <url>', 'hub endpoint (default $HF_ENDPOINT or https://huggingface.co)')
+    .option('--timeout <seconds>', 'timeout of each hub request (seconds)', positiveInt('--timeout'), 20)
+    .addHelpText('after', `
+Example:
+  $ vlm2vec data pull-v1 --data ./mmeb-data --extract
+  $ vlm2vec eval-v1 --model TIGER-Lab/VLM2Vec-Qwen2VL-2B --data ./mmeb-data \\
+      --image-dir <the folder printed above> --out runs/v1 --image-resolution high --normalize
+Set HF_TOKEN for gated repos.`)
+    .action(async (o: PullV1CliOptions) => {
+      const { pullV1Data } = await import('../mmeb/legacy-v1/pull.ts');
+      const bar = new ProgressBar('unzipping images.zip', { stream: process.stderr });
+      const res = await pullV1Data({
+        dataDir: o.data, images: o.images ?? false, extract: o.extract ?? false, apiTimeoutMs: o.timeout * 1000,
+        onEvent: (e) => printEvent(out, e), onUnzip: (done, total) => bar.update(done, total),
+        ...(o.subsets ? { subsets: o.subsets } : {}), ...(o.imageDir ? { imageDir: o.imageDir } : {}),
+        ...(o.revision ? { revision: o.revision } : {}), ...(o.hubUrl ? { hubUrl: o.hubUrl } : {}),
+        ...(process.env['HF_TOKEN'] ? { accessToken: process.env['HF_TOKEN'] } : {}),
+      });
+      out(`done: ${res.files} file(s) in ${res.repoDir}`);
+      if (res.imageDir) out(`images unpacked: pass --image-dir ${res.imageDir} to vlm2vec eval-v1`);
+      else if (o.images) out(`images.zip is in ${res.repoDir}; run again with --extract to unpack it`);
+      else out('note: images.zip is not downloaded; add --extract (large) to fetch and unpack it');
     });
 }

@@ -39,6 +39,7 @@ Examples:
 
 Data: --data holds TIGER-Lab/MMEB-eval/ (or is that repo folder itself: one folder per subset,
 <Subset>/test-*.parquet); --image-dir is where its images.zip was unzipped.
+\`vlm2vec data pull-v1 --data DIR --extract\` fetches both and prints the --image-dir to use.
 
 Resuming: run the same command again. Finished subsets (an existing <subset>_score.json) are
 skipped and every embedding already computed is read from the cache, so a crash or kill -9 costs

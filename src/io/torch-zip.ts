@@ -17,6 +17,8 @@ export interface ZipEntry {
   /** Compression method (0 = STORED; anything else is rejected when the entry is read). */
   readonly method: number;
   readonly size: number;
+  /** Bytes the entry's data takes in the file (= size when STORED). */
+  readonly compressedSize: number;
   readonly crc32: number;
   /** Offset of the local file header; the data offset needs that header's own lengths. */
   readonly localHeaderOffset: number;
@@ -141,7 +143,7 @@ export async function readZipDirectory(fh: FileHandle, file: string, fileSize: n
       e += 4 + len;
     }
     if (method === 0 && csize !== size) fail(file, `${name}: stored entry with compressed size ${csize} ≠ size ${size}; the file is corrupt`);
-    entries.set(name, { name, method, size, crc32, localHeaderOffset });
+    entries.set(name, { name, method, size, compressedSize: csize, crc32, localHeaderOffset });
     p = end;
   }
   return entries;
@@ -156,12 +158,17 @@ export async function entryDataOffset(fh: FileHandle, file: string, fileSize: nu
     const m = METHOD_NAMES[entry.method] ?? `method ${entry.method}`;
     fail(file, `entry '${entry.name}' is compressed (${m}); torch.save writes uncompressed (STORED) entries only, so the file was re-zipped by another tool — unzip it and zip it again with 'zip -0', or re-save it with torch.save`);
   }
+  return localDataOffset(fh, file, fileSize, entry);
+}
+
+/** File offset of any entry's (possibly compressed) data, after its local header. */
+export async function localDataOffset(fh: FileHandle, file: string, fileSize: number, entry: ZipEntry): Promise<number> {
   const h = await readAt(fh, file, entry.localHeaderOffset, 30, `local header of '${entry.name}'`);
   const dv = new DataView(h.buffer);
   if (dv.getUint32(0, true) !== LOCAL_SIG) fail(file, `entry '${entry.name}': no local file header at offset ${entry.localHeaderOffset}; the file is corrupt`);
   const start = entry.localHeaderOffset + 30 + dv.getUint16(26, true) + dv.getUint16(28, true);
-  if (start + entry.size > fileSize) {
-    fail(file, `entry '${entry.name}' [${start}, ${start + entry.size}) runs past the end of the file (${fileSize} bytes); the file is truncated`);
+  if (start + entry.compressedSize > fileSize) {
+    fail(file, `entry '${entry.name}' [${start}, ${start + entry.compressedSize}) runs past the end of the file (${fileSize} bytes); the file is truncated`);
   }
   return start;
 }

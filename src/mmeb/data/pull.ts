@@ -120,8 +120,14 @@ export interface PullOptions {
   onEvent?: (e: PullEvent) => void;
 }
 
-/** Download one repo's matching files into `destRoot` (files already there with the listed size are kept). */
-async function pullRepo(repo: string, include: readonly string[], destRoot: string, opts: PullOptions, hubUrl: string): Promise<number> {
+/** The hub settings and progress callback a repo download reads. */
+export type RepoPullOptions = Pick<PullOptions, 'revision' | 'accessToken' | 'apiTimeoutMs' | 'onEvent'>;
+
+/**
+ * Download one dataset repo's files matching `include` (globs) into `destRoot`; files already
+ * there with the listed size are kept. Returns how many files the repo has there.
+ */
+export async function pullRepo(repo: string, include: readonly string[], destRoot: string, opts: RepoPullOptions, hubUrl: string): Promise<number> {
   const res = include.map(globToRegExp);
   let announced = false;
   try {
