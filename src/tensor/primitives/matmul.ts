@@ -6,9 +6,9 @@ import type { Dim } from '../shape.ts';
 import { matmul as mm, permute, reshape, transpose, unsqueeze } from '../ops/index.ts';
 import { broadcastShapes, dimEq, fmtShape } from '../shape.ts';
 import { arity, sameDType } from './_helpers.ts';
+import type { PrimitiveDef } from './types.ts';
 
 const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
-import type { PrimitiveDef } from './types.ts';
 
 export const matmul: PrimitiveDef<'matmul'> = {
   infer(inputs) {
