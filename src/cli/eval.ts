@@ -10,6 +10,7 @@ import { Vlm2VecError } from '../errors.ts';
 import { addEmbedderOptions, checkModelOptions, openCliEmbedder, resumableOnInterrupt, type EmbedderCliOptions } from './embedder-cli.ts';
 import { DEFAULT_PROMPT_STYLE, PROMPT_STYLES, type PromptStyle } from '../embed/prompt.ts';
 import { collectList, collectTasks, pointToHelp } from '../util/cli-args.ts';
+import { IMAGE_RESOLUTIONS, type ImageResolution } from '../mmeb/resize.ts';
 
 interface EvalCliOptions extends EmbedderCliOptions {
   // Absent when --tasks is not given.
@@ -22,6 +23,7 @@ interface EvalCliOptions extends EmbedderCliOptions {
   momentseeker: '1602' | '1800';
   pageData: 'fixed' | 'old';
   gradedNdcg: 'reference' | 'corrected';
+  imageResolution?: ImageResolution;
 }
 
 const EXAMPLES = `
@@ -44,7 +46,8 @@ Examples:
 Resuming: run the same command again. Finished tasks (an existing <Task>_score.json) are
 skipped and every embedding already computed is read from the cache, so a crash or kill -9
 costs only the batches that were in flight. OUT/eval-settings.json records the model, --style
-and data versions of the folder's results; a run with other ones is refused (use another --out).
+and data versions (and --image-resolution) of the folder's results; a run with other ones is
+refused (use another --out).
 Changing --graded-ndcg re-scores the graded visdoc tasks from the cache.
 
 Output: OUT/<modality>/<Task>_score.json and <Task>_pred.jsonl in the reference layout, and
@@ -72,7 +75,11 @@ export function registerEval(program: Command): void {
     .addOption(new Option('--page-data <which>', 'ViDoSeek/MMLongBench page tasks: fixed (*-page-fixed repos, current) or old')
       .choices(['fixed', 'old']).default('fixed'))
     .addOption(new Option('--graded-ndcg <mode>', 'graded nDCG: reference (reproduce the reference label-order quirk) or ' +
-      'corrected (grade each document by its own qrel)').choices(['reference', 'corrected']).default('reference'));
+      'corrected (grade each document by its own qrel)').choices(['reference', 'corrected']).default('reference'))
+    .addOption(new Option('--image-resolution <res>', "the reference's --resize_use_processor false --image_resolution: resize " +
+      'the images and frames it resizes (all but video-QA frames) to high 1344², mid 672² or low 128² with Pillow\'s default ' +
+      'filter, into OUT/.resized/ (the published VLM2Vec-V1-Qwen2VL scores used high; default: images as they are)')
+      .choices([...IMAGE_RESOLUTIONS]));
   addEmbedderOptions(cmd)
     .addHelpText('after', EXAMPLES)
     .action(async (o: EvalCliOptions) => {
@@ -84,6 +91,12 @@ async function evalCommand(o: EvalCliOptions): Promise<void> {
   const benchmark = o.benchmark;
   if (!isBenchmarkName(benchmark)) throw new Vlm2VecError('eval', `unknown benchmark '${benchmark}'`);
   checkModelOptions('eval', o, o.style);
+  // The reference's processor keeps VLM2Vec's pixel bounds (3136 / 1,003,520) after its
+  // --image_resolution resize, so a 1344² image is shrunk again to 980²; other bounds change that.
+  if (o.imageResolution !== undefined && ((o.minPixels ?? 3136) !== 3136 || (o.maxPixels ?? 1003520) !== 1003520)) {
+    process.stderr.write('vlm2vec: warning: --image-resolution reproduces the reference only with its processor bounds ' +
+      '(--min-pixels 3136 --max-pixels 1003520, the defaults); the ones given change what the model sees\n');
+  }
   const registry = { vidoreInstructions: o.vidoreInstructions, momentSeeker: o.momentseeker, pageData: o.pageData };
   // Task names, --data and --out are checked before any endpoint is contacted or model loaded.
   prepareEval({ benchmark, tasks: o.tasks ?? [], dataDir: o.data, outDir: o.out, registry });
@@ -137,6 +150,7 @@ async function evalCommand(o: EvalCliOptions): Promise<void> {
     style: o.style,
     registry,
     gradedNdcg: o.gradedNdcg,
+    imageResolution: o.imageResolution,
     onProgress,
   }));
 

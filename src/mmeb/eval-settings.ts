@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { Vlm2VecError } from '../errors.ts';
 import { writeFileAtomic } from '../util/fs.ts';
 import { DEFAULT_REGISTRY_OPTIONS, type RegistryOptions } from './registry.ts';
+import type { ImageResolution } from './resize.ts';
 
 export const SETTINGS_FILE = 'eval-settings.json';
 
@@ -20,10 +21,14 @@ export interface EvalSettings {
   momentSeeker: RegistryOptions['momentSeeker'];
   pageData: RegistryOptions['pageData'];
   vidoreInstructions: RegistryOptions['vidoreInstructions'];
+  /** `--image-resolution`; absent = images as they are (also every folder written before the option). */
+  imageResolution?: ImageResolution;
 }
 
 /** The settings of a run, defaults filled in. */
-export function evalSettings(model: string, style: string | undefined, registry: Partial<RegistryOptions> = {}): EvalSettings {
+export function evalSettings(
+  model: string, style: string | undefined, registry: Partial<RegistryOptions> = {}, imageResolution?: ImageResolution,
+): EvalSettings {
   const d = DEFAULT_REGISTRY_OPTIONS;
   return {
     model,
@@ -31,6 +36,8 @@ export function evalSettings(model: string, style: string | undefined, registry:
     momentSeeker: registry.momentSeeker ?? d.momentSeeker,
     pageData: registry.pageData ?? d.pageData,
     vidoreInstructions: registry.vidoreInstructions ?? d.vidoreInstructions,
+    // Written only when set, so the settings file of an ordinary run is unchanged.
+    ...(imageResolution !== undefined ? { imageResolution } : {}),
   };
 }
 
@@ -41,7 +48,14 @@ const OPTION: Record<keyof EvalSettings, string> = {
   momentSeeker: '--momentseeker',
   pageData: '--page-data',
   vidoreInstructions: '--vidore-instructions',
+  imageResolution: '--image-resolution',
 };
+
+/**
+ * Settings whose absence from a saved file means a value, not "unknown": every folder written
+ * before `--image-resolution` existed holds un-resized results, so a resized run into it differs.
+ */
+const ABSENT_MEANS: Partial<Record<keyof EvalSettings, string>> = { imageResolution: 'none' };
 
 /**
  * Record `settings` in `outDir` on the first run; on later runs check they are unchanged.
@@ -59,9 +73,10 @@ export async function checkEvalSettings(outDir: string, settings: EvalSettings):
     } catch (err) {
       throw new Vlm2VecError('eval', `${file} is not valid JSON (${(err as Error).message}); delete it to adopt this run's settings`, { cause: err });
     }
+    const value = (o: Partial<EvalSettings>, k: keyof EvalSettings) => o[k] ?? ABSENT_MEANS[k];
     const diffs = (Object.keys(OPTION) as (keyof EvalSettings)[])
-      .filter((k) => saved[k] !== undefined && saved[k] !== settings[k])
-      .map((k) => `${OPTION[k]}: ${JSON.stringify(saved[k])} there, ${JSON.stringify(settings[k])} now`);
+      .filter((k) => value(saved, k) !== undefined && value(saved, k) !== value(settings, k))
+      .map((k) => `${OPTION[k]}: ${JSON.stringify(value(saved, k))} there, ${JSON.stringify(value(settings, k))} now`);
     if (diffs.length > 0) {
       throw new Vlm2VecError('eval', `${outDir} holds results computed with other settings (${diffs.join('; ')}); ` +
         `finished tasks would be skipped and mixed into one summary. Use another --out, or rerun with the settings of ${file}`);

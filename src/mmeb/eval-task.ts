@@ -14,6 +14,7 @@ import { buildCandidatePool } from './pool.ts';
 import { rankGlobalAsync, rankLocal } from './rank.ts';
 import { scoreTaskWithInfo } from './metrics.ts';
 import { writeTaskResults } from './results.ts';
+import { ImageResizer, resizesMedia, type ImageResolution } from './resize.ts';
 import { Vlm2VecError } from '../errors.ts';
 
 /** Progress of one task, as the pipeline reports it. */
@@ -33,7 +34,16 @@ export interface TaskRunOptions {
   style?: PromptStyle | undefined;
   vidoreInstructions?: 'empty' | 'nonempty' | undefined;
   gradedNdcg?: 'reference' | 'corrected' | undefined;
+  /**
+   * The reference's `--resize_use_processor false --image_resolution X`: the images and frames
+   * the reference resizes are replaced by Pillow-exact s×s copies under `resizeDir` (./resize.ts).
+   */
+  imageResolution?: ImageResolution | undefined;
+  /** Where the resized copies go; required with `imageResolution` (runEval: `OUT/.resized`). */
+  resizeDir?: string | undefined;
   onProgress?: ((p: TaskProgress) => void) | undefined;
+  /** Non-fatal notices (approximate resizes). Default: written to stderr. */
+  onWarning?: ((message: string) => void) | undefined;
 }
 
 export interface TaskOutcome {
@@ -73,7 +83,9 @@ export async function evalTask(task: TaskDef, opts: TaskRunOptions): Promise<Tas
   // such a task here, alone; otherwise its first request would be an embedder failure that
   // stops the whole run.
   const caps = opts.embedder.capabilities;
-  const items = [...loaded.queries.map((r) => r.item), ...pool.map((x) => x.item)];
+  let qItems = loaded.queries.map((r) => r.item);
+  let cItems = pool.map((x) => x.item);
+  const items = [...qItems, ...cItems];
   if (caps?.video === false && items.some((it) => it.video !== undefined)) {
     throw new Vlm2VecError('eval', `task ${task.name} has video items, which embedder ${opts.embedder.id} cannot embed ` +
       '(it declares capabilities.video = false; the vllm protocol carries text and images only); use --protocol vlm2vec with a server that accepts video');
@@ -100,8 +112,20 @@ export async function evalTask(task: TaskDef, opts: TaskRunOptions): Promise<Tas
       throw new EmbedFailure(task.name, err);
     }
   };
-  const q = await embed('query', loaded.queries.map((r) => r.item));
-  const c = await embed('candidate', pool.map((x) => x.item));
+  if (opts.imageResolution !== undefined && resizesMedia(task.parser)) {
+    if (opts.resizeDir === undefined) throw new Vlm2VecError('eval', `task ${task.name}: imageResolution needs resizeDir (where the resized images go)`);
+    const resizer = new ImageResizer(opts.imageResolution, opts.resizeDir, opts.hasher);
+    qItems = await resizer.resizeItems(qItems, task.name);
+    cItems = await resizer.resizeItems(cItems, task.name);
+    const approx = resizer.stats.approximate;
+    if (approx.length > 0) {
+      const warn = opts.onWarning ?? ((m: string) => process.stderr.write(`vlm2vec: warning: ${m}\n`));
+      warn(`task ${task.name}: ${approx.length} CMYK or 16-bit image(s) resized from their RGB conversion, not bit-exactly ` +
+        `as Pillow resizes them in their own mode (first: ${approx[0]})`);
+    }
+  }
+  const q = await embed('query', qItems);
+  const c = await embed('candidate', cItems);
   if (q.stats.dim !== c.stats.dim) {
     throw new EmbedFailure(task.name, new Error(`query vectors have ${q.stats.dim} dimensions but candidate vectors ${c.stats.dim}`));
   }

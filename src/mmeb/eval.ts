@@ -15,6 +15,7 @@ import { readResultFolder, summarize, writeSummary, type Summary } from './aggre
 import { EmbedFailure, evalTask, type TaskProgress } from './eval-task.ts';
 import { readFinishedScores, scorePath } from './results.ts';
 import { checkEvalSettings, evalSettings } from './eval-settings.ts';
+import { RESIZED_DIR, type ImageResolution } from './resize.ts';
 import { Vlm2VecError } from '../errors.ts';
 
 /** Options of {@link runEval}. */
@@ -36,6 +37,13 @@ export interface EvalOptions {
   registry?: Partial<RegistryOptions>;
   /** Graded nDCG pairing: `reference` (default, reproduces the reference) or `corrected`. */
   gradedNdcg?: 'reference' | 'corrected';
+  /**
+   * The reference's `--resize_use_processor false --image_resolution X` (how the published
+   * VLM2Vec-V1-Qwen2VL MMEB-V2 scores were computed, with `high`): the images and frames the
+   * reference resizes become Pillow-exact 1344² / 672² / 128² PNGs under `OUT/.resized/`.
+   * Recorded in `OUT/eval-settings.json`. Default: images as they are.
+   */
+  imageResolution?: ImageResolution | undefined;
   /** Model name written into the summary; default the embedder id. */
   modelLabel?: string;
   onProgress?: (e: EvalEvent) => void;
@@ -109,7 +117,7 @@ function statOrUndefined(path: string): ReturnType<typeof statSync> | undefined 
 export async function runEval(opts: EvalOptions): Promise<EvalResult> {
   const registry = buildRegistry(opts.registry ?? {});
   const selected = prepareEval(opts);
-  await checkEvalSettings(opts.outDir, evalSettings(opts.embedder.id, opts.style, opts.registry));
+  await checkEvalSettings(opts.outDir, evalSettings(opts.embedder.id, opts.style, opts.registry, opts.imageResolution));
   const emit = opts.onProgress ?? (() => {});
   emit({ type: 'start', tasks: selected.map((t) => t.name) });
 
@@ -138,6 +146,8 @@ export async function runEval(opts: EvalOptions): Promise<EvalResult> {
           style: opts.style,
           vidoreInstructions: opts.registry?.vidoreInstructions,
           gradedNdcg: opts.gradedNdcg,
+          imageResolution: opts.imageResolution,
+          resizeDir: join(opts.outDir, RESIZED_DIR),
           onProgress: emit,
         });
         emit({

@@ -7,7 +7,8 @@ Writes test/fixtures/mmeb/data/ (the `--data DIR` layout: HF dataset repos as <o
 parquet / jsonl files and README.md cards with `configs:` YAML, plus the MMEB-V2 media layout
 image-tasks/ and video-tasks/frames/...) and test/fixtures/mmeb/expected.json (values computed
 here with the reference's own Python formulas: VisRAG cached page names, and the hash of the
-PIL-re-encoded JPEG page). The expected PROMPT strings are written by hand in the TS tests, not
+PIL-re-encoded JPEG page), plus the `--image-resolution` resize goldens (resize/, resize.json; see
+resize_goldens(); `--resize-only` regenerates just those). The expected PROMPT strings are written by hand in the TS tests, not
 here. Layout documented in test/fixtures/mmeb/README.md.
 """
 
@@ -328,7 +329,45 @@ def visdoc(expected):
     expected["visrag_jpg_pil_q75_pixels"] = list(Image.open(buf).convert("RGB").tobytes())
 
 
+def resize_goldens():
+    """`--image-resolution` goldens (src/mmeb/resize.test.ts): what the V2 eval collator at the score-era
+    code (6ac33bb, src/data/collator/eval_collator.py) does with `--resize_use_processor false`:
+    `Image.open(path).resize(RESOLUTION_MAPPING[res])` with Pillow's default filter, NO convert first.
+    Writes test/fixtures/mmeb/resize/{pattern.png, palette.png} and resize.json holding, per case, the
+    sha256 of the resized image's raw RGB bytes (`.convert("RGB").tobytes()`, the pixels an RGB pipeline
+    sees) and, for comparison, the same after HEAD's `convert("RGB")`-then-resize order. Sizes are the
+    reference's own mapping values (low 128, high 1344); no test-only size.
+    Run only this part: `/work/refenv/bin/python tools/reference/mmeb_fixtures.py --resize-only`."""
+    d = mkdir(os.path.join(ROOT, "resize"))
+    w, h = 61, 47
+    img = Image.new("RGB", (w, h))
+    img.putdata([((x * 11 + y * 5) % 256, (x * y * 3 + 40) % 256, (x * x + y * y * 2) % 256) for y in range(h) for x in range(w)])
+    img.save(os.path.join(d, "pattern.png"))
+    pal = img.quantize(colors=16)
+    pal.save(os.path.join(d, "palette.png"))
+    mapping = {"high": (1344, 1344), "mid": (672, 672), "low": (128, 128)}
+    cases = []
+    for name, res in [("pattern.png", "low"), ("pattern.png", "high"), ("palette.png", "low")]:
+        im = Image.open(os.path.join(d, name))
+        size = mapping[res]
+        score_era = im.resize(size)
+        head = Image.open(os.path.join(d, name)).convert("RGB").resize(size)
+        cases.append({
+            "file": name, "mode": im.mode, "resolution": res, "size": list(size),
+            "sha256_rgb": hashlib.sha256(score_era.convert("RGB").tobytes()).hexdigest(),
+            "sha256_rgb_convert_first": hashlib.sha256(head.tobytes()).hexdigest(),
+        })
+    with open(os.path.join(ROOT, "resize.json"), "w") as f:
+        json.dump(cases, f, indent=1)
+    print("wrote", d)
+
+
 def main():
+    import sys
+    if "--resize-only" in sys.argv:
+        resize_goldens()
+        return
+    resize_goldens()
     shutil.rmtree(DATA, ignore_errors=True)
     mkdir(DATA)
     expected = {}
