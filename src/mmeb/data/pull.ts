@@ -121,7 +121,10 @@ export interface PullOptions {
 }
 
 /** The hub settings and progress callback a repo download reads. */
-export type RepoPullOptions = Pick<PullOptions, 'revision' | 'accessToken' | 'apiTimeoutMs' | 'onEvent'>;
+export type RepoPullOptions = Pick<PullOptions, 'revision' | 'accessToken' | 'apiTimeoutMs' | 'onEvent'> & {
+  /** How to check a hand-copied folder, for the offline message (default: `vlm2vec data check`). */
+  checkCommand?: string;
+};
 
 /**
  * Download one dataset repo's files matching `include` (globs) into `destRoot`; files already
@@ -147,7 +150,7 @@ export async function pullRepo(repo: string, include: readonly string[], destRoo
     const msg = (err as Error).message.replace(/^\[hub\] /, '');
     const offline = /cannot reach/.test(msg);
     throw new Vlm2VecError('data', `dataset ${repo}: ${msg}${offline
-      ? ` To prepare DATA without network here, fetch the repos elsewhere (e.g. \`git clone ${hubUrl}/datasets/${repo}\`), copy them to <DATA>/<org>/<repo>/ and run \`vlm2vec data check\`.`
+      ? ` To prepare DATA without network here, fetch the repos elsewhere (e.g. \`git clone ${hubUrl}/datasets/${repo}\`), copy them to <DATA>/<org>/<repo>/ and run \`${opts.checkCommand ?? 'vlm2vec data check'}\`.`
       : ''}`, { cause: err });
   }
 }

@@ -3,6 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cpSync, existsSync, mkdtempSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fakeHub, walk } from '../data/fake-hub.test-helper.ts';
@@ -43,4 +45,17 @@ test('pull-v1: the chosen subsets and images.zip land in DATA/TIGER-Lab/MMEB-eva
 test('pull-v1: without --images only the annotation files are fetched', () => {
   assert.deepEqual(v1Include(['MSCOCO_t2i'], false), ['README.md', 'MSCOCO_t2i/**/*.parquet']);
   assert.deepEqual(v1Include(['MSCOCO_t2i'], true), ['README.md', 'MSCOCO_t2i/**/*.parquet', 'images.zip']);
+});
+
+test('pull-v1: an unreachable hub fails fast, saying how to prepare the folder by hand', async () => {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r())); // nothing listens there any more
+  const t0 = Date.now();
+  await assert.rejects(
+    pullV1Data({ dataDir: mkdtempSync(join(tmpdir(), 'vlm2vec-v1off-')), subsets: ['WebQA'], hubUrl: `http://127.0.0.1:${port}`, apiTimeoutMs: 2000 }),
+    /dataset TIGER-Lab\/MMEB-eval: cannot reach http:\/\/127\.0\.0\.1:\d+ .*copy them to <DATA>\/<org>\/<repo>\/ and run `vlm2vec eval-v1`/,
+  );
+  assert.ok(Date.now() - t0 < 10_000);
 });

@@ -50,7 +50,8 @@ export async function pullV1Data(opts: PullV1Options): Promise<PullV1Result> {
   const hubUrl = (opts.hubUrl ?? process.env['HF_ENDPOINT'] ?? 'https://huggingface.co').replace(/\/+$/, '');
   const repoDir = join(opts.dataDir, ...V1_REPO.split('/'));
   const images = opts.images === true || opts.extract === true;
-  const files = await pullRepo(V1_REPO, v1Include(opts.subsets ?? V1_SUBSETS, images), repoDir, opts, hubUrl);
+  // eval-v1 checks the data folders before it embeds anything: the check for a hand-copied repo.
+  const files = await pullRepo(V1_REPO, v1Include(opts.subsets ?? V1_SUBSETS, images), repoDir, { ...opts, checkCommand: 'vlm2vec eval-v1' }, hubUrl);
   if (!opts.extract) return { repoDir, files };
   const zip = join(repoDir, V1_IMAGES_ZIP);
   const into = opts.imageDir ?? join(opts.dataDir, 'MMEB-eval-images');
