@@ -119,6 +119,12 @@ async function evalCommand(o: EvalCliOptions): Promise<void> {
       case 'loaded':
         err.write(`  ${e.queries} queries, ${e.candidates} candidates\n`);
         break;
+      case 'resize': {
+        const key = `${e.task}/resize`;
+        if (bar?.key !== key) bar = { key, bar: new ProgressBar('  resizing  ') };
+        bar.bar.update(e.done, e.total);
+        break;
+      }
       case 'embed': {
         const key = `${e.task}/${e.role}`;
         if (bar?.key !== key) bar = { key, bar: new ProgressBar(`  ${e.role === 'query' ? 'queries   ' : 'candidates'}`) };

@@ -20,6 +20,7 @@ import { Vlm2VecError } from '../errors.ts';
 /** Progress of one task, as the pipeline reports it. */
 export type TaskProgress =
   | { type: 'loaded'; task: string; queries: number; candidates: number }
+  | { type: 'resize'; task: string; done: number; total: number }
   | { type: 'embed'; task: string; role: 'query' | 'candidate'; done: number; total: number }
   | { type: 'ranking'; task: string };
 
@@ -115,8 +116,11 @@ export async function evalTask(task: TaskDef, opts: TaskRunOptions): Promise<Tas
   if (opts.imageResolution !== undefined && resizesMedia(task.parser)) {
     if (opts.resizeDir === undefined) throw new Vlm2VecError('eval', `task ${task.name}: imageResolution needs resizeDir (where the resized images go)`);
     const resizer = new ImageResizer(opts.imageResolution, opts.resizeDir, opts.hasher);
-    qItems = await resizer.resizeItems(qItems, task.name);
-    cItems = await resizer.resizeItems(cItems, task.name);
+    const total = qItems.length + cItems.length;
+    const nq = qItems.length;
+    const progress = (done: number): void => opts.onProgress?.({ type: 'resize', task: task.name, done, total });
+    qItems = await resizer.resizeItems(qItems, task.name, progress);
+    cItems = await resizer.resizeItems(cItems, task.name, (d) => progress(nq + d));
     const approx = resizer.stats.approximate;
     if (approx.length > 0) {
       const warn = opts.onWarning ?? ((m: string) => process.stderr.write(`vlm2vec: warning: ${m}\n`));

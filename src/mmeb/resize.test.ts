@@ -185,8 +185,12 @@ test('the resolution is part of a folder\'s settings: a mismatching rerun is ref
   const calls = new Map<string, EmbedItem[]>();
   const base = { embedder: recorder(calls), benchmark: 'mmeb-v2' as const, tasks: ['OK-VQA'], dataDir: data };
   const out = join(work, 'out-mid');
-  await runEval({ ...base, outDir: out, imageResolution: 'mid' });
+  const resizeEvents: [number, number][] = [];
+  await runEval({ ...base, outDir: out, imageResolution: 'mid', onProgress: (e) => e.type === 'resize' && resizeEvents.push([e.done, e.total]) });
   const n = calls.get('OK-VQA/query')!.length;
+  // Progress counts every query and candidate item once, up to their total.
+  const items = n + calls.get('OK-VQA/candidate')!.length;
+  assert.deepEqual(resizeEvents, Array.from({ length: items }, (_, i) => [i + 1, items]));
   assert.equal(calls.get('OK-VQA/query')![0]!.images![0]!.endsWith('-672x672.png'), true);
   await assert.rejects(runEval({ ...base, outDir: out }), /--image-resolution: "mid" there, "none" now/);
   await assert.rejects(runEval({ ...base, outDir: out, imageResolution: 'high' }), /--image-resolution: "mid" there, "high" now/);

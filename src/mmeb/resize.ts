@@ -83,14 +83,18 @@ export class ImageResizer {
     return { ...this.#stats, approximate: [...this.#stats.approximate] };
   }
 
-  /** The items with every image and video frame replaced by its resized copy (text unchanged). */
-  async resizeItems(items: readonly EmbedItem[], task: string): Promise<EmbedItem[]> {
+  /**
+   * The items with every image and video frame replaced by its resized copy (text unchanged);
+   * `onItem` is called after each item (a large task resizes for minutes before it embeds).
+   */
+  async resizeItems(items: readonly EmbedItem[], task: string, onItem?: (done: number) => void): Promise<EmbedItem[]> {
     const out: EmbedItem[] = [];
     for (const item of items) {
       const next: EmbedItem = { ...item };
       if (item.images) next.images = await Promise.all(item.images.map((p) => this.resizeFile(p, task)));
       if (item.video) next.video = await Promise.all(item.video.map((p) => this.resizeFile(p, task)));
       out.push(next);
+      onItem?.(out.length);
     }
     return out;
   }
