@@ -29,3 +29,19 @@ test('ThreadedLocalEmbedder: reference embeddings from a worker, errors forwarde
     await emb.close();
   }
 });
+
+test('ThreadedLocalEmbedder passes dtype float16 to the worker (its own identity, reference embeddings)', async () => {
+  const emb = await ThreadedLocalEmbedder.load(join(FIXTURES, 'tiny-a'), { tokenizerDir: TOKENIZER_DIR, threads: 1, dtype: 'float16' });
+  try {
+    assert.match(emb.id, /\+dtype:float16$/);
+    // tiny-a is a bf16 checkpoint, exact in float16: the float32 goldens hold at float32 tolerance.
+    const c = goldenCase('a_text');
+    const got = await emb.embed(c.items.map((it) => ({ text: it.text })));
+    const flat = new Float32Array(got.length * emb.dim);
+    got.forEach((g, i) => flat.set(g, i * emb.dim));
+    const r = compareRows(flat, goldenF32(c, 'embedding'), emb.dim);
+    assert.ok(r.minCos >= 0.99999 && r.maxAbs <= 1e-4, `cos ${r.minCos} max ${r.maxAbs}`);
+  } finally {
+    await emb.close();
+  }
+});
