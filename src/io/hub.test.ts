@@ -139,3 +139,25 @@ test('repo ids and revisions are validated', () => {
   assert.throws(() => repoCacheDir('org/m', 'model', '../../etc'), /revision '..\/..\/etc' must be/);
   assert.throws(() => repoCacheDir('not a repo'), /is not a hub repo id/);
 });
+
+test('select chooses over the whole listing (after include), e.g. skipping a file another one supersedes', async () => {
+  const dest = await mkdtemp(join(tmpdir(), 'vlm2vec-hub-'));
+  try {
+    const files = { 'adapter_config.json': '{}', 'adapter_model.bin': 'pickle', 'adapter_model.safetensors': 'st', 'README.md': 'hi' };
+    const hub = fakeHub('models', 'org/adapter', files);
+    const seen: string[][] = [];
+    const r = await downloadRepo({
+      repo: 'org/adapter', repoType: 'model', destDir: dest, hubUrl: HUB, fetch: hub.fetch,
+      include: (p) => p !== 'README.md',
+      select: (paths) => {
+        seen.push([...paths]);
+        return paths.filter((p) => p !== 'adapter_model.bin');
+      },
+    });
+    assert.deepEqual(seen, [['adapter_config.json', 'adapter_model.bin', 'adapter_model.safetensors']]);
+    assert.deepEqual([...r.files].sort(), ['adapter_config.json', 'adapter_model.safetensors']);
+    assert.ok(!hub.calls.some((c) => c.endsWith('adapter_model.bin')), 'the superseded file is never requested');
+  } finally {
+    await rm(dest, { recursive: true, force: true });
+  }
+});

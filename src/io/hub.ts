@@ -66,6 +66,11 @@ export interface DownloadRepoOptions {
   readonly destDir?: string;
   /** Which repo paths to fetch (default all). */
   readonly include?: (path: string) => boolean;
+  /**
+   * A choice over the whole listing, after `include` (e.g. skip a file when a better form of it
+   * is listed too): returns the paths to fetch.
+   */
+  readonly select?: (paths: readonly string[]) => readonly string[];
   readonly onProgress?: (p: DownloadProgress) => void;
   /** Default $HF_TOKEN. */
   readonly accessToken?: string;
@@ -183,6 +188,10 @@ export async function downloadRepo(options: DownloadRepoOptions): Promise<Downlo
     }
   } catch (e) {
     throw explain(e, `listing ${label}`, hubUrl);
+  }
+  if (options.select) {
+    const keep = new Set(options.select(entries.map((f) => f.path)));
+    entries.splice(0, entries.length, ...entries.filter((f) => keep.has(f.path)));
   }
   const bytesTotal = entries.reduce((s, f) => s + f.size, 0);
   let bytesDone = 0;

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { resolveModelFolder, isModelFileWanted, openCheckpoint } from './model-folder.ts';
+import { resolveModelFolder, isModelFileWanted, openCheckpoint, preferSafetensors } from './model-folder.ts';
 import { resolveModel } from '../models/registry-config.ts';
 import { checkpointModulePath, isTargetModule, loadAdapter, moduleScaling, parseAdapterConfig } from './peft.ts';
 import { COMPLETE_MARKER, repoCacheDir } from './hub.ts';
@@ -201,6 +201,10 @@ test('bad specs, bad adapters and missing files are named', async () => {
   assert.ok(isModelFileWanted('model-00001-of-00002.safetensors'));
   assert.ok(isModelFileWanted('tokenizer.json'));
   assert.ok(isModelFileWanted('adapter_model.bin')); // VLM2Vec V1 adapters ship only this
+  // ... but not when the safetensors form is listed too (loadAdapter would read that one).
+  assert.deepEqual(preferSafetensors(['adapter_config.json', 'adapter_model.bin', 'adapter_model.safetensors']), ['adapter_config.json', 'adapter_model.safetensors']);
+  assert.deepEqual(preferSafetensors(['adapter_config.json', 'adapter_model.bin']), ['adapter_config.json', 'adapter_model.bin']);
+  assert.deepEqual(preferSafetensors(['ckpt/adapter_model.bin', 'adapter_model.safetensors']), ['ckpt/adapter_model.bin', 'adapter_model.safetensors']);
   assert.ok(!isModelFileWanted('pytorch_model.bin'));
   assert.ok(!isModelFileWanted('training_args.bin'));
 });

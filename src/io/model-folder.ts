@@ -63,6 +63,17 @@ export function isModelFileWanted(path: string): boolean {
   return (/\.(json|safetensors|txt|model|jinja|tiktoken)$/.test(path) || path === 'adapter_model.bin') && !path.includes('/checkpoint-');
 }
 
+/**
+ * Drops `adapter_model.bin` when the repo also lists `adapter_model.safetensors` (loadAdapter reads
+ * the safetensors one then, so the pickle would be a wasted download).
+ *
+ * @example preferSafetensors(['adapter_model.bin', 'adapter_model.safetensors']) // ['adapter_model.safetensors']
+ */
+export function preferSafetensors(paths: readonly string[]): string[] {
+  const has = new Set(paths);
+  return paths.filter((p) => !(p.endsWith('adapter_model.bin') && has.has(p.replace(/\.bin$/, '.safetensors'))));
+}
+
 async function isDir(p: string): Promise<boolean> {
   return stat(p).then(
     (s) => s.isDirectory(),
@@ -106,7 +117,7 @@ async function localize(spec: string, options: ResolveModelOptions): Promise<{ d
   if (options.offline ?? envOffline()) {
     throw new Vlm2VecError('model', `${repo}@${revision} is not in the cache (${dir}) and offline mode is on; download it first or pass a local folder`);
   }
-  await downloadRepo({ ...options.download, repo, repoType: 'model', revision, destDir: dir, include: isModelFileWanted });
+  await downloadRepo({ ...options.download, repo, repoType: 'model', revision, destDir: dir, include: isModelFileWanted, select: preferSafetensors });
   return { dir, source };
 }
 
