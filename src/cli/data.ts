@@ -47,6 +47,14 @@ function printEvent(out: (s: string) => void, e: PullEvent): void {
   else out(`extracting ${e.archive} into ${e.into}`);
 }
 
+/** The hub options of the download sub-commands. */
+function hubOptions(cmd: Command): Command {
+  return cmd
+    .option('--revision <rev>', 'hub revision (branch, tag or commit) of every repo')
+    .option('--hub-url <url>', 'hub endpoint (default $HF_ENDPOINT or https://huggingface.co)')
+    .option('--timeout <seconds>', 'timeout of each hub request (seconds, like eval --timeout)', positiveInt('--timeout'), 20);
+}
+
 /** The options every data sub-command shares: where the data is and which tasks. */
 function taskOptions(cmd: Command): Command {
   return cmd
@@ -59,14 +67,11 @@ export function registerData(program: Command, io: CliOutput = STDIO): void {
   const out = (s: string): void => io.out(`${s}\n`);
   const data = pointToHelp(program.command('data')).description('Download and check the MMEB data (HF dataset repos + MMEB-V2 media)');
 
-  taskOptions(pointToHelp(data.command('pull')))
+  hubOptions(taskOptions(pointToHelp(data.command('pull'))))
     .description('Download the dataset repos the selected tasks need into DATA/<org>/<repo>/ (and, with --media, the MMEB-V2 media archives)')
     .option('--media', 'also download the TIGER-Lab/MMEB-V2 media archives (images, video frames; large)')
     .option('--extract', 'unpack the media archives with tar after downloading')
     .option('--dry-run', 'print what would be downloaded and how to extract it, download nothing')
-    .option('--revision <rev>', 'hub revision (branch, tag or commit) of every repo')
-    .option('--hub-url <url>', 'hub endpoint (default $HF_ENDPOINT or https://huggingface.co)')
-    .option('--timeout <seconds>', 'timeout of each hub request (seconds, like eval --timeout)', positiveInt('--timeout'), 20)
     .addHelpText('after', `
 Examples:
   $ vlm2vec data pull --tasks visdoc --data ./mmeb-data
@@ -116,16 +121,13 @@ Set HF_TOKEN for gated repos.`)
       if (missing > 0) process.exitCode = 1;
     });
 
-  pointToHelp(data.command('pull-v1'))
+  hubOptions(pointToHelp(data.command('pull-v1')))
     .description('Download the legacy V1 harness data (TIGER-Lab/MMEB-eval) into DATA/TIGER-Lab/MMEB-eval/ for `vlm2vec eval-v1`')
     .requiredOption('--data <dir>', 'data directory (the --data of `vlm2vec eval-v1`)')
     .option('-s, --subsets <names>', 'subsets to fetch; repeat or comma-separate (default: the 36 MMEB datasets)', collectList)
     .option('--images', 'also download images.zip (large)')
     .option('--extract', 'unpack images.zip (implies --images); no unzip binary needed, reruns resume')
     .option('--image-dir <dir>', 'where images.zip is unpacked (default: DATA/MMEB-eval-images)')
-    .option('--revision <rev>', 'hub revision (branch, tag or commit)')
-    .option('--hub-url <url>', 'hub endpoint (default $HF_ENDPOINT or https://huggingface.co)')
-    .option('--timeout <seconds>', 'timeout of each hub request (seconds)', positiveInt('--timeout'), 20)
     .addHelpText('after', `
 Example:
   $ vlm2vec data pull-v1 --data ./mmeb-data --extract

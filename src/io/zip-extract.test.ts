@@ -25,7 +25,7 @@ test('extractZip: stored, deflated and empty entries come out byte-identical to 
   assert.deepEqual(new Set(want.map((e) => e.method)), new Set(['deflate', 'stored']));
   const seen: string[] = [];
   const r = await extractZip(join(DIR, 'images.zip'), out, { onEntry: (e) => seen.push(`${e.index}/${e.count} ${e.name} ${e.skipped}`) });
-  assert.deepEqual(r, { files: want.length, skipped: 0 });
+  assert.deepEqual({ ...r, names: [...r.names].sort() }, { files: want.length, skipped: 0, names: want.map((e) => e.name).sort() });
   assert.deepEqual(filesUnder(out).sort(), want.map((e) => e.name).sort());
   for (const e of want) {
     assert.equal(statSync(join(out, e.name)).size, e.size, e.name);
@@ -36,7 +36,7 @@ test('extractZip: stored, deflated and empty entries come out byte-identical to 
   // A rerun keeps what is there; a damaged (wrong-size) file is extracted again.
   writeFileSync(join(out, want[0]!.name), 'truncated');
   const again = await extractZip(join(DIR, 'images.zip'), out);
-  assert.deepEqual(again, { files: want.length, skipped: want.length - 1 });
+  assert.deepEqual({ files: again.files, skipped: again.skipped }, { files: want.length, skipped: want.length - 1 });
   assert.equal(sha(join(out, want[0]!.name)), want[0]!.sha256);
 });
 

@@ -22,6 +22,8 @@ export interface ExtractZipOptions {
 export interface ExtractZipResult {
   files: number;
   skipped: number;
+  /** Entry names of the files (directory entries left out), in archive order. */
+  names: string[];
 }
 
 /**
@@ -49,7 +51,7 @@ export async function extractZip(zipPath: string, destDir: string, opts: Extract
       else await extractEntry(fh, zipPath, size, entry, target, fail);
       opts.onEntry?.({ name: entry.name, index, count: entries.length, skipped: present });
     }
-    return { files: entries.length, skipped };
+    return { files: entries.length, skipped, names: entries.map((e) => e.name) };
   } finally {
     await fh.close();
   }

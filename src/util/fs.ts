@@ -3,7 +3,7 @@
 // `kill -9`) sees either the old complete file or the new complete file, never a torn one.
 
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync, renameSync, openSync, fsyncSync, closeSync, rmSync } from 'node:fs';
+import { mkdirSync, writeFileSync, renameSync, openSync, fsyncSync, closeSync, rmSync, statSync } from 'node:fs';
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { dirname, basename, join } from 'node:path';
 import { Vlm2VecError } from '../errors.ts';
@@ -68,3 +68,12 @@ export function writeFileAtomicSync(path: string, data: string | Uint8Array): vo
   }
 }
 
+
+/** True when `p` exists and is a folder (false for files, dangling paths and unreadable ones). */
+export function isDirSync(p: string): boolean {
+  try {
+    return statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}

@@ -120,6 +120,11 @@ export interface PullOptions {
   onEvent?: (e: PullEvent) => void;
 }
 
+/** The hub endpoint: `url`, else $HF_ENDPOINT, else huggingface.co (no trailing slash). */
+export function hubEndpoint(url?: string): string {
+  return (url ?? process.env['HF_ENDPOINT'] ?? 'https://huggingface.co').replace(/\/+$/, '');
+}
+
 /** The hub settings and progress callback a repo download reads. */
 export type RepoPullOptions = Pick<PullOptions, 'revision' | 'accessToken' | 'apiTimeoutMs' | 'onEvent'> & {
   /** How to check a hand-copied folder, for the offline message (default: `vlm2vec data check`). */
@@ -192,7 +197,7 @@ export interface PullResult {
  * await pullData({ dataDir: '/data/mmeb', tasks: selectTasks('mmeb-v2', ['visdoc']) });
  */
 export async function pullData(opts: PullOptions): Promise<PullResult> {
-  const hubUrl = (opts.hubUrl ?? process.env['HF_ENDPOINT'] ?? 'https://huggingface.co').replace(/\/+$/, '');
+  const hubUrl = hubEndpoint(opts.hubUrl);
   const plan = planPull(opts.tasks);
   let files = 0;
   for (const r of plan.repos) files += await pullRepo(r.repo, r.include, join(opts.dataDir, ...r.repo.split('/')), opts, hubUrl);

@@ -4,7 +4,8 @@
 // (text, img_path) pairs are collected in first-seen order; rows point at them by index, which
 // is how the reference looks vectors up again (`qry_dict[(text, path)]`) when it scores.
 
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
+import { isDirSync } from '../../util/fs.ts';
 import { join } from 'node:path';
 import { Vlm2VecError } from '../../errors.ts';
 import { findDataFiles } from '../data/discover.ts';
@@ -50,15 +51,7 @@ export interface V1Subset {
  */
 export function v1RepoDir(dataDir: string): string {
   const nested = join(dataDir, ...V1_REPO.split('/'));
-  return isDir(nested) ? nested : dataDir;
-}
-
-function isDir(p: string): boolean {
-  try {
-    return statSync(p).isDirectory();
-  } catch {
-    return false;
-  }
+  return isDirSync(nested) ? nested : dataDir;
 }
 
 /** Unique pairs in first-seen order. The key joins the two strings with a separator that

@@ -3,10 +3,8 @@
 // images.zip unpacked without an `unzip` binary. Reruns keep finished downloads and files.
 
 import { join } from 'node:path';
-import { pullRepo, type RepoPullOptions } from '../data/pull.ts';
 import { extractZip } from '../../io/zip-extract.ts';
-import { readZipDirectory } from '../../io/torch-zip.ts';
-import { open } from 'node:fs/promises';
+import { hubEndpoint, pullRepo, type RepoPullOptions } from '../data/pull.ts';
 import { V1_REPO } from './load.ts';
 import { V1_SUBSETS } from './run.ts';
 
@@ -47,7 +45,7 @@ export function v1Include(subsets: readonly string[], images: boolean): string[]
  * @example await pullV1Data({ dataDir: './mmeb-data', subsets: ['ImageNet-1K'], images: true, extract: true });
  */
 export async function pullV1Data(opts: PullV1Options): Promise<PullV1Result> {
-  const hubUrl = (opts.hubUrl ?? process.env['HF_ENDPOINT'] ?? 'https://huggingface.co').replace(/\/+$/, '');
+  const hubUrl = hubEndpoint(opts.hubUrl);
   const repoDir = join(opts.dataDir, ...V1_REPO.split('/'));
   const images = opts.images === true || opts.extract === true;
   // eval-v1 checks the data folders before it embeds anything: the check for a hand-copied repo.
@@ -55,20 +53,14 @@ export async function pullV1Data(opts: PullV1Options): Promise<PullV1Result> {
   if (!opts.extract) return { repoDir, files };
   const zip = join(repoDir, V1_IMAGES_ZIP);
   const into = opts.imageDir ?? join(opts.dataDir, 'MMEB-eval-images');
-  await extractZip(zip, into, { onEntry: (e) => opts.onUnzip?.(e.index + 1, e.count) });
-  const top = await singleTopFolder(zip);
+  const { names } = await extractZip(zip, into, { onEntry: (e) => opts.onUnzip?.(e.index + 1, e.count) });
+  const top = singleTopFolder(names);
   return { repoDir, files, imageDir: top === undefined ? into : join(into, top) };
 }
 
-/** The one top-level folder every file entry of the zip lies under, if there is one. */
-async function singleTopFolder(zip: string): Promise<string | undefined> {
-  const fh = await open(zip, 'r');
-  try {
-    const names = [...(await readZipDirectory(fh, zip, (await fh.stat()).size)).keys()].filter((n) => !n.endsWith('/'));
-    const tops = new Set(names.map((n) => (n.includes('/') ? n.slice(0, n.indexOf('/')) : '')));
-    const [only] = tops;
-    return tops.size === 1 && only !== '' ? only : undefined;
-  } finally {
-    await fh.close();
-  }
+/** The one top-level folder every file name lies under, if there is one. */
+function singleTopFolder(names: readonly string[]): string | undefined {
+  const tops = new Set(names.map((n) => (n.includes('/') ? n.slice(0, n.indexOf('/')) : '')));
+  const [only] = tops;
+  return tops.size === 1 && only !== '' ? only : undefined;
 }

@@ -6,14 +6,14 @@
 // subsets are skipped and every embedded batch is on disk, so a rerun after kill -9 asks the
 // embedder only for what was in flight.
 
-import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { EmbedItem, Embedder } from '../../embed/types.ts';
 import { EmbeddingCache } from '../../embed/cache.ts';
 import { FileHasher } from '../../embed/hash.ts';
 import { embedThroughCache, MediaError } from '../../embed/cache-embed.ts';
 import { replaceImage1 } from '../../embed/prompt.ts';
-import { writeFileAtomic } from '../../util/fs.ts';
+import { isDirSync, writeFileAtomic } from '../../util/fs.ts';
 import { Vlm2VecError } from '../../errors.ts';
 import { EmbedFailure } from '../eval-task.ts';
 import { BENCHMARKS } from '../registry.ts';
@@ -150,22 +150,14 @@ export async function runEvalV1(opts: EvalV1Options): Promise<V1SubsetResult[]> 
  */
 export function checkV1Folders(opts: Pick<EvalV1Options, 'dataDir' | 'imageDir' | 'outDir'>): void {
   for (const [what, dir] of [['data folder (--data)', opts.dataDir], ['image folder (--image-dir)', opts.imageDir]] as const) {
-    if (!isDir(dir)) {
+    if (!isDirSync(dir)) {
       throw new Vlm2VecError('mmeb-v1', `${what} ${dir} ${existsSync(dir) ? 'is not a folder' : 'does not exist'}`);
     }
   }
-  if (existsSync(opts.outDir) && !isDir(opts.outDir)) {
+  if (existsSync(opts.outDir) && !isDirSync(opts.outDir)) {
     throw new Vlm2VecError('mmeb-v1', `output folder ${opts.outDir} is a file: expected a folder for the result files (created if missing)`);
   }
   mkdirSync(opts.outDir, { recursive: true });
-}
-
-function isDir(p: string): boolean {
-  try {
-    return statSync(p).isDirectory();
-  } catch {
-    return false;
-  }
 }
 
 interface SubsetCtx extends EvalV1Options {
