@@ -20,7 +20,7 @@ export { readResultFolder, readPublishedScores, summarize, writeSummary } from '
 
 // Model files and inputs.
 export { SafetensorsFile } from './io/safetensors.ts';
-export { SafetensorsCheckpoint } from './io/safetensors-sharded.ts';
+export { Checkpoint, type CheckpointFormat } from './io/checkpoint.ts';
 export { writeSafetensors } from './io/safetensors-write.ts';
 export { TorchCheckpointFile } from './io/torch-pickle-file.ts';
 export { HfTokenizer } from './io/tokenizer.ts';

@@ -224,7 +224,7 @@ export function registerEmbed(program: Command): void {
   program
     .command('embed')
     .description('Embed JSONL items ({instruction?, text?, image?, video?} per line) with a local VLM2Vec / Qwen2-VL model')
-    .requiredOption('--model <dir|hub-id>', 'model folder (config.json, safetensors), hub id owner/name[@rev], or PEFT adapter folder')
+    .requiredOption('--model <dir|hub-id>', 'model folder (config.json + safetensors or pytorch_model.bin), hub id owner/name[@rev], or PEFT adapter folder')
     .requiredOption('--input <file>', 'JSONL input, one item per line')
     .requiredOption('--output <file>', 'JSONL output: {"index", "embedding"} per line')
     .option('--adapter <dir|hub-id>', 'PEFT LoRA/DoRA adapter merged into --model at load')

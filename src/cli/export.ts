@@ -156,7 +156,7 @@ export function registerExport(program: Command): void {
   program
     .command('export')
     .description('Export a local Qwen2-VL / VLM2Vec model (adapter merged) as ONNX for plain onnxruntime')
-    .requiredOption('--model <dir|hub-id>', 'model folder (config.json + safetensors), hub id owner/name[@rev], or PEFT adapter folder')
+    .requiredOption('--model <dir|hub-id>', 'model folder (config.json + safetensors or pytorch_model.bin), hub id owner/name[@rev], or PEFT adapter folder')
     .requiredOption('--out <dir>', 'output folder (vision.onnx, text.onnx, manifest.json, configs)')
     .option('--adapter <dir|hub-id>', 'PEFT LoRA/DoRA adapter merged before export')
     .option('--tokenizer <dir>', 'folder with tokenizer.json to copy (default: the model folder, then the adapter, then the base)')

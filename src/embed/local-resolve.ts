@@ -67,7 +67,7 @@ async function hasFile(dir: string, file: string): Promise<boolean> {
  */
 async function weightsFingerprint(dir: string): Promise<string> {
   const h = createHash('sha256');
-  const names = (await readdir(dir)).filter((f) => f.endsWith('.safetensors') || f === 'config.json' || f === 'adapter_config.json').sort();
+  const names = (await readdir(dir)).filter((f) => f.endsWith('.safetensors') || f.endsWith('.bin') || f === 'config.json' || f === 'adapter_config.json').sort();
   for (const f of names) {
     const s = await stat(join(dir, f));
     h.update(`${f}:${s.size}:${Math.floor(s.mtimeMs)}\n`);

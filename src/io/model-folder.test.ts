@@ -205,6 +205,18 @@ test('bad specs, bad adapters and missing files are named', async () => {
   assert.deepEqual(preferSafetensors(['adapter_config.json', 'adapter_model.bin', 'adapter_model.safetensors']), ['adapter_config.json', 'adapter_model.safetensors']);
   assert.deepEqual(preferSafetensors(['adapter_config.json', 'adapter_model.bin']), ['adapter_config.json', 'adapter_model.bin']);
   assert.deepEqual(preferSafetensors(['ckpt/adapter_model.bin', 'adapter_model.safetensors']), ['ckpt/adapter_model.bin', 'adapter_model.safetensors']);
-  assert.ok(!isModelFileWanted('pytorch_model.bin'));
+  // Base weights as torch.save pickles are fetched too, unless the safetensors form is listed.
+  assert.ok(isModelFileWanted('pytorch_model.bin'));
+  assert.ok(isModelFileWanted('pytorch_model-00001-of-00002.bin'));
+  assert.ok(!isModelFileWanted('sub/pytorch_model.bin'));
+  assert.deepEqual(
+    preferSafetensors(['config.json', 'pytorch_model.bin.index.json', 'pytorch_model-00001-of-00002.bin', 'pytorch_model-00002-of-00002.bin']),
+    ['config.json', 'pytorch_model.bin.index.json', 'pytorch_model-00001-of-00002.bin', 'pytorch_model-00002-of-00002.bin'],
+  );
+  assert.deepEqual(
+    preferSafetensors(['model.safetensors.index.json', 'model-00001-of-00001.safetensors', 'pytorch_model.bin.index.json', 'pytorch_model-00001-of-00001.bin']),
+    ['model.safetensors.index.json', 'model-00001-of-00001.safetensors'],
+  );
+  assert.deepEqual(preferSafetensors(['model.safetensors', 'pytorch_model.bin', 'adapter_model.bin']), ['model.safetensors', 'adapter_model.bin']);
   assert.ok(!isModelFileWanted('training_args.bin'));
 });

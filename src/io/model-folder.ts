@@ -16,7 +16,7 @@ import { Vlm2VecError } from '../errors.ts';
 import { parsePreprocessorConfig, readJsonFile, type PreprocessorConfig } from './hf-configs.ts';
 import { COMPLETE_MARKER, defaultCacheDir, downloadRepo, isRepoId, repoCacheDir, type DownloadRepoOptions } from './hub.ts';
 import { isAdapterFolder, loadAdapterConfig, type AdapterConfig } from './peft.ts';
-import { SafetensorsCheckpoint } from './safetensors-sharded.ts';
+import { Checkpoint } from './checkpoint.ts';
 
 export type ModelSource =
   | { readonly kind: 'local'; readonly path: string }
@@ -54,24 +54,34 @@ export interface ResolveModelOptions {
   readonly download?: Omit<DownloadRepoOptions, 'repo' | 'repoType' | 'revision' | 'destDir' | 'include'>;
 }
 
+/** Base weights as torch.save pickles, as transformers 4.x wrote them (single file or shards). */
+const TORCH_WEIGHTS = /^pytorch_model(-\d+-of-\d+)?\.bin$/;
+
 /**
- * Files fetched for a model repo: configs, tokenizer, safetensors weights, and a PEFT
- * `adapter_model.bin` (VLM2Vec V1 adapters ship only that; loadAdapter reads it when there is no
- * adapter_model.safetensors). Other .bin/.pt/.onnx/.gguf files are skipped.
+ * Files fetched for a model repo: configs, tokenizer, safetensors weights, and the torch.save
+ * forms our readers also take — `pytorch_model.bin` (or its shards) and a PEFT `adapter_model.bin`
+ * (VLM2Vec V1 adapters ship only that). Other .bin/.pt/.onnx/.gguf files are skipped.
  */
 export function isModelFileWanted(path: string): boolean {
-  return (/\.(json|safetensors|txt|model|jinja|tiktoken)$/.test(path) || path === 'adapter_model.bin') && !path.includes('/checkpoint-');
+  return (/\.(json|safetensors|txt|model|jinja|tiktoken)$/.test(path) || path === 'adapter_model.bin' || TORCH_WEIGHTS.test(path)) && !path.includes('/checkpoint-');
 }
 
 /**
- * Drops `adapter_model.bin` when the repo also lists `adapter_model.safetensors` (loadAdapter reads
- * the safetensors one then, so the pickle would be a wasted download).
+ * Drops the torch.save form of weights when the repo also lists the safetensors form (the readers
+ * take safetensors first, so the pickles would be a wasted download): `adapter_model.bin` beside
+ * `adapter_model.safetensors`, and `pytorch_model*.bin` + `pytorch_model.bin.index.json` beside
+ * `model.safetensors` or `model.safetensors.index.json`.
  *
  * @example preferSafetensors(['adapter_model.bin', 'adapter_model.safetensors']) // ['adapter_model.safetensors']
+ * @example preferSafetensors(['model.safetensors', 'pytorch_model.bin']) // ['model.safetensors']
  */
 export function preferSafetensors(paths: readonly string[]): string[] {
   const has = new Set(paths);
-  return paths.filter((p) => !(p.endsWith('adapter_model.bin') && has.has(p.replace(/\.bin$/, '.safetensors'))));
+  const safeBase = has.has('model.safetensors') || has.has('model.safetensors.index.json');
+  return paths.filter((p) => {
+    if (p.endsWith('adapter_model.bin') && has.has(p.replace(/\.bin$/, '.safetensors'))) return false;
+    return !(safeBase && (TORCH_WEIGHTS.test(p) || p === 'pytorch_model.bin.index.json'));
+  });
 }
 
 async function isDir(p: string): Promise<boolean> {
@@ -179,7 +189,7 @@ export async function resolveModelFolder(spec: string, options: ResolveModelOpti
   return { spec, source: top.source, dir, configPath, configJson, tokenizerDir, preprocessor, adapter };
 }
 
-/** Opens the (base) weights of a resolved model folder for lazy reads. */
-export function openCheckpoint(folder: Pick<ModelFolder, 'dir'>): Promise<SafetensorsCheckpoint> {
-  return SafetensorsCheckpoint.open(folder.dir);
+/** Opens the (base) weights of a resolved model folder (safetensors, else pytorch_model.bin) for lazy reads. */
+export function openCheckpoint(folder: Pick<ModelFolder, 'dir'>): Promise<Checkpoint> {
+  return Checkpoint.open(folder.dir);
 }

@@ -130,7 +130,7 @@ export interface ShardedWriteOptions {
 /**
  * Writes tensors as `model.safetensors` (one shard) or `model-0000i-of-0000N.safetensors` shards
  * plus `model.safetensors.index.json`, the layout transformers' `save_pretrained` produces and
- * {@link SafetensorsCheckpoint.open} reads. Tensors keep their order within the name-sorted list.
+ * {@link Checkpoint.open} reads. Tensors keep their order within the name-sorted list.
  *
  * @example
  * const files = await writeShardedSafetensors('out/merged', tensors, { maxShardBytes: 2 ** 31 });

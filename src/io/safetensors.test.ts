@@ -4,7 +4,7 @@ import { mkdtemp, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SafetensorsFile } from './safetensors.ts';
-import { SafetensorsCheckpoint } from './safetensors-sharded.ts';
+import { Checkpoint } from './checkpoint.ts';
 import { serializeSafetensors, writeSafetensors, writeShardedSafetensors, type TensorToWrite } from './safetensors-write.ts';
 import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16, type SafetensorsDType } from './safetensors-dtype.ts';
 
@@ -155,8 +155,8 @@ test('f32 → bf16 / f16 rounding and widening match torch bit for bit', async (
 });
 
 test('sharded checkpoint written by transformers (index + 4 shards) loads lazily by name', async () => {
-  const ckpt = await SafetensorsCheckpoint.open(join(MODELS, 'qwen2vl-tiny'));
-  const flat = await SafetensorsCheckpoint.open(join(MODELS, 'qwen2vl-tiny-flat'));
+  const ckpt = await Checkpoint.open(join(MODELS, 'qwen2vl-tiny'));
+  const flat = await Checkpoint.open(join(MODELS, 'qwen2vl-tiny-flat'));
   try {
     assert.equal(ckpt.shards().length, 4);
     assert.equal(ckpt.names().length, 58);
@@ -188,7 +188,7 @@ test('sharded checkpoint written by us: lookups across shards, and index inconsi
       weight_map: { a: 'model-00001-of-00002.safetensors', b: 'model-00001-of-00002.safetensors', c: 'model-00002-of-00002.safetensors' },
     };
     await writeFile(join(dir, 'model.safetensors.index.json'), JSON.stringify(index));
-    const ck = await SafetensorsCheckpoint.open(dir);
+    const ck = await Checkpoint.open(dir);
     assert.deepEqual([...(await ck.readFloat32('c', [3]))], [4, 5, 6]);
     assert.deepEqual([...(await ck.readFloat32('a'))], [1, 2]);
     assert.equal(ck.info('c').file, 'model-00002-of-00002.safetensors');
@@ -197,13 +197,13 @@ test('sharded checkpoint written by us: lookups across shards, and index inconsi
     await ck.close();
 
     await writeFile(join(dir, 'model.safetensors.index.json'), JSON.stringify({ weight_map: { ...index.weight_map, z: 'model-00002-of-00002.safetensors' } }));
-    await assert.rejects(SafetensorsCheckpoint.open(dir), /z: model\.safetensors\.index\.json maps it to model-00002-of-00002\.safetensors, which has no such tensor/);
+    await assert.rejects(Checkpoint.open(dir), /z: model\.safetensors\.index\.json maps it to model-00002-of-00002\.safetensors, which has no such tensor/);
     await writeFile(join(dir, 'model.safetensors.index.json'), JSON.stringify({ weight_map: { a: 'model-00009-of-00009.safetensors' } }));
-    await assert.rejects(SafetensorsCheckpoint.open(dir), /model-00009-of-00009\.safetensors: cannot open/);
+    await assert.rejects(Checkpoint.open(dir), /model-00009-of-00009\.safetensors: cannot open/);
     await writeFile(join(dir, 'model.safetensors.index.json'), JSON.stringify({ weight_map: { a: '../evil.safetensors' } }));
-    await assert.rejects(SafetensorsCheckpoint.open(dir), /must be a plain file name/);
+    await assert.rejects(Checkpoint.open(dir), /must be a plain file name/);
     await writeFile(join(dir, 'model.safetensors.index.json'), JSON.stringify({ weightmap: {} }));
-    await assert.rejects(SafetensorsCheckpoint.open(dir), /weight_map/);
+    await assert.rejects(Checkpoint.open(dir), /weight_map/);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -221,14 +221,14 @@ test('writeShardedSafetensors: index + shards in the transformers layout, or one
       metadata: { total_size: 1200 },
       weight_map: { 'a.weight': 'model-00001-of-00002.safetensors', 'b.weight': 'model-00001-of-00002.safetensors', 'c.weight': 'model-00002-of-00002.safetensors' },
     });
-    const ck = await SafetensorsCheckpoint.open(join(dir, 'sharded'));
+    const ck = await Checkpoint.open(join(dir, 'sharded'));
     assert.deepEqual(ck.metadata, { format: 'pt' });
     for (const [name, fill] of [['a.weight', 1], ['b.weight', 2], ['c.weight', 3]] as const) {
       assert.deepEqual([...(await ck.readFloat32(name, [10, 10]))], new Array(100).fill(fill));
     }
     await ck.close();
     assert.deepEqual(await writeShardedSafetensors(join(dir, 'single'), tensors), ['model.safetensors']);
-    const one = await SafetensorsCheckpoint.open(join(dir, 'single'));
+    const one = await Checkpoint.open(join(dir, 'single'));
     assert.equal(one.names().length, 3);
     await one.close();
   } finally {

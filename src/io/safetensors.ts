@@ -85,7 +85,7 @@ function editDistance(a: string, b: string): number {
 }
 
 /** The error for a tensor name that is not in `names`, with the closest names as suggestions. */
-export function missingTensorError(where: string, name: string, names: readonly string[]): Vlm2VecError {
+export function missingTensorError(where: string, name: string, names: readonly string[], area = 'safetensors'): Vlm2VecError {
   const close = names
     .map((n) => ({ n, d: editDistance(n, name) }))
     .filter(({ d }) => d <= Math.max(2, Math.floor(name.length / 4)))
@@ -93,7 +93,7 @@ export function missingTensorError(where: string, name: string, names: readonly 
     .slice(0, 3)
     .map(({ n }) => n);
   const hint = close.length > 0 ? `; did you mean ${close.join(', ')}?` : '';
-  return new Vlm2VecError('safetensors', `${name}: no such tensor in ${where} (${names.length} tensors)${hint}`);
+  return new Vlm2VecError(area, `${name}: no such tensor in ${where} (${names.length} tensors)${hint}`);
 }
 
 function isNonNegInt(x: unknown): x is number {

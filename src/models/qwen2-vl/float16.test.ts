@@ -12,7 +12,7 @@ import { cp, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadAdapter } from '../../io/peft.ts';
-import { SafetensorsCheckpoint } from '../../io/safetensors-sharded.ts';
+import { Checkpoint } from '../../io/checkpoint.ts';
 import { SafetensorsFile } from '../../io/safetensors.ts';
 import { writeSafetensors, type TensorToWrite } from '../../io/safetensors-write.ts';
 import { f32ToF16, toFloat16, toFloat32 } from '../../io/safetensors-dtype.ts';
@@ -83,7 +83,7 @@ test('float16 graphs hold every weight matrix as a float16 initializer (half the
 });
 
 test('float16 host weights: matrices rounded to nearest-even half, linear weights stored [in, out]', async () => {
-  const ckpt = await SafetensorsCheckpoint.open(FP16_FIXTURE);
+  const ckpt = await Checkpoint.open(FP16_FIXTURE);
   try {
     const cfg = parseQwen2VLConfig(await readJsonFile('qwen2_vl', join(FP16_FIXTURE, 'config.json')), { file: 'config.json' });
     const host = await readQwen2VLWeights(ckpt, cfg, undefined, 'float16');

@@ -18,7 +18,7 @@ import { runInNewContext } from 'node:vm';
 import { Vlm2VecError } from '../../errors.ts';
 import { readJsonFile } from '../../io/hf-configs.ts';
 import type { PeftAdapter } from '../../io/peft.ts';
-import { SafetensorsCheckpoint } from '../../io/safetensors-sharded.ts';
+import { Checkpoint } from '../../io/checkpoint.ts';
 import type { GridThw } from '../../nn/index.ts';
 import { embedding } from '../../nn/index.ts';
 import type { Jitted, Tensor } from '../../tensor/index.ts';
@@ -183,12 +183,12 @@ export class Qwen2VLModel {
     this.dtype = params.model.embed_tokens.weight.dtype === 'float16' ? 'float16' : 'float32';
   }
 
-  /** Loads config.json (flat 4.x or nested 5.x layout) and the safetensors weights of `dir`. */
+  /** Loads config.json (flat 4.x or nested 5.x layout) and the weights of `dir` (safetensors, else pytorch_model.bin). */
   static async load(dir: string, opts: LoadModelOptions = {}): Promise<Qwen2VLModel> {
     const dtype = parseWeightDtype(opts.dtype, 'LoadModelOptions.dtype');
     const configPath = join(dir, 'config.json');
     const config = parseQwen2VLConfig(await readJsonFile('qwen2_vl', configPath), { file: configPath, strict: opts.strictConfig ?? false });
-    const ckpt = await SafetensorsCheckpoint.open(dir);
+    const ckpt = await Checkpoint.open(dir);
     try {
       const host = await readQwen2VLWeights(ckpt, config, opts.adapter, dtype);
       return new Qwen2VLModel(config, buildParams(host, config), dir);

@@ -18,7 +18,7 @@
 
 import { Vlm2VecError } from '../../errors.ts';
 import type { PeftAdapter } from '../../io/peft.ts';
-import type { SafetensorsCheckpoint } from '../../io/safetensors-sharded.ts';
+import type { Checkpoint } from '../../io/checkpoint.ts';
 import { f16ToF32, f32ToF16, toFloat16, toFloat32 } from '../../io/safetensors-dtype.ts';
 import type { LayerNormParams, LinearParams, Qwen2DecoderLayerParams, Qwen2VisionBlockParams, RmsNormParams } from '../../nn/index.ts';
 import type { Tensor } from '../../tensor/index.ts';
@@ -207,7 +207,7 @@ export function holdTensor(name: string, data: Float32Array, shape: number[], dt
  * const host = await readQwen2VLWeights(ckpt, cfg, adapter); // Map('model.norm.weight' → {data, shape})
  * const half = await readQwen2VLWeights(ckpt, cfg, undefined, 'float16'); // matrices as Uint16Array
  */
-export async function readQwen2VLWeights(ckpt: SafetensorsCheckpoint, cfg: Qwen2VLConfig, adapter?: PeftAdapter, dtype: WeightDtype = 'float32'): Promise<HostWeights> {
+export async function readQwen2VLWeights(ckpt: Checkpoint, cfg: Qwen2VLConfig, adapter?: PeftAdapter, dtype: WeightDtype = 'float32'): Promise<HostWeights> {
   parseWeightDtype(dtype);
   const byCanonical = new Map<string, string>();
   for (const name of ckpt.names()) byCanonical.set(canonicalTensorName(name), name);
