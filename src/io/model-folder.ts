@@ -114,7 +114,7 @@ async function localize(spec: string, options: ResolveModelOptions): Promise<{ d
   // A spec written as a path (absolute, ./, ../, ~) is never a hub id: say the folder is missing.
   if (/^(\/|\.{1,2}(\/|$)|~)/.test(spec) || (await isFile(spec))) {
     const what = (await isFile(spec)) ? 'is a file' : 'does not exist';
-    throw new Vlm2VecError('model', `model folder ${spec} ${what}: expected a Hugging Face model folder (config.json, *.safetensors) or a PEFT adapter folder`);
+    throw new Vlm2VecError('model', `model folder ${spec} ${what}: expected a Hugging Face model folder (config.json + *.safetensors or pytorch_model.bin) or a PEFT adapter folder`);
   }
   const { repo, revision } = splitRevision(spec, options.revision ?? 'main');
   if (!isRepoId(repo)) {
