@@ -2,14 +2,14 @@
 // ndcg_linear@5 for visdoc; raw 0–1 values) of every task of every model in the reference's
 // published score files, so `vlm2vec leaderboard` and the report need no external files.
 // Source: TIGER-AI-Lab/VLM2Vec experiments/public/all_scores/<version>/ (HEAD 6e1e1d4), copied
-// verbatim to ../shared/data/published-scores/.
-// Regenerate from the repo root:  node --import tsx tools/published-table.ts [../shared/data/published-scores]
+// verbatim to test/fixtures/published-scores/ (see the README there).
+// Regenerate from the repo root:  node --import tsx tools/published-table.ts [score-folder]
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readPublishedScores } from '../src/mmeb/aggregate.ts';
 import { TASKS, EXTRA_TASKS } from '../src/mmeb/registry.ts';
 
-const root = process.argv[2] ?? join(import.meta.dirname, '..', '..', 'shared', 'data', 'published-scores');
+const root = process.argv[2] ?? join(import.meta.dirname, '..', 'test', 'fixtures', 'published-scores');
 const VERSIONS: Record<string, string> = {
   'v2.0.0': 'v2.0.0',
   'v2.0.1': 'v2.0.1',

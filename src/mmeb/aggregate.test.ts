@@ -7,8 +7,7 @@ import { readPublishedScores, readResultFolder, readScores, summarize, writeSumm
 import { leaderboard, type PublishedVersion } from './published.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
-const SHARED = join(ROOT, '..', 'shared');
-const PUB = join(SHARED, 'data', 'published-scores');
+const PUB = join(ROOT, 'test', 'fixtures', 'published-scores');
 const near = (a: number | undefined, b: number, tol = 0.005) => assert.ok(a !== undefined && Math.abs(a - b) <= tol, `${a} vs ${b}`);
 
 test('VLM2Vec-V2.0 v2.0.0: image 64.85, video 34.58, visdoc 65.36, all 58.02; V1 68.81/59.91/64.85', () => {
@@ -35,14 +34,14 @@ test('VLM2Vec-V2.0 v2.0.1: V1 68.82/60.05/64.92, MomentSeeker_1k8 kept out of th
   assert.equal(Object.keys(s.tasks).length, 78);
 });
 
-/** Parse the §13 group tables of the spec: version → model → column → value (and n when partial). */
+/** Parse the group tables of aggregates.md beside the score files: version → model → column → value (and n when partial). */
 function specTables(): Map<string, Map<string, Record<string, { v: number; n?: number }>>> {
-  const text = readFileSync(join(SHARED, 'reference', 'mmeb-spec.md'), 'utf8');
+  const text = readFileSync(join(PUB, 'aggregates.md'), 'utf8');
   const out = new Map<string, Map<string, Record<string, { v: number; n?: number }>>>();
   let version = '';
   let header: string[] = [];
   for (const line of text.split('\n')) {
-    const h = /^#### (v[\w.+-]+)/.exec(line);
+    const h = /^## (v[\w.+-]+)/.exec(line);
     if (h) { version = h[1] ?? ''; header = []; continue; }
     if (!version || !line.startsWith('| ')) continue;
     const cells = line.split('|').slice(1, -1).map((c) => c.trim());
@@ -65,7 +64,7 @@ const COLUMN: Record<string, GroupName> = {
 };
 const colGroup = (c: string): GroupName => COLUMN[c] ?? (c.replace('.', '/') as GroupName);
 
-test('every figure of the spec §13 tables (3 versions × 8 models) from the shared files and from the built-in table', () => {
+test('every figure of aggregates.md (3 versions × 8 models) from the published files and from the built-in table', () => {
   const tables = specTables();
   const folders: Record<string, [string, PublishedVersion]> = {
     'v2.0.0': ['v2.0.0', 'v2.0.0'], 'v2.0.1': ['v2.0.1', 'v2.0.1'], 'v2.1-baselines-visdoc-page-fixed': ['v2.1-baselines-visdoc-page-fixed', 'v2.1'],
@@ -73,7 +72,7 @@ test('every figure of the spec §13 tables (3 versions × 8 models) from the sha
   let checked = 0;
   for (const [version, [folder, builtin]] of Object.entries(folders)) {
     const rows = tables.get(version);
-    assert.ok(rows && rows.size === 16, `spec tables for ${version}`);
+    assert.ok(rows && rows.size === 16, `aggregates.md tables for ${version}`);
     const board = new Map(leaderboard('mmeb-v2', builtin).map((s) => [s.model, s]));
     for (const f of readdirSync(join(PUB, folder))) {
       const s = summarize(readPublishedScores(join(PUB, folder, f)));
@@ -152,7 +151,7 @@ test('HEAD -fixed keys are mapped back to the registry names', () => {
 test('mmeb-v1 summaries hold only the image and V1 groups', () => {
   const s = summarize(readPublishedScores(join(PUB, 'v2.0.1', 'VLM2Vec-V1-Qwen2VL-7B.json')), 'mmeb-v1');
   assert.deepEqual(Object.keys(s.scores), ['image', 'image/CLS', 'image/QA', 'image/RET', 'image/VG', 'v1/IND', 'v1/OOD', 'v1/overall']);
-  near(s.scores['v1/IND'], 71.31, 0.0051); // 71.305 printed as 71.31 in §13
+  near(s.scores['v1/IND'], 71.31, 0.0051); // 71.305 printed as 71.31 in aggregates.md
   near(s.scores['v1/OOD'], 57.94);
   near(s.scores['v1/overall'], 65.37);
   assert.equal(Object.keys(s.tasks).length, 36);

@@ -1,8 +1,9 @@
 // Published baselines: the headline metric of every task for the 8 models in the reference's
 // score files (v2.0.0, v2.0.1, v2.1 page-fixed), generated into published-data.json by
-// tools/published-table.ts from ../shared/data/published-scores (TIGER-AI-Lab/VLM2Vec
+// tools/published-table.ts from test/fixtures/published-scores (TIGER-AI-Lab/VLM2Vec
 // experiments/public/all_scores/, HEAD 6e1e1d4). Group figures are computed with the same
-// aggregation as our own results (aggregate.ts), so the leaderboard and reports agree with §13.
+// aggregation as our own results (aggregate.ts), so the leaderboard and reports agree with
+// docs/mmeb.md §13.
 
 import { readFileSync } from 'node:fs';
 import { Vlm2VecError } from '../errors.ts';

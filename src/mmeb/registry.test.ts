@@ -9,7 +9,7 @@ import { Vlm2VecError } from '../errors.ts';
 import type { TaskDef } from './types.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
-const PUBLISHED = join(ROOT, '..', 'shared', 'data', 'published-scores');
+const PUBLISHED = join(ROOT, 'test', 'fixtures', 'published-scores');
 
 const PARSERS = new Set([
   'image_cls', 'image_qa', 'image_i2t', 'image_t2i', 'image_i2i_vg', 'video_classification', 'ssv2', 'msrvtt', 'msvd',

@@ -10,7 +10,7 @@ import { registerReport } from '../../cli/report.ts';
 import { registerLeaderboard } from '../../cli/leaderboard.ts';
 
 const ROOT = new URL('../../../', import.meta.url).pathname;
-const PUB = join(ROOT, '..', 'shared', 'data', 'published-scores');
+const PUB = join(ROOT, 'test', 'fixtures', 'published-scores');
 const V200 = join(PUB, 'v2.0.0', 'VLM2Vec-V2.0-Qwen2VL-2B.json');
 const V201 = join(PUB, 'v2.0.1', 'VLM2Vec-V2.0-Qwen2VL-2B.json');
 const CHROMIUM = '/usr/bin/chromium';
