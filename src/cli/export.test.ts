@@ -26,6 +26,13 @@ test('exported ONNX (external data) under plain onnxruntime reproduces the refer
     const so = { intraOpNumThreads: 1, interOpNumThreads: 1 };
     const vision = await ort.InferenceSession.create(join(out, manifest.graphs.vision.file), so);
     const text = await ort.InferenceSession.create(join(out, manifest.graphs.text.file), so);
+    // The graphs carry the manifest's semantic names (not in0_0…), so users can feed them by name.
+    assert.deepEqual([...vision.inputNames], ['pixel_values', 'patch_pos', 'segment_ids']);
+    assert.deepEqual([...vision.outputNames], ['features']);
+    assert.deepEqual([...text.inputNames], ['input_ids', 'attention_mask', 'position_ids', 'last_index', 'scatter_index', 'features']);
+    assert.deepEqual([...text.outputNames], ['hidden', 'embedding']);
+    for (const [k, v] of [...Object.entries(manifest.graphs.vision.inputs), ...Object.entries(manifest.graphs.text.inputs)]) assert.equal(v, k);
+    assert.deepEqual(manifest.graphs.text.outputs, { hidden: 'hidden', embedding: 'embedding' });
     const vi = manifest.graphs.vision.inputs;
     const ti = manifest.graphs.text.inputs;
 

@@ -1,7 +1,8 @@
 // `vlm2vec export --model DIR --out DIR [--adapter DIR]`: the embedding model as two standalone
 // ONNX files that plain onnxruntime runs (weights as initializers, external data above a size
 // threshold), plus the model's config/tokenizer/preprocessor files and a manifest.json that
-// names every input and how to build it:
+// names every input and how to build it (the graphs' ONNX inputs and outputs carry these names;
+// docs/export.md shows how to build each one):
 //   vision.onnx: pixel_values [K, 4, 1176] f32, patch_pos [K, 4, 2] i32 (row, col in patch order),
 //                segment_ids [K, 4] i32 (one id per temporal slice of each grid) → features [K, D]
 //                (the processor's [4K, ...] patch rows viewed per merged token: same memory)
@@ -19,16 +20,15 @@ import { join } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import { resolveLocalModel, type LocalModelSpecOptions } from '../embed/local-resolve.ts';
 import { loadAdapter } from '../io/peft.ts';
-import { FLOAT16_SESSION, Qwen2VLModel } from '../models/qwen2-vl/model.ts';
+import { FLOAT16_SESSION, Qwen2VLModel, TEXT_INPUTS, VISION_INPUTS } from '../models/qwen2-vl/model.ts';
 import { parseWeightDtype, type WeightDtype } from '../models/qwen2-vl/weights.ts';
 import { DTYPE_HELP, parseDtypeOption } from './embed.ts';
 import { visionIndexInputs } from '../models/qwen2-vl/vision.ts';
 import type { ExportResult } from '../tensor/index.ts';
 import { fromArray } from '../tensor/index.ts';
 
-/** Semantic input/output names of the two graphs, in argument order. */
-export const VISION_INPUTS = ['pixel_values', 'patch_pos', 'segment_ids'] as const;
-export const TEXT_INPUTS = ['input_ids', 'attention_mask', 'position_ids', 'last_index', 'scatter_index', 'features'] as const;
+// The graphs' ONNX input/output names are these semantic names (set where the graphs are traced).
+export { VISION_INPUTS, TEXT_INPUTS } from '../models/qwen2-vl/model.ts';
 
 /** manifest.json of an export. */
 export interface ExportManifest {
@@ -124,8 +124,8 @@ export async function runExport(opts: ExportJobOptions): Promise<ExportManifest>
         data: base(textRes.dataPath),
         inputs: names(textRes, TEXT_INPUTS),
         outputs: {
-          hidden: textRes.outputs.find((o) => o.name.includes('hidden'))!.name,
-          embedding: textRes.outputs.find((o) => o.name.includes('embedding'))!.name,
+          hidden: textRes.outputs.find((o) => o.path === 'hidden')!.name,
+          embedding: textRes.outputs.find((o) => o.path === 'embedding')!.name,
         },
       },
     },

@@ -77,6 +77,28 @@ test('export: plain onnxruntime loads the file and reproduces the jitted outputs
   await s.release();
 });
 
+test('inputNames / outputNames: the exported file carries the given names, and the jitted call still runs', async () => {
+  const f = jit(model, { dynamic: { '0': ['B', 'T', null] }, inputNames: { '0': 'pixel_values' }, outputNames: { probs: 'probs', pooled: 'pooled_output' } });
+  const path = join(dir, 'named.onnx');
+  const info = await f.export(path, [zeros([1, 2, 4])]);
+  assert.deepEqual(info.inputs.map((i) => i.name), ['pixel_values']);
+  assert.deepEqual(info.outputs.map((o) => o.name), ['probs', 'pooled_output']);
+  const s = await ort.InferenceSession.create(path, { intraOpNumThreads: 1 });
+  assert.deepEqual([...s.inputNames], ['pixel_values']);
+  assert.deepEqual([...s.outputNames], ['probs', 'pooled_output']);
+  const x = randn([2, 3, 4], { seed: 5 });
+  const res = await s.run({ pixel_values: new ort.Tensor('float32', x.value as Float32Array, [2, 3, 4]) });
+  assert.deepEqual([...(res.pooled_output!.data as Float32Array)], await (await f(x)).pooled.toArray());
+  await s.release();
+  // A single-tensor output has the path ''; unknown paths, internal-looking names and clashes are errors.
+  const g = jit((x: Tensor) => sum(x, -1), { inputNames: { '0': 'x' }, outputNames: { '': 'total' } });
+  assert.match(g.dumpOnnx(zeros([2, 3])), /^input x : float32\[2,3\]$/m);
+  assert.match(g.dumpOnnx(zeros([2, 3])), /^output total : float32\[2\]$/m);
+  assert.throws(() => jit((x: Tensor) => x, { inputNames: { '1': 'y' } }).dumpOnnx(zeros([1])), /inputNames names input path '1', but the inputs are at '0'/);
+  assert.throws(() => jit((x: Tensor) => x, { inputNames: { '0': 'v3' } }).dumpOnnx(zeros([1])), /input name 'v3' \(path '0'\) must be an identifier other than/);
+  assert.throws(() => jit((x: Tensor) => sum(x, -1), { inputNames: { '0': 'x' }, outputNames: { '': 'x' } }).dumpOnnx(zeros([1, 2])), /the name 'x' is given to two graph inputs\/outputs/);
+});
+
 test('external data: big initializers go to <file>.data and still load and run', async () => {
   const big = randn([64, 64], { seed: 5 });
   const head = randn([64, 2], { seed: 8 });

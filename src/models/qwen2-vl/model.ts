@@ -58,6 +58,18 @@ export type VisionTowerGraph = Jitted<[Tensor, Tensor, Tensor], Tensor>;
 /** The language model graph: (ids, mask, positions, last, scatter [K, 2], features [K, D]) → pooled. */
 export type LanguageModelGraph = Jitted<[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor], PooledTensors>;
 
+/**
+ * ONNX names of the two graphs' inputs (in argument order) and outputs: what `vlm2vec export`
+ * writes and docs/export.md describes (input_ids, attention_mask and position_ids as in
+ * transformers; the rest are this export's own).
+ */
+export const VISION_INPUTS = ['pixel_values', 'patch_pos', 'segment_ids'] as const;
+export const VISION_OUTPUT = 'features';
+export const TEXT_INPUTS = ['input_ids', 'attention_mask', 'position_ids', 'last_index', 'scatter_index', 'features'] as const;
+export const TEXT_OUTPUTS = { hidden: 'hidden', embedding: 'embedding' } as const;
+
+const byPosition = (names: readonly string[]): Record<string, string> => Object.fromEntries(names.map((n, i) => [String(i), n]));
+
 /** Pooled outputs, one row per batch row. */
 export interface Qwen2VLEncoded {
   /** Last-token final-norm hidden states [B, D]. */
@@ -282,6 +294,8 @@ export class Qwen2VLModel {
       {
         name: 'qwen2vl_vision_tower',
         dynamic: { '0': ['K', null, null], '1': ['K', null, null], '2': ['K', null] },
+        inputNames: byPosition(VISION_INPUTS),
+        outputNames: { '': VISION_OUTPUT },
         onSerialized: () => this.releasing && detachBuffers(this.params.visual),
         ...session,
       },
@@ -292,6 +306,8 @@ export class Qwen2VLModel {
       {
         name: 'qwen2vl_language_model',
         dynamic: { '0': ['B', 'T'], '1': ['B', 'T'], '2': [null, 'B', 'T'], '3': ['B', null], '4': ['K', null], '5': ['K', null] },
+        inputNames: byPosition(TEXT_INPUTS),
+        outputNames: TEXT_OUTPUTS,
         onSerialized: () => this.releasing && detachBuffers(this.params.model),
         ...session,
       },

@@ -51,6 +51,13 @@ export interface JitOptions {
    * folding off (it would fold their Cast back into float32 initializers).
    */
   session?: SessionOverrides;
+  /**
+   * ONNX names of the graph inputs by argument path (`{ '0': 'input_ids', '1.ids': 'ids' }`),
+   * so exported files carry names a user can feed (default `in<i>_<path>`).
+   */
+  inputNames?: Readonly<Record<string, string>>;
+  /** ONNX names of the outputs by output tree path (`''` for a single tensor; default `out<i>_<path>`). */
+  outputNames?: Readonly<Record<string, string>>;
 }
 
 export interface ExportOptions {
@@ -103,6 +110,26 @@ const SESSION_EXTERNAL = 64 * 2 ** 20;
 
 function sanitize(path: string, i: number): string {
   return `in${i}${path ? '_' + path.replace(/[^A-Za-z0-9_]/g, '_') : ''}`;
+}
+
+/** Names the compiler gives internal values and initializers (see ir/compile.ts): a user name must not be one. */
+const INTERNAL_NAME = /^[vkwc]\d+$/;
+
+/** Applies `given` (path → name) over `paths`, checking every given path exists and names are usable. */
+function chooseNames(jitName: string, what: 'input' | 'output', paths: readonly string[], given: Readonly<Record<string, string>> | undefined, dflt: (p: string, i: number) => string): string[] {
+  for (const p of Object.keys(given ?? {})) {
+    if (!paths.includes(p)) {
+      throw new Vlm2VecError('jit', `${jitName}: ${what}Names names ${what} path '${p}', but the ${what}s are at ${paths.map((q) => `'${q}'`).join(', ') || '(none)'}`);
+    }
+  }
+  return paths.map((p, i) => {
+    const n = given?.[p];
+    if (n === undefined) return dflt(p, i);
+    if (!/^[A-Za-z_][A-Za-z0-9_.:-]*$/.test(n) || INTERNAL_NAME.test(n)) {
+      throw new Vlm2VecError('jit', `${jitName}: ${what} name '${n}' (path '${p}') must be an identifier other than the compiler's v<n>/k<n>/w<n>/c<n>`);
+    }
+    return n;
+  });
 }
 
 function initBytes(m: OnnxModel): number {
@@ -161,12 +188,15 @@ export function jit<A extends unknown[], R>(fn: (...args: A) => R, opts: JitOpti
     const { key, flat, shapes } = signature(args);
     const hit = entries.get(key);
     if (hit) return hit;
-    const inputs: IoInfo[] = flat.leaves.map((t, i) => ({ name: sanitize(flat.paths[i]!, i), dtype: t.dtype, shape: shapes[i]!, path: flat.paths[i]! }));
+    const inNames = chooseNames(name, 'input', flat.paths, opts.inputNames, sanitize);
+    const inputs: IoInfo[] = flat.leaves.map((t, i) => ({ name: inNames[i]!, dtype: t.dtype, shape: shapes[i]!, path: flat.paths[i]! }));
     const phs = inputs.map((io) => placeholder(io.name, io.shape, io.dtype));
     const out = fn(...(flat.unflatten(phs) as A));
     if (out instanceof Promise) throw new Vlm2VecError('jit', `${name}: the function must be synchronous (ops are lazy; nothing needs awaiting while tracing)`);
     const outFlat = treeFlatten(out);
-    const outputNames = outFlat.paths.map((p, i) => `out${i}${p ? '_' + p.replace(/[^A-Za-z0-9_]/g, '_') : ''}`);
+    const outputNames = chooseNames(name, 'output', outFlat.paths, opts.outputNames, (p, i) => `out${i}${p ? '_' + p.replace(/[^A-Za-z0-9_]/g, '_') : ''}`);
+    const dup = [...inNames, ...outputNames].find((n, i, all) => all.indexOf(n) !== i);
+    if (dup !== undefined) throw new Vlm2VecError('jit', `${name}: the name '${dup}' is given to two graph inputs/outputs`);
     const compiled = compile(outFlat.leaves, {
       inputs: phs.map((tensor, i) => ({ tensor, name: inputs[i]!.name })),
       constants: 'initializers',
