@@ -5,7 +5,7 @@ Qwen2-VL-2B: forward (torch.no_grad), inference (torch.inference_mode, the embed
 forward+backward (grads of every parameter and the input) and LoRA forward+backward (peft adapters
 on q, k, v, o, down_proj; frozen base). Wall and process CPU time per rep.
 
-Usage: /work/refenv/bin/python bench/engine-blocks.torch.py '{"threads":2,"batch":4,"seq":512,...}'
+Usage: tools/reference/.venv/bin/python bench/engine-blocks.torch.py '{"threads":2,"batch":4,"seq":512,...}'
 Prints one JSON line: {"forward_ms": [...], "inference_ms": [...], "forward_backward_ms": [...],
 "<name>_cpu_ms": [...], ...}. Optional "cases": ["forward", "inference", "forward_backward"].
 With "serve": true it prints {"ready": true, "torch": ..., "threads": ...}, then times one run of

@@ -9,8 +9,8 @@
 //             process) alternate run by run — ours, torch, torch, ours, … — so drifts and bursts of
 //             load on a shared machine hit both sides alike; the headline is the median of the
 //             per-pair ratios, with their range.
-// The PyTorch side needs a venv with torch + transformers: $VLM2VEC_REFENV (default /work/refenv);
-// without it the baseline is skipped with the reason printed.
+// The PyTorch side needs torch + transformers in the Python reference environment (bench/python.ts:
+// $VLM2VEC_PYTHON or tools/reference/.venv); without it the baseline is skipped with the reason printed.
 //
 // What each case computes:
 //   forward           parameters are graph inputs (as in training, no pre-packing); PyTorch under
@@ -28,7 +28,6 @@
 // PyTorch: time.process_time()): on a loaded machine it is the steadier measure of work done.
 
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -36,6 +35,7 @@ import type { Jitted, Tensor } from '../src/tensor/index.ts';
 import { arange, configureRuntime, expand, jit, onesLike, randn, realize, reshape, vjp } from '../src/tensor/index.ts';
 import type { LinearParams, Qwen2DecoderConfig, Qwen2DecoderLayerParams } from '../src/nn/index.ts';
 import { qwen2DecoderLayer, textRotary } from '../src/nn/index.ts';
+import { referencePython } from './python.ts';
 
 export interface BenchArgs {
   threads: number;
@@ -217,9 +217,8 @@ class TorchServer {
 
   /** Starts the server, or returns why the baseline is skipped. */
   static async start(a: BenchArgs): Promise<TorchServer | string> {
-    const venv = process.env.VLM2VEC_REFENV ?? '/work/refenv';
-    const python = `${venv}/bin/python`;
-    if (!existsSync(python)) return `no PyTorch reference venv at ${venv} (set VLM2VEC_REFENV)`;
+    const { python, missing } = referencePython();
+    if (python === undefined) return missing;
     const script = fileURLToPath(new URL('./engine-blocks.torch.py', import.meta.url));
     const child = spawn(python, [script, JSON.stringify({ ...a, serve: true })], {
       env: { ...process.env, OMP_NUM_THREADS: String(a.threads), MKL_NUM_THREADS: String(a.threads) },

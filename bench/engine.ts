@@ -16,6 +16,7 @@ import { IR_VERSION, OPSET } from '../src/tensor/onnx/model.ts';
 import type { OnnxModel, OnnxNode } from '../src/tensor/onnx/model.ts';
 import type { BenchCase, BenchContext, BenchResult } from '../src/tensor/testing/bench.ts';
 import { makeContext, timeIt } from '../src/tensor/testing/bench.ts';
+import { referencePython } from './python.ts';
 
 const threads = Number(process.env.BENCH_THREADS ?? 2);
 const iters = Number(process.env.BENCH_ITERS ?? 7);
@@ -126,7 +127,7 @@ const decoderBlockCase: BenchCase = {
 /** Runs the given cases (default: the MLP case and the decoder block) and prints the results. */
 export async function runEngineBench(cases?: BenchCase[]): Promise<BenchResult[]> {
   configureRuntime({ threads });
-  const ctx = makeContext(threads);
+  const ctx = makeContext(threads, referencePython());
   const list = cases ?? [mlpCase, decoderBlockCase];
   console.log(`# bench:engine  threads=${threads} iters=${iters} (median)`);
   const all: BenchResult[] = [];

@@ -6,15 +6,16 @@
 //
 // Usage: node --import tsx bench/image-pipeline.ts [--reps N] [--rounds N] [--dir DIR]
 //   --dir   folder of images (default: test/fixtures/io/images/src, 28 images from 10×10 to 9.4 MP)
-// The baseline needs a venv with Pillow + transformers: $VLM2VEC_REFENV (default /work/refenv);
-// without it the baseline is skipped with the reason printed.
+// The baseline needs Pillow + transformers in the Python reference environment (bench/python.ts:
+// $VLM2VEC_PYTHON or tools/reference/.venv); without it the baseline is skipped with the reason printed.
 
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadImageRGB } from '../src/io/image.ts';
 import { resizeForQwen2VL, processImages } from '../src/models/qwen2-vl/processor.ts';
+import { referencePython } from './python.ts';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -77,10 +78,9 @@ print(json.dumps({"per_sec": n / total, "decode_ms": dec * 1e3 / n, "proc_ms": (
 interface Baseline { perSec: number; decodeMs: number; procMs: number }
 
 function baseline(): Baseline | string {
-  const venv = process.env['VLM2VEC_REFENV'] ?? '/work/refenv';
-  const py = join(venv, 'bin', 'python');
-  if (!existsSync(py)) return `no Python venv at ${venv} (set VLM2VEC_REFENV)`;
-  const r = spawnSync(py, ['-c', PY, JSON.stringify(files), String(reps)], {
+  const { python, missing } = referencePython();
+  if (python === undefined) return missing;
+  const r = spawnSync(python, ['-c', PY, JSON.stringify(files), String(reps)], {
     encoding: 'utf8',
     env: { ...process.env, OMP_NUM_THREADS: '1', TRANSFORMERS_VERBOSITY: 'error' },
   });

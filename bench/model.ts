@@ -8,12 +8,12 @@
 // --dtype float16 runs ours with float16-held weights (float32 compute; see src/models/qwen2-vl/weights.ts).
 
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { parseQwen2VLConfig } from '../src/models/qwen2-vl/config.ts';
 import { Qwen2VLModel } from '../src/models/qwen2-vl/model.ts';
 import { buildParams, expectedTensors, holdTensor, parseWeightDtype, type HostWeights } from '../src/models/qwen2-vl/weights.ts';
 import { configureRuntime } from '../src/tensor/index.ts';
 import { timeIt } from '../src/tensor/testing/bench.ts';
+import { referencePython } from './python.ts';
 
 const arg = (name: string, dflt: number): number => {
   const i = process.argv.indexOf(name);
@@ -27,7 +27,7 @@ const KEEP_WEIGHTS = process.argv.includes('--keep-weights');
 // ORT's CPU memory arena off (configureRuntime({ cpuMemArena: false })): lower RSS between runs.
 const NO_ARENA = process.argv.includes('--no-arena');
 const DTYPE = parseWeightDtype(process.argv.includes('--dtype') ? process.argv[process.argv.indexOf('--dtype') + 1] : undefined, '--dtype');
-const PYTHON = process.env.VLM2VEC_REFENV_PYTHON ?? '/work/refenv/bin/python';
+const PYTHON = referencePython();
 
 const TEXT_B = 8;
 const TEXT_L = 48;
@@ -145,8 +145,8 @@ print(json.dumps({"textPerS": ${TEXT_B} / t_text, "imagePerS": ${IMG_B} / t_img,
 
 function runTorch(): { textPerS: number; imagePerS: number; peakRssMb: number } | string {
   if (SKIP_TORCH) return 'skipped (--skip-torch)';
-  if (!existsSync(PYTHON)) return `PyTorch reference env not found at ${PYTHON}`;
-  const r = spawnSync(PYTHON, ['-c', TORCH_SCRIPT], { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: String(THREADS) }, maxBuffer: 1 << 24 });
+  if (PYTHON.missing !== undefined) return PYTHON.missing;
+  const r = spawnSync(PYTHON.python, ['-c', TORCH_SCRIPT], { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: String(THREADS) }, maxBuffer: 1 << 24 });
   if (r.status !== 0) return `python failed (${r.status}): ${r.stderr.slice(-500)}`;
   return JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as { textPerS: number; imagePerS: number; peakRssMb: number };
 }

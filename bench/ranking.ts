@@ -3,16 +3,16 @@
 // metrics need).
 // Compares: ours with each kernel (ORT via the tensor engine, WebAssembly SIMD, scalar JS), a
 // naive JS triple loop with a comparator sort, and numpy (`Q @ C.T` + `argsort(-S)`, as the
-// reference) with 1 BLAS thread and with the default thread count, when /work/refenv (or
-// $VLM2VEC_PYTHON) has numpy. Scoring and ranking are timed separately on both sides.
+// reference) with 1 BLAS thread and with the default thread count, when the Python reference
+// environment (bench/python.ts: $VLM2VEC_PYTHON or tools/reference/.venv) has numpy. Scoring and ranking are timed separately on both sides.
 // The slow JS variants run on a query subset and are extrapolated linearly (the work is linear in
 // the number of queries); this is printed. The machine's load average is printed with the figures:
 // on a shared 2-core box they move by ±30 %.
 // Usage: node --import tsx bench/ranking.ts [queries] [candidates] [dim]   (env ORT_THREADS=n)
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { configureRuntime } from '../src/tensor/index.ts';
+import { referencePython } from './python.ts';
 import { rankGlobalIndices, rankGlobalIndicesAsync, rankOrder, type Matrix } from '../src/mmeb/rank.ts';
 import { scoreBlocksOrt } from '../src/mmeb/rank-ort.ts';
 
@@ -104,8 +104,8 @@ for (let i = 0; i < nq; i++) {
 }
 console.log(`ORT vs SIMD: ${differ} of ${nq} top-10 lists differ; largest exact score gap at a difference ${maxGap.toExponential(2)}`);
 
-const python = process.env.VLM2VEC_PYTHON ?? '/work/refenv/bin/python';
-if (existsSync(python)) {
+const { python, missing } = referencePython();
+if (python !== undefined) {
   const code = `
 import time, os, json, numpy as np
 rng = np.random.default_rng(0)
@@ -127,7 +127,7 @@ print(json.dumps({"score": t1 - t, "sort": t2 - t1, "top": t3 - t2, "version": n
     rows.push([`numpy ${m.version}, ${threads} BLAS thread${threads === '1' ? '' : 's'}, argpartition top 10`, m.score, m.top, m.score + m.top, 'measured (unordered top 10)']);
   }
 } else {
-  console.log(`numpy: skipped (no Python at ${python}; set VLM2VEC_PYTHON)`);
+  console.log(`numpy: skipped (${missing})`);
 }
 
 const f = (x: number | null) => (x === null ? '—' : x.toFixed(2)).padStart(7);

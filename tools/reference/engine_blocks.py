@@ -2,7 +2,7 @@
 
 Regenerate (from the repo root; needs the reference venv, never needed by the tests):
 
-    /work/refenv/bin/python tools/reference/engine_blocks.py
+    tools/reference/.venv/bin/python tools/reference/engine_blocks.py
 
 Writes test/fixtures/engine/blocks/{compositions,qwen2_decoder,qwen2_vision}.{json,bin}.
 

@@ -1,7 +1,7 @@
 """Golden values for the tensor engine's primitives (forward outputs and input gradients).
 
 Regenerate (from the repo root):
-    /work/refenv/bin/python tools/reference/engine_ops.py
+    tools/reference/.venv/bin/python tools/reference/engine_ops.py
 
 Writes test/fixtures/engine/ops/index.json + data.bin. For every case: the inputs, the forward
 output, a random cotangent and the gradients of sum(output * cotangent) w.r.t. each float input,

@@ -1,12 +1,12 @@
 """Golden fixtures for image decoding, Pillow BICUBIC resizing and the Qwen2-VL image/video processor.
 
 Reference: Pillow 12.3 + transformers 5.18 `Qwen2VLImageProcessorPil` (the Pillow path VLM2Vec used),
-run from /work/refenv. Writes test/fixtures/io/images/** and test/fixtures/io/video/**.
+run in the reference environment (tools/reference/README.md). Writes test/fixtures/io/images/** and test/fixtures/io/video/**.
 
 Regenerate (from the repo root):
     apt-get download ukui-wallpapers lomiri-wallpapers-20.04 tk8.6-doc && dpkg -x <each>.deb /tmp/debs/x
     apt-get install desktop-base tango-icon-theme python-pil-doc sway-backgrounds   # or dpkg -x them too
-    /work/refenv/bin/python tools/reference/io_images.py [--sources]
+    tools/reference/.venv/bin/python tools/reference/io_images.py [--sources]
 `--sources` (re)builds the committed source images from the Debian files first; without it the
 committed images under test/fixtures/io/images/src/ are used as they are.
 """

@@ -17,7 +17,7 @@ Writes, under test/fixtures/io/ (all tiny, KBs; see test/fixtures/io/models/READ
                                               trainer-saved 4.x config, an unknown model_type)
 
 Regenerate (from the repository root; deterministic, seeds fixed):
-    /work/refenv/bin/python tools/reference/io_models.py
+    tools/reference/.venv/bin/python tools/reference/io_models.py
 """
 
 import json

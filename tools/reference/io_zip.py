@@ -8,7 +8,7 @@ Writes test/fixtures/io/zip/:
   badcrc.zip   images.zip with one byte of a STORED entry's data flipped (CRC-32 mismatch)
   manifest.json  for images.zip: every file entry's name, size, sha256 (of the bytes put in)
 
-Run from the repository root: /work/refenv/bin/python tools/reference/io_zip.py
+Run from the repository root: tools/reference/.venv/bin/python tools/reference/io_zip.py
 """
 
 import hashlib

@@ -1,7 +1,7 @@
 """Small MMEB fixture datasets in the REAL on-disk formats, for the loader tests.
 
 Regenerate (from the repo root):
-    /work/refenv/bin/python tools/reference/mmeb_fixtures.py
+    tools/reference/.venv/bin/python tools/reference/mmeb_fixtures.py
 
 Writes test/fixtures/mmeb/data/ (the `--data DIR` layout: HF dataset repos as <org>/<repo>/ with
 parquet / jsonl files and README.md cards with `configs:` YAML, plus the MMEB-V2 media layout
@@ -337,7 +337,7 @@ def resize_goldens():
     sha256 of the resized image's raw RGB bytes (`.convert("RGB").tobytes()`, the pixels an RGB pipeline
     sees) and, for comparison, the same after HEAD's `convert("RGB")`-then-resize order. Sizes are the
     reference's own mapping values (low 128, high 1344); no test-only size.
-    Run only this part: `/work/refenv/bin/python tools/reference/mmeb_fixtures.py --resize-only`."""
+    Run only this part: `tools/reference/.venv/bin/python tools/reference/mmeb_fixtures.py --resize-only`."""
     d = mkdir(os.path.join(ROOT, "resize"))
     w, h = 61, 47
     img = Image.new("RGB", (w, h))

@@ -15,7 +15,7 @@ Writes test/fixtures/mmeb/set-order.json with
     with a zero key), plus `hash(s)` of each string;
   - a graded metrics task with str ids, scored under PYTHONHASHSEED=0.
 
-Regenerate (from the repo root):  /work/refenv/bin/python tools/reference/mmeb_set_order.py
+Regenerate (from the repo root):  tools/reference/.venv/bin/python tools/reference/mmeb_set_order.py
 Deterministic: fixed random seed; the script re-executes itself with PYTHONHASHSEED=0.
 """
 import json

@@ -1,7 +1,7 @@
 """A tiny `TIGER-Lab/MMEB-eval` (legacy V1 harness, spec §11) in its real on-disk layout.
 
 Regenerate (from the repo root):
-    /work/refenv/bin/python tools/reference/mmeb_v1_fixtures.py
+    tools/reference/.venv/bin/python tools/reference/mmeb_v1_fixtures.py
 
 Writes test/fixtures/mmeb/v1/ (deleted and rewritten):
   TIGER-Lab/MMEB-eval/README.md             dataset card with `configs:` YAML (data_files <Subset>/test-*)
@@ -70,7 +70,7 @@ def write_subset(name, rows):
 README = """# MMEB-eval (legacy V1 harness) fixture
 
 Written by `tools/reference/mmeb_v1_fixtures.py` (regenerate with
-`/work/refenv/bin/python tools/reference/mmeb_v1_fixtures.py`; it deletes and rewrites this folder).
+`tools/reference/.venv/bin/python tools/reference/mmeb_v1_fixtures.py`; it deletes and rewrites this folder).
 Used by `src/mmeb/legacy-v1/*.test.ts` and `src/cli/eval-v1.test.ts`.
 
 - `TIGER-Lab/MMEB-eval/`: the `--data` layout (also usable as the repo folder itself): a card with

@@ -20,7 +20,7 @@ Each stores last-token hidden states (final-norm output) and their L2-normalized
 
 Output: test/fixtures/model/fp16/{config.json, model.safetensors, cases.json, *.bin} (~0.2 MB).
 Regenerate from the repository root (deterministic, seeds fixed; a few seconds):
-    /work/refenv/bin/python tools/reference/model_qwen2vl_fp16.py
+    tools/reference/.venv/bin/python tools/reference/model_qwen2vl_fp16.py
 """
 
 import copy

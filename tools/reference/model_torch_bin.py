@@ -18,7 +18,7 @@ deletes and rewrites):
   single/   config.json + one `pytorch_model.bin` = torch.save(model.state_dict()) with the 5.x
             keys, so `lm_head.weight` is saved as a second view of the embedding storage.
 Regenerate from the repository root, after model_qwen2vl_fp16.py (deterministic):
-    /work/refenv/bin/python tools/reference/model_torch_bin.py
+    tools/reference/.venv/bin/python tools/reference/model_torch_bin.py
 """
 
 import json

@@ -30,7 +30,7 @@ Writes, under test/fixtures/io/torch/ (all tiny, ~190 KB in total; README.md rep
   lora-merged-reference.safetensors   PEFT merge_and_unload() of that adapter (merged target weights)
 
 Regenerate (from the repository root; deterministic, seeds fixed, one thread):
-    /work/refenv/bin/python tools/reference/torch_pickle.py
+    tools/reference/.venv/bin/python tools/reference/torch_pickle.py
 """
 
 import collections

@@ -1,8 +1,8 @@
 // Helpers shared by benchmark cases (bench/engine.ts and the nn cases it loads): timing, and
-// running a PyTorch reference script from /work/refenv when it exists. Not part of the API.
+// running a PyTorch reference script in the Python reference environment when there is one
+// (resolved by bench/python.ts). Not part of the API.
 
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 
 /** One printed line of a benchmark. `ratio` is ours/baseline where higher is better. */
 export interface BenchResult {
@@ -41,14 +41,15 @@ export async function timeIt(fn: () => Promise<unknown>, iters = 5, warmup = 2):
   return times[Math.floor(times.length / 2)]!;
 }
 
-export function makeContext(threads: number, python = process.env.VLM2VEC_REFENV_PYTHON ?? '/work/refenv/bin/python'): BenchContext {
-  const present = existsSync(python);
+/** `reference` is bench/python.ts's `referencePython()`: an interpreter, or why there is none. */
+export function makeContext(threads: number, reference: { python?: string | undefined; missing?: string | undefined }): BenchContext {
+  const { python, missing } = reference;
   return {
     threads,
-    python: present ? python : undefined,
-    torchSkipReason: present ? undefined : `PyTorch reference env not found at ${python}`,
+    python,
+    torchSkipReason: python === undefined ? missing : undefined,
     runTorch(script: string): unknown {
-      if (!present) throw new Error(`PyTorch reference env not found at ${python}`);
+      if (python === undefined) throw new Error(missing);
       const r = spawnSync(python, ['-c', script], { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: String(threads) } });
       if (r.status !== 0) throw new Error(`python failed (${r.status}): ${r.stderr.slice(-2000)}`);
       const line = r.stdout.trim().split('\n').pop() ?? '';
