@@ -26,7 +26,7 @@ get_rope_index positions (ported below from transformers 4.52 modeling_qwen2_vl.
 max(h, w)/2: 5.x advances the next start by max(h, w)/2 only).
 
 Regenerate from the repository root (deterministic, seeds fixed; ~1 min on 1 thread):
-    /work/refenv/bin/python tools/reference/model_qwen2vl.py
+    tools/reference/.venv/bin/python tools/reference/model_qwen2vl.py
 """
 
 import copy
