@@ -7,6 +7,7 @@ import type { EmbedContext, EmbedItem, Embedder } from './types.ts';
 import type { EmbeddingCache } from './cache.ts';
 import { FileHasher } from './hash.ts';
 import { Vlm2VecError } from '../errors.ts';
+import { MediaError } from './media-error.ts';
 
 /** Options of {@link embedThroughCache}. */
 export interface EmbedThroughCacheOptions {
@@ -32,13 +33,7 @@ export interface EmbedStats {
   dim: number;
 }
 
-/** An item's media file cannot be read: a data problem of one task, not an embedder failure. */
-export class MediaError extends Vlm2VecError {
-  constructor(message: string, cause: unknown) {
-    super('embed', message, { cause });
-    this.name = 'MediaError';
-  }
-}
+export { MediaError };
 
 /** Items hashed at once: bounds open files (a video item has 8 frames) and the media bytes held
  *  between hashing and sending. */
@@ -179,9 +174,10 @@ export async function embedThroughCache(
         const firsts = batch.groups.map((g) => g.members[0]!);
         const contiguous = firsts.every((v, j) => j === 0 || v === firsts[j - 1]! + 1);
         const span = contiguous ? `${firsts[0]}..${firsts[firsts.length - 1]}` : `${firsts.slice(0, 6).join(', ')}${firsts.length > 6 ? ', …' : ''}`;
-        failed ??= err instanceof Vlm2VecError
-          ? new Vlm2VecError('embed', `${where}, batch of items ${span} (numbered from 0 within the batch below): ${err.message}`, { cause: err })
-          : err;
+        const msg = `${where}, batch of items ${span} (numbered from 0 within the batch below): ${err instanceof Error ? err.message : ''}`;
+        // A file the embedder could not read or decode stays a MediaError: that task fails alone.
+        failed ??= err instanceof MediaError ? new MediaError(msg, err)
+          : err instanceof Vlm2VecError ? new Vlm2VecError('embed', msg, { cause: err }) : err;
         signal();
         return;
       }

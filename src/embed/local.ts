@@ -9,6 +9,7 @@
 // index; `embedSettled` keeps going past it.
 
 import { Vlm2VecError } from '../errors.ts';
+import { MediaError } from './media-error.ts';
 import { loadImageRGB } from '../io/image.ts';
 import type { RgbImage } from '../io/image-types.ts';
 import { loadAdapter } from '../io/peft.ts';
@@ -21,6 +22,15 @@ import { configureRuntime } from '../tensor/index.ts';
 import type { EmbedContext, EmbedItem, Embedder } from './types.ts';
 import { resolveLocalModel, type LocalModelSpecOptions } from './local-resolve.ts';
 import { DEFAULT_PROMPT_STYLE, formatInput, type PromptStyle, type RawInput } from './prompt.ts';
+
+/** Reads and decodes an image or frame; failures become {@link MediaError}s naming the file. */
+async function loadMedia(path: string): Promise<RgbImage> {
+  try {
+    return await loadImageRGB(path);
+  } catch (e) {
+    throw new MediaError((e as Error).message, e);
+  }
+}
 
 /** Options of {@link LocalEmbedder.load}. */
 export interface LocalEmbedderOptions extends LocalModelSpecOptions {
@@ -142,11 +152,14 @@ export class LocalEmbedder implements Embedder {
       const nImages = item.images?.length ?? 0;
       const nFrames = item.video?.length ?? 0;
       if (item.text.length === 0 && nImages === 0 && nFrames === 0) throw new Vlm2VecError('embed', 'empty item: no text, image or video');
-      const images = nImages > 0 ? await Promise.all(item.images!.map((p) => loadImageRGB(p))) : [];
-      const frames: RgbImage[] = nFrames > 0 ? await Promise.all(item.video!.map((p) => loadImageRGB(p))) : [];
+      const images = nImages > 0 ? await Promise.all(item.images!.map((p) => loadMedia(p))) : [];
+      const frames: RgbImage[] = nFrames > 0 ? await Promise.all(item.video!.map((p) => loadMedia(p))) : [];
       const img = images.length > 0 ? processImages(images, this.opts.processor) : undefined;
       const vid = frames.length > 0 ? processVideo(frames, this.opts.processor) : undefined;
-      const text = expandPlaceholders(item.text, {
+      // An item without media is tokenized as it is: the reference's processor (called with
+      // images=None) expands nothing, so a literal <|image_pad|> (WebQA's text-only queries keep
+      // one) stays one ordinary token; encodePrepared tells the model which rows have media.
+      const text = img === undefined && vid === undefined ? item.text : expandPlaceholders(item.text, {
         imageGrids: img?.gridThw ?? [],
         videoGrids: vid?.gridThw ?? [],
         mergeSize: this.model.config.vision.spatialMergeSize,
@@ -163,6 +176,8 @@ export class LocalEmbedder implements Embedder {
     } catch (e) {
       // Keep the inner area tag (e.g. `[image]`) unless it repeats ours.
       const msg = (e instanceof Error ? e.message : String(e)).replace(/^\[embed\] /, '');
+      // An unreadable or undecodable file is the data's fault, not the model's (MMEB: that task fails alone).
+      if (e instanceof MediaError) throw new MediaError(`${where}: ${msg}`, e);
       throw new Vlm2VecError('embed', `${where}: ${msg}`, { cause: e });
     }
   }
@@ -193,6 +208,9 @@ export class LocalEmbedder implements Embedder {
       imageGrids: rows.flatMap((r) => r.imageGrids),
       pixelValuesVideos: cat(rows.map((r) => r.videoPixels)),
       videoGrids: rows.flatMap((r) => r.videoGrids),
+      // Only rows with media take vision features (a text-only row's <|image_pad|> stays a token).
+      imagesPerRow: rows.map((r) => r.imageGrids.length),
+      videosPerRow: rows.map((r) => r.videoGrids.length),
     });
     const d = out.dim;
     return {

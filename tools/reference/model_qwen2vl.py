@@ -18,6 +18,12 @@ transformers Pillow image processor, exactly as VLM2Vec builds them (model spec 
     input_ids / attention_mask / position_ids, pixel values + grids, and the reference
     last-token hidden states (hidden_states[-1] = final-norm output) and L2-normalized embeddings.
 
+  a_text_pad / a_text_pad_mixed: a text-only prompt that keeps one <|image_pad|> (WebQA's queries;
+    the reference's processor, called with images=None, leaves it as token 151655), alone and
+    left-padded with an image, a video and a text row, run by VLM2Vec's own forward (its
+    modeling_qwen2_vl.py splits the batch: only rows with images/videos take vision features);
+    each row is also checked against that row run alone.
+
 VLM2Vec-style prompts (no <|vision_start|>) get EXPLICIT 1-D position_ids (real tokens 0..n-1,
 pads at 1), as transformers 4.x computed for VLM2Vec: transformers 5 would otherwise derive M-RoPE
 positions from mm_token_type_ids. GME-style prompts (<|vision_start|>...) get the 4.x
@@ -341,9 +347,64 @@ ITEMS = {
     "multi3": {"text": "<|image_pad|><|image_pad|> Compare these images: <|image_pad|> which differs?",
                "images": ["images/a.png", "images/b.png", "images/tiny.png"]},
     "gme_img": {"text": "<|vision_start|><|image_pad|><|vision_end|>What is in the image?", "images": ["images/b.png"]},
+    # WebQA-style text-only query: the reference keeps its <|image_pad|> (no image, so the processor
+    # does not expand it) and embeds it as an ordinary token (id 151655).
+    "text_pad": {"text": "<|image_pad|> Find a Wikipedia image that answers this question: what color is the tram?\n"},
     "gme_vid": {"text": "Describe <|vision_start|><|video_pad|><|vision_end|> the clip, then <|vision_start|><|image_pad|><|vision_end|> this.",
                 "images": ["images/a.png"], "video": [f"video/frame_{i}.png" for i in range(8)]},
 }
+
+
+def run_model_vlm2vec_mixed(model, batch, items):
+    """VLM2Vec's own Qwen2-VL forward (src/model/vlm_backbone/qwen2_vl/modeling_qwen2_vl.py): the
+    rows WITH images (resp. videos) get their placeholder embeddings replaced by vision features,
+    counted over those rows only; rows without media keep every token's embedding, including a
+    literal <|image_pad|>. (transformers' own forward counts the placeholders of the whole batch
+    and rejects such a batch; asserted below.)"""
+    t = lambda x: torch.from_numpy(x)
+    ids = t(batch["ids"])
+    with torch.no_grad():
+        try:
+            model(input_ids=ids, attention_mask=t(batch["mask"]), position_ids=t(batch["pos1"]),
+                  pixel_values=t(batch["pv"]), image_grid_thw=t(batch["pg"]), use_cache=False)
+            raise AssertionError("transformers accepted a batch whose text-only row has a literal <|image_pad|>")
+        except (ValueError, RuntimeError) as e:
+            assert "do not match" in str(e), e
+        emb = model.model.get_input_embeddings()(ids)
+        for key, grid_key, token, feats_fn, has in [
+            ("pv", "pg", IMAGE_ID, model.model.get_image_features, lambda it: bool(it.get("images"))),
+            ("vv", "vg", VIDEO_ID, model.model.get_video_features, lambda it: bool(it.get("video"))),
+        ]:
+            rows = [b for b, it in enumerate(items) if has(it)]
+            if not rows:
+                continue
+            feats = torch.cat(feats_fn(t(batch[key]), t(batch[grid_key])).pooler_output, 0)
+            sub = emb[rows]
+            mask = (ids[rows] == token)
+            assert int(mask.sum()) == feats.shape[0], (int(mask.sum()), feats.shape)
+            sub = sub.masked_scatter(mask.unsqueeze(-1).expand_as(sub), feats.to(sub.dtype))
+            emb[rows] = sub
+        out = model(inputs_embeds=emb, attention_mask=t(batch["mask"]), position_ids=t(batch["pos1"]),
+                    output_hidden_states=True, use_cache=False)
+    hs = out.hidden_states[-1]
+    last = hs[:, -1]  # left padding
+    return last.numpy().astype(np.float32), torch.nn.functional.normalize(last, dim=-1).numpy().astype(np.float32)
+
+
+def case_vlm2vec_mixed(w, model, mname, name, keys):
+    """A left-padded batch processed per row (Qwen2_VL_process_fn) and run by VLM2Vec's mixed forward;
+    each row must also equal that row run alone (batch of one, transformers' own forward)."""
+    items = [ITEMS[k] for k in keys]
+    batch = build_batch(items, "left")
+    batch["side"], batch["pos"] = "left", batch["pos1"]
+    hidden, emb = run_model_vlm2vec_mixed(model, batch, items)
+    for b, it in enumerate(items):
+        alone = build_batch([it], "left")
+        _, e1 = run_model(model, alone, alone["pos1"])
+        cos = float(np.dot(e1[0], emb[b]))
+        assert cos > 0.999999, (name, b, cos)
+    w.add(name, mname, items, batch, hidden, emb, "1d")
+    return hidden, emb
 
 
 def case(w, model, mname, name, keys, side="left", gme=False, extra_pos=False):
@@ -408,6 +469,9 @@ def main():
     case(w, ma, "tiny-a", "a_mixed_left", mixed, "left")
     case(w, ma, "tiny-a", "a_mixed_right", mixed, "right")
     case(w, ma, "tiny-a", "a_gme", ["gme_img", "gme_vid", "text2"], "left", gme=True, extra_pos=True)
+    # A text-only prompt that keeps <|image_pad|> (WebQA's queries), alone and batched with media rows.
+    case(w, ma, "tiny-a", "a_text_pad", ["text_pad"])
+    case_vlm2vec_mixed(w, ma, "tiny-a", "a_text_pad_mixed", ["text_pad", "img_a", "video", "text2"])
 
     torch.manual_seed(0)
     cfg_b = make_config(24, 4, 1, 40, 24, 3)

@@ -121,5 +121,29 @@ test('batch inconsistencies are rejected naming what disagrees', async () => {
   await assert.rejects(m.encode({ ...b, imageGrids: b.imageGrids!.slice(0, 2) }), /pixel_values has 120 patch rows but its grids need 104/);
   // Same patch count, different split: the placeholder runs no longer match the features.
   await assert.rejects(m.encode({ ...b, imageGrids: [[1, 4, 6], [1, 8, 10], [1, 4, 4]], inputIds: b.inputIds.map((x) => (x === 151655n ? 151643n : x)) }), /0 image placeholder tokens but its image grids give 30 features/);
-  await assert.rejects(m.encode({ ...goldenBatch(goldenCase('a_image')), imageGrids: [], pixelValues: undefined }), /<\|image_pad\|>\/<\|video_pad\|> tokens but no image or video grids/);
+  // Per-row media counts must cover the rows and add up to the grids.
+  const mixed = goldenBatch(goldenCase('a_text_pad_mixed'));
+  await assert.rejects(m.encode({ ...mixed, imagesPerRow: [0, 1, 0], videosPerRow: [0, 0, 1, 0] }), /imagesPerRow \[0, 1, 0\] must give a count ≥ 0 for each of the 4 rows, adding up to the 1 grid/);
+  await assert.rejects(m.encode({ ...mixed, imagesPerRow: [1, 1, 0, 0], videosPerRow: [0, 0, 1, 0] }), /adding up to the 1 grid/);
+});
+
+test('a literal <|image_pad|> in a row without images is an ordinary token (VLM2Vec, WebQA queries)', async () => {
+  const m = await modelA;
+  // Alone: no grids at all, the token (id 151655) is embedded from the table like any other.
+  const alone = goldenBatch(goldenCase('a_text_pad'));
+  assert.equal(alone.inputIds.filter((x) => x === 151655n).length, 1, 'the golden prompt keeps one <|image_pad|>');
+  await expectMatches(m, 'a_text_pad');
+  // Batched with an image row and a video row: only their placeholders take vision features
+  // (VLM2Vec's per-row split forward), with positions given and derived.
+  const c = goldenCase('a_text_pad_mixed');
+  const perRow = { imagesPerRow: [0, 1, 0, 0], videosPerRow: [0, 0, 1, 0] };
+  for (const withPositions of [true, false]) {
+    const out = await m.encode({ ...goldenBatch(c, withPositions), ...perRow });
+    const e = compareRows(out.embeddings, goldenF32(c, 'embedding'), out.dim);
+    const h = compareRows(out.hidden, goldenF32(c, 'last_hidden'), out.dim);
+    assert.ok(e.minCos >= 0.99999 && e.maxAbs <= 1e-4 && h.minCos >= 0.99999 && h.maxAbs <= 1e-4, `mixed: cos ${e.minCos}, max|Δ| ${e.maxAbs}`);
+  }
+  // Without the per-row counts every placeholder of the batch is a media token, as in
+  // transformers' own forward, which rejects this batch the same way.
+  await assert.rejects(m.encode(goldenBatch(c)), /the batch has 7 image placeholder tokens but its image grids give 6 features/);
 });

@@ -9,7 +9,8 @@
 //                 features [K, D] → pooled [B, D]; the features replace the embedding rows at
 //                 `scatter` (images first, then videos, each row-major over the batch, as
 //                 masked_scatter does). Text-only batches pass K = 0.
-// Rows without media keep their token embeddings, so text, image and video rows mix freely.
+// Rows without media keep their token embeddings (a literal <|image_pad|> too, given per-row
+// media counts), so text, image and video rows mix freely.
 // The vision tower runs once per temporal slice (exact: the ViT attends within a slice only).
 
 import { join } from 'node:path';
@@ -45,6 +46,15 @@ export interface Qwen2VLBatch {
   /** Video patches of all rows, concatenated in row order: [ΣN_vid, P]. */
   pixelValuesVideos?: Float32Array | undefined;
   videoGrids?: readonly GridThw[] | undefined;
+  /**
+   * Images (resp. videos) of each row, in row order. Only the placeholder tokens of rows that
+   * have images (videos) take vision features; a row without any keeps a literal `<|image_pad|>`
+   * as an ordinary token embedded from the table, as VLM2Vec's Qwen2-VL forward does for its
+   * per-row processed batches (a text-only query of WebQA keeps one). Absent: every placeholder
+   * token of the batch is a media token (transformers' masked_scatter).
+   */
+  imagesPerRow?: readonly number[] | undefined;
+  videosPerRow?: readonly number[] | undefined;
 }
 
 /** What both encoder graphs return: pooled hidden states [B, D] and their unit vectors. */
@@ -363,9 +373,9 @@ export class Qwen2VLModel {
     const d = this.hiddenSize;
     let feats = fromArray(new Float32Array(0), [0, d], 'float32');
     let scatter = fromArray(new BigInt64Array(0), [0, 2], 'int64');
-    if (imageGrids.length === 0 && videoGrids.length === 0) {
-      this.checkNoPlaceholders(inputIds);
-    } else {
+    // No media in the batch: placeholder tokens are ordinary tokens (transformers and VLM2Vec
+    // only scatter features when pixel values are given).
+    if (imageGrids.length > 0 || videoGrids.length > 0) {
       const v = this.packVision(batch, imageGrids, videoGrids);
       feats = await this.visionFeatures(vision, v.pixels, [...imageGrids, ...videoGrids]);
       scatter = fromArray(v.scatter, [v.scatter.length / 2, 2], 'int64');
@@ -413,17 +423,13 @@ export class Qwen2VLModel {
     return fromArray(out, [out.length / d, d], 'float32');
   }
 
-  private checkNoPlaceholders(inputIds: BigInt64Array): void {
-    const img = BigInt(this.config.imageTokenId);
-    const vid = BigInt(this.config.videoTokenId);
-    if (inputIds.some((x) => x === img || x === vid)) {
-      throw new Vlm2VecError('qwen2_vl', 'input_ids contain <|image_pad|>/<|video_pad|> tokens but no image or video grids were given');
-    }
-  }
-
-  /** Splits the batch back into per-row ids and grids (grids follow the rows' placeholder runs). */
+  /**
+   * Splits the batch back into per-row ids and grids: by the per-row counts when given, else
+   * grids follow the rows' placeholder runs.
+   */
   private rowsForRope(batch: Qwen2VLBatch): RopeIndexRow[] {
     const [b, l] = batch.shape;
+    checkPerRow(batch);
     const m = this.config.vision.spatialMergeSize ** 2;
     const img = [...(batch.imageGrids ?? [])];
     const vid = [...(batch.videoGrids ?? [])];
@@ -431,7 +437,8 @@ export class Qwen2VLModel {
     for (let r = 0; r < b; r++) {
       const ids: number[] = [];
       for (let j = 0; j < l; j++) if (batch.attentionMask[r * l + j] === 1n) ids.push(Number(batch.inputIds[r * l + j]));
-      const take = (grids: GridThw[], token: number): GridThw[] => {
+      const take = (grids: GridThw[], token: number, perRow: readonly number[] | undefined): GridThw[] => {
+        if (perRow) return grids.splice(0, perRow[r]!);
         let n = ids.filter((x) => x === token).length;
         const mine: GridThw[] = [];
         while (n > 0 && grids.length > 0) {
@@ -441,7 +448,7 @@ export class Qwen2VLModel {
         }
         return mine;
       };
-      rows.push({ ids, imageGrids: take(img, this.config.imageTokenId), videoGrids: take(vid, this.config.videoTokenId) });
+      rows.push({ ids, imageGrids: take(img, this.config.imageTokenId, batch.imagesPerRow), videoGrids: take(vid, this.config.videoTokenId, batch.videosPerRow) });
     }
     return rows;
   }
@@ -463,13 +470,18 @@ export class Qwen2VLModel {
     const pi = check(batch.pixelValues, nImg, 'pixel_values');
     const pv = check(batch.pixelValuesVideos, nVid, 'pixel_values_videos');
     const pixels = pv.length === 0 ? pi : pi.length === 0 ? pv : concatF32(pi, pv);
-    // masked_scatter order: all image placeholders row-major, then all video placeholders.
+    // masked_scatter order: all image placeholders row-major, then all video placeholders; with
+    // per-row counts only over the rows that have images (videos), as VLM2Vec's forward does.
     const [b, l] = batch.shape;
+    checkPerRow(batch);
     const scatter: bigint[] = [];
-    for (const [token, need, what] of [[this.config.imageTokenId, nImg / m, 'image'], [this.config.videoTokenId, nVid / m, 'video']] as const) {
+    for (const [token, need, what, perRow] of [
+      [this.config.imageTokenId, nImg / m, 'image', batch.imagesPerRow], [this.config.videoTokenId, nVid / m, 'video', batch.videosPerRow],
+    ] as const) {
       const tok = BigInt(token);
       let found = 0;
       for (let r = 0; r < b; r++) {
+        if (perRow && perRow[r] === 0) continue;
         for (let j = 0; j < l; j++) {
           if (batch.inputIds[r * l + j] === tok && batch.attentionMask[r * l + j] === 1n) {
             scatter.push(BigInt(r), BigInt(j));
@@ -482,6 +494,17 @@ export class Qwen2VLModel {
       }
     }
     return { pixels, scatter: BigInt64Array.from(scatter) };
+  }
+}
+
+/** Per-row media counts, when given, cover every row and add up to the grids. */
+function checkPerRow(batch: Qwen2VLBatch): void {
+  for (const [perRow, grids, what] of [[batch.imagesPerRow, batch.imageGrids, 'imagesPerRow'], [batch.videosPerRow, batch.videoGrids, 'videosPerRow']] as const) {
+    if (perRow === undefined) continue;
+    const total = perRow.reduce((a, n) => a + n, 0);
+    if (perRow.length !== batch.shape[0] || perRow.some((n) => !Number.isInteger(n) || n < 0) || total !== (grids?.length ?? 0)) {
+      throw new Vlm2VecError('qwen2_vl', `${what} [${perRow.join(', ')}] must give a count ≥ 0 for each of the ${batch.shape[0]} rows, adding up to the ${grids?.length ?? 0} grid(s)`);
+    }
   }
 }
 
