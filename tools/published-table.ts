@@ -17,7 +17,7 @@ const VERSIONS: Record<string, string> = {
 };
 const tasks = [...TASKS, ...EXTRA_TASKS];
 const out: Record<string, unknown> = {
-  source: 'TIGER-AI-Lab/VLM2Vec experiments/public/all_scores/ (HEAD 6e1e1d4); headline metric per task, 0-1 scale',
+  source: 'TIGER-AI-Lab/VLM2Vec experiments/public/all_scores/ (HEAD 6e1e1d4)',
   generator: 'tools/published-table.ts',
   versions: {} as Record<string, unknown>,
 };

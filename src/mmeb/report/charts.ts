@@ -11,44 +11,110 @@ export interface Bar {
   /** Series (model / run name). */
   series: string;
   score: number;
+  /** The value averages fewer tasks than the group has (drawn lighter). */
+  partial?: boolean;
 }
 
 export interface ChartOptions {
   title: string;
   /** x categories in display order (bars of missing categories are simply absent). */
   order: readonly string[];
-  /** Series in legend order (runs first, then baselines). */
+  /**
+   * Every series of the report in legend order (runs first, then baselines): the colour domain.
+   * Each chart gets the same list, so a model keeps its colour in every chart even where some
+   * models have no bar (a scale built from one chart's own series would shift the colours).
+   */
   series: readonly string[];
   yTitle?: string;
 }
 
+/** Longest x-axis label in characters; longer names are cut in the middle (see {@link shortLabels}). */
+export const MAX_LABEL = 24;
+
 /**
- * A grouped bar chart (x = category, bars side by side per series) as an SVG string.
+ * Axis labels for `names`: each at most `max` characters, cut in the middle (`ViDoRe_synt…intelligence`)
+ * so the distinguishing tail survives, and lengthened where two cuts would read the same.
+ *
+ * @example shortLabels(['ViDoRe_esg_reports_v2_multilingual'], 20) // ['ViDoRe_es…ultilingual']
+ */
+export function shortLabels(names: readonly string[], max = MAX_LABEL): string[] {
+  const cut = (s: string, n: number): string => {
+    if (s.length <= n) return s;
+    const head = Math.ceil((n - 1) / 2);
+    return `${s.slice(0, head)}…${s.slice(s.length - (n - 1 - head))}`;
+  };
+  const limit = names.map(() => max);
+  let out = names.map((s, i) => cut(s, limit[i]!));
+  for (;;) {
+    const clash = out.map((l, i) => out.indexOf(l) !== i || out.lastIndexOf(l) !== i);
+    if (!clash.some((c, i) => c && out[i] !== names[i])) return out;
+    clash.forEach((c, i) => { if (c) limit[i]! += 2; });
+    out = names.map((s, i) => cut(s, limit[i]!));
+  }
+}
+
+/**
+ * The Vega-Lite spec of a grouped bar chart (x = category, bars side by side per series).
  *
  * @example
- * const svg = await barChartSvg([{ x: 'K700', series: 'ours', score: 38.2 }], { title: 'video/CLS', order: ['K700'], series: ['ours'] });
+ * const spec = barChartSpec([{ x: 'K700', series: 'ours', score: 38.2 }], { title: 'video/CLS', order: ['K700'], series: ['ours', 'theirs'] });
  */
-export async function barChartSvg(bars: readonly Bar[], opts: ChartOptions): Promise<string> {
-  const spec: TopLevelSpec = {
+export function barChartSpec(bars: readonly Bar[], opts: ChartOptions): TopLevelSpec {
+  const labels = shortLabels(opts.order);
+  const labelOf = new Map(opts.order.map((x, i) => [x, labels[i]!]));
+  const present = new Set(bars.map((b) => b.series));
+  const slots = opts.series.filter((s) => present.has(s)).length;
+  return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: opts.title,
-    data: { values: bars.map((b) => ({ ...b, score: Math.round(b.score * 100) / 100 })) },
-    mark: { type: 'bar', tooltip: true },
+    data: {
+      values: bars.map((b) => ({
+        x: b.x, label: labelOf.get(b.x) ?? b.x, series: b.series, score: Math.round(b.score * 100) / 100, partial: b.partial === true,
+      })),
+    },
+    mark: { type: 'bar' },
     // A fixed width (~14 px per bar, clamped) keeps every chart readable on one screen.
-    width: Math.min(1200, Math.max(320, opts.order.length * Math.max(1, opts.series.length) * 14)),
+    width: Math.min(1200, Math.max(320, opts.order.length * Math.max(1, slots) * 14)),
     height: 220,
     encoding: {
-      x: { field: 'x', type: 'nominal', sort: [...opts.order], title: null, axis: { labelAngle: -40, labelLimit: 180 } },
+      // Labels are already short and unique: Vega's own truncation (labelLimit) would make
+      // long names sharing a prefix read the same.
+      x: { field: 'label', type: 'nominal', sort: labels, title: null, axis: { labelAngle: -40, labelLimit: 0 } },
       xOffset: { field: 'series', type: 'nominal', sort: [...opts.series] },
-      y: { field: 'score', type: 'quantitative', title: opts.yTitle ?? 'score', scale: { domain: [0, 100] } },
-      color: { field: 'series', type: 'nominal', sort: [...opts.series], title: 'model', legend: { orient: 'bottom', columns: 2, labelLimit: 0 } },
+      y: { field: 'score', type: 'quantitative', title: opts.yTitle ?? 'score (0–100)', scale: { domain: [0, 100] } },
+      color: {
+        field: 'series', type: 'nominal', title: 'model',
+        scale: { domain: [...opts.series], scheme: opts.series.length > 10 ? 'category20' : 'tableau10' },
+        legend: { orient: 'bottom', columns: 1, labelLimit: 0 },
+      },
+      opacity: { condition: { test: 'datum.partial', value: 0.45 }, value: 1 },
+      tooltip: [
+        { field: 'x', title: 'task / group' },
+        { field: 'series', title: 'model' },
+        { field: 'score', title: 'score', format: '.2f' },
+        { field: 'partial', title: 'partial mean' },
+      ],
     },
     config: { font: 'sans-serif', view: { stroke: null } },
   };
+}
+
+/** Renders a Vega-Lite spec to an SVG string in Node. */
+export async function specSvg(spec: TopLevelSpec): Promise<string> {
   const view = new vega.View(vega.parse(compile(spec).spec), { renderer: 'none' });
   try {
     return await view.toSVG();
   } finally {
     view.finalize();
   }
+}
+
+/**
+ * A grouped bar chart as an SVG string.
+ *
+ * @example
+ * const svg = await barChartSvg([{ x: 'K700', series: 'ours', score: 38.2 }], { title: 'video/CLS', order: ['K700'], series: ['ours'] });
+ */
+export async function barChartSvg(bars: readonly Bar[], opts: ChartOptions): Promise<string> {
+  return specSvg(barChartSpec(bars, opts));
 }

@@ -1,9 +1,10 @@
 // report.html: one self-contained page (inline CSS, inline SVG charts, no script, no network):
 // a summary chart, the summary table, and per meta-task a chart plus its task table.
 
-import { barChartSvg, type Bar } from './charts.ts';
+import type { TopLevelSpec } from 'vega-lite';
+import { barChartSpec, specSvg, type Bar } from './charts.ts';
 import { cell } from './format.ts';
-import { headlineGroups, metaGroups, summaryGroups, taskCell, tasksOf, type ReportData } from './model.ts';
+import { baselineNote, headlineGroups, metaGroups, partialRun, SCALE_NOTE, summaryGroups, taskCell, tasksOf, type ReportData } from './model.ts';
 import type { GroupName, Summary } from '../aggregate.ts';
 
 const CSS = `body{font-family:system-ui,sans-serif;margin:2rem;color:#222;max-width:1400px}
@@ -25,9 +26,46 @@ function table(header: readonly string[], rows: readonly { cells: readonly strin
 function groupBars(cols: readonly Summary[], groups: readonly GroupName[], label: (s: Summary) => string): Bar[] {
   return cols.flatMap((s) => groups.flatMap((g) => {
     const v = s.scores[g];
-    return v === undefined ? [] : [{ x: g, series: label(s), score: v }];
+    return v === undefined ? [] : [{ x: g, series: label(s), score: v, partial: s.partial[g] !== undefined }];
   }));
 }
+
+/** One chart of the report: the summary or a meta-task group. */
+export interface ReportChart {
+  group: string;
+  bars: Bar[];
+  spec: TopLevelSpec;
+}
+
+/**
+ * The report's charts as Vega-Lite specs (every chart shares one colour domain: all columns of
+ * the report, runs first).
+ *
+ * @example
+ * reportCharts(buildReport(['out/'])).map((c) => c.group); // ['summary', 'image/CLS', …]
+ */
+export function reportCharts(data: ReportData): ReportChart[] {
+  const cols = [...data.runs, ...data.baselines];
+  const series = cols.map(data.label);
+  const heads = headlineGroups(data.benchmark);
+  const summary = groupBars(cols, heads, data.label);
+  const charts: ReportChart[] = [{
+    group: 'summary', bars: summary,
+    spec: barChartSpec(summary, { title: 'Overall (lighter bar: mean over the tasks present only)', order: heads, series }),
+  }];
+  for (const g of metaGroups(data.benchmark)) {
+    const tasks = tasksOf(g);
+    const bars: Bar[] = cols.flatMap((s) => tasks.flatMap((t) => {
+      const v = s.tasks[t.name];
+      return v === undefined ? [] : [{ x: t.name, series: data.label(s), score: v }];
+    }));
+    charts.push({ group: g, bars, spec: barChartSpec(bars, { title: `${g} (${tasks[0]?.metric ?? ''} ×100)`, order: tasks.map((t) => t.name), series }) });
+  }
+  return charts;
+}
+
+const figure = async (c: ReportChart): Promise<string> =>
+  `<figure class="chart" data-group="${escapeHtml(c.group)}" data-bars="${c.bars.length}">${await specSvg(c.spec)}</figure>`;
 
 /**
  * Render the self-contained HTML report (charts are rendered to SVG here, in Node).
@@ -38,27 +76,27 @@ function groupBars(cols: readonly Summary[], groups: readonly GroupName[], label
 export async function reportHtml(data: ReportData): Promise<string> {
   const cols = [...data.runs, ...data.baselines];
   const series = cols.map(data.label);
+  const charts = reportCharts(data);
   const parts: string[] = [];
   parts.push(`<h1>MMEB report (${escapeHtml(data.benchmark)})</h1>`);
-  parts.push(`<ul>${data.runs.map((r) => `<li><b>${escapeHtml(r.model)}</b> — <code>${escapeHtml(r.source)}</code></li>`).join('')}</ul>`);
-  parts.push('<p>Scores on the 0–100 scale: hit@1 for image and video tasks, ndcg_linear@5 for visdoc tasks. Groups are unweighted means over their tasks; “(n/N)” marks a group missing tasks, averaged over those present.</p>');
-  const heads = headlineGroups(data.benchmark);
+  parts.push(`<ul>${data.runs.map((r) => {
+    const p = partialRun(r);
+    const note = p ? ` — <b>partial</b>: ${p.n} of the ${p.expected} ${escapeHtml(data.benchmark)} tasks` : '';
+    return `<li><b>${escapeHtml(r.model)}</b> — <code>${escapeHtml(r.source)}</code>${note}</li>`;
+  }).join('')}</ul>`);
+  parts.push(`<p>${escapeHtml(SCALE_NOTE)} Groups are unweighted means over their tasks; “(n/N)” marks a group missing tasks, averaged over those present (drawn lighter in the summary chart); “(partial: n/N tasks)” marks a run missing tasks.</p>`);
   parts.push('<h2>Summary</h2>');
-  parts.push(`<figure class="chart" data-group="summary" data-bars="${groupBars(cols, heads, data.label).length}">${await barChartSvg(groupBars(cols, heads, data.label), { title: 'Overall', order: heads, series })}</figure>`);
+  parts.push(await figure(charts[0]!));
   parts.push(table(['group', ...series], summaryGroups(data.benchmark).map((g) => ({ cells: [g, ...cols.map((s) => cell(s, g))] }))));
-  for (const g of metaGroups(data.benchmark)) {
+  for (const c of charts.slice(1)) {
+    const g = c.group as GroupName;
     const tasks = tasksOf(g);
-    const bars: Bar[] = cols.flatMap((s) => tasks.flatMap((t) => {
-      const v = s.tasks[t.name];
-      return v === undefined ? [] : [{ x: t.name, series: data.label(s), score: v }];
-    }));
     parts.push(`<h2>${escapeHtml(g)}</h2>`);
-    const svg = await barChartSvg(bars, { title: `${g} (${tasks[0]?.metric ?? ''} ×100)`, order: tasks.map((t) => t.name), series });
-    parts.push(`<figure class="chart" data-group="${escapeHtml(g)}" data-bars="${bars.length}">${svg}</figure>`);
+    parts.push(await figure(c));
     const rows: { cells: string[]; cls?: string }[] = tasks.map((t) => ({ cells: [t.name, ...cols.map((s) => taskCell(s, t.name))] }));
     rows.push({ cells: [`${g} mean`, ...cols.map((s) => cell(s, g))], cls: 'mean' });
     parts.push(table(['task', ...series], rows));
   }
-  parts.push(`<p>Baselines: published ${escapeHtml(data.baselineVersion)} scores. Source: ${escapeHtml(data.baselineSource)}.</p>`);
+  parts.push(`<p>${escapeHtml(baselineNote(data))}</p>`);
   return `<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>MMEB report</title><style>${CSS}</style></head>\n<body>\n${parts.join('\n')}\n</body></html>\n`;
 }

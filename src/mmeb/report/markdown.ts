@@ -1,7 +1,7 @@
 // report.md: the summary groups and every task of our runs beside the published baselines.
 
 import { cell, markdownTable } from './format.ts';
-import { metaGroups, summaryGroups, taskCell, tasksOf, type ReportData } from './model.ts';
+import { baselineNote, metaGroups, SCALE_NOTE, summaryGroups, taskCell, tasksOf, type ReportData } from './model.ts';
 
 /**
  * Render the Markdown report.
@@ -15,8 +15,8 @@ export function reportMarkdown(data: ReportData): string {
   const out: string[] = [];
   out.push(`# MMEB report (${data.benchmark})`, '');
   out.push('Runs:', ...data.runs.map((r) => `- **${r.model}** — \`${r.source}\``), '');
-  out.push('Scores are on the 0–100 scale: hit@1 for image and video tasks, ndcg_linear@5 for visdoc tasks; ' +
-    'groups are unweighted means over their tasks ("(n/N)" = group missing tasks, averaged over those present).', '');
+  out.push(`${SCALE_NOTE} Groups are unweighted means over their tasks ("(n/N)" = group missing tasks, averaged over ` +
+    'those present; "(partial: n/N tasks)" = a run missing tasks).', '');
   out.push('## Summary', '');
   out.push(markdownTable(['group', ...header], summaryGroups(data.benchmark).map((g) => [g, ...cols.map((s) => cell(s, g))])), '');
   for (const g of metaGroups(data.benchmark)) {
@@ -30,6 +30,6 @@ export function reportMarkdown(data: ReportData): string {
   if (extras.length) {
     out.push('## Not averaged', '', ...extras.map((r) => `- ${r.model}: ${r.extra_tasks.join(', ')} (not part of ${data.benchmark})`), '');
   }
-  out.push(`Baselines: published ${data.baselineVersion} scores. Source: ${data.baselineSource}.`, '');
+  out.push(baselineNote(data), '');
   return out.join('\n');
 }

@@ -21,8 +21,17 @@ export interface ReportData {
   baselines: Summary[];
   baselineVersion: PublishedVersion;
   baselineSource: string;
-  /** Column label per summary (runs first, baselines marked with the version). */
+  /**
+   * Column / legend label per summary: runs by model name, baselines marked with the version,
+   * and a run missing benchmark tasks marked `(partial: n/N tasks)`, in every table and chart.
+   */
   label: (s: Summary) => string;
+}
+
+/** How many of the benchmark's tasks a summary has, when it lacks some (else undefined). */
+export function partialRun(s: Summary): { n: number; expected: number } | undefined {
+  const p = s.partial[s.benchmark === 'mmeb-v1' ? 'v1/overall' : 'all'];
+  return p ? { n: p.n, expected: p.expected } : undefined;
 }
 
 /**
@@ -52,12 +61,21 @@ export function buildReport(paths: readonly string[], opts: ReportOptions = {}):
     const base = runSet.has(s) ? s.model : `${s.model} (pub ${version})`;
     const n = (seen.get(base) ?? 0) + 1;
     seen.set(base, n);
-    labels.set(s, n > 1 ? `${base} #${n}` : base);
+    const p = partialRun(s);
+    labels.set(s, `${n > 1 ? `${base} #${n}` : base}${p ? ` (partial: ${p.n}/${p.expected} tasks)` : ''}`);
   }
   return {
     benchmark, runs, baselines, baselineVersion: version, baselineSource: publishedSource(version),
     label: (s) => labels.get(s) ?? s.model,
   };
+}
+
+/** What every figure of a report is (tables, charts and footers say it the same way). */
+export const SCALE_NOTE = 'Every figure is the headline metric ×100 (0–100): hit@1 for image and video tasks, ndcg_linear@5 for visdoc tasks.';
+
+/** The footer naming the baselines' version and provenance (the figures above are ×100 like ours). */
+export function baselineNote(data: ReportData): string {
+  return `Baselines: the published ${data.baselineVersion} scores, as ×100 figures like ours. Source: ${data.baselineSource}.`;
 }
 
 /** The meta-task groups of a benchmark (one chart and one per-task table each). */

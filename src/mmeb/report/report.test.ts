@@ -1,11 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { chromium } from 'playwright-core';
-import { renderReport } from './index.ts';
+import { buildReport, renderReport } from './index.ts';
+import { shortLabels } from './charts.ts';
+import { reportCharts } from './html.ts';
+import { TASKS } from '../registry.ts';
 import { registerReport } from '../../cli/report.ts';
 import { registerLeaderboard } from '../../cli/leaderboard.ts';
 
@@ -14,6 +17,17 @@ const PUB = join(ROOT, 'test', 'fixtures', 'published-scores');
 const V200 = join(PUB, 'v2.0.0', 'VLM2Vec-V2.0-Qwen2VL-2B.json');
 const V201 = join(PUB, 'v2.0.1', 'VLM2Vec-V2.0-Qwen2VL-2B.json');
 const CHROMIUM = '/usr/bin/chromium';
+
+/** A result folder holding 3 of the 78 tasks (image only): a run stopped early. */
+function partialRun(): string {
+  const dir = join(mkdtempSync(join(tmpdir(), 'vlm2vec-partial-')), 'my-run');
+  for (const [task, v] of [['ImageNet-1K', 0.5], ['N24News', 0.25], ['OK-VQA', 0.4]] as const) {
+    mkdirSync(join(dir, 'image'), { recursive: true });
+    writeFileSync(join(dir, 'image', `${task}_score.json`), JSON.stringify({ 'hit@1': v }));
+  }
+  return dir;
+}
+const PARTIAL = 'my-run (partial: 3/78 tasks)';
 
 async function runCli(args: string[]): Promise<string> {
   // Never patch process.stdout here: the test runner reports through it.
@@ -127,7 +141,91 @@ test('report.html renders its charts in headless Chromium', { skip: existsSync(C
       assert.ok(c.tallest > 20, `${c.group}: bars have height`);
     }
     assert.deepEqual(requests, [], 'the report must be self-contained');
+
+    // With a partial run (no video/visdoc bars), each model's bars and legend swatch have one
+    // colour across all 13 charts, and different models have different colours.
+    const file2 = join(mkdtempSync(join(tmpdir(), 'vlm2vec-report-')), 'report.html');
+    writeFileSync(file2, await renderReport([V200, partialRun()], 'html'));
+    await page.goto(`file://${file2}`);
+    const seen = await page.$$eval('figure.chart', (figs) => figs.flatMap((f) => {
+      const group = f.getAttribute('data-group') ?? '';
+      const bars = [...f.querySelectorAll('g.mark-rect path')].map((p) => ({
+        group, series: /series: ([^;]*);/.exec(p.getAttribute('aria-label') ?? '')?.[1] ?? '?', fill: p.getAttribute('fill') ?? '',
+      }));
+      const labels = [...f.querySelectorAll('.role-legend-label text')].map((t) => t.textContent ?? '');
+      const swatches = [...f.querySelectorAll('.role-legend-symbol path')].map((p) => p.getAttribute('fill') ?? '');
+      return [...bars, ...labels.map((series, i) => ({ group: `${group} legend`, series, fill: swatches[i] ?? '' }))];
+    }));
+    const fills = new Map<string, Set<string>>();
+    for (const b of seen) fills.set(b.series, (fills.get(b.series) ?? new Set()).add(b.fill));
+    assert.equal(fills.size, 10, [...fills.keys()].join(', '));
+    for (const [series, f] of fills) assert.equal(f.size, 1, `${series}: colours ${[...f].join(', ')}`);
+    assert.equal(new Set([...fills.values()].map((f) => [...f][0])).size, 10, 'one colour per model');
+    assert.ok(seen.some((b) => b.series === PARTIAL && b.group === 'video/CLS legend'), 'the partial run is in every legend');
   } finally {
     await browser.close();
   }
+});
+
+test('report.html: every chart has the same colour domain (all models, in column order), so a model keeps its colour', () => {
+  const data = buildReport([V200, partialRun()], { baselines: ['gme-Qwen2-VL-2B-Instruct', 'colpali-v1.3'] });
+  const want = ['VLM2Vec-V2.0-Qwen2VL-2B', PARTIAL, 'gme-Qwen2-VL-2B-Instruct (pub v2.0.1)', 'colpali-v1.3 (pub v2.0.1)'];
+  const charts = reportCharts(data);
+  assert.equal(charts.length, 13);
+  for (const c of charts) {
+    const color = (c.spec as { encoding: { color: { scale: { domain: string[] } } } }).encoding.color;
+    assert.deepEqual(color.scale.domain, want, `${c.group} colour domain`);
+  }
+  // The partial run has no video bars: without a fixed domain gme would take its colour there.
+  assert.ok(!charts.find((c) => c.group === 'video/CLS')!.bars.some((b) => b.series === PARTIAL));
+});
+
+test('report: a run missing tasks is marked in the legend, the tables, the run list and the summary bars', async () => {
+  const run = partialRun();
+  const html = await renderReport([V200, run], 'html', { baselines: [] });
+  assert.match(html, /<th>my-run \(partial: 3\/78 tasks\)<\/th>/); // table headers
+  assert.match(html, />my-run \(partial: 3\/78 tasks\)<\/text>/); // SVG legend label
+  assert.match(html, /<b>partial<\/b>: 3 of the 78 mmeb-v2 tasks/);
+  const md = await renderReport([V200, run], 'md', { baselines: [] });
+  assert.match(md, /^\| group \| VLM2Vec-V2\.0-Qwen2VL-2B \| my-run \(partial: 3\/78 tasks\) \|$/m);
+  assert.match(md, /^\| all \| 58\.02 \| 38\.33 \(3\/78\) \|$/m); // (50 + 25 + 40) / 3
+  // Partial group means are flagged on the summary bars (drawn lighter), complete ones are not.
+  const summary = reportCharts(buildReport([V200, run], { baselines: [] }))[0]!;
+  assert.deepEqual(summary.bars.filter((b) => b.partial).map((b) => `${b.series}:${b.x}`), [`${PARTIAL}:all`, `${PARTIAL}:image`]);
+  assert.deepEqual((summary.spec as { encoding: { opacity: unknown } }).encoding.opacity, { condition: { test: 'datum.partial', value: 0.45 }, value: 1 });
+  // A complete run has no marker.
+  assert.doesNotMatch(await renderReport([V200], 'md', { baselines: [] }), /\(partial: \d/);
+});
+
+test('x-axis labels: long names are cut in the middle and stay distinct', () => {
+  assert.deepEqual(shortLabels(['abcdefghijXYZ', 'short'], 7), ['abc…XYZ', 'short']);
+  // Equal ends: the cut grows until the labels differ (here up to the full names).
+  assert.deepEqual(shortLabels(['aaaa_1_zzzz', 'aaaa_2_zzzz'], 7), ['aaaa_1_zzzz', 'aaaa_2_zzzz']);
+  const visdoc = TASKS.filter((t) => t.modality === 'visdoc').map((t) => t.name);
+  const labels = shortLabels(visdoc);
+  assert.equal(new Set(labels).size, visdoc.length);
+  for (const l of labels) assert.ok(l.length <= 24, l);
+  // What Vega's labelLimit did: a prefix cut makes these three read the same.
+  const three = ['ViDoRe_syntheticDocQA_artificial_intelligence', 'ViDoRe_syntheticDocQA_government_reports', 'ViDoRe_syntheticDocQA_healthcare_industry'];
+  assert.equal(new Set(three.map((n) => n.slice(0, 22))).size, 1);
+  assert.deepEqual(shortLabels(three), ['ViDoRe_synth…ntelligence', 'ViDoRe_synth…ent_reports', 'ViDoRe_synth…re_industry']);
+  // The charts use them (and turn Vega's own truncation off).
+  const chart = reportCharts(buildReport([V200], { baselines: [] })).find((c) => c.group === 'visdoc/VDRv1')!;
+  const x = (chart.spec as { encoding: { x: { field: string; sort: string[]; axis: { labelLimit: number } } } }).encoding.x;
+  assert.equal(x.field, 'label');
+  assert.equal(x.axis.labelLimit, 0);
+  assert.equal(new Set(x.sort).size, 10);
+  assert.ok(x.sort.includes('ViDoRe_synth…ntelligence'));
+});
+
+test('footers say what the figures are (×100), never "0-1 scale"', async () => {
+  const html = await renderReport([V200], 'html', { baselines: ['colpali-v1.3'] });
+  const md = await renderReport([V200], 'md', { baselines: ['colpali-v1.3'] });
+  const board = await runCli(['leaderboard']);
+  for (const [name, text] of [['html', html], ['md', md], ['leaderboard', board]] as const) {
+    assert.doesNotMatch(text, /0-1 scale|0–1 scale/, name);
+  }
+  assert.match(html, /Baselines: the published v2\.0\.1 scores, as ×100 figures like ours\. Source: TIGER-AI-Lab\/VLM2Vec experiments\/public\/all_scores\/ \(HEAD 6e1e1d4\); folder v2\.0\.1\./);
+  assert.match(md, /^Every figure is the headline metric ×100 \(0–100\): hit@1 for image and video tasks, ndcg_linear@5 for visdoc tasks\./m);
+  assert.match(board, /headline metric ×100/);
 });
