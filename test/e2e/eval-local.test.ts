@@ -1,7 +1,9 @@
 // End to end: the real `vlm2vec eval --model <local folder>` (bin/vlm2vec.js, spawned) runs MMEB-V2
-// with the local Qwen2-VL embedder (tiny random fixture model + the real Qwen tokenizer) on an
-// image, a video and a visdoc fixture task. Checked: reference-layout result files with metrics in
-// [0, 1]; every vector the run cached equals LocalEmbedder called directly on the same formatted
+// with the local Qwen2-VL embedder (tiny random fixture model + the real Qwen tokenizer) on EVERY
+// fixture task (7 image, 14 video, 2 visdoc; WebQA's text-only queries keep an <|image_pad|>).
+// Checked: reference-layout result files with metrics in [0, 1]; the same scores and predictions
+// as an eval whose embedder is LocalEmbedder called directly, one item per forward pass and no
+// cache; every vector the run cached equals LocalEmbedder called directly on the same formatted
 // items (LocalEmbedder itself is checked against transformers in src/embed/local.test.ts), under
 // the cache key of the model identity; a second run over the same cache embeds nothing.
 
@@ -14,6 +16,7 @@ import { EmbeddingCache } from '../../src/embed/cache.ts';
 import { FileHasher } from '../../src/embed/hash.ts';
 import { LocalEmbedder } from '../../src/embed/local.ts';
 import type { EmbedItem } from '../../src/embed/types.ts';
+import { runEval } from '../../src/mmeb/eval.ts';
 import { loadTask } from '../../src/mmeb/loaders/index.ts';
 import { fixtureCopy } from '../../src/mmeb/loaders/test-util.ts';
 import { getTask } from '../../src/mmeb/registry.ts';
@@ -23,7 +26,14 @@ import { runCli, ROOT } from './cli-run.ts';
 
 configureRuntime({ threads: 1 });
 
-const TASKS: [string, string][] = [['image', 'ImageNet-1K'], ['video', 'SmthSmthV2'], ['visdoc', 'ViDoRe_arxivqa']];
+// Every task of test/fixtures/mmeb (its README lists them).
+const FIXTURE_TASKS: Record<string, string[]> = {
+  image: ['ImageNet-1K', 'OK-VQA', 'MSCOCO_i2t', 'VisDial', 'WebQA', 'CIRR', 'RefCOCO-Matching'],
+  video: ['Breakfast', 'SmthSmthV2', 'MSR-VTT', 'MSVD', 'DiDeMo', 'YouCook2', 'VATEX', 'QVHighlight', 'MomentSeeker',
+    'Video-MME', 'NExTQA', 'EgoSchema', 'MVBench', 'ActivityNetQA'],
+  visdoc: ['ViDoRe_arxivqa', 'VisRAG_ChartQA'],
+};
+const TASKS: [string, string][] = Object.entries(FIXTURE_TASKS).flatMap(([mod, names]) => names.map((n): [string, string] => [mod, n]));
 let work: string;
 let data: string;
 let model: string;
@@ -64,6 +74,22 @@ test('eval --model <local folder> writes results from the local model and caches
     assert.ok(s.num_pred! > 0 && s.num_pred === s.num_data, `${task} counts`);
   }
   assert.ok(existsSync(join(out, 'summary.json')));
+  assert.doesNotMatch(r.stderr, /failed/, 'no task failed');
+
+  // The same eval with LocalEmbedder called directly: every item alone (no padding, no batch
+  // mates), no cache. Same scores and predictions, task by task.
+  const direct = await LocalEmbedder.load(model, { batchSize: 1 });
+  assert.equal(direct.id, id, 'the CLI and the library derive the same model identity');
+  const ref = join(work, 'direct');
+  const res = await runEval({
+    embedder: direct, benchmark: 'mmeb-v2', tasks: TASKS.map((t) => t[1]), dataDir: data, outDir: ref, cacheDir: null, batchSize: 1, concurrency: 1,
+  });
+  assert.deepEqual(res.tasks.map((t) => t.status), TASKS.map(() => 'done'));
+  for (const [mod, task] of TASKS) {
+    const read = (dir: string, suffix: string): string => readFileSync(join(dir, mod, `${task}${suffix}`), 'utf8');
+    assert.deepEqual(JSON.parse(read(out, '_score.json')), JSON.parse(read(ref, '_score.json')), `${task} scores`);
+    assert.equal(read(out, '_pred.jsonl'), read(ref, '_pred.jsonl'), `${task} predictions`);
+  }
 
   // The same items, formatted by the loaders as the harness does, embedded here directly.
   const items = new Map<string, EmbedItem>();
@@ -77,22 +103,25 @@ test('eval --model <local folder> writes results from the local model and caches
   }
   const list = [...items.values()];
   assert.ok(list.some((i) => i.images?.length) && list.some((i) => i.video?.length) && list.some((i) => !i.images && !i.video), 'image, video and text items');
-  const direct = await LocalEmbedder.load(model, { batchSize: 4 });
-  assert.equal(direct.id, id, 'the CLI and the library derive the same model identity');
+  assert.ok(list.some((i) => !i.images && !i.video && i.text.includes('<|image_pad|>')), 'a text-only item keeping <|image_pad|> (WebQA)');
   const want = await direct.embed(list);
   const cache = await EmbeddingCache.open(join(work, 'cache'));
   try {
     const hasher = new FileHasher();
     let worst = 0;
+    const keys = new Set<string>();
     for (const [i, it] of list.entries()) {
-      const got = cache.get(await hasher.itemKey(id, it));
+      const key = await hasher.itemKey(id, it);
+      keys.add(key.toString('hex'));
+      const got = cache.get(key);
       assert.ok(got, `item ${i} (${it.text.slice(0, 40)}…) is cached under the model's key`);
       assert.equal(got.length, 24, 'hidden size of tiny-a');
       for (let j = 0; j < got.length; j++) worst = Math.max(worst, Math.abs(got[j]! - want[i]![j]!));
     }
     // Batches differ (padding), so allow float32 noise but nothing more.
     assert.ok(worst <= 1e-5, `cached vs direct embeddings differ by ${worst}`);
-    assert.equal(cache.size, list.length, 'one cached vector per distinct item, nothing else');
+    // Items of different tasks may share a key (same text and media bytes under other paths).
+    assert.equal(cache.size, keys.size, 'one cached vector per distinct item key, nothing else');
   } finally {
     cache.close();
   }
