@@ -2,7 +2,7 @@
 // built-in table (src/mmeb/published-data.json; no files or network needed).
 
 import type { Command } from 'commander';
-import { pointToHelp } from '../util/cli-args.ts';
+import { intAtLeast, pointToHelp } from '../util/cli-args.ts';
 import { Vlm2VecError } from '../errors.ts';
 import { isBenchmarkName } from '../mmeb/registry.ts';
 import { isPublishedVersion, PUBLISHED_VERSIONS, DEFAULT_PUBLISHED_VERSION, leaderboard } from '../mmeb/published.ts';
@@ -14,6 +14,15 @@ interface Options {
   benchmark: string;
   version: string;
   json?: boolean;
+  width?: number;
+}
+
+/** Narrowest --width accepted: the model column cut to 10 characters beside one score column. */
+const MIN_WIDTH = 30;
+
+/** The terminal's width when stdout is one, else 100 (pipes, files, CI logs). */
+function defaultWidth(): number {
+  return process.stdout.isTTY && process.stdout.columns ? Math.max(MIN_WIDTH, process.stdout.columns) : 100;
 }
 
 export function registerLeaderboard(program: Command, io: CliOutput = STDIO): void {
@@ -22,6 +31,7 @@ export function registerLeaderboard(program: Command, io: CliOutput = STDIO): vo
     .option('-b, --benchmark <name>', 'mmeb-v2 or mmeb-v1', 'mmeb-v2')
     .option('-v, --version <version>', `published score version: ${PUBLISHED_VERSIONS.join('|')} (v2.1.0 = v2.1)`, DEFAULT_PUBLISHED_VERSION)
     .option('--json', 'print JSON instead of a table')
+    .option('-w, --width <columns>', 'fit the table to this many characters (default: the terminal width, 100 when not a terminal); narrower tables are stacked in panels', intAtLeast('--width', MIN_WIDTH))
     .addHelpText('after', `
 Versions are the folders of the reference's experiments/public/all_scores/: v2.0.0 (initial
 release), v2.0.1 (all 78 tasks re-run, MomentSeeker deduplicated to 1602 queries) and v2.1
@@ -31,6 +41,7 @@ MMLongBench-doc are absent, so its visdoc groups show as partial, 22/24 tasks).
 Examples:
   $ vlm2vec leaderboard
   $ vlm2vec leaderboard --benchmark mmeb-v1 --version v2.0.0
+  $ vlm2vec leaderboard --width 200          # one wide table
   $ vlm2vec leaderboard --json > published.json
 `)
     .action((o: Options) => {
@@ -44,6 +55,6 @@ Examples:
         io.out(`${JSON.stringify({ benchmark: o.benchmark, version, models: rows }, null, 2)}\n`);
         return;
       }
-      io.out(leaderboardText(o.benchmark, version));
+      io.out(leaderboardText(o.benchmark, version, { width: o.width ?? defaultWidth() }));
     });
 }

@@ -3,6 +3,9 @@
 
 import { compile, type TopLevelSpec } from 'vega-lite';
 import * as vega from 'vega';
+import { shortLabels } from './format.ts';
+
+export { shortLabels };
 
 /** One bar: a model's score (0–100) on a task or group. */
 export interface Bar {
@@ -28,30 +31,8 @@ export interface ChartOptions {
   yTitle?: string;
 }
 
-/** Longest x-axis label in characters; longer names are cut in the middle (see {@link shortLabels}). */
+/** Longest x-axis label in characters; longer names are cut in the middle so they stay distinct (see {@link shortLabels}). */
 export const MAX_LABEL = 24;
-
-/**
- * Axis labels for `names`: each at most `max` characters, cut in the middle (`ViDoRe_synt…intelligence`)
- * so the distinguishing tail survives, and lengthened where two cuts would read the same.
- *
- * @example shortLabels(['ViDoRe_esg_reports_v2_multilingual'], 20) // ['ViDoRe_es…ultilingual']
- */
-export function shortLabels(names: readonly string[], max = MAX_LABEL): string[] {
-  const cut = (s: string, n: number): string => {
-    if (s.length <= n) return s;
-    const head = Math.ceil((n - 1) / 2);
-    return `${s.slice(0, head)}…${s.slice(s.length - (n - 1 - head))}`;
-  };
-  const limit = names.map(() => max);
-  let out = names.map((s, i) => cut(s, limit[i]!));
-  for (;;) {
-    const clash = out.map((l, i) => out.indexOf(l) !== i || out.lastIndexOf(l) !== i);
-    if (!clash.some((c, i) => c && out[i] !== names[i])) return out;
-    clash.forEach((c, i) => { if (c) limit[i]! += 2; });
-    out = names.map((s, i) => cut(s, limit[i]!));
-  }
-}
 
 /**
  * The Vega-Lite spec of a grouped bar chart (x = category, bars side by side per series).
@@ -60,7 +41,7 @@ export function shortLabels(names: readonly string[], max = MAX_LABEL): string[]
  * const spec = barChartSpec([{ x: 'K700', series: 'ours', score: 38.2 }], { title: 'video/CLS', order: ['K700'], series: ['ours', 'theirs'] });
  */
 export function barChartSpec(bars: readonly Bar[], opts: ChartOptions): TopLevelSpec {
-  const labels = shortLabels(opts.order);
+  const labels = shortLabels(opts.order, MAX_LABEL);
   const labelOf = new Map(opts.order.map((x, i) => [x, labels[i]!]));
   const present = new Set(bars.map((b) => b.series));
   const slots = opts.series.filter((s) => present.has(s)).length;

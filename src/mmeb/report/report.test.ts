@@ -99,7 +99,7 @@ test('report.md lists every task beside the baselines', async () => {
   await assert.rejects(renderReport([V200], 'md', { baselines: ['nope'] }), /unknown baseline model\(s\) nope/);
 });
 
-// Expected bars per chart: tasks per meta-task (spec §1) × (1 run + 8 published baselines).
+// Expected bars per chart: tasks per meta-task (docs/mmeb.md §1) × (1 run + 8 published baselines).
 const EXPECTED: Record<string, number> = {
   summary: 4, 'image/CLS': 10, 'image/QA': 10, 'image/RET': 12, 'image/VG': 4, 'video/CLS': 5, 'video/QA': 5,
   'video/RET': 5, 'video/MRET': 3, 'visdoc/VDRv1': 10, 'visdoc/VDRv2': 4, 'visdoc/VR': 6, 'visdoc/OOD': 4,
@@ -199,16 +199,18 @@ test('report: a run missing tasks is marked in the legend, the tables, the run l
 
 test('x-axis labels: long names are cut in the middle and stay distinct', () => {
   assert.deepEqual(shortLabels(['abcdefghijXYZ', 'short'], 7), ['abc…XYZ', 'short']);
-  // Equal ends: the cut grows until the labels differ (here up to the full names).
-  assert.deepEqual(shortLabels(['aaaa_1_zzzz', 'aaaa_2_zzzz'], 7), ['aaaa_1_zzzz', 'aaaa_2_zzzz']);
+  // Equal middle cuts: another split tells them apart, else a longer cut (here 8: no 7-character
+  // split keeps both the '1'/'2' and a character of each end).
+  assert.deepEqual(shortLabels(['aaaa_1_zzzz', 'aaaa_2_zzzz'], 7), ['aaaa_1…z', 'aaaa_2…z']);
+  assert.deepEqual(shortLabels(['gme-Qwen2-VL-7B-Instruct', 'gme-Qwen2-VL-2B-Instruct', 'colpali-v1.3'], 16), ['gme-…7B-Instruct', 'gme-…2B-Instruct', 'colpali-v1.3']);
   const visdoc = TASKS.filter((t) => t.modality === 'visdoc').map((t) => t.name);
-  const labels = shortLabels(visdoc);
+  const labels = shortLabels(visdoc, 24);
   assert.equal(new Set(labels).size, visdoc.length);
   for (const l of labels) assert.ok(l.length <= 24, l);
   // What Vega's labelLimit did: a prefix cut makes these three read the same.
   const three = ['ViDoRe_syntheticDocQA_artificial_intelligence', 'ViDoRe_syntheticDocQA_government_reports', 'ViDoRe_syntheticDocQA_healthcare_industry'];
   assert.equal(new Set(three.map((n) => n.slice(0, 22))).size, 1);
-  assert.deepEqual(shortLabels(three), ['ViDoRe_synth…ntelligence', 'ViDoRe_synth…ent_reports', 'ViDoRe_synth…re_industry']);
+  assert.deepEqual(shortLabels(three, 24), ['ViDoRe_synth…ntelligence', 'ViDoRe_synth…ent_reports', 'ViDoRe_synth…re_industry']);
   // The charts use them (and turn Vega's own truncation off).
   const chart = reportCharts(buildReport([V200], { baselines: [] })).find((c) => c.group === 'visdoc/VDRv1')!;
   const x = (chart.spec as { encoding: { x: { field: string; sort: string[]; axis: { labelLimit: number } } } }).encoding.x;

@@ -3,7 +3,7 @@
 import { BENCHMARK_GROUPS, type Summary } from '../aggregate.ts';
 import type { BenchmarkName } from '../registry.ts';
 import { leaderboard, leaderboardColumns, publishedSource, type PublishedVersion } from '../published.ts';
-import { cell, groupRows, textTable } from './format.ts';
+import { cell, fitTextTable, groupRows, textTable, wrapText } from './format.ts';
 
 /**
  * Groups × runs as a text table, with the list of partial groups underneath. `label` names the
@@ -22,11 +22,29 @@ export function summaryText(summaries: readonly Summary[], label: (s: Summary) =
   return `${lines.join('\n')}\n`;
 }
 
-/** Published models × meta-task/modality columns, best first. */
-export function leaderboardText(benchmark: BenchmarkName, version: PublishedVersion): string {
+/** Options of {@link leaderboardText}. */
+export interface LeaderboardTextOptions {
+  /**
+   * Line width to fit (default: unlimited, one wide table). Narrower tables are split into
+   * stacked panels that repeat the model column, so every score is still printed.
+   */
+  width?: number | undefined;
+}
+
+/**
+ * Published models × meta-task/modality columns, best first.
+ *
+ * @example process.stdout.write(leaderboardText('mmeb-v2', 'v2.0.1', { width: process.stdout.columns }));
+ */
+export function leaderboardText(benchmark: BenchmarkName, version: PublishedVersion, opts: LeaderboardTextOptions = {}): string {
+  const width = opts.width ?? Infinity;
   const rows = leaderboard(benchmark, version);
   const cols = leaderboardColumns(benchmark);
-  const table = textTable(['model', ...cols], rows.map((s) => [s.model, ...cols.map((g) => cell(s, g))]));
-  return `${benchmark} leaderboard, published scores ${version}\n\n${table}\n\nSource: ${publishedSource(version)}.\n` +
-    'Groups are unweighted means of the headline metric ×100; "(n/N)" marks groups missing tasks in the published files.\n';
+  const table = fitTextTable(['model', ...cols], rows.map((s) => [s.model, ...cols.map((g) => cell(s, g))]), width);
+  const notes = [
+    `Source: ${publishedSource(version)}.`,
+    'Every figure is a group\'s unweighted mean of the headline metric ×100 (hit@1 image/video, ndcg_linear@5 visdoc); ' +
+      '"(n/N)" marks groups missing tasks in the published files.',
+  ].map((t) => wrapText(t, width));
+  return `${wrapText(`${benchmark} leaderboard, published scores ${version}`, width)}\n\n${table}\n\n${notes.join('\n')}\n`;
 }
