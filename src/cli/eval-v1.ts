@@ -1,4 +1,4 @@
-// `vlm2vec eval-v1`: the legacy V1 MMEB harness (TIGER-Lab/MMEB-eval, argmax accuracy; spec §11).
+// `vlm2vec eval-v1`: the legacy V1 MMEB harness (TIGER-Lab/MMEB-eval, argmax accuracy; docs/mmeb.md §11).
 // Parses options, builds the embedder, calls runEvalV1 (src/mmeb/legacy-v1/run.ts), shows
 // progress on stderr and the accuracies on stdout.
 

@@ -111,7 +111,7 @@ test('tokenizer: the model folder, then the adapter, then --tokenizer; a clear e
 });
 
 test("pixel limits: VLM2Vec's 3,136 / 1,003,520 over preprocessor_config.json unless overridden", async () => {
-  // Qwen2-VL's own file says max 12,845,056; VLM2Vec passes 1,003,520 over it (spec §1.4).
+  // Qwen2-VL's own file says max 12,845,056; VLM2Vec passes 1,003,520 over it (docs/vlm2vec.md §1.4).
   const m = modelCopy('qwen-pre', { min_pixels: 3136, max_pixels: 12845056, patch_size: 14, merge_size: 2, temporal_patch_size: 2, image_mean: [0.5, 0.5, 0.5] });
   const r = await resolveLocalModel(m);
   assert.equal(r.processor.minPixels, 3136);

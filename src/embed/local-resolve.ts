@@ -5,7 +5,7 @@
 // Resolution goes through `resolveModel` (src/models/registry-config.ts), so `--model` may be a
 // local folder, a hub id (`owner/name[@rev]`, cached / downloaded) or a PEFT adapter folder whose
 // adapter_config.json names the base model. Processor settings come from the resolved
-// preprocessor_config.json, with VLM2Vec's pixel limits (3,136 / 1,003,520, spec §1.4) unless the
+// preprocessor_config.json, with VLM2Vec's pixel limits (3,136 / 1,003,520, docs/vlm2vec.md §1.4) unless the
 // caller overrides them: the reference passes those limits to `from_pretrained`, over the file.
 
 import { createHash } from 'node:crypto';
@@ -17,7 +17,7 @@ import { resolveModelFolder } from '../io/model-folder.ts';
 import { resolveModel, type ResolvedModel } from '../models/registry-config.ts';
 import { QWEN2VL_DEFAULTS, type Qwen2VLProcessorOptions } from '../models/qwen2-vl/processor.ts';
 
-/** VLM2Vec's DataArguments pixel limits (spec §1.4), the embedder's defaults. */
+/** VLM2Vec's DataArguments pixel limits (docs/vlm2vec.md §1.4), the embedder's defaults. */
 export const VLM2VEC_MIN_PIXELS = QWEN2VL_DEFAULTS.minPixels;
 export const VLM2VEC_MAX_PIXELS = QWEN2VL_DEFAULTS.maxPixels;
 

@@ -1,4 +1,4 @@
-// LocalEmbedder: VLM2Vec on a local Qwen2-VL checkpoint (spec §1.3–§1.6), behind the same
+// LocalEmbedder: VLM2Vec on a local Qwen2-VL checkpoint (docs/vlm2vec.md §1.3–§1.6), behind the same
 // Embedder interface the MMEB harness and the server use.
 //
 // item {text, images?, video?} → images: Pillow-exact processor (tiny-image rule, smart_resize,

@@ -1,4 +1,4 @@
-// The prompt helper per backbone (spec §3.1); expected strings written out by hand.
+// The prompt helper per backbone (docs/mmeb.md §3.1); expected strings written out by hand.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -1,5 +1,5 @@
 // Backbone prompt styles: the placeholder tokens and the `process_input_text` helper of the
-// reference harness (spec §3.1, model doc §1.2). No chat template, no BOS/EOS: the prompt is the
+// reference harness (docs/mmeb.md §3.1, docs/vlm2vec.md §1.2). No chat template, no BOS/EOS: the prompt is the
 // instruction, the text and the visual placeholder(s), exactly as the reference builds them,
 // because every published MMEB score was computed on these strings.
 

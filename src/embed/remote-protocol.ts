@@ -76,7 +76,7 @@ export async function vlm2vecBody(model: string | undefined, items: readonly Emb
   return { ...(model === undefined ? {} : { model }), input, encoding_format: 'float' };
 }
 
-/** Image/video placeholder tokens of every backbone prompt style (spec §3.1). vLLM's chat
+/** Image/video placeholder tokens of every backbone prompt style (docs/mmeb.md §3.1). vLLM's chat
  *  template inserts its own vision tokens per image part, so ours must not reach it. */
 const PLACEHOLDER = /<\|image_pad\|>|<\|video_pad\|>|<\|image_\d+\|>|<image>/g;
 

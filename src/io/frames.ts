@@ -1,4 +1,4 @@
-// Video frame folders as the VLM2Vec harness reads them (mmeb-spec §4, model spec §1.5):
+// Video frame folders as the VLM2Vec harness reads them (docs/mmeb.md §4, docs/vlm2vec.md §1.5):
 // which files count as frames, their natural order, and the 8-frame linspace sampling rule.
 
 import { readdir } from 'node:fs/promises';

@@ -81,7 +81,7 @@ export const CLIP_STD = [0.26862954, 0.26130258, 0.27577711] as const;
  * Parses preprocessor_config.json. Pixel limits resolve as transformers' Qwen2VLImageProcessor does
  * (`size.shortest_edge/longest_edge`, overridden by legacy `min_pixels/max_pixels` keys, defaults
  * 56·56 and 28·28·1280), and `overrides` win over the file — VLM2Vec passes
- * `size={shortest_edge: 3136, longest_edge: 1003520}` at load time (spec §1.4).
+ * `size={shortest_edge: 3136, longest_edge: 1003520}` at load time (docs/vlm2vec.md §1.4).
  *
  * @example
  * parsePreprocessorConfig({ min_pixels: 3136, max_pixels: 12845056 }, 'preprocessor_config.json', { maxPixels: 1003520 }).maxPixels // 1003520

@@ -1,6 +1,6 @@
 // PEFT LoRA / DoRA adapter folders (`adapter_config.json` + `adapter_model.safetensors`, or the
 // `adapter_model.bin` that `save_pretrained(..., safe_serialization=False)` and older PEFT write,
-// as the VLM2Vec V1 checkpoints ship), as `PeftModel.save_pretrained` writes them (spec §3.2, §3.7).
+// as the VLM2Vec V1 checkpoints ship), as `PeftModel.save_pretrained` writes them (docs/vlm2vec.md §3.2, §3.7).
 //
 // Saved keys look like `base_model.model.<module>.lora_A.weight` [r, in],
 // `...lora_B.weight` [out, r] and (DoRA) `...lora_magnitude_vector` [out]. `<module>` is the module

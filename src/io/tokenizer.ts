@@ -1,7 +1,7 @@
 // Text tokenizer for HF model folders (Qwen2 / Qwen2-VL byte-level BPE and anything else a
 // tokenizer.json describes), on top of @huggingface/tokenizers — we do not implement BPE.
 //
-// Reference behaviour (VLM2Vec `Qwen2_VL_process_fn`, spec §1.3): each example is encoded on its
+// Reference behaviour (VLM2Vec `Qwen2_VL_process_fn`, docs/vlm2vec.md §1.3): each example is encoded on its
 // own with special tokens atomic and nothing added (Qwen's post-processor adds no BOS/EOS), then
 // the batch is padded with the tokenizer's pad token (<|endoftext|> = 151643 for Qwen2) on the
 // left, attention mask 1 for real tokens. Ids go to the model as int64.

@@ -1,4 +1,4 @@
-// Videos as VLM2Vec's evaluation reads them (mmeb-spec §4): frames are pre-extracted JPEGs in a
+// Videos as VLM2Vec's evaluation reads them (docs/mmeb.md §4): frames are pre-extracted JPEGs in a
 // folder; when only a video file exists, frames are extracted with ffmpeg by the reference's rule
 // (all frames when total ≤ 64, else indices floor(i·total/64), written as frame_%04d.jpg, 1-based)
 // using the same ffmpeg command line, so the JPEG files match when the ffmpeg build matches.

@@ -1,4 +1,4 @@
-// Score aggregation (§8 of ../shared/reference/mmeb-spec.md): per-task headline metric (hit@1 for
+// Score aggregation (docs/mmeb.md §8): per-task headline metric (hit@1 for
 // image/video, ndcg_linear@5 for visdoc), unweighted means per meta-task, modality, V1 split, and
 // `all` = mean over tasks (not over modality means). Scale 0–100, unrounded. A group with missing
 // tasks is computed over the tasks present and reported as partial (n/expected + the missing
@@ -80,7 +80,7 @@ export function headline(scores: ModelScores, task: TaskDef): number | undefined
  * Aggregate one run into the summary groups.
  *
  * @example
- * const s = summarize(readPublishedScores('../shared/data/published-scores/v2.0.0/VLM2Vec-V2.0-Qwen2VL-2B.json'));
+ * const s = summarize(readPublishedScores('test/fixtures/published-scores/v2.0.0/VLM2Vec-V2.0-Qwen2VL-2B.json'));
  * s.scores.all; // 58.02…
  */
 export function summarize(run: ModelScores, benchmark: BenchmarkName = 'mmeb-v2', tasks: readonly TaskDef[] = TASKS): Summary {

@@ -1,4 +1,4 @@
-// Evaluation of one task (§9 of ../shared/reference/mmeb-spec.md): load → embed the queries and
+// Evaluation of one task (docs/mmeb.md §9): load → embed the queries and
 // the deduplicated candidate pool through the cache → rank (local or global, §6) → metrics (§7)
 // → result files. Embedding errors propagate as EmbedFailure so the run can stop (every further
 // task would fail the same way); anything else fails only this task.

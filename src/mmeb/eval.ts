@@ -33,7 +33,7 @@ export interface EvalOptions {
   /** Embedder calls in flight. Default 4. */
   concurrency?: number;
   style?: PromptStyle;
-  /** Version choices of the task registry (§10); `vidoreInstructions` also reaches the loader. */
+  /** Version choices of the task registry (docs/mmeb.md §10); `vidoreInstructions` also reaches the loader. */
   registry?: Partial<RegistryOptions>;
   /** Graded nDCG pairing: `reference` (default, reproduces the reference) or `corrected`. */
   gradedNdcg?: 'reference' | 'corrected';

@@ -1,5 +1,5 @@
-// Ranking metrics exactly as the reference `RankingMetrics` (§7 of
-// ../shared/reference/mmeb-spec.md): hit / ndcg_linear / ndcg_exponential / precision / recall /
+// Ranking metrics exactly as the reference `RankingMetrics` (docs/mmeb.md §7):
+// hit / ndcg_linear / ndcg_exponential / precision / recall /
 // f1 / map / mrr at k ∈ {1, 5, 10}, per query, then numpy-style float64 means.
 // Deliberate reproductions of reference behaviour (each can look like a bug):
 // - labels are deduplicated with CPython `list(set(label))` order (pyorder.ts), and in graded

@@ -1,4 +1,4 @@
-// Candidate pool of a task (§6.1 of ../shared/reference/mmeb-spec.md): the queries' own
+// Candidate pool of a task (docs/mmeb.md §6.1): the queries' own
 // candidates in query order, then the corpus; the first occurrence of each key wins, so a key is
 // embedded once, from the input of its first occurrence (the reference's `cand_name → vector` map).
 

@@ -1,6 +1,6 @@
 // Emulations of two CPython/numpy behaviours the reference metrics depend on:
 //
-// 1. `list(set(labels))` iteration order (§7 graded-nDCG quirk). CPython 3.x sets are open-address
+// 1. `list(set(labels))` iteration order (docs/mmeb.md §7, graded-nDCG quirk). CPython 3.x sets are open-address
 //    tables: slot = hash & mask, up to LINEAR_PROBES=9 neighbouring slots, then the perturbed
 //    probe i = (5i + 1 + (perturb >>= 5)) & mask; the table starts with 8 slots and, once
 //    fill*5 >= mask*3, is rebuilt at the smallest power of two > used*4 (used*2 above 50,000),

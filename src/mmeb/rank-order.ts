@@ -1,5 +1,5 @@
 // Ranking order of one score row: descending score, exact ties by ascending candidate index
-// (§6.3 of ../shared/reference/mmeb-spec.md: the reference's unstable argsort is
+// (§6.3 of docs/mmeb.md: the reference's unstable argsort is
 // implementation-defined on exact ties, so we fix the rule to candidate order).
 //
 // Why not `Array.prototype.sort` with a comparator: 1,000 rows × 10,000 scores take ~1–2 s that

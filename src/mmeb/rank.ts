@@ -1,4 +1,4 @@
-// Exact dot-product scoring and ranking (§6.1, §6.3 of ../shared/reference/mmeb-spec.md).
+// Exact dot-product scoring and ranking (docs/mmeb.md §6.1, §6.3).
 // Scores are float32 like the reference's numpy `Q · Cᵀ`; the ranking is descending with ties
 // broken by candidate order (the reference's unstable argsort is implementation-defined on exact
 // ties, §6.3).

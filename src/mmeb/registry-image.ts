@@ -1,4 +1,4 @@
-// The 36 MMEB image tasks (§1.1, §2.1 of ../shared/reference/mmeb-spec.md), in score-file order.
+// The 36 MMEB image tasks (docs/mmeb.md §1.1, §2.1), in score-file order.
 // All: HF `ziyjiang/MMEB_Test_Instruct`, config = task name, split `test`, media under
 // `image-tasks/`, local ranking, hit@1, 1000 queries; the positive is the row's first candidate.
 

@@ -1,4 +1,4 @@
-// The 18 MMEB-V2 video tasks (§2.2, §3.3, §12.2 of ../shared/reference/mmeb-spec.md), in
+// The 18 MMEB-V2 video tasks (docs/mmeb.md §2.2, §3.3, §12.2), in
 // score-file order, plus MomentSeeker_1k8 (selectable by name, never averaged).
 // `params.instruction` holds the instruction strings that are in the reference code (§3.3),
 // character-exact (Breakfast's trailing space is part of it).

@@ -1,4 +1,4 @@
-// The 24 MMEB-V2 visual-document tasks (§2.3, §3.4, §12.2 of ../shared/reference/mmeb-spec.md),
+// The 24 MMEB-V2 visual-document tasks (docs/mmeb.md §2.3, §3.4, §12.2),
 // in score-file order. All: BEIR-style repos (configs `queries`, `qrels`, `corpus`, implied by the
 // parser kind), text query → page image, global ranking over the page corpus, ndcg_linear@5.
 // Page images are cached under `visdoc-tasks/<root>/` (ViDoRe-V2 roots drop the `ViDoRe_` prefix).

@@ -1,5 +1,5 @@
 // The MMEB-V2 task registry as typed data: one record per task (78), in the order of the
-// published score files (§1.2, §2 of ../shared/reference/mmeb-spec.md), plus the named benchmarks
+// published score files (docs/mmeb.md §1.2, §2), plus the named benchmarks
 // (mmeb-v2, mmeb-v1) built from it. Version-sensitive tasks (§10) are built from explicit options
 // whose defaults equal the current reference HEAD (6e1e1d4).
 // Selection by name/modality/group/glob lives in select.ts.

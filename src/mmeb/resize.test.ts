@@ -32,7 +32,7 @@ test('RESOLUTION_MAPPING of the reference (base_eval_dataset.py): high 1344, mid
 });
 
 test('which parser kinds the reference resizes: all but the five video-QA parsers (resolutions [None] * n)', () => {
-  // Hand-written from the reference loaders (see /work/notes/image-resolution-findings.md).
+  // Hand-written from the reference loaders (docs/mmeb.md §4, "Which media carry a resolution").
   const expected: Record<ParserKind, boolean> = {
     image_cls: true, image_qa: true, image_i2t: true, image_t2i: true, image_i2i_vg: true,
     video_classification: true, ssv2: true,
@@ -116,7 +116,7 @@ function recorder(seen: Map<string, EmbedItem[]>): Embedder {
 }
 
 // Per task: does the reference resize the media of its queries / candidates (null: text only)?
-// Hand-written from the reference loaders (findings §a), one task per parser kind in the fixtures.
+// Hand-written from the reference loaders (docs/mmeb.md §4), one task per parser kind in the fixtures.
 const EXPECT: Record<string, { query: boolean | null; candidate: boolean | null }> = {
   'ImageNet-1K': { query: true, candidate: null }, // image_cls
   'OK-VQA': { query: true, candidate: null }, // image_qa

@@ -1,10 +1,11 @@
-// The reference's `--resize_use_processor false --image_resolution high|mid|low` (spec §4
+// The reference's `--resize_use_processor false --image_resolution high|mid|low` (docs/mmeb.md §4
 // "Resizing"; the published VLM2Vec-V1-Qwen2VL MMEB-V2 scores were run with `high`). The loaders
 // of the reference put `RESOLUTION_MAPPING[image_resolution]` on every image and frame of every
 // item, except on the frames of the five video-QA parsers (resolution None); the eval collator
 // then calls `Image.open(path).resize((s, s))` with Pillow's default filter (BICUBIC; NEAREST for
 // palette images; premultiplied alpha for RGBA) before the Qwen2-VL processor sees the image.
-// Facts and sources: /work/notes/image-resolution-findings.md.
+// Facts and upstream sources: docs/mmeb.md §4 ("Resizing"): RESOLUTION_MAPPING in
+// src/data/eval_dataset/base_eval_dataset.py, the resize in src/data/collator/eval_collator.py.
 //
 // We reproduce that by writing the resized image as a lossless PNG under OUT/.resized/ (named by
 // the sha256 of the source bytes and the target size, so reruns reuse it) and handing the

@@ -1,4 +1,4 @@
-// Result files in the reference layout (§9 of ../shared/reference/mmeb-spec.md):
+// Result files in the reference layout (docs/mmeb.md §9):
 // `OUT/<modality>/<Task>_score.json` (json.dump(indent=4): the 24 metrics in reference order,
 // then num_pred and num_data) and `<Task>_pred.jsonl` (one json.dumps line per query). Numbers
 // and strings are written the way Python writes them (`1.0`, `1e-05`, `\u00e9`), so our files

@@ -1,6 +1,6 @@
 // Shared types of the MMEB harness: task metadata (typed data, see registry.ts), what a loader
 // produces for one task, and the per-task score record written to `<Task>_score.json`.
-// Spec: ../shared/reference/mmeb-spec.md (section numbers below refer to it).
+// Spec: docs/mmeb.md (section numbers below refer to it).
 
 import type { EmbedItem } from '../embed/types.ts';
 

@@ -1,4 +1,4 @@
-// LoRA / DoRA merge math on host float32 arrays (PEFT's `merge_and_unload`, spec §3.2):
+// LoRA / DoRA merge math on host float32 arrays (PEFT's `merge_and_unload`, docs/vlm2vec.md §3.2):
 //   LoRA: W' = W + s·(B A)
 //   DoRA: W' = m / ‖W + s·(B A)‖_row · (W + s·(B A))      (row norm over the input axis)
 // with s = lora_alpha / r (or alpha/√r with rsLoRA). Everything is computed in float32 like the

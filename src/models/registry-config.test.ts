@@ -9,7 +9,7 @@ const MODELS = 'test/fixtures/io/models';
 const json = async (p: string): Promise<Record<string, unknown>> => JSON.parse(await readFile(p, 'utf8'));
 const withoutLayout = ({ layout: _l, dtype: _d, ...rest }: Qwen2VLConfig) => rest;
 
-test('Qwen2-VL-2B-Instruct flat config.json → the values of spec §2.1', async () => {
+test('Qwen2-VL-2B-Instruct flat config.json → the values of docs/vlm2vec.md §2.1', async () => {
   const c = await loadModelConfig(`${CFG}/qwen2vl-2b-instruct.flat.json`);
   assert.equal(c.layout, 'flat');
   assert.deepEqual(c.text, {

@@ -103,7 +103,7 @@ test('eval writes reference-format results whose metrics follow from the designe
   // NExTQA: the answer ranked first.
   close(scores(outA, 'video', 'NExTQA')['hit@1'], 1, 'NExTQA hit@1');
   // ViDoRe (graded, reference pairing): q1's labels [12, 11] with grades [2, 1] are paired in
-  // CPython set order [11, 12], so 11 gets grade 2 and 12 grade 1 (spec §7 quirk).
+  // CPython set order [11, 12], so 11 gets grade 2 and 12 grade 1 (docs/mmeb.md §7 quirk).
   const vd = scores(outA, 'visdoc', 'ViDoRe_arxivqa');
   const q1lin = (1 + 2 / L3) / (2 + 1 / L3);
   const q1exp = (1 + 3 / L3) / (3 + 1 / L3);

@@ -33,7 +33,7 @@ VID_DIR = os.path.join(ROOT, "test/fixtures/io/video")
 DEBS = "/tmp/debs/x"
 FFMPEG = os.path.join(ROOT, "node_modules/@ffmpeg-installer/linux-x64/ffmpeg")
 
-MIN_PIXELS = 4 * 28 * 28  # VLM2Vec V2 settings (model spec §1.4)
+MIN_PIXELS = 4 * 28 * 28  # VLM2Vec V2 settings (docs/vlm2vec.md §1.4)
 MAX_PIXELS = 1280 * 28 * 28
 
 
@@ -141,7 +141,7 @@ def main():
         rgb = im.convert("RGB")
         decoded = np.asarray(rgb)
         w, h = rgb.size
-        # VLM2Vec's collator rule (model spec §1.3): a side < 28 → resize to 56×56, PIL default (bicubic).
+        # VLM2Vec's collator rule (docs/vlm2vec.md §1.3): a side < 28 → resize to 56×56, PIL default (bicubic).
         tiny = w < 28 or h < 28
         if tiny:
             rgb = rgb.resize((56, 56))

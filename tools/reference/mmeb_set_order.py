@@ -8,7 +8,7 @@ Writes test/fixtures/mmeb/set-order.json with
   - `np_mean`: float lists and `float(np.mean(x))` (numpy pairwise summation);
   - `metrics`: random ranking cases (duplicates in predictions and labels, multiple positives,
     empty label lists, graded integer-id qrels) and the scores computed with CPython sets and
-    numpy means following the reference `RankingMetrics` semantics (§7 of mmeb-spec.md).
+    numpy means following the reference `RankingMetrics` semantics (docs/mmeb.md §7).
 
   - `str_set_order`: random str label lists (ASCII, Latin-1, BMP and astral characters, the
     empty string) and `list(set(labels))` under PYTHONHASHSEED=0 (CPython >= 3.11: SipHash-1-3
@@ -90,7 +90,7 @@ def mean_cases():
     return out
 
 
-# ---- metrics, following the reference RankingMetrics semantics (spec §7) ----
+# ---- metrics, following the reference RankingMetrics semantics (docs/mmeb.md §7) ----
 
 def dcg(rels, exponential):
     return sum(((2 ** r - 1) if exponential else r) / np.log2(i + 2) for i, r in enumerate(rels))

@@ -1,4 +1,4 @@
-"""A tiny `TIGER-Lab/MMEB-eval` (legacy V1 harness, spec §11) in its real on-disk layout.
+"""A tiny `TIGER-Lab/MMEB-eval` (legacy V1 harness, docs/mmeb.md §11) in its real on-disk layout.
 
 Regenerate (from the repo root):
     tools/reference/.venv/bin/python tools/reference/mmeb_v1_fixtures.py

@@ -2,7 +2,7 @@
 
 Tiny random Qwen2-VL models run by transformers 5.18 (float32 math, eager attention), fed with
 inputs built from the REAL Qwen tokenizer (tiny-a/tokenizer.json; source and license in the README) and the
-transformers Pillow image processor, exactly as VLM2Vec builds them (model spec §1.2-§1.6):
+transformers Pillow image processor, exactly as VLM2Vec builds them (docs/vlm2vec.md §1.2-§1.6):
 
   models (bf16 safetensors, as real checkpoints ship; vocab 151657 so the real special ids fit):
     tiny-a/   text hidden 24, 4 heads / 2 KV heads (head_dim 6, mrope [1,1,1]), 2 layers,
@@ -247,8 +247,8 @@ def run_model(model, batch, position_ids):
                     output_hidden_states=True, use_cache=False)
     hook.remove()
     hs = out.hidden_states[-1]
-    # hidden_states[-1] must be the final-norm output that VLM2Vec pools (spec §1.6).
-    # hidden_states[-1] must be the final-norm output that VLM2Vec pools (spec §1.6).
+    # hidden_states[-1] must be the final-norm output that VLM2Vec pools (docs/vlm2vec.md §1.6).
+    # hidden_states[-1] must be the final-norm output that VLM2Vec pools (docs/vlm2vec.md §1.6).
     assert torch.equal(hs, captured["norm"]), "hidden_states[-1] is not the final RMSNorm output"
     mask = batch["mask"]
     if (mask[:, -1] == 1).all():

@@ -20,7 +20,7 @@ let work: string;
 before(() => { work = mkdtempSync(join(tmpdir(), 'v2v-v1img-')); });
 after(() => rmSync(work, { recursive: true, force: true }));
 
-test('resolution rule of §11: high/mid/low always square, other caps at 1344, none untouched', () => {
+test('resolution rule of docs/mmeb.md §11: high/mid/low always square, other caps at 1344, none untouched', () => {
   assert.deepEqual(v1TargetSize(300, 200, 'high'), [1344, 1344]);
   assert.deepEqual(v1TargetSize(20, 30, 'high'), [1344, 1344]); // upscaled too
   assert.deepEqual(v1TargetSize(300, 200, 'mid'), [672, 672]);

@@ -1,4 +1,4 @@
-// The image-resolution rule of the legacy V1 harness (spec §11; reference `v1:src/dataset.py`
+// The image-resolution rule of the legacy V1 harness (docs/mmeb.md §11; reference `v1:src/dataset.py`
 // `process_image`), applied to every image before it reaches the embedder (except for phi3_v):
 //   high → 1344×1344, mid → 672×672, low → 128×128 (always, whatever the aspect ratio),
 //   any other value → 1344×1344 only when the longer side exceeds 1344, not given → untouched.

@@ -1,4 +1,4 @@
-// Loading one subset of `TIGER-Lab/MMEB-eval` for the legacy V1 harness (spec §11, reference
+// Loading one subset of `TIGER-Lab/MMEB-eval` for the legacy V1 harness (docs/mmeb.md §11, reference
 // `v1:src/dataset.py` EvalDataset.get_paired_data): the `test` split of config = subset name,
 // columns qry_text, qry_img_path, tgt_text (list), tgt_img_path (list). Each side's unique raw
 // (text, img_path) pairs are collected in first-seen order; rows point at them by index, which

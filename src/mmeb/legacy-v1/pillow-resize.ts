@@ -1,5 +1,5 @@
 // `PIL.Image.open(path).resize((w, h))` with Pillow's DEFAULT filter, mode by mode, as the V1
-// harness calls it (spec §11). Pillow picks the filter and the arithmetic from the image mode:
+// harness calls it (docs/mmeb.md §11). Pillow picks the filter and the arithmetic from the image mode:
 //   - "P" (palette; every GIF) and "1" (1-bit): NEAREST, Pillow's ImagingScaleAffine — source
 //     coordinates accumulated in float64 from `scale / 2`, truncated (Geometry.c);
 //   - "RGBA" / "LA": BICUBIC on premultiplied alpha (convert to RGBa/La, resize, convert back;

@@ -8,7 +8,7 @@ import { hubEndpoint, pullRepo, type RepoPullOptions } from '../data/pull.ts';
 import { V1_REPO } from './load.ts';
 import { V1_SUBSETS } from './run.ts';
 
-/** The image archive of TIGER-Lab/MMEB-eval (spec §11). */
+/** The image archive of TIGER-Lab/MMEB-eval (docs/mmeb.md §11). */
 export const V1_IMAGES_ZIP = 'images.zip';
 
 export interface PullV1Options extends RepoPullOptions {

@@ -1,4 +1,4 @@
-// The legacy V1 MMEB harness as a library (spec §11; reference `v1:eval.py`): for each subset of
+// The legacy V1 MMEB harness as a library (docs/mmeb.md §11; reference `v1:eval.py`): for each subset of
 // `TIGER-Lab/MMEB-eval`, load the rows, prepare the images (resolution rule), embed the unique
 // query pairs and the unique target pairs once each through the embedding cache, score every row
 // by argmax over its own candidates, and write `<subset>_pred.txt` then `<subset>_score.json`

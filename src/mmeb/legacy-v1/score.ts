@@ -1,4 +1,4 @@
-// Scoring of the legacy V1 harness (spec §11; reference `v1:evaluation/eval_utils.py` get_pred
+// Scoring of the legacy V1 harness (docs/mmeb.md §11; reference `v1:evaluation/eval_utils.py` get_pred
 // and the scoring loop of `v1:eval.py`): per row, the query vector against its own candidate
 // vectors, cosine (computed explicitly) with --normalize else the dot product, and the
 // prediction is numpy's argmax — the FIRST maximum, so exact ties go to index 0, the positive.

@@ -1,4 +1,4 @@
-// V1 paper aggregates over the legacy harness's per-subset accuracies (spec §8.2): the four
+// V1 paper aggregates over the legacy harness's per-subset accuracies (docs/mmeb.md §8.2): the four
 // meta-tasks (Classification 10, VQA 10, Retrieval 12, Grounding 4), IND (20), OOD (16) and
 // Overall (36), each the unweighted mean of its datasets' acc, ×100. Overall is the mean over
 // datasets, not over the meta-task means. A group missing datasets is still averaged over those

@@ -103,7 +103,7 @@ export async function sampledFrames(ctx: LoaderCtx, dir: string, what: string, m
 }
 
 /**
- * The raw-video folder of a frames root, as the reference yaml pairs them (§12.2):
+ * The raw-video folder of a frames root, as the reference yaml pairs them (docs/mmeb.md §12.2):
  * `video-tasks/frames/<group>/<Task>` ↔ `video-tasks/videos/<group>/<Task>`.
  */
 export function videoRootOf(ctx: LoaderCtx): string {
@@ -115,7 +115,7 @@ export function rawVideoRoot(mediaRoot: string): string {
   return mediaRoot.replace(/([/\\])frames([/\\])/, '$1videos$2');
 }
 
-/** Parsers whose loaders extract missing frame folders from the raw videos (ffmpeg route, §4). */
+/** Parsers whose loaders extract missing frame folders from the raw videos (ffmpeg route, docs/mmeb.md §4). */
 export const EXTRACTING_PARSERS: ReadonlySet<string> = new Set(['video_classification', 'ssv2', 'msrvtt', 'msvd', 'didemo', 'youcook2', 'vatex']);
 
 /**

@@ -1,5 +1,5 @@
 // Image parsers on the fixture rows (tools/reference/mmeb_fixtures.py). Every expected prompt is
-// written out by hand from spec §3.2; none is produced by our code.
+// written out by hand from docs/mmeb.md §3.2; none is produced by our code.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -1,4 +1,4 @@
-// Image parsers of the V2 harness (spec §3.2): image_cls, image_qa, image_i2t, image_t2i,
+// Image parsers of the V2 harness (docs/mmeb.md §3.2): image_cls, image_qa, image_i2t, image_t2i,
 // image_i2i_vg over `ziyjiang/MMEB_Test_Instruct` rows (qry_inst, qry_text, qry_img_path,
 // tgt_inst, tgt_text[], tgt_img_path[]). The odd `" \n"` → `"\n"` fixes and trailing newlines
 // reproduce the V1 eval texts, as the reference comments say; they are kept character for character.

@@ -1,5 +1,5 @@
 // Entry point of the MMEB loaders: turns a task's released data on local disk into queries and
-// a candidate corpus exactly as the reference parsers do (spec §3). One file per parser family;
+// a candidate corpus exactly as the reference parsers do (docs/mmeb.md §3). One file per parser family;
 // this file resolves options and dispatches on the task's parser kind.
 
 import { join } from 'node:path';
@@ -54,7 +54,7 @@ function vidoreSetting(task: TaskDef, opt: LoadTaskOptions['vidoreInstructions']
 }
 
 /**
- * Load one task: read its dataset files, build every query and candidate exactly per spec §3.
+ * Load one task: read its dataset files, build every query and candidate exactly per docs/mmeb.md §3.
  * Errors (missing repo/files/media, malformed rows, queries without a positive) are
  * {@link Vlm2VecError}s naming the task, the file and the field.
  *

@@ -1,4 +1,4 @@
-// Video classification parsers (spec §3.3): `video_classification` (K700, HMDB51, UCF101,
+// Video classification parsers (docs/mmeb.md §3.3): `video_classification` (K700, HMDB51, UCF101,
 // Breakfast: global ranking against the hard-coded label list) and `ssv2` (local ranking
 // against the row's own option list). Label lists are copied from the reference
 // `video_classification_utils.py` into ./labels/*.json.

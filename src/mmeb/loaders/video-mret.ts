@@ -1,4 +1,4 @@
-// Moment retrieval parsers (spec §3.3): `moment_retrieval` (QVHighlight, Charades-STA: a video +
+// Moment retrieval parsers (docs/mmeb.md §3.3): `moment_retrieval` (QVHighlight, Charades-STA: a video +
 // description → one of its clip folders) and `momentseeker` (text, image+text or video+text
 // query → clip folders, all saved frames used).
 

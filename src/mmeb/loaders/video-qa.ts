@@ -1,4 +1,4 @@
-// Video QA parsers (spec §3.3): videomme, nextqa, egoschema, mvbench, activitynetqa. Every query
+// Video QA parsers (docs/mmeb.md §3.3): videomme, nextqa, egoschema, mvbench, activitynetqa. Every query
 // is `VT + " " + P + " " + question…` with P ending in a space (so two spaces follow
 // "Question:"); the video token is used directly (not through the prompt helper), as the
 // reference does. Candidates are the row's options, ranked locally.

@@ -1,4 +1,4 @@
-// Text→video retrieval parsers (spec §3.3): msrvtt, msvd, didemo, youcook2, vatex. The query is
+// Text→video retrieval parsers (docs/mmeb.md §3.3): msrvtt, msvd, didemo, youcook2, vatex. The query is
 // `instruction + " " + caption`; the candidate is the video (8 frames) with a fixed text, keyed
 // by the video name; ranking is global over all the task's videos.
 

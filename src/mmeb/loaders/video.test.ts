@@ -1,5 +1,5 @@
 // Video parsers on the fixture rows and frame folders. Expected prompts are written by hand from
-// spec §3.3; expected frame picks are worked out by hand from §4 (floor(i·(n−1)/7), natural sort).
+// docs/mmeb.md §3.3; expected frame picks are worked out by hand from §4 (floor(i·(n−1)/7), natural sort).
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -176,7 +176,7 @@ test('Python slicing quirks of the QA parsers', async () => {
   assert.equal(qaTemplate('Q', ['x  '], 'x').query, 'Q\nOptions:\n(A) x');
 });
 
-test('loader instructions agree with the registry records (two transcriptions of spec §3.3)', async () => {
+test('loader instructions agree with the registry records (two transcriptions of docs/mmeb.md §3.3)', async () => {
   const { TASKS } = await import('../registry.ts');
   const { VIDEO_CLS_INSTRUCTIONS } = await import('./video-cls.ts');
   const { VIDEO_RET_INSTRUCTIONS } = await import('./video-ret.ts');

@@ -1,7 +1,7 @@
 // Visdoc (BEIR) parsers: qrels semantics, prompts (empty vs non-empty vidore instructions), page
 // image materialization (PNG as stored, JPEG→PNG, VisRAG names and the PIL q75 round trip), and
 // the read-only fallback. Golden names/pixels come from the Python reference formulas
-// (test/fixtures/mmeb/expected.json); prompts are written by hand from spec §3.4.
+// (test/fixtures/mmeb/expected.json); prompts are written by hand from docs/mmeb.md §3.4.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

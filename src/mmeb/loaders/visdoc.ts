@@ -1,4 +1,4 @@
-// Visual-document retrieval parsers (spec §3.4): `vidore` (ViDoRe V1/V2, ViDoSeek, MMLongBench)
+// Visual-document retrieval parsers (docs/mmeb.md §3.4): `vidore` (ViDoRe V1/V2, ViDoSeek, MMLongBench)
 // and `visrag`, over BEIR configs `queries` / `qrels` / `corpus`. Page images stored in the corpus
 // parquet are written once to files under the task's media root (the reference does the same),
 // so embedders receive file paths like every other task.

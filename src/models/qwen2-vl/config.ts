@@ -96,7 +96,7 @@ const TEXT_KEYS = [
 const TOP_KEYS = [
   'text_config', 'vision_config', 'image_token_id', 'video_token_id', 'vision_start_token_id', 'vision_end_token_id',
   'vision_token_id',
-  // VLM2Vec's trainer writes `padding_side` into config.json; it has no effect (spec §1.1).
+  // VLM2Vec's trainer writes `padding_side` into config.json; it has no effect (docs/vlm2vec.md §1.1).
   'padding_side',
 ];
 const VISION_KEYS = [

@@ -26,7 +26,7 @@ function f64(path: URL): Float64Array {
 }
 
 test('smart_resize: the worked sizes of the model spec and banker\'s rounding', () => {
-  // (h, w) → (h̄, w̄) from vlm2vec-model-and-training.md §1.4 (min 3,136 / max 1,003,520).
+  // (h, w) → (h̄, w̄) from docs/vlm2vec.md §1.4 (min 3,136 / max 1,003,520).
   assert.deepEqual(smartResize(480, 640), [476, 644]);
   assert.deepEqual(smartResize(224, 224), [224, 224]);
   assert.deepEqual(smartResize(240, 320), [252, 308]);

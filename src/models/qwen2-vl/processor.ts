@@ -1,7 +1,7 @@
 // Qwen2-VL image and video preprocessing, identical to the reference used by VLM2Vec:
 // transformers' Pillow-based `Qwen2VLImageProcessorPil` for images (and the VLM2Vec repo's
 // Qwen2VLImageProcessor video path, which runs the same per-frame Pillow pipeline), plus
-// VLM2Vec's collator rule for tiny images. See docs: model spec §1.3–§1.5.
+// VLM2Vec's collator rule for tiny images. See docs/vlm2vec.md §1.3–§1.5.
 //
 // image → (side < 28: Pillow-resize to 56×56) → smart_resize target (banker's rounding, float64)
 //       → Pillow BICUBIC resize (bit-exact port) → rescale 1/255 → CLIP normalise (float32)

@@ -1,4 +1,4 @@
-// Position ids of the language model (spec §2.5), as transformers 4.x's Qwen2-VL computed them
+// Position ids of the language model (docs/vlm2vec.md §2.5), as transformers 4.x's Qwen2-VL computed them
 // for VLM2Vec (4.52) and GME-style prompts:
 //   - per row, over its real tokens only; pads get position 1 on every axis;
 //   - a row without <|vision_start|> gets 1-D positions 0..n-1 on all three axes (every VLM2Vec

@@ -1,4 +1,4 @@
-// Qwen2-VL language model (transformers' Qwen2VLTextModel, spec §2.4) over `model.*`:
+// Qwen2-VL language model (transformers' Qwen2VLTextModel, docs/vlm2vec.md §2.4) over `model.*`:
 // token embeddings (vision features already scattered in) → L × decoder layer (RMSNorm, GQA
 // attention with M-RoPE / 1-D rope, causal + padding mask, SwiGLU) → final RMSNorm. The output
 // is `hidden_states[-1]`, the tensor VLM2Vec pools.

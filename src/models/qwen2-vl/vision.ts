@@ -1,4 +1,4 @@
-// Qwen2-VL vision tower (transformers' Qwen2VisionTransformerPretrainedModel, spec §2.2) over the
+// Qwen2-VL vision tower (transformers' Qwen2VisionTransformerPretrainedModel, docs/vlm2vec.md §2.2) over the
 // checkpoint-named tree `visual.*`:
 //   patches [N, C·T·P·P] → patch_embed (Conv3d = linear) → depth × ViT block (2-D rope in patch
 //   order, attention within each temporal slice) → merger: LayerNorm, 4 consecutive patches

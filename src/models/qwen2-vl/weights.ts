@@ -1,4 +1,4 @@
-// Qwen2-VL checkpoint → float32 parameter tree named like the checkpoint (spec §2.6):
+// Qwen2-VL checkpoint → float32 parameter tree named like the checkpoint (docs/vlm2vec.md §2.6):
 // `visual.blocks.0.attn.qkv.weight`, `model.layers.0.self_attn.q_proj.weight`, ...
 // transformers ≥ 5 `save_pretrained` writes `model.visual.*` / `model.language_model.*`; both are
 // mapped to the 4.x names at load. bf16 / f16 tensors are widened to float32. Every expected
