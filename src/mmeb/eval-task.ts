@@ -1,7 +1,8 @@
 // Evaluation of one task (docs/mmeb.md §9): load → embed the queries and
 // the deduplicated candidate pool through the cache → rank (local or global, §6) → metrics (§7)
 // → result files. Embedding errors propagate as EmbedFailure so the run can stop (every further
-// task would fail the same way); anything else fails only this task.
+// task would fail the same way); anything else (a missing annotation file, a missing or
+// undecodable image) fails only this task.
 
 import type { EmbedContext, Embedder } from '../embed/types.ts';
 import type { EmbeddingCache } from '../embed/cache.ts';
@@ -108,7 +109,8 @@ export async function evalTask(task: TaskDef, opts: TaskRunOptions): Promise<Tas
         onProgress: (done, total) => opts.onProgress?.({ type: 'embed', task: task.name, role, done, total }),
       });
     } catch (err) {
-      // A missing image or frame fails this task only; anything else is the embedder's failure.
+      // A missing or undecodable image or frame (MediaError, the local model reports it too)
+      // fails this task only; anything else is the embedder's failure.
       if (err instanceof MediaError) throw err;
       throw new EmbedFailure(task.name, err);
     }
