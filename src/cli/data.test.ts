@@ -90,6 +90,29 @@ test('data check: one line per task, exit code 1 when something is missing', asy
   assert.equal(bad.code, 1);
 });
 
+test('data check: an image task is checked against its own folder under image-tasks/, named by its rows', async () => {
+  const { fixtureCopy } = await import('../mmeb/loaders/test-util.ts');
+  const { rmSync } = await import('node:fs');
+  const data = fixtureCopy();
+  try {
+    rmSync(join(data, 'image-tasks', 'WebQA'), { recursive: true });
+    // RefCOCO-Matching's rows name RefCOCO/ (not a folder of its own name): still found.
+    const r = await run(['data', 'check', '--data', data, '--tasks', 'WebQA,OK-VQA,RefCOCO-Matching,N24News']);
+    assert.match(r.out, new RegExp(`^WebQA\\s+ok\\s+missing\\s+— image folder ${join(data, 'image-tasks', 'WebQA')} not found \\(vlm2vec data pull --media --extract; --deep checks every image\\)$`, 'm'));
+    assert.match(r.out, /^OK-VQA\s+ok\s+ok$/m);
+    assert.match(r.out, /^RefCOCO-Matching\s+ok\s+ok$/m);
+    // Without annotations there is no row to name the folder: said so, not 'ok'.
+    assert.match(r.out, /^N24News\s+missing\s+not checked\s+— task N24News: .*config 'N24News' is not in/m);
+    assert.match(r.out, /2\/4 task\(s\) ready/);
+    assert.equal(r.code, 1);
+    // The tree as `mmeb_v1.tar.gz` unpacks it (image-tasks/MMEB/<folder>), which the loader accepts too.
+    cpSync(join(FIXTURE_DATA, 'image-tasks', 'WebQA'), join(data, 'image-tasks', 'MMEB', 'WebQA'), { recursive: true });
+    assert.match((await run(['data', 'check', '--data', data, '--tasks', 'WebQA'])).out, /^WebQA\s+ok\s+ok$/m);
+  } finally {
+    rmSync(data, { recursive: true, force: true });
+  }
+});
+
 test('data pull --dry-run: repos, archives and the extraction commands', async () => {
   const r = await run(['data', 'pull', '--dry-run', '--data', '/d', '--tasks', 'video/QA']);
   assert.match(r.out, /5 task\(s\) need 5 dataset repo\(s\)/);

@@ -114,9 +114,10 @@ Set HF_TOKEN for gated repos.`)
       const w = Math.max(4, ...tasks.map((t) => t.name.length));
       const line = (r: CheckRow): void => out(`${r.task.padEnd(w)}  ${r.annotations.padEnd(11)}  ${r.media}${r.detail ? `  — ${r.detail}` : ''}`);
       out(`${'task'.padEnd(w)}  annotations  media`);
-      const rows = o.deep ? await checkDataDeep(o.data, tasks, { onTask: line }) : checkData(o.data, tasks);
+      const rows = o.deep ? await checkDataDeep(o.data, tasks, { onTask: line }) : await checkData(o.data, tasks);
       if (!o.deep) rows.forEach(line);
-      const missing = rows.filter((r) => r.annotations === 'missing' || r.media === 'missing').length;
+      // 'not checked' (an image task whose rows cannot name its folder) is not ready either.
+      const missing = rows.filter((r) => r.annotations === 'missing' || r.media === 'missing' || r.media === 'not checked').length;
       out(`${rows.length - missing}/${rows.length} task(s) ready`);
       if (missing > 0) process.exitCode = 1;
     });

@@ -64,7 +64,7 @@ test('pull: annotations + media archives (5-part video_qa) from a hub, extracted
     const a = await loadTask(getTask('ActivityNetQA'), { dataDir: data });
     assert.equal(a.queries[0]!.item.video![0], join(data, 'video-tasks/frames/video_qa/ActivityNetQA/v_abc123/0000.jpeg'));
     assert.ok(events.includes('extract'));
-    assert.deepEqual(checkData(data, tasks).map((r) => [r.task, r.annotations, r.media]), [['Breakfast', 'ok', 'ok'], ['ActivityNetQA', 'ok', 'ok']]);
+    assert.deepEqual((await checkData(data, tasks)).map((r) => [r.task, r.annotations, r.media]), [['Breakfast', 'ok', 'ok'], ['ActivityNetQA', 'ok', 'ok']]);
 
     // A second pull downloads nothing: every file is already there with the listed size.
     const before = hub.requests.filter((p) => p.includes('/resolve/')).length;
@@ -114,26 +114,26 @@ test('offline: a hub that accepts but never answers times out instead of hanging
   }
 });
 
-test('check: missing annotations and media are reported per task', () => {
-  const rows = checkData(FIXTURE_DATA, [getTask('K700'), getTask('Breakfast'), getTask('ViDoRe_arxivqa')]);
+test('check: missing annotations and media are reported per task', async () => {
+  const rows = await checkData(FIXTURE_DATA, [getTask('K700'), getTask('Breakfast'), getTask('ViDoRe_arxivqa')]);
   assert.deepEqual(rows.map((r) => [r.task, r.annotations, r.media]), [['K700', 'missing', 'missing'], ['Breakfast', 'ok', 'ok'], ['ViDoRe_arxivqa', 'ok', 'from corpus']]);
   assert.match(rows[0]!.detail, /VLM2Vec\/Kinetics-700 does not exist; run `vlm2vec data pull --tasks K700/);
 });
 
-test('check: frame folders absent but raw videos present count for the tasks whose loaders extract frames', () => {
+test('check: frame folders absent but raw videos present count for the tasks whose loaders extract frames', async () => {
   const data = mkdtempSync(join(tmpdir(), 'vlm2vec-check-'));
   const [cls, qa] = [getTask('Breakfast'), getTask('ActivityNetQA')];
   for (const t of [cls, qa]) {
     assert.match(t.mediaRoot, /\/frames\//, `${t.name} keeps its frames under a frames/ folder`);
     mkdirSync(join(data, t.mediaRoot.replace('/frames/', '/videos/')), { recursive: true });
   }
-  const rows = checkData(data, [cls, qa]);
+  const rows = await checkData(data, [cls, qa]);
   // No annotations in this folder: both rows say so, and the media verdicts stand on their own.
   assert.deepEqual(rows.map((r) => [r.task, r.annotations, r.media]), [['Breakfast', 'missing', 'from videos'], ['ActivityNetQA', 'missing', 'missing']]);
   // With the annotations present, the detail says where the frames will come from.
   mkdirSync(join(data, ...cls.source.repo.split('/').slice(0, -1)), { recursive: true });
   symlinkSync(join(FIXTURE_DATA, ...cls.source.repo.split('/')), join(data, ...cls.source.repo.split('/')));
-  const [row] = checkData(data, [cls]);
+  const [row] = await checkData(data, [cls]);
   assert.deepEqual([row!.annotations, row!.media], ['ok', 'from videos']);
   assert.equal(row!.detail, `frames are extracted from the videos in ${join(data, cls.mediaRoot.replace('/frames/', '/videos/'))} on first load (ffmpeg, as the reference does)`);
 });

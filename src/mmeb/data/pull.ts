@@ -14,6 +14,7 @@ import { Vlm2VecError } from '../../errors.ts';
 import { EXTRACTING_PARSERS, rawVideoRoot } from '../loaders/context.ts';
 import type { TaskDef } from '../types.ts';
 import { findDataFiles, globToRegExp } from './discover.ts';
+import { readRows } from './read.ts';
 
 /** The repo holding the MMEB-V2 media archives (image files, video frames). */
 export const MEDIA_REPO = 'TIGER-Lab/MMEB-V2';
@@ -230,17 +231,25 @@ function hoistMmebFolder(root: string): void {
 export interface CheckRow {
   task: string;
   annotations: 'ok' | 'missing';
-  /** 'from videos': no frame folders, but the raw videos they are extracted from on first load. */
-  media: 'ok' | 'missing' | 'from corpus' | 'from videos';
+  /**
+   * 'from videos': no frame folders, but the raw videos they are extracted from on first load.
+   * 'not checked': an image task without annotations (they name its folder under image-tasks/).
+   */
+  media: 'ok' | 'missing' | 'from corpus' | 'from videos' | 'not checked';
   detail: string;
 }
 
 /**
- * What is present and missing under `dataDir` for each task (annotation files found the way
- * the loaders find them; media root folder present).
+ * What is present and missing under `dataDir` for each task: annotation files found the way the
+ * loaders find them; the task's own media folder present (a video task's frame root; for an
+ * image task, whose images share `image-tasks/`, the folder its first row's images are in).
+ *
+ * @example
+ * const [row] = await checkData('./mmeb-data', [getTask('WebQA')]);
+ * row.media; // 'missing' when image-tasks/WebQA/ is absent
  */
-export function checkData(dataDir: string, tasks: readonly TaskDef[]): CheckRow[] {
-  return tasks.map((t) => {
+export async function checkData(dataDir: string, tasks: readonly TaskDef[]): Promise<CheckRow[]> {
+  return Promise.all(tasks.map(async (t): Promise<CheckRow> => {
     let annotations: CheckRow['annotations'] = 'ok';
     let detail = '';
     const repoDir = join(dataDir, ...t.source.repo.split('/'));
@@ -254,6 +263,10 @@ export function checkData(dataDir: string, tasks: readonly TaskDef[]): CheckRow[
       detail = (err as Error).message.replace(/^\[data\] /, '');
     }
     const root = join(dataDir, t.mediaRoot);
+    if (t.modality === 'image') {
+      if (annotations === 'missing') return { task: t.name, annotations, media: 'not checked', detail };
+      return { task: t.name, annotations, ...(await checkImageFolders(repoDir, t, root)) };
+    }
     const videos = rawVideoRoot(root);
     let media: CheckRow['media'] = t.modality === 'visdoc' ? 'from corpus' : existsSync(root) ? 'ok' : 'missing';
     if (media === 'missing' && videos !== root && EXTRACTING_PARSERS.has(t.parser) && existsSync(videos)) {
@@ -262,7 +275,34 @@ export function checkData(dataDir: string, tasks: readonly TaskDef[]): CheckRow[
     }
     if (media === 'missing' && detail === '') detail = `media folder ${root} not found (vlm2vec data pull --media --extract)`;
     return { task: t.name, annotations, media, detail };
-  });
+  }));
+}
+
+/**
+ * The folders under `image-tasks/` (or `image-tasks/MMEB/`, as the image loader accepts) that
+ * the images of the task's first row are in: the task's own folder(s), e.g. `WebQA/`.
+ */
+async function checkImageFolders(repoDir: string, t: TaskDef, root: string): Promise<Pick<CheckRow, 'media' | 'detail'>> {
+  const config = t.source.configs?.[0];
+  const files = findDataFiles({ repoDir, repo: t.source.repo, split: t.source.split, task: t.name, ...(config !== undefined ? { config } : {}) });
+  let row: Record<string, unknown> | undefined;
+  try {
+    row = (await readRows(files, { limit: 1 }))[0]?.data;
+  } catch (err) {
+    return { media: 'not checked', detail: `${(err as Error).message.replace(/^\[data\] /, '')} (its image folder is named there)` };
+  }
+  if (row === undefined) return { media: 'not checked', detail: `${files.join(', ')} has no rows (its image folder is named there)` };
+  const paths = [row['qry_img_path'], ...(Array.isArray(row['tgt_img_path']) ? row['tgt_img_path'] : [])]
+    .filter((p): p is string => typeof p === 'string' && p.trim() !== '');
+  // The folder of each path (its first segment), or the file itself when it has none.
+  const wanted = [...new Set(paths.map((p) => p.split('/')[0]!))];
+  if (wanted.length === 0) return { media: 'not checked', detail: `the first row of ${files[0]} names no image` };
+  const absent = wanted.filter((f) => !existsSync(join(root, f)) && !existsSync(join(root, 'MMEB', f)));
+  if (absent.length === 0) return { media: 'ok', detail: '' };
+  return {
+    media: 'missing',
+    detail: `image folder ${absent.map((f) => join(root, f)).join(', ')} not found (vlm2vec data pull --media --extract; --deep checks every image)`,
+  };
 }
 
 /**
@@ -283,7 +323,7 @@ export async function checkDataDeep(
     } catch (err) {
       const msg = (err as Error).message;
       // `[data]` errors come from annotation files/rows; the others from media (images, frames).
-      const shallow = checkData(dataDir, [t])[0]!;
+      const shallow = (await checkData(dataDir, [t]))[0]!;
       row = /^\[data\]/.test(msg)
         ? { task: t.name, annotations: 'missing', media: shallow.media, detail: msg.replace(/^\[\w+\] /, '') }
         : { task: t.name, annotations: 'ok', media: 'missing', detail: msg.replace(/^\[\w+\] /, '') };
