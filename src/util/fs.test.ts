@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { writeFileAtomic, writeFileAtomicSync } from './fs.ts';
+import { checkOutputDir, checkOutputFile, ensureOutputDir, writeFileAtomic, writeFileAtomicSync } from './fs.ts';
 import { Vlm2VecError } from '../errors.ts';
 
 test('writeFileAtomic creates parents, replaces content, leaves no temp files', async () => {
@@ -35,7 +35,7 @@ test('a parent path that is a file: a clear error naming the target', async () =
   const dir = mkdtempSync(join(tmpdir(), 'vlm2vec-fs-'));
   writeFileSync(join(dir, 'file'), 'x');
   const target = join(dir, 'file', 'image', 'a_score.json');
-  await assert.rejects(writeFileAtomic(target, 'y'), (e: Error) => e instanceof Vlm2VecError && e.message.includes(`cannot write ${target}`) && /ENOTDIR|EEXIST/.test(e.message));
+  await assert.rejects(writeFileAtomic(target, 'y'), (e: Error) => e instanceof Vlm2VecError && e.message.includes(`cannot write ${target}: cannot create the output folder`) && e.message.includes(`${join(dir, 'file')} is a file, not a folder`));
   assert.throws(() => writeFileAtomicSync(target, 'y'), (e: Error) => e instanceof Vlm2VecError && e.message.includes(target));
 });
 
@@ -45,4 +45,63 @@ test('writing over a directory fails without leaving a temp file', async () => {
   await writeFileAtomic(join(target, 'keep'), 'k');
   await assert.rejects(writeFileAtomic(target, 'x'), (e: Error) => e instanceof Vlm2VecError && e.message.includes(target));
   assert.deepEqual(readdirSync(dir), ['sub']);
+});
+
+const isErr = (re: RegExp) => (e: Error): boolean => e instanceof Vlm2VecError && re.test(e.message) && !e.message.includes('\n');
+
+test('ensureOutputDir creates the missing folders; checkOutputDir creates nothing', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vlm2vec-fs-'));
+  const target = join(dir, 'a', 'b', 'c');
+  assert.deepEqual(checkOutputDir(target), [join(dir, 'a'), join(dir, 'a', 'b'), target]);
+  assert.ok(!existsSync(join(dir, 'a')), 'checkOutputDir must not create anything');
+  assert.equal(ensureOutputDir(target), target);
+  assert.ok(statSync(target).isDirectory());
+  assert.deepEqual(checkOutputDir(target), []);
+  assert.equal(ensureOutputDir(target), target, 'an existing folder is fine');
+});
+
+test('an output folder that is a file, or below a file: one line naming the path, the option and the file', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vlm2vec-fs-'));
+  const file = join(dir, 'f');
+  writeFileSync(file, 'x');
+  const o = { what: 'output folder (--out)', area: 'eval' };
+  assert.throws(() => ensureOutputDir(file, o), isErr(new RegExp(`^\\[eval\\] output folder \\(--out\\) ${file} is a file: expected a folder`)));
+  assert.throws(() => ensureOutputDir(join(file, 'x', 'y'), o),
+    isErr(new RegExp(`^\\[eval\\] cannot create the output folder \\(--out\\) ${file}/x/y: ${file} is a file, not a folder$`)));
+});
+
+// Node 20's recursive mkdir never returns for these paths (it retries ENOENT forever): the test
+// has a timeout so that the old behaviour fails instead of hanging the suite.
+test('paths on /proc and /sys are refused at once, nothing is created', { timeout: 10_000, skip: existsSync('/proc/self') ? false : 'no /proc on this system' }, async () => {
+  for (const p of ['/proc/vlm2vec-x', '/proc/vlm2vec-x/y', '/proc/self/vlm2vec']) {
+    assert.throws(() => ensureOutputDir(p, { what: 'output folder (--out)' }), isErr(/^\[fs\] output folder \(--out\) \/proc\S*: \/proc\S* is on the proc kernel filesystem/));
+  }
+  if (existsSync('/sys/kernel')) assert.throws(() => ensureOutputDir('/sys/vlm2vec-x'), isErr(/\/sys is on the sysfs kernel filesystem/));
+  await assert.rejects(writeFileAtomic('/proc/vlm2vec-x/a.json', '{}'), isErr(/^\[fs\] cannot write \/proc\/vlm2vec-x\/a\.json: .*proc kernel filesystem/));
+  assert.throws(() => checkOutputFile('/proc/vlm2vec-x/out.jsonl'), isErr(/folder of the output file \/proc\/vlm2vec-x: \/proc is on the proc kernel filesystem/));
+});
+
+test('checkOutputFile: a folder, a trailing slash, or a folder below a file are refused; a new or existing file passes', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vlm2vec-fs-'));
+  const o = { what: 'output file (--out)', area: 'embed' };
+  assert.throws(() => checkOutputFile(dir, o), isErr(new RegExp(`^\\[embed\\] output file \\(--out\\) ${dir} is a folder: expected a file path`)));
+  assert.throws(() => checkOutputFile(`${dir}/new/`, o), isErr(/names a folder: expected a file path/));
+  writeFileSync(join(dir, 'f'), 'x');
+  assert.throws(() => checkOutputFile(join(dir, 'f', 'out.jsonl'), o), isErr(/folder of the output file \(--out\) .*f is a file: expected a folder/));
+  assert.equal(checkOutputFile(join(dir, 'missing', 'out.jsonl'), o), undefined);
+  assert.ok(!existsSync(join(dir, 'missing')), 'a check creates nothing');
+  assert.equal(checkOutputFile(join(dir, 'f'), o)?.size, 1);
+});
+
+// Root may write anywhere, so the permission check can only be seen as another user.
+test('a read-only folder is refused with the folder named', { skip: process.getuid?.() === 0 ? 'running as root: every folder is writable' : false }, () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vlm2vec-fs-'));
+  const ro = join(dir, 'ro');
+  mkdirSync(ro);
+  chmodSync(ro, 0o555);
+  try {
+    assert.throws(() => ensureOutputDir(join(ro, 'x')), isErr(new RegExp(`${ro} is not writable \\(EACCES\\)`)));
+  } finally {
+    chmodSync(ro, 0o755);
+  }
 });
