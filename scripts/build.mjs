@@ -23,4 +23,5 @@ function copyAssets(dir) {
   }
 }
 copyAssets(join(root, 'src'));
-console.log('built dist/');
+// stderr: npm pack --json prints the package list on stdout.
+console.error('built dist/');
