@@ -5,6 +5,8 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { compareRows, FIXTURES, goldenCase, goldenF32, TOKENIZER_DIR } from '../models/qwen2-vl/fixtures.test-helper.ts';
 import { ThreadedLocalEmbedder } from './local-threaded.ts';
+import { MediaError } from './media-error.ts';
+import { Vlm2VecError } from '../errors.ts';
 
 test('ThreadedLocalEmbedder: reference embeddings from a worker, errors forwarded, loop not blocked', async () => {
   const emb = await ThreadedLocalEmbedder.load(join(FIXTURES, 'tiny-a'), { tokenizerDir: TOKENIZER_DIR, threads: 1 });
@@ -24,7 +26,17 @@ test('ThreadedLocalEmbedder: reference embeddings from a worker, errors forwarde
     got.forEach((g, i) => flat.set(g, i * emb.dim));
     const r = compareRows(flat, goldenF32(c, 'embedding'), emb.dim);
     assert.ok(r.minCos >= 0.99999 && r.maxAbs <= 1e-4, `cos ${r.minCos} max ${r.maxAbs}`);
-    await assert.rejects(emb.embed([{ text: '' }]), /item 0: empty item/);
+    await assert.rejects(emb.embed([{ text: '' }]), (e: unknown) => {
+      assert.ok(e instanceof Vlm2VecError && !(e instanceof MediaError));
+      assert.match(e.message, /^\[embed\] item 0: empty item/);
+      return true;
+    });
+    // An unreadable image stays a MediaError across the thread (the harness fails only its task).
+    await assert.rejects(emb.embed([{ text: '<|image_pad|>x', images: [join(FIXTURES, 'no-such.png')] }]), (e: unknown) => {
+      assert.ok(e instanceof MediaError, `got ${String(e)}`);
+      assert.match(e.message, /no-such\.png/);
+      return true;
+    });
   } finally {
     await emb.close();
   }

@@ -5,9 +5,10 @@
 import { Worker } from 'node:worker_threads';
 import { Vlm2VecError } from '../errors.ts';
 import type { LocalEmbedderOptions } from './local.ts';
+import { MediaError } from './media-error.ts';
 import type { EmbedContext, EmbedItem, Embedder } from './types.ts';
 
-type Reply = { id: number; vectors?: Float32Array[]; error?: string };
+type Reply = { id: number; vectors?: Float32Array[]; error?: string; media?: boolean };
 
 /**
  * A LocalEmbedder in a worker thread.
@@ -26,8 +27,8 @@ export class ThreadedLocalEmbedder implements Embedder {
       const p = this.pending.get(m.id);
       if (!p) return;
       this.pending.delete(m.id);
-      if (m.error !== undefined) p.reject(new Vlm2VecError('embed', m.error.replace(/^\[embed\] /, '')));
-      else p.resolve(m.vectors!);
+      if (m.error === undefined) p.resolve(m.vectors!);
+      else p.reject(m.media === true ? new MediaError(m.error, undefined) : new Vlm2VecError('embed', m.error));
     });
     worker.on('error', (e) => this.failAll(e));
     worker.on('exit', () => this.failAll(new Vlm2VecError('embed', 'the embedding worker exited')));

@@ -4,6 +4,8 @@
 
 import { parentPort, workerData } from 'node:worker_threads';
 import { LocalEmbedder, type LocalEmbedderOptions } from './local.ts';
+import { MediaError } from './media-error.ts';
+import { Vlm2VecError } from '../errors.ts';
 import type { EmbedItem } from './types.ts';
 
 interface Init {
@@ -25,9 +27,14 @@ LocalEmbedder.load(modelDir, options).then(
       }
       embedder.embed(req.items).then(
         (vectors) => port.postMessage({ id: req.id, vectors }, vectors.map((v) => v.buffer as ArrayBuffer)),
-        (e: unknown) => port.postMessage({ id: req.id, error: e instanceof Error ? e.message : String(e) }),
+        // The kind of error crosses the thread too: a MediaError fails one MMEB task, not the run.
+        (e: unknown) => port.postMessage({ id: req.id, error: errorDetail(e), media: e instanceof MediaError }),
       );
     });
   },
-  (e: unknown) => port.postMessage({ ready: false, error: e instanceof Error ? e.message : String(e) }),
+  (e: unknown) => port.postMessage({ ready: false, error: errorDetail(e) }),
 );
+
+function errorDetail(e: unknown): string {
+  return e instanceof Vlm2VecError ? e.detail : e instanceof Error ? e.message : String(e);
+}
