@@ -1,6 +1,8 @@
 // Progress display on stderr: a redrawn bar with items/s and ETA on a terminal, plain
 // timestamp-free lines (at most every few seconds, plus the final one) when stderr is a file or a
-// pipe, so CI logs stay readable.
+// pipe, so CI logs stay readable. Also the CLI's view of a model load (loadReporter).
+
+import type { LoadEvent } from '../embed/local.ts';
 
 export interface ProgressStream {
   write(s: string): unknown;
@@ -16,6 +18,20 @@ export interface ProgressOptions {
   lineEverySeconds?: number;
   /** Clock in ms (tests inject one). */
   now?: () => number;
+  /** What is counted: items (default) or bytes (shown as kB/MB/GB and MB/s). */
+  unit?: 'items' | 'bytes';
+}
+
+/**
+ * Human byte size: `512 B`, `3.4 MB`, `4.41 GB`.
+ *
+ * @example
+ * formatBytes(4_410_000_000); // '4.41 GB'
+ */
+export function formatBytes(n: number): string {
+  if (n < 1e3) return `${n} B`;
+  const [v, u] = n < 1e6 ? [n / 1e3, 'kB'] : n < 1e9 ? [n / 1e6, 'MB'] : [n / 1e9, 'GB'];
+  return `${v < 10 ? v.toFixed(2) : v < 100 ? v.toFixed(1) : v.toFixed(0)} ${u}`;
 }
 
 /**
@@ -41,7 +57,8 @@ export function formatDuration(seconds: number): string {
  * bar.update(10, 100); … bar.done();
  */
 export class ProgressBar {
-  readonly #label: string;
+  #label: string;
+  readonly #bytes: boolean;
   readonly #stream: ProgressStream;
   readonly #tty: boolean;
   readonly #every: number;
@@ -59,6 +76,12 @@ export class ProgressBar {
     this.#tty = opts.tty ?? Boolean(this.#stream.isTTY);
     this.#every = (opts.lineEverySeconds ?? 5) * 1000;
     this.#now = opts.now ?? (() => performance.now());
+    this.#bytes = opts.unit === 'bytes';
+  }
+
+  /** Renames the bar (e.g. the file being read); shown from the next draw. */
+  setLabel(label: string): void {
+    this.#label = label;
   }
 
   update(done: number, total: number): void {
@@ -91,11 +114,11 @@ export class ProgressBar {
     const worked = done - this.#startDone;
     const rate = elapsed > 0 ? worked / elapsed : 0;
     const pct = total > 0 ? Math.floor((100 * done) / total) : 100;
-    const rateText = `${rate >= 100 ? rate.toFixed(0) : rate.toFixed(1)} items/s`;
+    const rateText = this.#bytes ? `${formatBytes(Math.round(rate))}/s` : `${rate >= 100 ? rate.toFixed(0) : rate.toFixed(1)} items/s`;
     const tail = final
       ? `${rateText}, ${formatDuration(elapsed)}`
       : `${rateText}, ETA ${rate > 0 ? formatDuration((total - done) / rate) : '?'}`;
-    const counts = `${done}/${total}`;
+    const counts = this.#bytes ? `${formatBytes(done)}/${formatBytes(total)}` : `${done}/${total}`;
     if (!this.#tty) return `${this.#label}: ${counts} (${pct}%) ${tail}`;
     const width = Math.max(10, Math.min(30, (this.#stream.columns ?? 80) - this.#label.length - counts.length - tail.length - 12));
     const filled = total > 0 ? Math.round((width * done) / total) : width;
@@ -107,4 +130,62 @@ export class ProgressBar {
     if (this.#tty) this.#stream.write(`\r\x1b[2K${text}${final ? '\n' : ''}`);
     else this.#stream.write(`${text}\n`);
   }
+}
+
+const GRAPH_NAMES = { vision: 'vision tower', text: 'language model' } as const;
+
+/**
+ * The CLI's display of a model load (LocalEmbedder.load's `onLoad`): which folders, download and
+ * weight-reading bars in bytes (labelled with the shard file), the adapter merge, each ORT
+ * session as it is built, and the total time.
+ *
+ * @example await LocalEmbedder.load(spec, { onLoad: loadReporter(process.stderr) });
+ */
+export function loadReporter(stream: ProgressStream = process.stderr, opts: Omit<ProgressOptions, 'stream' | 'unit'> = {}): (e: LoadEvent) => void {
+  const now = opts.now ?? (() => performance.now());
+  let bar: { kind: 'download' | 'weights'; bar: ProgressBar } | undefined;
+  let sessionStart = 0;
+  const barFor = (kind: 'download' | 'weights', label: string): ProgressBar => {
+    if (bar?.kind !== kind) {
+      bar?.bar.done();
+      bar = { kind, bar: new ProgressBar(label, { ...opts, stream, unit: 'bytes' }) };
+    }
+    bar.bar.setLabel(label);
+    return bar.bar;
+  };
+  const endBar = (): void => {
+    bar?.bar.done();
+    bar = undefined;
+  };
+  return (e: LoadEvent): void => {
+    switch (e.type) {
+      case 'download':
+        barFor('download', `  downloading ${e.file}`).update(e.bytesDone, e.bytesTotal);
+        break;
+      case 'resolved':
+        endBar();
+        stream.write(`loading model ${e.modelDir}${e.adapterDir ? ` + adapter ${e.adapterDir}` : ''}\n`);
+        break;
+      case 'weights':
+        barFor('weights', `  weights ${e.file}${e.shards > 1 ? ` (${e.shard}/${e.shards})` : ''}`).update(e.bytesDone, e.bytesTotal);
+        break;
+      case 'adapter':
+        endBar();
+        stream.write(`  merging the adapter (${e.modules} modules)\n`);
+        break;
+      case 'session':
+        endBar();
+        if (e.state === 'start') {
+          sessionStart = now();
+          stream.write(`  building the ${GRAPH_NAMES[e.graph]} ONNX session\n`);
+        } else {
+          stream.write(`  ${GRAPH_NAMES[e.graph]} session ready (${formatDuration((now() - sessionStart) / 1000)})\n`);
+        }
+        break;
+      case 'ready':
+        endBar();
+        stream.write(`model loaded in ${formatDuration(e.seconds)}\n`);
+        break;
+    }
+  };
 }

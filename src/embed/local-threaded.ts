@@ -37,7 +37,9 @@ export class ThreadedLocalEmbedder implements Embedder {
   /** Starts the worker and waits until the model is loaded (load errors are rethrown here). */
   static async load(modelDir: string, options: LocalEmbedderOptions = {}): Promise<ThreadedLocalEmbedder> {
     // A .mjs entry registers tsx in the worker, which then runs the TypeScript worker module.
-    const worker = new Worker(new URL('./local-worker-boot.mjs', import.meta.url), { workerData: { modelDir, options } });
+    // Functions cannot cross to the worker: load progress is not reported from there.
+    const { onLoad: _onLoad, ...cloneable } = options;
+    const worker = new Worker(new URL('./local-worker-boot.mjs', import.meta.url), { workerData: { modelDir, options: cloneable } });
     const ready = await new Promise<{ ready: boolean; dim?: number; embedderId?: string; error?: string }>((resolve, reject) => {
       worker.once('message', resolve);
       worker.once('error', reject);

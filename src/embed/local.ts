@@ -16,7 +16,7 @@ import { loadAdapter } from '../io/peft.ts';
 import { HfTokenizer, type PaddingSide } from '../io/tokenizer.ts';
 import type { GridThw } from '../nn/index.ts';
 import { Qwen2VLModel } from '../models/qwen2-vl/model.ts';
-import { parseWeightDtype, type WeightDtype } from '../models/qwen2-vl/weights.ts';
+import { parseWeightDtype, type ModelLoadEvent, type WeightDtype } from '../models/qwen2-vl/weights.ts';
 import { expandPlaceholders, processImages, processVideo, type Qwen2VLProcessorOptions } from '../models/qwen2-vl/processor.ts';
 import { configureRuntime } from '../tensor/index.ts';
 import type { EmbedContext, EmbedItem, Embedder } from './types.ts';
@@ -31,6 +31,16 @@ async function loadMedia(path: string): Promise<RgbImage> {
     throw new MediaError((e as Error).message, e);
   }
 }
+
+/**
+ * Progress of {@link LocalEmbedder.load}: the resolved folders, hub download bytes, then the
+ * model's own events (weights per shard, adapter merge, ORT sessions), then `ready`.
+ */
+export type LoadEvent =
+  | { type: 'resolved'; modelDir: string; adapterDir: string | undefined }
+  | { type: 'download'; file: string; bytesDone: number; bytesTotal: number }
+  | ModelLoadEvent
+  | { type: 'ready'; seconds: number };
 
 /** Options of {@link LocalEmbedder.load}. */
 export interface LocalEmbedderOptions extends LocalModelSpecOptions {
@@ -71,6 +81,8 @@ export interface LocalEmbedderOptions extends LocalModelSpecOptions {
   keepHostWeights?: boolean | undefined;
   /** Prompt style for {@link LocalEmbedder.embedInputs} (default qwen2_vl). */
   promptStyle?: PromptStyle | undefined;
+  /** Called as loading goes (a large model takes minutes); the library itself prints nothing. */
+  onLoad?: ((e: LoadEvent) => void) | undefined;
 }
 
 /** One processed item, ready to batch. */
@@ -120,15 +132,32 @@ export class LocalEmbedder implements Embedder {
   static async load(spec: string, opts: LocalEmbedderOptions = {}): Promise<LocalEmbedder> {
     const dtype = parseWeightDtype(opts.dtype, 'LocalEmbedderOptions.dtype');
     if (opts.threads !== undefined) configureRuntime({ threads: opts.threads });
-    const r = await resolveLocalModel(spec, opts);
+    const t0 = performance.now();
+    const onLoad = opts.onLoad;
+    const download = opts.resolve?.download;
+    const r = await resolveLocalModel(spec, !onLoad ? opts : {
+      ...opts,
+      resolve: {
+        ...opts.resolve,
+        download: {
+          ...download,
+          onProgress: (p) => {
+            download?.onProgress?.(p);
+            onLoad({ type: 'download', file: p.file, bytesDone: p.bytesDone, bytesTotal: p.bytesTotal });
+          },
+        },
+      },
+    });
+    onLoad?.({ type: 'resolved', modelDir: r.model.dir, adapterDir: r.adapterDir });
     const adapter = r.adapterDir === undefined ? undefined : await loadAdapter(r.adapterDir);
-    const model = await Qwen2VLModel.load(r.model.dir, { adapter, dtype });
+    const model = await Qwen2VLModel.load(r.model.dir, { adapter, dtype, onProgress: onLoad });
     // ORT keeps its own copy of every weight once the sessions exist: drop ours (about half the RSS).
-    if (!opts.keepHostWeights) await model.releaseHostWeights();
+    if (!opts.keepHostWeights) await model.releaseHostWeights(onLoad);
     // resolveLocalModel throws when no folder has tokenizer.json (tokenizerOptional is not set).
     const tokenizer = await HfTokenizer.fromFolder(r.tokenizerDir as string, { paddingSide: opts.paddingSide ?? 'left', padTokenId: 151643 });
     // float16-held weights give (slightly) different embeddings: never share cache entries.
     const id = opts.id ?? (dtype === 'float32' ? r.id : `${r.id}+dtype:${dtype}`);
+    onLoad?.({ type: 'ready', seconds: (performance.now() - t0) / 1000 });
     return new LocalEmbedder(id, model, tokenizer, { ...opts, processor: { ...r.processor, ...opts.processor } });
   }
 

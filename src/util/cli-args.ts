@@ -1,7 +1,7 @@
 // Parsers for numeric command-line option values, shared by the sub-commands so every command
 // rejects `--batch-size 0` or `--concurrency abc` with the same one-line message.
 
-import { InvalidArgumentError, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 
 /**
  * A commander option parser accepting integers ≥ `min`; anything else is an
@@ -61,4 +61,17 @@ export function collectTasks(value: string, prev: string[] | undefined): string[
   const next = collectList(value, prev);
   if (next.length === (prev?.length ?? 0)) throw new InvalidArgumentError(`--tasks '${value}' names no task; omit --tasks to run the whole benchmark`);
   return next;
+}
+
+/**
+ * Declares `flags` (e.g. '--output <file>') as a hidden alias of the option stored as `target`:
+ * an old spelling keeps working, but the help shows one name per option across commands.
+ *
+ * @example hiddenAlias(program.command('embed').requiredOption('-o, --out <file>', 'output'), '--output <file>', 'out');
+ */
+export function hiddenAlias(cmd: Command, flags: string, target: string): Command {
+  const opt = new Option(flags).hideHelp();
+  cmd.addOption(opt);
+  cmd.on(`option:${opt.name()}`, (value: unknown) => cmd.setOptionValueWithSource(target, value, 'cli'));
+  return cmd;
 }

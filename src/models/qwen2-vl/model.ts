@@ -29,7 +29,7 @@ import { parseQwen2VLConfig } from './config.ts';
 import { ropeIndex, type RopeIndexRow } from './rope-index.ts';
 import { languageModel } from './text.ts';
 import { visionIndexInputs, visionTower } from './vision.ts';
-import { buildParams, parseWeightDtype, readQwen2VLWeights, type Qwen2VLParams, type WeightDtype } from './weights.ts';
+import { buildParams, parseWeightDtype, readQwen2VLWeights, type ModelLoadEvent, type Qwen2VLParams, type WeightDtype } from './weights.ts';
 
 /** A padded batch as the processor + tokenizer produce it. */
 export interface Qwen2VLBatch {
@@ -103,7 +103,8 @@ export interface LoadModelOptions {
    * (onnxruntime-node 1.30, measured) each call re-casts the weights it uses (~20–30% slower);
    * memory figures at {@link FLOAT16_SESSION} and LocalEmbedderOptions.dtype.
    */
-  dtype?: WeightDtype | undefined;
+  dtype?: WeightDtype | undefined;  /** Loading progress (weight bytes read per shard, the adapter merge); nothing is printed. */
+  onProgress?: ((e: ModelLoadEvent) => void) | undefined;
 }
 
 /**
@@ -212,7 +213,7 @@ export class Qwen2VLModel {
     const config = parseQwen2VLConfig(await readJsonFile('qwen2_vl', configPath), { file: configPath, strict: opts.strictConfig ?? false });
     const ckpt = await Checkpoint.open(dir);
     try {
-      const host = await readQwen2VLWeights(ckpt, config, opts.adapter, dtype);
+      const host = await readQwen2VLWeights(ckpt, config, opts.adapter, dtype, opts.onProgress);
       return new Qwen2VLModel(config, buildParams(host, config), dir);
     } finally {
       await ckpt.close();
@@ -260,7 +261,7 @@ export class Qwen2VLModel {
    *
    * @example const m = await Qwen2VLModel.load(dir); await m.releaseHostWeights(); await m.encode(batch);
    */
-  async releaseHostWeights(): Promise<void> {
+  async releaseHostWeights(onProgress?: (e: ModelLoadEvent) => void): Promise<void> {
     if (this.released) return;
     const v = this.config.vision;
     const m = v.spatialMergeSize;
@@ -271,9 +272,13 @@ export class Qwen2VLModel {
     // its weights are gone before the (larger) text session is built.
     this.releasing = true;
     try {
+      onProgress?.({ type: 'session', graph: 'vision', state: 'start' });
       await this.visionFeatures(g.vision, new Float32Array(m * m * patchDim), [[1, m, m]]);
+      onProgress?.({ type: 'session', graph: 'vision', state: 'done' });
       detachBuffers(this.params.visual);
+      onProgress?.({ type: 'session', graph: 'text', state: 'start' });
       await this.encode({ inputIds: BigInt64Array.from([0n]), attentionMask: BigInt64Array.from([1n]), shape: [1, 1], positionIds: BigInt64Array.from([0n]) });
+      onProgress?.({ type: 'session', graph: 'text', state: 'done' });
       if (g.vision.sessionCount !== 1 || g.text.sessionCount !== 1) {
         throw new Vlm2VecError('qwen2_vl', `expected one session per graph after the warm-up, got vision ${g.vision.sessionCount} / text ${g.text.sessionCount}`);
       }

@@ -19,6 +19,7 @@
 import { Vlm2VecError } from '../../errors.ts';
 import type { PeftAdapter } from '../../io/peft.ts';
 import type { Checkpoint } from '../../io/checkpoint.ts';
+import { TORCH_DTYPE_BYTES } from '../../io/torch-pickle.ts';
 import { f16ToF32, f32ToF16, toFloat16, toFloat32 } from '../../io/safetensors-dtype.ts';
 import type { LayerNormParams, LinearParams, Qwen2DecoderLayerParams, Qwen2VisionBlockParams, RmsNormParams } from '../../nn/index.ts';
 import type { Tensor } from '../../tensor/index.ts';
@@ -198,6 +199,15 @@ export function holdTensor(name: string, data: Float32Array, shape: number[], dt
 }
 
 /**
+ * Progress of a model load, for a caller's display (library code prints nothing): weight bytes
+ * read per shard file, the adapter merge, and each ORT session being built.
+ */
+export type ModelLoadEvent =
+  | { type: 'weights'; file: string; shard: number; shards: number; bytesDone: number; bytesTotal: number }
+  | { type: 'adapter'; dir: string; modules: number }
+  | { type: 'session'; graph: 'vision' | 'text'; state: 'start' | 'done' };
+
+/**
  * Reads every expected tensor, checking names and shapes, and merges `adapter` (LoRA or DoRA, in
  * float32) into the adapted linear weights. `dtype` 'float32' widens bf16/f16 to float32;
  * 'float16' holds the matrices as float16 (see the file comment), each converted as soon as it
@@ -207,7 +217,8 @@ export function holdTensor(name: string, data: Float32Array, shape: number[], dt
  * const host = await readQwen2VLWeights(ckpt, cfg, adapter); // Map('model.norm.weight' → {data, shape})
  * const half = await readQwen2VLWeights(ckpt, cfg, undefined, 'float16'); // matrices as Uint16Array
  */
-export async function readQwen2VLWeights(ckpt: Checkpoint, cfg: Qwen2VLConfig, adapter?: PeftAdapter, dtype: WeightDtype = 'float32'): Promise<HostWeights> {
+export async function readQwen2VLWeights(ckpt: Checkpoint, cfg: Qwen2VLConfig, adapter?: PeftAdapter, dtype: WeightDtype = 'float32',
+  onProgress?: (e: ModelLoadEvent) => void): Promise<HostWeights> {
   parseWeightDtype(dtype);
   const byCanonical = new Map<string, string>();
   for (const name of ckpt.names()) byCanonical.set(canonicalTensorName(name), name);
@@ -222,13 +233,27 @@ export async function readQwen2VLWeights(ckpt: Checkpoint, cfg: Qwen2VLConfig, a
   }
   const host: HostWeights = new Map();
   const adapted = new Set([...(adapter?.modules.values() ?? [])].map((m) => m.baseWeight));
-  for (const [name, shape] of expected) {
+  const shards = ckpt.shards();
+  const bytesOf = (stored: string): number => {
+    const i = ckpt.info(stored);
+    return i.shape.reduce((a, d) => a * d, 1) * TORCH_DTYPE_BYTES[i.dtype];
+  };
+  const bytesTotal = [...expected.keys()].reduce((a, n) => a + bytesOf(byCanonical.get(n)!), 0);
+  let bytesDone = 0;
+  // Shard by shard (sequential file reads, progress per file); the host map is keyed by name.
+  const order = [...expected].map((e, i) => ({ e, shard: shards.indexOf(ckpt.info(byCanonical.get(e[0])!).file), i }));
+  order.sort((a, b) => a.shard - b.shard || a.i - b.i);
+  for (const { e: [name, shape] } of order) {
     const stored = byCanonical.get(name)!;
     const info = ckpt.info(stored);
     if (info.shape.length !== shape.length || info.shape.some((d, i) => d !== shape[i])) {
       throw new Vlm2VecError('weights', `${ckpt.source}: tensor ${stored} has shape [${info.shape.join(', ')}], expected [${shape.join(', ')}] from config.json`);
     }
     const raw = await ckpt.read(stored);
+    if (onProgress) {
+      bytesDone += bytesOf(stored);
+      onProgress({ type: 'weights', file: info.file, shard: shards.indexOf(info.file) + 1, shards: shards.length, bytesDone, bytesTotal });
+    }
     if (dtype === 'float16' && !adapted.has(name) && heldAsHalf(shape) && !storedTransposed(name)) {
       // The largest tensor (token embeddings, 0.9 GB in float32 for Qwen2-VL-2B) never widens.
       let half = toFloat16(raw.dtype, raw.data, stored);
@@ -242,7 +267,10 @@ export async function readQwen2VLWeights(ckpt: Checkpoint, cfg: Qwen2VLConfig, a
     if (data === raw.data) data = new Float32Array(data);
     host.set(name, adapted.has(name) ? { data, shape: [...shape] } : holdTensor(name, data, [...shape], dtype));
   }
-  if (adapter) mergeAdapterInto(host, adapter);
+  if (adapter) {
+    onProgress?.({ type: 'adapter', dir: adapter.dir, modules: adapter.modules.size });
+    mergeAdapterInto(host, adapter);
+  }
   if (dtype === 'float16') {
     for (const name of adapted) {
       const w = host.get(name);
