@@ -103,7 +103,8 @@ export interface LoadModelOptions {
    * (onnxruntime-node 1.30, measured) each call re-casts the weights it uses (~20–30% slower);
    * memory figures at {@link FLOAT16_SESSION} and LocalEmbedderOptions.dtype.
    */
-  dtype?: WeightDtype | undefined;  /** Loading progress (weight bytes read per shard, the adapter merge); nothing is printed. */
+  dtype?: WeightDtype | undefined;
+  /** Loading progress (weight bytes read per shard, the adapter merge); nothing is printed. */
   onProgress?: ((e: ModelLoadEvent) => void) | undefined;
 }
 
