@@ -5,7 +5,7 @@
 
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { configureRuntime } from '../tensor/index.ts';
@@ -91,6 +91,21 @@ test('missing folders, malformed hub ids and offline hub ids fail fast with clea
   t0 = Date.now();
   await assert.rejects(LocalEmbedder.load('TIGER-Lab/VLM2Vec-Qwen2VL-2B', { resolve: { cacheDir, offline: false, download: { fetch: dead } } }), /ENOTFOUND.*network looks offline/);
   assert.ok(Date.now() - t0 < 2000);
+  // A mistyped relative folder has the shape of a hub id: the missing folder is said first.
+  mkdirSync(join(work, 'models', 'VLM2Vec-V2.0'), { recursive: true });
+  const cwd = process.cwd();
+  process.chdir(work);
+  try {
+    await assert.rejects(LocalEmbedder.load('models/VLM2Vec-V2', { resolve: { cacheDir, offline: false, download: { fetch: dead } } }),
+      new RegExp(`\\[model\\] --model models/VLM2Vec-V2: there is no local folder \\S*${join('models', 'VLM2Vec-V2')} \\(models/ holds VLM2Vec-V2\\.0\\); ` +
+        'read as a hub id, it could not be fetched: cannot reach https://huggingface.co \\(ENOTFOUND\\)'));
+    await assert.rejects(LocalEmbedder.load('models/foo@v1', { resolve: { cacheDir, offline: true } }),
+      /\[model\] --model models\/foo@v1: there is no local folder .*models\/foo \(models\/ holds VLM2Vec-V2\.0\); read as a hub id, it could not be fetched: models\/foo@v1 is not in the cache/);
+    await assert.rejects(LocalEmbedder.load(join(FIXTURES, 'tiny-a'), { adapter: 'ckpt/lora', resolve: { cacheDir, offline: true } }),
+      /\[model\] --adapter ckpt\/lora: there is no local folder .*ckpt\/lora; read as a hub id, it could not be fetched/);
+  } finally {
+    process.chdir(cwd);
+  }
   // An adapter whose base is a hub id resolves the base the same way (offline: from the cache only).
   await assert.rejects(LocalEmbedder.load(adapterCopy('ad-hub', 'Qwen/Qwen2-VL-2B-Instruct'), { resolve: { cacheDir, offline: true } }), /Qwen\/Qwen2-VL-2B-Instruct@main is not in the cache/);
 });

@@ -10,8 +10,9 @@
 
 import { createHash } from 'node:crypto';
 import { readdir, stat } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { Vlm2VecError } from '../errors.ts';
+import { COMPLETE_MARKER, defaultCacheDir, isRepoId, repoCacheDir } from '../io/hub.ts';
 import type { ModelSource, ResolveModelOptions } from '../io/model-folder.ts';
 import { resolveModelFolder } from '../io/model-folder.ts';
 import { resolveModel, type ResolvedModel } from '../models/registry-config.ts';
@@ -75,6 +76,37 @@ async function weightsFingerprint(dir: string): Promise<string> {
   return h.digest('hex').slice(0, 12);
 }
 
+/**
+ * Runs `resolveSpec` for a `--model` / `--adapter` value; when it fails on the hub while no such
+ * local path exists, says that first: `models/VLM2Vec-V2` (a mistyped folder) has the shape of a
+ * hub id, and "the network looks offline" alone would send the user looking in the wrong place.
+ */
+async function explainMissing<T>(option: string, spec: string, opts: LocalModelSpecOptions, resolveSpec: () => Promise<T>): Promise<T> {
+  try {
+    return await resolveSpec();
+  } catch (e) {
+    if (!(e instanceof Vlm2VecError) || (e.area !== 'hub' && e.area !== 'model')) throw e;
+    if (await stat(spec).then(() => true, () => false)) throw e;
+    const at = spec.lastIndexOf('@');
+    const repo = at > 0 ? spec.slice(0, at) : spec;
+    if (!isRepoId(repo)) throw e;
+    // A complete download means the hub part worked and the error is about the files: keep it.
+    const revision = at > 0 ? spec.slice(at + 1) : (opts.resolve?.revision ?? 'main');
+    let cached = true;
+    try {
+      cached = await hasFile(repoCacheDir(repo, 'model', revision, opts.resolve?.cacheDir ?? defaultCacheDir()), COMPLETE_MARKER);
+    } catch {
+      throw e;
+    }
+    if (cached) throw e;
+    const parent = dirname(repo);
+    const siblings = await readdir(parent, { withFileTypes: true }).then((d) => d.filter((x) => x.isDirectory()).map((x) => x.name).sort(), () => undefined);
+    const near = siblings === undefined ? '' : ` (${parent}/ holds ${siblings.length === 0 ? 'no folders' : siblings.slice(0, 6).join(', ') + (siblings.length > 6 ? ', …' : '')})`;
+    throw new Vlm2VecError('model', `${option} ${spec}: there is no local folder ${resolve(repo)}${near}; ` +
+      `read as a hub id, it could not be fetched: ${e.message.replace(/^\[\w+\] /, '')}`, { cause: e });
+  }
+}
+
 function checkPixels(name: string, v: number | undefined): void {
   if (v !== undefined && (!Number.isInteger(v) || v < 1)) throw new Vlm2VecError('embed', `${name} must be a positive integer, got ${String(v)}`);
 }
@@ -95,7 +127,7 @@ export async function resolveLocalModel(spec: string, opts: LocalModelSpecOption
   const maxPixels = opts.maxPixels ?? VLM2VEC_MAX_PIXELS;
   if (minPixels > maxPixels) throw new Vlm2VecError('embed', `minPixels ${minPixels} exceeds maxPixels ${maxPixels}`);
   const ro = { ...opts.resolve, preprocessorOverrides: { minPixels, maxPixels } };
-  const model = await resolveModel(spec, ro);
+  const model = await explainMissing('--model', spec, opts, () => resolveModel(spec, ro));
   if (model.config.modelType !== 'qwen2_vl') {
     throw new Vlm2VecError('embed', `${model.configPath}: the local embedder runs qwen2_vl models, not ${String(model.config.modelType)}`);
   }
@@ -107,7 +139,8 @@ export async function resolveLocalModel(spec: string, opts: LocalModelSpecOption
         `pass either the adapter folder as --model or the base model with --adapter ${opts.adapter}, not both (stacked adapters are not supported)`);
     }
     // The adapter resolves like a model whose base is the folder just resolved (hub ids download).
-    const ad = await resolveModelFolder(opts.adapter, { ...opts.resolve, baseModel: model.dir });
+    const adapterSpec = opts.adapter;
+    const ad = await explainMissing('--adapter', adapterSpec, opts, () => resolveModelFolder(adapterSpec, { ...opts.resolve, baseModel: model.dir }));
     if (!ad.adapter) {
       throw new Vlm2VecError('embed', `--adapter ${opts.adapter} is not a PEFT adapter folder (no adapter_config.json in ${ad.dir})`);
     }
