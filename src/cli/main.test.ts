@@ -72,7 +72,7 @@ test('help <command> prints the full help of that command (its module is loaded)
   const r = run('help', 'embed');
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /Usage: vlm2vec embed \[options\]/);
-  assert.match(r.stdout, /--output/);
+  assert.match(r.stdout, /--model <[^>]+>/, 'the options of embed');
 });
 
 test("the static table matches the name, help term and description each module registers", async () => {
