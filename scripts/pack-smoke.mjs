@@ -77,7 +77,7 @@ if (!/^VLM2Vec-V2\.0-Qwen2VL-2B\s+57\.89\s/m.test(board)) fail(`leaderboard lack
 
 const text = golden('a_text');
 writeFileSync(join(app, 'items.jsonl'), `${JSON.stringify({ text: text.items[0].text })}\n`);
-run('npx', ['vlm2vec', 'embed', '--model', model, '--input', 'items.jsonl', '--output', 'out.jsonl', '--threads', '1']);
+run('npx', ['vlm2vec', 'embed', '--model', model, '--input', 'items.jsonl', '--out', 'out.jsonl', '--threads', '1']);
 const out = readFileSync(join(app, 'out.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
 if (out.length !== 1 || !out[0].embedding) fail(`embed wrote ${JSON.stringify(out).slice(0, 300)}`);
 const cliCos = cosine(out[0].embedding, text.embedding);
