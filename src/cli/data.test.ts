@@ -55,7 +55,7 @@ test('data option errors print the error and one line pointing to --help', async
   const empty = await runCommander(['data', 'check', '--data', '/d', '--tasks', ',']);
   assert.match(empty.err, /--tasks ',' names no task.*\n\(run 'vlm2vec data check --help' for the options\)\n$/);
   const missing = await runCommander(['data', 'pull']);
-  assert.equal(missing.err, "error: required option '--data <dir>' not specified\n(run 'vlm2vec data pull --help' for the options)\n");
+  assert.equal(missing.err, "error: required option '-d, --data <dir>' not specified\n(run 'vlm2vec data pull --help' for the options)\n");
 });
 
 test('data pull --timeout is seconds: a silent hub is given the full second', async () => {

@@ -9,6 +9,7 @@ import type { TaskDef } from '../mmeb/types.ts';
 import { STDIO, type CliOutput } from './io.ts';
 import { collectList, collectTasks, pointToHelp, positiveInt } from '../util/cli-args.ts';
 import { ProgressBar } from './progress.ts';
+import { checkOutputDir } from '../util/fs.ts';
 
 interface DataCliOptions {
   benchmark: string;
@@ -58,9 +59,9 @@ function hubOptions(cmd: Command): Command {
 /** The options every data sub-command shares: where the data is and which tasks. */
 function taskOptions(cmd: Command): Command {
   return cmd
-    .requiredOption('--data <dir>', 'data directory (the --data of `vlm2vec eval`)')
-    .option('--benchmark <name>', 'mmeb-v2 or mmeb-v1', 'mmeb-v2')
-    .option('--tasks <spec>', 'task names, modalities, modality/META groups or globs (repeatable, comma-separated; default: the whole benchmark)', collectTasks);
+    .requiredOption('-d, --data <dir>', 'data directory (the --data of `vlm2vec eval`)')
+    .option('-b, --benchmark <name>', 'mmeb-v2 or mmeb-v1', 'mmeb-v2')
+    .option('-t, --tasks <spec>', 'task names, modalities, modality/META groups or globs (repeatable, comma-separated; default: the whole benchmark)', collectTasks);
 }
 
 export function registerData(program: Command, io: CliOutput = STDIO): void {
@@ -81,6 +82,7 @@ Set HF_TOKEN for gated repos.`)
     .action(async (o: DataCliOptions) => {
       const tasks = tasksOf(o);
       const plan = planPull(tasks);
+      if (!o.dryRun) checkOutputDir(o.data, { what: 'data folder (--data)', area: 'data' });
       if (o.dryRun) {
         out(`${tasks.length} task(s) need ${plan.repos.length} dataset repo(s):`);
         for (const r of plan.repos) out(`  ${r.repo} (${r.include.join(', ')}) → ${o.data}/${r.repo}/`);
@@ -109,6 +111,10 @@ Set HF_TOKEN for gated repos.`)
   taskOptions(pointToHelp(data.command('check')))
     .description('List, per task, whether its annotation files and media folder are present under DATA')
     .option('--deep', 'load every task completely (all rows, images, frame folders, qrels); writes visdoc page images')
+    .addHelpText('after', `
+Examples:
+  $ vlm2vec data check --data ./mmeb-data
+  $ vlm2vec data check --tasks image/VG,visdoc --data ./mmeb-data --deep`)
     .action(async (o: DataCliOptions) => {
       const tasks = tasksOf(o);
       const w = Math.max(4, ...tasks.map((t) => t.name.length));
@@ -124,7 +130,7 @@ Set HF_TOKEN for gated repos.`)
 
   hubOptions(pointToHelp(data.command('pull-v1')))
     .description('Download the legacy V1 harness data (TIGER-Lab/MMEB-eval) into DATA/TIGER-Lab/MMEB-eval/ for `vlm2vec eval-v1`')
-    .requiredOption('--data <dir>', 'data directory (the --data of `vlm2vec eval-v1`)')
+    .requiredOption('-d, --data <dir>', 'data directory (the --data of `vlm2vec eval-v1`)')
     .option('-s, --subsets <names>', 'subsets to fetch; repeat or comma-separate (default: the 36 MMEB datasets)', collectList)
     .option('--images', 'also download images.zip (large)')
     .option('--extract', 'unpack images.zip (implies --images); no unzip binary needed, reruns resume')
@@ -136,6 +142,8 @@ Example:
       --image-dir <the folder printed above> --out runs/v1 --image-resolution high --normalize
 Set HF_TOKEN for gated repos.`)
     .action(async (o: PullV1CliOptions) => {
+      checkOutputDir(o.data, { what: 'data folder (--data)', area: 'data' });
+      if (o.imageDir !== undefined) checkOutputDir(o.imageDir, { what: 'image folder (--image-dir)', area: 'data' });
       const { pullV1Data } = await import('../mmeb/legacy-v1/pull.ts');
       const bar = new ProgressBar('unzipping images.zip', { stream: process.stderr });
       const res = await pullV1Data({

@@ -9,6 +9,7 @@ import { ProgressBar, type ProgressStream } from './progress.ts';
 import { Vlm2VecError } from '../errors.ts';
 import { addEmbedderOptions, checkModelOptions, openCliEmbedder, resumableOnInterrupt, type EmbedderCliOptions } from './embedder-cli.ts';
 import { collectList, pointToHelp } from '../util/cli-args.ts';
+import { checkOutputDir } from '../util/fs.ts';
 
 interface EvalV1CliOptions extends EmbedderCliOptions {
   data: string;
@@ -81,6 +82,8 @@ export function registerEvalV1(program: Command, io: EvalV1Io = { stdout: proces
 async function evalV1Command(o: EvalV1CliOptions, io: EvalV1Io): Promise<void> {
   checkModelOptions('eval-v1', o, o.style);
   // The folders are checked before any endpoint is contacted or model loaded.
+  checkOutputDir(o.out, { what: 'output folder (--out)', area: 'eval-v1' });
+  if (o.cache && o.cacheDir !== undefined) checkOutputDir(o.cacheDir, { what: 'cache folder (--cache-dir)', area: 'eval-v1' });
   checkV1Folders({ dataDir: o.data, imageDir: o.imageDir, outDir: o.out });
   const err = io.stderr;
   const created = await openCliEmbedder('eval-v1', o, o.style, err);

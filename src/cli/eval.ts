@@ -11,6 +11,7 @@ import { addEmbedderOptions, checkModelOptions, openCliEmbedder, resumableOnInte
 import { DEFAULT_PROMPT_STYLE, PROMPT_STYLES, type PromptStyle } from '../embed/prompt.ts';
 import { collectList, collectTasks, pointToHelp } from '../util/cli-args.ts';
 import { IMAGE_RESOLUTIONS, type ImageResolution } from '../mmeb/resize.ts';
+import { checkOutputDir } from '../util/fs.ts';
 
 interface EvalCliOptions extends EmbedderCliOptions {
   // Absent when --tasks is not given.
@@ -98,7 +99,9 @@ async function evalCommand(o: EvalCliOptions): Promise<void> {
       '(--min-pixels 3136 --max-pixels 1003520, the defaults); the ones given change what the model sees\n');
   }
   const registry = { vidoreInstructions: o.vidoreInstructions, momentSeeker: o.momentseeker, pageData: o.pageData };
-  // Task names, --data and --out are checked before any endpoint is contacted or model loaded.
+  // Task names, --data, --out and --cache-dir are checked before any endpoint is contacted or model loaded.
+  checkOutputDir(o.out, { what: 'output folder (--out)', area: 'eval' });
+  if (o.cache && o.cacheDir !== undefined) checkOutputDir(o.cacheDir, { what: 'cache folder (--cache-dir)', area: 'eval' });
   prepareEval({ benchmark, tasks: o.tasks ?? [], dataDir: o.data, outDir: o.out, registry });
   const err = process.stderr;
   const created = await openCliEmbedder('eval', o, o.style, err);

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
@@ -94,6 +94,11 @@ test('export resolves --model like the embedder: an adapter folder equals base +
     }
     assert.ok(!(await readFile(join(o1, 'text.onnx'))).equals(await readFile(join(plain, 'text.onnx'))), 'the adapter was merged');
     await assert.rejects(runExport({ model: join(work, 'missing'), out: join(work, 'x') }), /missing does not exist/);
+    // A bad --out is refused before the model is even resolved (the model is missing too).
+    await writeFile(join(work, 'file'), 'x');
+    await assert.rejects(runExport({ model: join(work, 'missing'), out: join(work, 'file') }), /\[export\] output folder \(--out\) .*file is a file: expected a folder/);
+    await assert.rejects(runExport({ model: join(work, 'missing'), out: '/proc/vlm2vec-x' }), /\[export\] output folder \(--out\) \/proc\/vlm2vec-x: \/proc is on the proc kernel filesystem/);
+    assert.ok(!existsSync(join(work, 'x')), 'no output folder is created for an export that cannot start');
   } finally {
     await rm(work, { recursive: true, force: true });
   }

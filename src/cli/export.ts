@@ -15,7 +15,7 @@
 // transformers.js users. ORT folds those Casts back into float32 weights unless the session
 // options in the manifest's `float16.sessionOptions` are used (then the memory is halved too).
 
-import { copyFile, mkdir, stat, writeFile } from 'node:fs/promises';
+import { copyFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import { resolveLocalModel, type LocalModelSpecOptions } from '../embed/local-resolve.ts';
@@ -26,6 +26,10 @@ import { DTYPE_HELP, parseDtypeOption } from './embed.ts';
 import { visionIndexInputs } from '../models/qwen2-vl/vision.ts';
 import type { ExportResult } from '../tensor/index.ts';
 import { fromArray } from '../tensor/index.ts';
+import { checkOutputDir, ensureOutputDir } from '../util/fs.ts';
+import { hiddenAlias, pointToHelp } from '../util/cli-args.ts';
+import { loadReporter } from './progress.ts';
+import type { ModelLoadEvent } from '../models/qwen2-vl/weights.ts';
 
 // The graphs' ONNX input/output names are these semantic names (set where the graphs are traced).
 export { VISION_INPUTS, TEXT_INPUTS } from '../models/qwen2-vl/model.ts';
@@ -64,6 +68,8 @@ export interface ExportJobOptions {
   externalDataThreshold?: number | undefined;
   /** 'float16' writes the weight matrices as float16 (see the file comment); default 'float32'. */
   dtype?: WeightDtype | undefined;
+  /** Weight-reading and adapter-merge progress (the CLI draws it on stderr). */
+  onLoad?: ((e: ModelLoadEvent) => void) | undefined;
 }
 
 function names(res: ExportResult, semantic: readonly string[]): Record<string, string> {
@@ -77,12 +83,15 @@ function names(res: ExportResult, semantic: readonly string[]): Record<string, s
  * const manifest = await runExport({ model: 'models/Qwen2-VL-2B', adapter: 'models/VLM2Vec-V2.0', out: 'onnx/' });
  */
 export async function runExport(opts: ExportJobOptions): Promise<ExportManifest> {
+  const outOpts = { what: 'output folder (--out)', area: 'export' };
+  // A bad --out is found before the (slow) load; the folder is created only once the model loaded.
+  checkOutputDir(opts.out, outOpts);
   // Same resolution as the embedder: folder, hub id or adapter folder (→ its base + the adapter).
   const r = await resolveLocalModel(opts.model, { adapter: opts.adapter, tokenizerDir: opts.tokenizer, tokenizerOptional: true, resolve: opts.resolve });
   const adapter = r.adapterDir === undefined ? undefined : await loadAdapter(r.adapterDir);
   const dtype = parseWeightDtype(opts.dtype, 'ExportJobOptions.dtype');
-  const model = await Qwen2VLModel.load(r.model.dir, { adapter, dtype });
-  await mkdir(opts.out, { recursive: true });
+  const model = await Qwen2VLModel.load(r.model.dir, { adapter, dtype, onProgress: opts.onLoad });
+  ensureOutputDir(opts.out, outOpts);
   const cfg = model.config;
   const v = cfg.vision;
   const d = cfg.text.hiddenSize;
@@ -151,13 +160,24 @@ export async function runExport(opts: ExportJobOptions): Promise<ExportManifest>
   return manifest;
 }
 
+const EXPORT_EXAMPLES = `
+Examples:
+  # A VLM2Vec checkpoint from the hub (cached) as ONNX in onnx/vlm2vec-2b/
+  $ vlm2vec export -m TIGER-Lab/VLM2Vec-Qwen2VL-2B -o onnx/vlm2vec-2b
+
+  # A base model plus a PEFT adapter, merged, with float16 weights (half the download)
+  $ vlm2vec export -m Qwen/Qwen2-VL-2B-Instruct --adapter ~/ckpt/VLM2Vec-V2.0 --dtype float16 -o onnx/v2-fp16
+
+Output: OUT/vision.onnx, OUT/text.onnx (+ .data files above --external-data-threshold),
+OUT/manifest.json naming every input and output, and the model's config/tokenizer files.
+`;
+
 /** Registers `vlm2vec export`. */
 export function registerExport(program: Command): void {
-  program
-    .command('export')
+  const cmd = pointToHelp(program.command('export'))
     .description('Export a local Qwen2-VL / VLM2Vec model (adapter merged) as ONNX for plain onnxruntime')
-    .requiredOption('--model <dir|hub-id>', 'model folder (config.json + safetensors or pytorch_model.bin), hub id owner/name[@rev], or PEFT adapter folder')
-    .requiredOption('--out <dir>', 'output folder (vision.onnx, text.onnx, manifest.json, configs)')
+    .requiredOption('-m, --model <dir|hub-id>', 'model folder (config.json + safetensors or pytorch_model.bin), hub id owner/name[@rev], or PEFT adapter folder')
+    .requiredOption('-o, --out <dir>', 'output folder (vision.onnx, text.onnx, manifest.json, configs)')
     .option('--adapter <dir|hub-id>', 'PEFT LoRA/DoRA adapter merged before export')
     .option('--tokenizer <dir>', 'folder with tokenizer.json to copy (default: the model folder, then the adapter, then the base)')
     .option('--external-data-threshold <bytes>', 'initializer bytes above which weights go to external data', (s: string) => {
@@ -165,9 +185,11 @@ export function registerExport(program: Command): void {
       if (!(n >= 0)) throw new InvalidArgumentError(`--external-data-threshold must be a number ≥ 0, got '${s}'`);
       return n;
     })
-    .option('--dtype <dtype>', DTYPE_HELP, parseDtypeOption)
+    .option('--dtype <dtype>', DTYPE_HELP, parseDtypeOption);
+  hiddenAlias(cmd, '--output <dir>', 'out')
+    .addHelpText('after', EXPORT_EXAMPLES)
     .action(async (o: { model: string; out: string; adapter?: string; tokenizer?: string; externalDataThreshold?: number; dtype?: WeightDtype }) => {
-      const m = await runExport(o);
+      const m = await runExport({ ...o, onLoad: loadReporter(process.stderr) });
       process.stderr.write(`vlm2vec export: wrote ${m.graphs.vision.file} and ${m.graphs.text.file} to ${o.out}\n`);
     });
 }

@@ -74,7 +74,8 @@ export async function buildProgram(sub?: string): Promise<Command> {
     .version(packageVersion(), '-V, --version', 'print the vlm2vec version')
     // Options after a sub-command name are that command's (leaderboard has its own --version).
     .enablePositionalOptions()
-    .showHelpAfterError();
+    // A usage error is one line plus this pointer; sub-commands point to their own help (pointToHelp).
+    .showHelpAfterError("(run 'vlm2vec --help' for the commands)");
   const entry = sub !== undefined && Object.hasOwn(COMMANDS, sub) ? COMMANDS[sub] : undefined;
   if (entry) {
     (await entry.load())(program);

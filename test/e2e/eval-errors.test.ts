@@ -53,12 +53,29 @@ test('an --out that is a file is reported (with or without the cache), and nothi
   writeFileSync(file, 'not a folder');
   for (const extra of [[], ['--no-cache']]) {
     const r = await runCli(['eval', '--model', DEAD_URL, '--tasks', 'OK-VQA', '--data', data, '--out', file, ...extra]);
-    assertCleanFailure(r, new RegExp(`\\[eval\\] output folder ${file} is a file: expected a folder`));
+    assertCleanFailure(r, new RegExp(`\\[eval\\] output folder \\(--out\\) ${file} is a file: expected a folder`));
   }
   // A folder below a file cannot be created either.
   const below = join(file, 'run');
   const r = await runCli(['eval', '--model', DEAD_URL, '--tasks', 'OK-VQA', '--data', data, '--out', below]);
-  assertCleanFailure(r, new RegExp(`\\[eval\\] cannot create the output folder ${below}: ENOTDIR`));
+  assertCleanFailure(r, new RegExp(`\\[eval\\] cannot create the output folder \\(--out\\) ${below}: ${file} is a file, not a folder`));
+});
+
+// Node 20's recursive mkdir loops forever under /proc: these must fail at once, before any
+// endpoint is contacted, for every output path of the command.
+test('an --out or --cache-dir under /proc or /sys is refused in one line instead of hanging', { skip: existsSync('/proc/self') ? false : 'no /proc here' }, async () => {
+  const r1 = await runCli(['eval', '--model', DEAD_URL, '--tasks', 'OK-VQA', '--data', data, '--out', '/proc/vlm2vec-x']);
+  assertCleanFailure(r1, /\[eval\] output folder \(--out\) \/proc\/vlm2vec-x: \/proc is on the proc kernel filesystem/);
+  const r2 = await runCli(['eval', '--model', DEAD_URL, '--tasks', 'OK-VQA', '--data', data, '--out', join(work, 'o-proc'), '--cache-dir', '/proc/self/c']);
+  assertCleanFailure(r2, /\[eval\] cache folder \(--cache-dir\) \/proc\/self\/c: \/proc\/self is on the proc kernel filesystem/);
+  const r3 = await runCli(['eval-v1', '--model', DEAD_URL, '--data', data, '--image-dir', data, '--out', '/proc/vlm2vec-x']);
+  assertCleanFailure(r3, /\[eval-v1\] output folder \(--out\) \/proc\/vlm2vec-x: \/proc is on the proc kernel filesystem/);
+  const r4 = await runCli(['report', data, '--out', '/proc/vlm2vec-x']);
+  assertCleanFailure(r4, /\[report\] output folder \(--out\) \/proc\/vlm2vec-x: \/proc is on the proc kernel filesystem/);
+  const r5 = await runCli(['export', '--model', join(work, 'no-model'), '--out', '/sys/vlm2vec-x']);
+  assertCleanFailure(r5, /\[export\] output folder \(--out\) \/sys\/vlm2vec-x: \/sys is on the sysfs kernel filesystem/);
+  const r6 = await runCli(['data', 'pull', '--tasks', 'OK-VQA', '--data', '/proc/vlm2vec-x']);
+  assertCleanFailure(r6, /\[data\] data folder \(--data\) \/proc\/vlm2vec-x: \/proc is on the proc kernel filesystem/);
 });
 
 test('a misspelt task gets a did-you-mean before the (here unreachable) endpoint is contacted', async () => {
