@@ -10,7 +10,7 @@ import { Vlm2VecError } from '../errors.ts';
 import type { WeightDtype } from '../models/qwen2-vl/weights.ts';
 import { nonNegativeInt, positiveInt } from '../util/cli-args.ts';
 import { DTYPE_HELP, parseDtypeOption } from './embed.ts';
-import type { ProgressStream } from './progress.ts';
+import { loadReporter, type ProgressStream } from './progress.ts';
 
 /** Parsed values of the options {@link addEmbedderOptions} declares, plus `--model` and `--style`. */
 export interface EmbedderCliOptions {
@@ -104,6 +104,7 @@ export async function openCliEmbedder(command: string, o: EmbedderCliOptions, st
     local: {
       adapter: o.adapter, tokenizerDir: o.tokenizer, threads: o.threads, dtype: o.dtype,
       batchSize: o.batchSize, minPixels: o.minPixels, maxPixels: o.maxPixels, promptStyle: 'qwen2_vl',
+      onLoad: loadReporter(err),
     },
   });
   err.write(created.kind === 'remote' ? `model ${created.embedder.id} via ${created.embedder.aliveEndpoints.join(', ')}\n` : `model ${created.embedder.id} (local)\n`);

@@ -205,3 +205,8 @@ test('item keys depend on model, text and media bytes, not on paths', async () =
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+// Node 20's mkdir -p never returns under /proc; the timeout turns that into a failure.
+test('a cache folder under /proc is refused at once with its name', { timeout: 10_000, skip: statSync('/proc/self', { throwIfNoEntry: false }) ? false : 'no /proc here' }, async () => {
+  await assert.rejects(EmbeddingCache.open('/proc/vlm2vec-cache'), /\[cache\] cache folder \/proc\/vlm2vec-cache: \/proc is on the proc kernel filesystem/);
+});

@@ -13,11 +13,12 @@
 //   0 magic u32 'VEC1' | 4 dim u32 | 8 key[32] | 40 payload crc32 u32 | 44 header crc32 u32
 //   48 float32[dim]
 
-import { closeSync, fdatasyncSync, fstatSync, mkdirSync, openSync, readdirSync, readSync, writeSync } from 'node:fs';
+import { closeSync, fdatasyncSync, fstatSync, openSync, readdirSync, readSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { crc32 } from './hash.ts';
 import { Vlm2VecError } from '../errors.ts';
+import { ensureOutputDir } from '../util/fs.ts';
 
 const MAGIC = 0x31434556; // bytes 'VEC1'
 const HEADER = 48;
@@ -83,11 +84,8 @@ export class EmbeddingCache {
 
   /** Open (creating if needed) the cache in `dir` and index every intact record. */
   static async open(dir: string, opts: CacheOptions = {}): Promise<EmbeddingCache> {
-    try {
-      mkdirSync(dir, { recursive: true });
-    } catch (err) {
-      throw new Vlm2VecError('cache', `cannot create cache directory ${dir}: ${(err as Error).message}`, { cause: err });
-    }
+    // Not mkdir -p: it spins forever under /proc (see util/fs).
+    ensureOutputDir(dir, { what: 'cache folder', area: 'cache' });
     const cache = new EmbeddingCache(dir, opts.syncEachWrite ?? true);
     const names = readdirSync(dir).filter((n) => n.endsWith(SEGMENT_EXT)).sort();
     for (const name of names) cache.#scan(join(dir, name));

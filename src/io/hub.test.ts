@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { COMPLETE_MARKER, downloadRepo, isRepoId, repoCacheDir, type DownloadProgress } from './hub.ts';
@@ -160,4 +161,11 @@ test('select chooses over the whole listing (after include), e.g. skipping a fil
   } finally {
     await rm(dest, { recursive: true, force: true });
   }
+});
+
+// Node 20's mkdir -p never returns under /proc ($VLM2VEC_CACHE=/proc/… would hang a download).
+test('a download folder under /proc is refused at once, naming it', { timeout: 10_000, skip: existsSync('/proc/self') ? false : 'no /proc here' }, async () => {
+  const hub = fakeHub('models', 'org/tiny', { 'config.json': '{}' });
+  await assert.rejects(downloadRepo({ repo: 'org/tiny', repoType: 'model', destDir: '/proc/vlm2vec-hub/org/tiny', hubUrl: HUB, fetch: hub.fetch }),
+    /\[hub\] download folder \/proc\/vlm2vec-hub\/org\/tiny: \/proc is on the proc kernel filesystem/);
 });

@@ -19,6 +19,7 @@ import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { downloadFile, listFiles } from '@huggingface/hub';
 import { Vlm2VecError } from '../errors.ts';
+import { ensureOutputDir } from '../util/fs.ts';
 
 export type RepoType = 'model' | 'dataset';
 
@@ -196,7 +197,8 @@ export async function downloadRepo(options: DownloadRepoOptions): Promise<Downlo
   const bytesTotal = entries.reduce((s, f) => s + f.size, 0);
   let bytesDone = 0;
   let downloaded = 0;
-  await mkdir(dir, { recursive: true });
+  // Not mkdir -p for the root: it spins forever under /proc (see util/fs); below it, it is safe.
+  ensureOutputDir(dir, { what: 'download folder', area: 'hub' });
   for (const [i, f] of entries.entries()) {
     const target = normalize(join(dir, f.path));
     if (!target.startsWith(normalize(dir) + sep)) throw new Vlm2VecError('hub', `${label}: refusing path '${f.path}' outside the target folder`);
