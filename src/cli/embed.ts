@@ -394,8 +394,19 @@ export function registerEmbed(program: Command): void {
       const { out, ...rest } = o;
       const err = process.stderr;
       const ctl = new AbortController();
-      // First Ctrl-C: finish the chunk in flight, write it, print the summary. Second: stop now.
+      let loading = true; // until the model is ready (or found not needed)
+      const report = loadReporter(err);
+      const onLoad = (e: LoadEvent): void => {
+        loading = e.type !== 'ready';
+        report(e);
+      };
+      // First Ctrl-C: finish the chunk in flight, write it, print the summary. Second (or one
+      // while the model loads, which cannot be cut short): stop now.
       const onSigint = (): void => {
+        if (loading) {
+          err.write('\nvlm2vec embed: interrupted while loading the model; nothing new was written\n');
+          process.exit(130);
+        }
         if (ctl.signal.aborted) {
           err.write(`\nvlm2vec embed: stopped; lines already in ${out} are kept: run the same command again to resume\n`);
           process.exit(130);
@@ -405,7 +416,7 @@ export function registerEmbed(program: Command): void {
       };
       process.on('SIGINT', onSigint);
       try {
-        const r = await runEmbed({ ...rest, output: out, stderr: err, onLoad: loadReporter(err), signal: ctl.signal });
+        const r = await runEmbed({ ...rest, output: out, stderr: err, onLoad, signal: ctl.signal });
         if (r.interrupted) process.exitCode = 130;
         else if (r.failed > 0) process.exitCode = 1;
       } finally {
