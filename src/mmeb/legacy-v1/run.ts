@@ -6,14 +6,14 @@
 // subsets are skipped and every embedded batch is on disk, so a rerun after kill -9 asks the
 // embedder only for what was in flight.
 
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { EmbedItem, Embedder } from '../../embed/types.ts';
 import { EmbeddingCache } from '../../embed/cache.ts';
 import { FileHasher } from '../../embed/hash.ts';
 import { embedThroughCache, MediaError } from '../../embed/cache-embed.ts';
 import { replaceImage1 } from '../../embed/prompt.ts';
-import { isDirSync, writeFileAtomic } from '../../util/fs.ts';
+import { ensureOutputDir, isDirSync, writeFileAtomic } from '../../util/fs.ts';
 import { Vlm2VecError } from '../../errors.ts';
 import { EmbedFailure } from '../eval-task.ts';
 import { BENCHMARKS } from '../registry.ts';
@@ -157,7 +157,7 @@ export function checkV1Folders(opts: Pick<EvalV1Options, 'dataDir' | 'imageDir' 
   if (existsSync(opts.outDir) && !isDirSync(opts.outDir)) {
     throw new Vlm2VecError('mmeb-v1', `output folder ${opts.outDir} is a file: expected a folder for the result files (created if missing)`);
   }
-  mkdirSync(opts.outDir, { recursive: true });
+  ensureOutputDir(opts.outDir, { what: 'output folder', area: 'mmeb-v1' });
 }
 
 interface SubsetCtx extends EvalV1Options {
