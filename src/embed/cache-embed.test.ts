@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EmbeddingCache } from './cache.ts';
 import { embedThroughCache, MediaError } from './cache-embed.ts';
-import type { EmbedItem, Embedder } from './types.ts';
+import type { EmbedItem, Embedder, FileEmbedItem } from './types.ts';
 
 /** Embeds text t as [t.length, number of images, call index]; records every call. */
 function fakeEmbedder(id = 'fake'): Embedder & { calls: string[][] } {
@@ -150,7 +150,7 @@ test('media are read once: the bytes hashed for the cache key go to the embedder
     const seen: string[][] = [];
     const emb: Embedder = {
       id: 'bytes',
-      async embed(batch, ctx) {
+      async embed(batch: readonly FileEmbedItem[], ctx) {
         const want = batch.flatMap((it) => [...(it.images ?? []), ...(it.video ?? [])]);
         // Exactly this batch's files, with their content: nothing to read again, nothing extra held.
         assert.deepEqual([...(ctx?.mediaBytes?.keys() ?? [])].sort(), [...new Set(want)].sort());

@@ -142,6 +142,7 @@ export async function embedThroughCache(
         current.groups.push(g);
         const it = items[i]!;
         for (const p of [...(it.images ?? []), ...(it.video ?? [])]) {
+          if (typeof p !== 'string') continue; // bytes travel with the item itself
           const b = read?.get(p);
           if (b !== undefined) current.bytes.set(p, b);
         }

@@ -1,11 +1,12 @@
 // Content hashing for the embedding cache: sha256 of media files (memoized per path, size and
-// mtime so the frames shared by many video-QA rows are read once) and the cache key of one item.
+// mtime so the frames shared by many video-QA rows are read once) or of media bytes, and the
+// cache key of one item: media enter it by content, so bytes and their file give the same key.
 // Also a CRC-32 for the cache's record checksums (zlib's when the running Node has it).
 
 import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import * as zlib from 'node:zlib';
-import type { EmbedItem } from './types.ts';
+import type { EmbedItem, MediaInput } from './types.ts';
 import { Vlm2VecError } from '../errors.ts';
 
 interface MemoEntry {
@@ -51,18 +52,30 @@ export class FileHasher {
   }
 
   /**
+   * Hex sha256 of an image or frame: of its file's bytes for a path (see {@link hashFile}), of
+   * the bytes themselves otherwise.
+   *
+   * @example
+   * await new FileHasher().hashMedia(Buffer.from('abc')); // 'ba7816bf…'
+   */
+  async hashMedia(media: MediaInput, keep?: Map<string, Uint8Array>): Promise<string> {
+    return typeof media === 'string' ? this.hashFile(media, keep) : createHash('sha256').update(media).digest('hex');
+  }
+
+  /**
    * The 32-byte cache key of an item: sha256 over the model id, the formatted text and the
    * hashes of every image and frame, in order. Paths do not enter the key, so moving a data
-   * folder keeps its cache valid, and editing a file invalidates it. Media bytes read on the
-   * way go into `keep` (see {@link hashFile}).
+   * folder keeps its cache valid, editing a file invalidates it, and an item carrying a file's
+   * bytes has the key of the item naming that file. File bytes read on the way go into `keep`
+   * (see {@link hashFile}).
    *
    * @example
    * const key = await new FileHasher().itemKey('vlm2vec:VLM2Vec-V2.0', { text: 'a cat' });
    * key.length; // 32
    */
   async itemKey(modelId: string, item: EmbedItem, keep?: Map<string, Uint8Array>): Promise<Buffer> {
-    const images = await Promise.all((item.images ?? []).map((p) => this.hashFile(p, keep)));
-    const video = await Promise.all((item.video ?? []).map((p) => this.hashFile(p, keep)));
+    const images = await Promise.all((item.images ?? []).map((m) => this.hashMedia(m, keep)));
+    const video = await Promise.all((item.video ?? []).map((m) => this.hashMedia(m, keep)));
     // JSON keeps field boundaries unambiguous (a text that contains a hash cannot collide with
     // an item that has that image), and "video" absent differs from "video": [].
     const canon = JSON.stringify({

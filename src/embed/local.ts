@@ -19,16 +19,18 @@ import { Qwen2VLModel } from '../models/qwen2-vl/model.ts';
 import { parseWeightDtype, type ModelLoadEvent, type WeightDtype } from '../models/qwen2-vl/weights.ts';
 import { expandPlaceholders, processImages, processVideo, type Qwen2VLProcessorOptions } from '../models/qwen2-vl/processor.ts';
 import { configureRuntime } from '../tensor/index.ts';
-import type { EmbedContext, EmbedItem, Embedder } from './types.ts';
+import type { EmbedContext, EmbedItem, Embedder, MediaInput } from './types.ts';
 import { resolveLocalModel, type LocalModelSpecOptions } from './local-resolve.ts';
 import { DEFAULT_PROMPT_STYLE, formatInput, type PromptStyle, type RawInput } from './prompt.ts';
 
-/** Reads and decodes an image or frame; failures become {@link MediaError}s naming the file. */
-async function loadMedia(path: string): Promise<RgbImage> {
+/** Reads and decodes an image or frame (a file or its bytes); failures become {@link MediaError}s
+ *  naming the file, or for bytes, which have no name, `field` (e.g. `images[1]`). */
+async function loadMedia(media: MediaInput, field: string): Promise<RgbImage> {
   try {
-    return await loadImageRGB(path);
+    return await loadImageRGB(media);
   } catch (e) {
-    throw new MediaError((e as Error).message, e);
+    const msg = (e as Error).message;
+    throw new MediaError(typeof media === 'string' ? msg : `${field}: ${msg}`, e);
   }
 }
 
@@ -181,8 +183,8 @@ export class LocalEmbedder implements Embedder {
       const nImages = item.images?.length ?? 0;
       const nFrames = item.video?.length ?? 0;
       if (item.text.length === 0 && nImages === 0 && nFrames === 0) throw new Vlm2VecError('embed', 'empty item: no text, image or video');
-      const images = nImages > 0 ? await Promise.all(item.images!.map((p) => loadMedia(p))) : [];
-      const frames: RgbImage[] = nFrames > 0 ? await Promise.all(item.video!.map((p) => loadMedia(p))) : [];
+      const images = nImages > 0 ? await Promise.all(item.images!.map((m, k) => loadMedia(m, `images[${k}]`))) : [];
+      const frames: RgbImage[] = nFrames > 0 ? await Promise.all(item.video!.map((m, k) => loadMedia(m, `video[${k}]`))) : [];
       const img = images.length > 0 ? processImages(images, this.opts.processor) : undefined;
       const vid = frames.length > 0 ? processVideo(frames, this.opts.processor) : undefined;
       // An item without media is tokenized as it is: the reference's processor (called with

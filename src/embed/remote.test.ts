@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RemoteEmbedder, normalizeEndpoint, type RemoteEvent } from './remote.ts';
-import { mimeOf, relaxedJson } from './remote-protocol.ts';
+import { mimeOf, relaxedJson } from './protocol.ts';
 import type { Embedder } from './types.ts';
 import { startEmbedServer, hashVector, itemDigest, type EmbedServer } from '../../test/e2e/embed-server.ts';
 

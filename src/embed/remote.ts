@@ -1,13 +1,14 @@
 // RemoteEmbedder: embeddings from one or more HTTP endpoints (our vlm2vec protocol, or vLLM's
-// chat-form /v1/embeddings). Requests are spread over the live endpoints (least in-flight
-// first), retried with exponential backoff, and an endpoint that keeps failing is dropped while
-// the others carry on; only when every endpoint is dead does embedding fail.
+// chat-form /v1/embeddings; the wire formats are in ./protocol.ts). Requests are spread over the
+// live endpoints (least in-flight first), retried with exponential backoff, and an endpoint that
+// keeps failing is dropped while the others carry on; only when every endpoint is dead does
+// embedding fail.
 
 import type { EmbedContext, EmbedItem, Embedder, EmbedderCapabilities } from './types.ts';
-import { BadResponseError, parseEmbeddings, relaxedJson, vllmBody, vlm2vecBody, type RemoteProtocol } from './remote-protocol.ts';
+import { BadResponseError, decodeResponse, encodeVllmRequest, encodeVlm2VecRequest, relaxedJson, type RemoteProtocol } from './protocol.ts';
 import { Vlm2VecError } from '../errors.ts';
 
-export type { RemoteProtocol } from './remote-protocol.ts';
+export type { RemoteProtocol } from './protocol.ts';
 
 /** Something the embedder wants a user to know (the CLI prints these on stderr). */
 export type RemoteEvent =
@@ -195,7 +196,7 @@ export class RemoteEmbedder implements Embedder {
     const task = ctx?.task;
     if (this.protocol === 'vllm') {
       const parts = await Promise.all(items.map(async (it, i) => {
-        const body = await vllmBody(this.modelName, it, i, task, ctx?.mediaBytes);
+        const body = await encodeVllmRequest(this.modelName, it, i, task, ctx?.mediaBytes);
         return this.#request(body, 1, i, task);
       }));
       return parts.map((p) => p[0]!);
@@ -204,7 +205,7 @@ export class RemoteEmbedder implements Embedder {
     const chunks: Promise<Float32Array[]>[] = [];
     for (let start = 0; start < items.length; start += size) {
       const slice = items.slice(start, start + size);
-      chunks.push(vlm2vecBody(this.modelName, slice, start, ctx?.mediaBytes).then((body) => this.#request(body, slice.length, start, task)));
+      chunks.push(encodeVlm2VecRequest(this.modelName, slice, start, ctx?.mediaBytes).then((body) => this.#request(body, slice.length, start, task)));
     }
     return (await Promise.all(chunks)).flat();
   }
@@ -295,7 +296,7 @@ export class RemoteEmbedder implements Embedder {
       // A truncated body is what a dying server sends: worth a retry elsewhere.
       throw new Error(`${url}: response is not valid JSON (${text.length} bytes: ${JSON.stringify(text.slice(0, 80))})`);
     }
-    const vectors = parseEmbeddings(json, count, { url, task, firstIndex, expectedDim: this.#dim });
+    const vectors = decodeResponse(json, count, { url, task, firstIndex, expectedDim: this.#dim });
     const dim = vectors[0]!.length;
     if (this.#dim !== undefined && dim !== this.#dim) {
       throw new BadResponseError(`${url}${task ? ` (task ${task})` : ''}: item ${firstIndex}: embedding has ${dim} dimensions, ` +

@@ -1,17 +1,31 @@
 // The narrow encoder interface shared by the MMEB harness, the CLI and the server.
 // An item's `text` is the fully formatted prompt (instruction, text and the backbone's
-// placeholder tokens already in place, see src/embed/prompt.ts); media are file paths whose
-// bytes are sent or decoded unchanged.
+// placeholder tokens already in place, see src/embed/prompt.ts); media are file paths or the
+// files' bytes (a server decodes data URIs to bytes and embeds them without temporary files),
+// sent or decoded unchanged either way.
 
-/** One multimodal input: a formatted prompt plus optional images and video frames. */
-export interface EmbedItem {
+/** An image or video frame: the path of its file, or the file's bytes (JPEG, PNG, …) as they are. */
+export type MediaInput = string | Uint8Array;
+
+/**
+ * One multimodal input: a formatted prompt plus optional images and video frames. `M` narrows
+ * the media: the MMEB harness works on files ({@link FileEmbedItem}), a server on bytes.
+ *
+ * @example
+ * const a: EmbedItem = { text: '<|image_pad|> Represent the given image.', images: ['/x.jpg'] };
+ * const b: EmbedItem = { text: '<|image_pad|> Represent the given image.', images: [await readFile('/x.jpg')] };
+ */
+export interface EmbedItem<M extends MediaInput = MediaInput> {
   /** Fully formatted prompt text, placeholders included (e.g. `<|image_pad|> Represent ...`). */
   text: string;
-  /** Absolute paths of image files, in placeholder order. */
-  images?: string[];
-  /** Absolute paths of the frames of one video, in temporal order. */
-  video?: string[];
+  /** Images (absolute paths or file bytes), in placeholder order. */
+  images?: M[];
+  /** The frames of one video (absolute paths or file bytes), in temporal order. */
+  video?: M[];
 }
+
+/** An item whose media are files (what the MMEB loaders produce: the harness resizes and hashes by path). */
+export type FileEmbedItem = EmbedItem<string>;
 
 /** What the harness tells an embedder about the batch it encodes. */
 export interface EmbedContext {

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
-import type { EmbedContext, EmbedItem, Embedder } from '../embed/types.ts';
+import type { EmbedContext, FileEmbedItem, Embedder } from '../embed/types.ts';
 import { FileHasher } from '../embed/hash.ts';
 import { getTask } from './registry.ts';
 import { runEval } from './eval.ts';
@@ -104,10 +104,10 @@ test('resized copies are content-addressed and reused; an s×s source is embedde
 });
 
 /** Records every item the harness embeds, per task and role. */
-function recorder(seen: Map<string, EmbedItem[]>): Embedder {
+function recorder(seen: Map<string, FileEmbedItem[]>): Embedder {
   return {
     id: 'rec',
-    async embed(items: readonly EmbedItem[], ctx?: EmbedContext) {
+    async embed(items: readonly FileEmbedItem[], ctx?: EmbedContext) {
       const key = `${ctx?.task}/${ctx?.role}`;
       seen.set(key, [...(seen.get(key) ?? []), ...items]);
       return items.map((_, i) => Float32Array.from([1, i % 3, 0.5]));
@@ -143,7 +143,7 @@ const EXPECT: Record<string, { query: boolean | null; candidate: boolean | null 
 
 test('--image-resolution low: exactly the items the reference resizes reach the embedder as 128×128 copies', async () => {
   const out = join(work, 'out-low');
-  const seen = new Map<string, EmbedItem[]>();
+  const seen = new Map<string, FileEmbedItem[]>();
   const names = Object.keys(EXPECT);
   const r = await runEval({ embedder: recorder(seen), benchmark: 'mmeb-v2', tasks: names, dataDir: data, outDir: out, imageResolution: 'low', concurrency: 1 });
   assert.deepEqual(r.tasks.filter((t) => t.status !== 'done').map((t) => [t.task.name, t.error]), []);
@@ -182,7 +182,7 @@ test('--image-resolution low: exactly the items the reference resizes reach the 
 });
 
 test('the resolution is part of a folder\'s settings: a mismatching rerun is refused, the same one resumes', async () => {
-  const calls = new Map<string, EmbedItem[]>();
+  const calls = new Map<string, FileEmbedItem[]>();
   const base = { embedder: recorder(calls), benchmark: 'mmeb-v2' as const, tasks: ['OK-VQA'], dataDir: data };
   const out = join(work, 'out-mid');
   const resizeEvents: [number, number][] = [];

@@ -16,7 +16,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import type { EmbedItem } from '../embed/types.ts';
+import type { FileEmbedItem } from '../embed/types.ts';
 import type { FileHasher } from '../embed/hash.ts';
 import type { ParserKind } from './types.ts';
 import { Vlm2VecError } from '../errors.ts';
@@ -88,10 +88,10 @@ export class ImageResizer {
    * The items with every image and video frame replaced by its resized copy (text unchanged);
    * `onItem` is called after each item (a large task resizes for minutes before it embeds).
    */
-  async resizeItems(items: readonly EmbedItem[], task: string, onItem?: (done: number) => void): Promise<EmbedItem[]> {
-    const out: EmbedItem[] = [];
+  async resizeItems(items: readonly FileEmbedItem[], task: string, onItem?: (done: number) => void): Promise<FileEmbedItem[]> {
+    const out: FileEmbedItem[] = [];
     for (const item of items) {
-      const next: EmbedItem = { ...item };
+      const next: FileEmbedItem = { ...item };
       if (item.images) next.images = await Promise.all(item.images.map((p) => this.resizeFile(p, task)));
       if (item.video) next.video = await Promise.all(item.video.map((p) => this.resizeFile(p, task)));
       out.push(next);

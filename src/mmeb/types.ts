@@ -2,7 +2,7 @@
 // produces for one task, and the per-task score record written to `<Task>_score.json`.
 // Spec: docs/mmeb.md (section numbers below refer to it).
 
-import type { EmbedItem } from '../embed/types.ts';
+import type { FileEmbedItem } from '../embed/types.ts';
 
 export type Modality = 'image' | 'video' | 'visdoc';
 
@@ -63,12 +63,12 @@ export interface TaskDef {
 /** A candidate: its key (the ranking identity) and the input to embed for it. */
 export interface Candidate {
   key: string;
-  item: EmbedItem;
+  item: FileEmbedItem;
 }
 
 /** One evaluation query after parsing (§3). */
 export interface QueryRow {
-  item: EmbedItem;
+  item: FileEmbedItem;
   /** Local tasks: the row's candidate list in order (duplicates kept). Global tasks: the row's
    *  candidates that feed the pool (§6.1), may be empty when a corpus supplies them. */
   candidates: Candidate[];

@@ -4,7 +4,7 @@ import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { EmbedItem, Embedder } from '../../embed/types.ts';
+import type { FileEmbedItem, Embedder } from '../../embed/types.ts';
 import { loadImageRGB } from '../../io/image.ts';
 import { runEvalV1, V1_SUBSETS, type EvalV1Event } from './run.ts';
 
@@ -38,7 +38,7 @@ function fakeEmbedder(seen: Seen[], opts: { failOnCall?: number } = {}): Embedde
   let calls = 0;
   return {
     id: 'fake-v1',
-    async embed(items: readonly EmbedItem[]) {
+    async embed(items: readonly FileEmbedItem[]) {
       calls++;
       if (calls === opts.failOnCall) throw new Error('GPU on fire');
       seen.push(...items.map((i) => ({ text: i.text, ...(i.images ? { images: [...i.images] } : {}) })));
@@ -129,7 +129,7 @@ test('image resolution: the embedder gets Pillow-resized copies; phi3_v and llav
   const seen: Seen[] = [];
   const resizedEmbedder: Embedder = {
     id: 'fake-res',
-    async embed(items) {
+    async embed(items: readonly FileEmbedItem[]) {
       seen.push(...items.map((i) => ({ text: i.text, ...(i.images ? { images: [...i.images] } : {}) })));
       return items.map(() => Float32Array.of(1, 0));
     },
