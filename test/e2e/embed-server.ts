@@ -1,6 +1,7 @@
 // A small deterministic embedding server for tests: speaks the vlm2vec protocol (a batch of
 // {text, images, video} items per request) and vLLM's chat form (one `messages` per request) on
-// 127.0.0.1, a random port. The default embedding of an item is a unit vector seeded by the
+// 127.0.0.1, a random port, decoding and answering through src/embed/protocol.ts (the module
+// RemoteEmbedder and `serve` use), so a malformed request gets the same 400 a real server gives. The default embedding of an item is a unit vector seeded by the
 // sha256 of its text and media bytes, so the same input always gives the same vector and
 // distinct inputs give nearly orthogonal ones. Tests can replace the embedding function, inject
 // faults per request (hang, die, HTTP errors, arbitrary bodies) and read the request log.
@@ -8,6 +9,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createHash } from 'node:crypto';
 import type { AddressInfo, Socket } from 'node:net';
+import { decodeRequest, encodeResponse, errorBody, type DecodedRequest, type RequestLimits } from '../../src/embed/protocol.ts';
 
 /** One decoded input item as the server saw it. */
 export interface ServerItem {
@@ -23,7 +25,7 @@ export interface ServerItem {
 export interface LoggedRequest {
   n: number;
   protocol: 'vlm2vec' | 'vllm';
-  model: unknown;
+  model: string | undefined;
   items: ServerItem[];
 }
 
@@ -47,6 +49,8 @@ export interface EmbedServerOptions {
   delayMs?: number;
   /** Require `Authorization: Bearer <apiKey>` (401 otherwise). */
   apiKey?: string;
+  /** Request limits (default: the protocol's defaults). */
+  limits?: RequestLimits;
 }
 
 export interface EmbedServer {
@@ -90,43 +94,15 @@ export function itemDigest(text: string, images: readonly Buffer[], video: reado
   return h.digest('hex');
 }
 
-function decodeDataUri(uri: unknown): { mime: string; bytes: Buffer } {
-  const m = typeof uri === 'string' ? /^data:([^;,]+);base64,(.*)$/s.exec(uri) : null;
-  if (!m) throw new Error(`not a base64 data URI: ${String(uri).slice(0, 40)}`);
-  return { mime: m[1]!, bytes: Buffer.from(m[2]!, 'base64') };
-}
-
-function makeItem(text: string, imgs: unknown[], frames: unknown[]): ServerItem {
-  const di = imgs.map(decodeDataUri);
-  const dv = frames.map(decodeDataUri);
-  const images = di.map((d) => d.bytes);
-  const video = dv.map((d) => d.bytes);
-  return { text, images, video, mimes: [...di, ...dv].map((d) => d.mime), digest: itemDigest(text, images, video) };
-}
-
-/** Parse either protocol's body into items. Throws on malformed input (answered with 400). */
-function parseBody(body: Record<string, unknown>): { protocol: 'vlm2vec' | 'vllm'; items: ServerItem[] } {
-  if (Array.isArray(body.messages)) {
-    const msgs = body.messages as { content?: unknown }[];
-    if (msgs.length !== 1 || !Array.isArray(msgs[0]!.content)) throw new Error('expected one user message with a content array');
-    let text = '';
-    const images: unknown[] = [];
-    for (const part of msgs[0]!.content as Record<string, unknown>[]) {
-      if (part.type === 'text') text += String(part.text);
-      else if (part.type === 'image_url') {
-        images.push((part.image_url as { url?: unknown } | undefined)?.url);
-        text += '<IMG>'; // marks where the image stood in the prompt
-      } else throw new Error(`unsupported content part ${String(part.type)}`);
-    }
-    return { protocol: 'vllm', items: [makeItem(text, images, [])] };
-  }
-  if (!Array.isArray(body.input)) throw new Error('expected "input" array or "messages"');
-  if (body.encoding_format !== 'float') throw new Error(`expected encoding_format "float", got ${String(body.encoding_format)}`);
-  const items = (body.input as Record<string, unknown>[]).map((it) => {
-    if (typeof it?.text !== 'string') throw new Error('input item without string "text"');
-    return makeItem(it.text, (it.images as unknown[] | undefined) ?? [], (it.video as unknown[] | undefined) ?? []);
+/** The decoded request's items as the tests see them; a chat-form image leaves `<IMG>` in the
+ *  text where it stood. */
+function serverItems(req: DecodedRequest): ServerItem[] {
+  const buf = (b: Uint8Array): Buffer => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+  return req.items.map((it, i) => {
+    const images = (it.images ?? []).map(buf);
+    const video = (it.video ?? []).map(buf);
+    return { text: it.text, images, video, mimes: req.mimes[i]!, digest: itemDigest(it.text, images, video) };
   });
-  return { protocol: 'vlm2vec', items };
 }
 
 /**
@@ -184,15 +160,14 @@ export async function startEmbedServer(opts: EmbedServerOptions = {}): Promise<E
       send(404, JSON.stringify({ error: `no route ${req.method} ${req.url}` }));
       return;
     }
-    let parsed;
+    let decoded: DecodedRequest;
     try {
-      const body = JSON.parse(raw) as Record<string, unknown>;
-      parsed = { ...parseBody(body), model: body.model };
+      decoded = decodeRequest(JSON.parse(raw), { imageToken: '<IMG>', ...opts.limits });
     } catch (err) {
-      send(400, JSON.stringify({ error: (err as Error).message }));
+      send(400, JSON.stringify(errorBody(err as Error)));
       return;
     }
-    const logged: LoggedRequest = { n: requests.length + 1, ...parsed };
+    const logged: LoggedRequest = { n: requests.length + 1, protocol: decoded.protocol, model: decoded.model, items: serverItems(decoded) };
     requests.push(logged);
     const fault = opts.fault?.(logged);
     inFlight++;
@@ -214,8 +189,13 @@ export async function startEmbedServer(opts: EmbedServerOptions = {}): Promise<E
     if (fault && 'status' in fault) return send(fault.status, fault.body ?? '{"error":"injected"}');
     if (fault && 'json' in fault) return send(200, JSON.stringify(fault.json));
     if (fault && 'raw' in fault) return send(200, fault.raw);
-    const data = parsed.items.map((it, index) => ({ object: 'embedding', index, embedding: Array.from(embed(it, dim)) }));
-    send(200, JSON.stringify({ object: 'list', data, model, usage: { prompt_tokens: 0, total_tokens: 0 } }));
+    let body: string;
+    try {
+      body = JSON.stringify(encodeResponse(logged.items.map((it) => embed(it, dim)), { model, encodingFormat: decoded.encodingFormat }));
+    } catch (err) {
+      return send(500, JSON.stringify(errorBody(err as Error)));
+    }
+    send(200, body);
   }
 
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
