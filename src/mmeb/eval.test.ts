@@ -95,6 +95,8 @@ test('runEval checks the data and output folders before embedding anything', asy
   await assert.rejects(runEval({ ...base, dataDir: file, outDir: join(work, 'out5') }), /data folder .*a-file is not a folder/);
   await assert.rejects(runEval({ ...base, dataDir: data, outDir: file }), /\[eval\] output folder .*a-file is a file: expected a folder/);
   await assert.rejects(runEval({ ...base, dataDir: data, outDir: join(file, 'sub') }), /\[eval\] cannot create the output folder .*a-file\/sub/);
+  // Node 20's recursive mkdir never returns on this path; a library caller gets the one-line error.
+  await assert.rejects(runEval({ ...base, dataDir: data, outDir: '/proc/vlm2vec-x/out' }), /\[eval\] output folder \/proc\/vlm2vec-x\/out: \/proc is on the proc kernel filesystem/);
   assert.deepEqual(calls, []);
   assert.ok(!existsSync(join(work, 'out5')));
   // The selection is returned in benchmark order; the output folder is created.

@@ -3,7 +3,6 @@
 // `OUT/summary.json`. Resumable at any point: result files are atomic, embeddings are cached per
 // batch, so a rerun after a crash recomputes only the batches that were in flight.
 
-import { mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Embedder } from '../embed/types.ts';
 import type { PromptStyle } from '../embed/prompt.ts';
@@ -17,6 +16,7 @@ import { readFinishedScores, scorePath } from './results.ts';
 import { checkEvalSettings, evalSettings } from './eval-settings.ts';
 import { RESIZED_DIR, type ImageResolution } from './resize.ts';
 import { Vlm2VecError } from '../errors.ts';
+import { ensureOutputDir, statOrUndefined } from '../util/fs.ts';
 
 /** Options of {@link runEval}. */
 export interface EvalOptions {
@@ -87,24 +87,9 @@ export function prepareEval(opts: Pick<EvalOptions, 'benchmark' | 'tasks' | 'dat
     throw new Vlm2VecError('eval', `data folder ${opts.dataDir} ${data ? 'is not a folder' : 'does not exist'}: expected the MMEB ` +
       'data (HF dataset repos as <dir>/<org>/<repo>/ plus image-tasks/, video-tasks/, visdoc-tasks/); see `vlm2vec data pull`');
   }
-  const out = statOrUndefined(opts.outDir);
-  if (out && !out.isDirectory()) {
-    throw new Vlm2VecError('eval', `output folder ${opts.outDir} is a file: expected a folder for the result files (created if missing)`);
-  }
-  try {
-    mkdirSync(opts.outDir, { recursive: true });
-  } catch (err) {
-    throw new Vlm2VecError('eval', `cannot create the output folder ${opts.outDir}: ${(err as Error).message}`, { cause: err });
-  }
+  // Never Node's recursive mkdir: it loops forever under /proc (src/util/fs.ts says why).
+  ensureOutputDir(opts.outDir, { area: 'eval', what: 'output folder' });
   return selected;
-}
-
-function statOrUndefined(path: string): ReturnType<typeof statSync> | undefined {
-  try {
-    return statSync(path);
-  } catch {
-    return undefined;
-  }
 }
 
 /**

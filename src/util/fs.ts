@@ -32,7 +32,8 @@ const VIRTUAL_FS: ReadonlyMap<number, string> = new Map([
   [0x64626720, 'debugfs'], [0x74726163, 'tracefs'], [0x73636673, 'securityfs'], [0x1cd1, 'devpts'],
 ]);
 
-function statOrUndefined(p: string): Stats | undefined {
+/** stat, or undefined when the path does not exist (or cannot be stat'ed). */
+export function statOrUndefined(p: string): Stats | undefined {
   try {
     return statSync(p);
   } catch {
