@@ -131,7 +131,7 @@ test('data URIs: mime types, parameters, and what is refused', () => {
   assert.deepEqual(plain(parseDataUri(PNG_URI, 'f')), { mime: 'image/png', bytes: [...png] });
   assert.deepEqual(plain(parseDataUri('data:IMAGE/JPEG;name=a.jpg;base64,/9j/', 'f')), { mime: 'image/jpeg', bytes: [0xff, 0xd8, 0xff] });
   // Unpadded base64 is accepted (its length says how many bytes).
-  assert.deepEqual(plain(parseDataUri('data:image/gif;base64,R0lGODlhAA', 'f')).bytes, [...Buffer.from('GIF89a'), 0]);
+  assert.deepEqual((plain(parseDataUri('data:image/gif;base64,R0lGODlhAA', 'f')) as { bytes: number[] }).bytes, [...Buffer.from('GIF89a'), 0]);
   const bad: [unknown, RegExp][] = [
     ['http://example.com/cat.png', /\[protocol\] f: expected a data URI \(data:image\/\.\.\.;base64,\.\.\.\), got "http:\/\/example\.com\/cat\.png"$/],
     ['data:image/png,rawbytes', /f: expected a data URI/],
@@ -224,6 +224,6 @@ test('a server answers a malformed request with HTTP 400 in OpenAI\'s error shap
 });
 
 /** Uint8Arrays (Buffers) as plain number arrays, so items compare by content whatever their class. */
-function plain<T>(x: T): unknown {
+function plain(x: unknown): unknown {
   return JSON.parse(JSON.stringify(x, (_k, v: unknown) => (v instanceof Uint8Array ? [...v] : (v as { type?: string; data?: unknown })?.type === 'Buffer' ? (v as { data: unknown }).data : v)));
 }
