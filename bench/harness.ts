@@ -12,14 +12,14 @@ import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadTask } from '../src/mmeb/loaders/index.ts';
-import { TASKS } from '../src/mmeb/registry.ts';
-import { buildCandidatePool } from '../src/mmeb/pool.ts';
+import { loadTask } from '../src/mmeb/load/index.ts';
+import { TASKS } from '../src/mmeb/tasks/registry.ts';
+import { buildCandidatePool } from '../src/mmeb/load/pool.ts';
 import { EmbeddingCache } from '../src/embed/cache.ts';
 import { embedThroughCache } from '../src/embed/cache-embed.ts';
 import { FileHasher } from '../src/embed/hash.ts';
 import type { EmbedItem, Embedder } from '../src/embed/types.ts';
-import type { TaskDef } from '../src/mmeb/types.ts';
+import type { TaskDef } from '../src/mmeb/tasks/types.ts';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(name);

@@ -13,8 +13,8 @@ import { spawnSync } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { configureRuntime } from '../src/tensor/index.ts';
 import { referencePython } from './python.ts';
-import { rankGlobalIndices, rankGlobalIndicesAsync, rankOrder, type Matrix } from '../src/mmeb/rank.ts';
-import { scoreBlocksOrt } from '../src/mmeb/rank-ort.ts';
+import { rankGlobalIndices, rankGlobalIndicesAsync, rankOrder, type Matrix } from '../src/mmeb/score/rank.ts';
+import { scoreBlocksOrt } from '../src/mmeb/score/rank-ort.ts';
 
 const [nq, nc, dim] = [Number(process.argv[2] ?? 1000), Number(process.argv[3] ?? 10000), Number(process.argv[4] ?? 1536)];
 if (process.env.ORT_THREADS) configureRuntime({ threads: Number(process.env.ORT_THREADS) });

@@ -10,13 +10,13 @@ export { RemoteEmbedder, type RemoteOptions } from './embed/remote.ts';
 export { processInputText, PROMPT_STYLES, type PromptStyle } from './embed/prompt.ts';
 
 // MMEB / MMEB-V2: tasks, loading, evaluation, metrics, aggregation.
-export type { LoadedTask, PredLine, QueryRow, ScoreDict, TaskDef } from './mmeb/types.ts';
-export { BENCHMARKS, TASKS, getTask, selectTasks, buildRegistry } from './mmeb/registry.ts';
-export { loadTask, type LoadTaskOptions } from './mmeb/loaders/index.ts';
-export { runEval, type EvalOptions, type EvalResult } from './mmeb/eval.ts';
-export { scoreTask } from './mmeb/metrics.ts';
-export { rankGlobalAsync, rankLocal } from './mmeb/rank.ts';
-export { readResultFolder, readPublishedScores, summarize, writeSummary } from './mmeb/aggregate.ts';
+export type { LoadedTask, PredLine, QueryRow, ScoreDict, TaskDef } from './mmeb/tasks/types.ts';
+export { BENCHMARKS, TASKS, getTask, selectTasks, buildRegistry } from './mmeb/tasks/registry.ts';
+export { loadTask, type LoadTaskOptions } from './mmeb/load/index.ts';
+export { runEval, type EvalOptions, type EvalResult } from './mmeb/run/eval.ts';
+export { scoreTask } from './mmeb/score/metrics.ts';
+export { rankGlobalAsync, rankLocal } from './mmeb/score/rank.ts';
+export { readResultFolder, readPublishedScores, summarize, writeSummary } from './mmeb/score/aggregate.ts';
 
 // Model files and inputs.
 export { SafetensorsFile } from './io/safetensors.ts';

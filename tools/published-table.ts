@@ -1,4 +1,4 @@
-// Generates src/mmeb/published-data.json: the headline metric (hit@1 for image/video,
+// Generates src/mmeb/report/published-data.json: the headline metric (hit@1 for image/video,
 // ndcg_linear@5 for visdoc; raw 0–1 values) of every task of every model in the reference's
 // published score files, so `vlm2vec leaderboard` and the report need no external files.
 // Source: TIGER-AI-Lab/VLM2Vec experiments/public/all_scores/<version>/ (HEAD 6e1e1d4), copied
@@ -6,8 +6,8 @@
 // Regenerate from the repo root:  node --import tsx tools/published-table.ts [score-folder]
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { readPublishedScores } from '../src/mmeb/aggregate.ts';
-import { TASKS, EXTRA_TASKS } from '../src/mmeb/registry.ts';
+import { readPublishedScores } from '../src/mmeb/score/aggregate.ts';
+import { TASKS, EXTRA_TASKS } from '../src/mmeb/tasks/registry.ts';
 
 const root = process.argv[2] ?? join(import.meta.dirname, '..', 'test', 'fixtures', 'published-scores');
 const VERSIONS: Record<string, string> = {
@@ -35,6 +35,6 @@ for (const [version, folder] of Object.entries(VERSIONS)) {
   }
   (out.versions as Record<string, unknown>)[version] = { folder, models };
 }
-const path = join(import.meta.dirname, '..', 'src', 'mmeb', 'published-data.json');
+const path = join(import.meta.dirname, '..', 'src', 'mmeb', 'report', 'published-data.json');
 writeFileSync(path, `${JSON.stringify(out, null, 1)}\n`);
 console.log(`wrote ${path}`);

@@ -3,9 +3,9 @@
 
 import type { Command } from 'commander';
 import { Vlm2VecError } from '../errors.ts';
-import { isBenchmarkName, selectTasks } from '../mmeb/registry.ts';
+import { isBenchmarkName, selectTasks } from '../mmeb/tasks/registry.ts';
 import { checkData, checkDataDeep, extractCommands, planPull, pullData, type CheckRow, type PullEvent } from '../mmeb/data/pull.ts';
-import type { TaskDef } from '../mmeb/types.ts';
+import type { TaskDef } from '../mmeb/tasks/types.ts';
 import { STDIO, type CliOutput } from './io.ts';
 import { collectList, collectTasks, pointToHelp, positiveInt } from '../util/cli-args.ts';
 import { ProgressBar } from './progress.ts';

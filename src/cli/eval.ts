@@ -1,16 +1,16 @@
 // `vlm2vec eval`: parse options, build the embedder, call runEval, show progress on stderr and
-// the summary on stdout. Everything else lives in src/mmeb/eval.ts (the library API).
+// the summary on stdout. Everything else lives in src/mmeb/run/eval.ts (the library API).
 
 import { Option, type Command } from 'commander';
-import { prepareEval, runEval, type EvalEvent } from '../mmeb/eval.ts';
-import { isBenchmarkName } from '../mmeb/registry.ts';
-import { GROUPS } from '../mmeb/aggregate.ts';
+import { prepareEval, runEval, type EvalEvent } from '../mmeb/run/eval.ts';
+import { isBenchmarkName } from '../mmeb/tasks/registry.ts';
+import { GROUPS } from '../mmeb/score/aggregate.ts';
 import { ProgressBar } from './progress.ts';
 import { Vlm2VecError } from '../errors.ts';
 import { addEmbedderOptions, checkModelOptions, openCliEmbedder, resumableOnInterrupt, type EmbedderCliOptions } from './embedder-cli.ts';
 import { DEFAULT_PROMPT_STYLE, PROMPT_STYLES, type PromptStyle } from '../embed/prompt.ts';
 import { collectList, collectTasks, pointToHelp } from '../util/cli-args.ts';
-import { IMAGE_RESOLUTIONS, type ImageResolution } from '../mmeb/resize.ts';
+import { IMAGE_RESOLUTIONS, type ImageResolution } from '../mmeb/load/resize.ts';
 import { checkOutputDir } from '../util/fs.ts';
 
 interface EvalCliOptions extends EmbedderCliOptions {

@@ -5,9 +5,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Command } from 'commander';
 import { registerLeaderboard } from './leaderboard.ts';
-import { leaderboard, leaderboardColumns, type PublishedVersion } from '../mmeb/published.ts';
+import { leaderboard, leaderboardColumns, type PublishedVersion } from '../mmeb/report/published.ts';
 import { cell } from '../mmeb/report/format.ts';
-import type { BenchmarkName } from '../mmeb/registry.ts';
+import type { BenchmarkName } from '../mmeb/tasks/registry.ts';
 
 async function board(args: string[]): Promise<string> {
   const chunks: string[] = [];

@@ -1,12 +1,12 @@
 // `vlm2vec leaderboard`: the published models' scores per meta-task and modality, from the
-// built-in table (src/mmeb/published-data.json; no files or network needed).
+// built-in table (src/mmeb/report/published-data.json; no files or network needed).
 
 import type { Command } from 'commander';
 import { intAtLeast, pointToHelp } from '../util/cli-args.ts';
 import { Vlm2VecError } from '../errors.ts';
-import { isBenchmarkName } from '../mmeb/registry.ts';
-import { isPublishedVersion, PUBLISHED_VERSIONS, DEFAULT_PUBLISHED_VERSION, leaderboard } from '../mmeb/published.ts';
-import { summaryDocument } from '../mmeb/aggregate.ts';
+import { isBenchmarkName } from '../mmeb/tasks/registry.ts';
+import { isPublishedVersion, PUBLISHED_VERSIONS, DEFAULT_PUBLISHED_VERSION, leaderboard } from '../mmeb/report/published.ts';
+import { summaryDocument } from '../mmeb/score/aggregate.ts';
 import { leaderboardText } from '../mmeb/report/index.ts';
 import { STDIO, type CliOutput } from './io.ts';
 

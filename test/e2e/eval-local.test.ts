@@ -16,11 +16,11 @@ import { EmbeddingCache } from '../../src/embed/cache.ts';
 import { FileHasher } from '../../src/embed/hash.ts';
 import { LocalEmbedder } from '../../src/embed/local.ts';
 import type { EmbedItem } from '../../src/embed/types.ts';
-import { runEval } from '../../src/mmeb/eval.ts';
-import { loadTask } from '../../src/mmeb/loaders/index.ts';
-import { fixtureCopy } from '../../src/mmeb/loaders/test-util.ts';
-import { getTask } from '../../src/mmeb/registry.ts';
-import { METRIC_KEYS } from '../../src/mmeb/types.ts';
+import { runEval } from '../../src/mmeb/run/eval.ts';
+import { loadTask } from '../../src/mmeb/load/index.ts';
+import { fixtureCopy } from '../../src/mmeb/load/test-util.ts';
+import { getTask } from '../../src/mmeb/tasks/registry.ts';
+import { METRIC_KEYS } from '../../src/mmeb/tasks/types.ts';
 import { configureRuntime } from '../../src/tensor/index.ts';
 import { runCli, ROOT } from './cli-run.ts';
 

@@ -330,7 +330,7 @@ def visdoc(expected):
 
 
 def resize_goldens():
-    """`--image-resolution` goldens (src/mmeb/resize.test.ts): what the V2 eval collator at the score-era
+    """`--image-resolution` goldens (src/mmeb/load/resize.test.ts): what the V2 eval collator at the score-era
     code (6ac33bb, src/data/collator/eval_collator.py) does with `--resize_use_processor false`:
     `Image.open(path).resize(RESOLUTION_MAPPING[res])` with Pillow's default filter, NO convert first.
     Writes test/fixtures/mmeb/resize/{pattern.png, palette.png} and resize.json holding, per case, the

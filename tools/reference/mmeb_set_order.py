@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Golden fixtures for the MMEB metrics (src/mmeb/pyorder.ts, src/mmeb/metrics.ts).
+"""Golden fixtures for the MMEB metrics (src/mmeb/score/pyorder.ts, src/mmeb/score/metrics.ts).
 
 Writes test/fixtures/mmeb/set-order.json with
   - `set_order`: random integer label lists and CPython's `list(set(labels))` for each (ids as

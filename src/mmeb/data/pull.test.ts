@@ -10,9 +10,9 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { getTask, TASKS } from '../registry.ts';
-import { loadTask } from '../loaders/index.ts';
-import { FIXTURE_DATA } from '../loaders/test-util.ts';
+import { getTask, TASKS } from '../tasks/registry.ts';
+import { loadTask } from '../load/index.ts';
+import { FIXTURE_DATA } from '../load/test-util.ts';
 import { checkData, planPull, pullData } from './pull.ts';
 import { fakeHub } from './fake-hub.test-helper.ts';
 

@@ -11,8 +11,8 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { downloadRepo } from '../../io/hub.ts';
 import { Vlm2VecError } from '../../errors.ts';
-import { EXTRACTING_PARSERS, rawVideoRoot } from '../loaders/context.ts';
-import type { TaskDef } from '../types.ts';
+import { EXTRACTING_PARSERS, rawVideoRoot } from '../load/context.ts';
+import type { TaskDef } from '../tasks/types.ts';
 import { findDataFiles, globToRegExp } from './discover.ts';
 import { readRows } from './read.ts';
 
@@ -313,7 +313,7 @@ async function checkImageFolders(repoDir: string, t: TaskDef, root: string): Pro
 export async function checkDataDeep(
   dataDir: string, tasks: readonly TaskDef[], opts: { cacheDir?: string; onTask?: (row: CheckRow) => void } = {},
 ): Promise<CheckRow[]> {
-  const { loadTask } = await import('../loaders/index.ts');
+  const { loadTask } = await import('../load/index.ts');
   const rows: CheckRow[] = [];
   for (const t of tasks) {
     let row: CheckRow;

@@ -4,7 +4,7 @@
 // prediction is numpy's argmax — the FIRST maximum, so exact ties go to index 0, the positive.
 // The row is correct iff the prediction is 0; acc = correct / rows.
 
-import { pyFloat } from '../results.ts';
+import { pyFloat } from '../run/results.ts';
 import { pyPairRepr } from './pyrepr.ts';
 
 /**

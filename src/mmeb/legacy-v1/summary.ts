@@ -5,7 +5,7 @@
 // present and flagged partial, so a half-finished run is never mistaken for a full one.
 
 import { join } from 'node:path';
-import { BENCHMARKS } from '../registry.ts';
+import { BENCHMARKS } from '../tasks/registry.ts';
 import { writeFileAtomic } from '../../util/fs.ts';
 import { readV1Score } from './run.ts';
 

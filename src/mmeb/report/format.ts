@@ -1,7 +1,7 @@
 // Plain-text and Markdown tables for summaries and leaderboards. Scores print with 2 decimals
 // (the stored values stay unrounded); a partial group shows how many of its tasks it averages.
 
-import type { GroupName, Summary } from '../aggregate.ts';
+import type { GroupName, Summary } from '../score/aggregate.ts';
 
 /** `58.02`, `62.50 (2/4)` for a partial group, `–` when the group has no task. */
 export function cell(s: Summary, g: GroupName): string {

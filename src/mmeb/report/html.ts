@@ -5,7 +5,7 @@ import type { TopLevelSpec } from 'vega-lite';
 import { barChartSpec, specSvg, type Bar } from './charts.ts';
 import { cell } from './format.ts';
 import { baselineNote, headlineGroups, metaGroups, partialRun, SCALE_NOTE, summaryGroups, taskCell, tasksOf, type ReportData } from './model.ts';
-import type { GroupName, Summary } from '../aggregate.ts';
+import type { GroupName, Summary } from '../score/aggregate.ts';
 
 const CSS = `body{font-family:system-ui,sans-serif;margin:2rem;color:#222;max-width:1400px}
 table{border-collapse:collapse;margin:.5rem 0 1.5rem;font-size:13px}th,td{border:1px solid #ccc;padding:3px 8px}

@@ -1,6 +1,6 @@
 // Report API: build the data once, render as text / JSON / Markdown / HTML.
 
-import { summaryDocument } from '../aggregate.ts';
+import { summaryDocument } from '../score/aggregate.ts';
 import { reportHtml } from './html.ts';
 import { reportMarkdown } from './markdown.ts';
 import { buildReport, type ReportData, type ReportOptions } from './model.ts';

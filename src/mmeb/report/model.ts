@@ -1,11 +1,11 @@
 // What a report shows: our runs' summaries, the published baselines of one version, and the
 // per-task / per-group rows both the Markdown and the HTML renderers print.
 
-import { BENCHMARK_GROUPS, groupMembers, readScores, summarize, type GroupName, type Summary } from '../aggregate.ts';
-import { META_TASKS, MODALITIES, TASKS, type BenchmarkName } from '../registry.ts';
-import { leaderboard, publishedSource, DEFAULT_PUBLISHED_VERSION, type PublishedVersion } from '../published.ts';
+import { BENCHMARK_GROUPS, groupMembers, readScores, summarize, type GroupName, type Summary } from '../score/aggregate.ts';
+import { META_TASKS, MODALITIES, TASKS, type BenchmarkName } from '../tasks/registry.ts';
+import { leaderboard, publishedSource, DEFAULT_PUBLISHED_VERSION, type PublishedVersion } from './published.ts';
 import { Vlm2VecError } from '../../errors.ts';
-import type { TaskDef } from '../types.ts';
+import type { TaskDef } from '../tasks/types.ts';
 
 export interface ReportOptions {
   benchmark?: BenchmarkName;

@@ -8,7 +8,7 @@ import { chromium } from 'playwright-core';
 import { buildReport, renderReport } from './index.ts';
 import { shortLabels } from './charts.ts';
 import { reportCharts } from './html.ts';
-import { TASKS } from '../registry.ts';
+import { TASKS } from '../tasks/registry.ts';
 import { registerReport } from '../../cli/report.ts';
 import { registerLeaderboard } from '../../cli/leaderboard.ts';
 

@@ -1,8 +1,8 @@
 // The `vlm2vec report` table output and the `vlm2vec leaderboard` table.
 
-import { BENCHMARK_GROUPS, type Summary } from '../aggregate.ts';
-import type { BenchmarkName } from '../registry.ts';
-import { leaderboard, leaderboardColumns, publishedSource, type PublishedVersion } from '../published.ts';
+import { BENCHMARK_GROUPS, type Summary } from '../score/aggregate.ts';
+import type { BenchmarkName } from '../tasks/registry.ts';
+import { leaderboard, leaderboardColumns, publishedSource, type PublishedVersion } from './published.ts';
 import { cell, fitTextTable, groupRows, textTable, wrapText } from './format.ts';
 
 /**
