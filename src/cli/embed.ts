@@ -20,7 +20,7 @@ import { z } from 'zod';
 import { LocalEmbedder, type LoadEvent, type LocalEmbedderOptions } from '../embed/local.ts';
 import { DEFAULT_PROMPT_STYLE, formatInput, PROMPT_STYLES, type PromptStyle } from '../embed/prompt.ts';
 import type { EmbedItem } from '../embed/types.ts';
-import { Vlm2VecError } from '../errors.ts';
+import { Vlm2VecError, errorDetail } from '../errors.ts';
 import { parseWeightDtype, type WeightDtype } from '../models/qwen2-vl/weights.ts';
 import { sampleFramePaths } from '../io/frames.ts';
 import { extractVideoFrames } from '../io/video.ts';
@@ -306,7 +306,7 @@ export async function runEmbed(opts: EmbedJobOptions): Promise<EmbedJobResult> {
       for (const [k, i] of idx.entries()) {
         const it = items[k]!;
         const r = byIndex.get(i);
-        if (it instanceof Error) lines.push(fail(i, it.message.replace(/^\[embed\] /, '')));
+        if (it instanceof Error) lines.push(fail(i, errorDetail(it, 'embed')));
         else if (!r!.ok) lines.push(fail(i, r!.error.message.replace(/item \d+: /, '')));
         else {
           result.embedded++;
@@ -339,7 +339,7 @@ export function parseDtypeOption(v: string): WeightDtype {
   try {
     return parseWeightDtype(v, '--dtype');
   } catch (e) {
-    throw new InvalidArgumentError((e as Error).message.replace(/^\[weights\] /, ''));
+    throw new InvalidArgumentError(errorDetail(e, 'weights'));
   }
 }
 

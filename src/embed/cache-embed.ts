@@ -6,7 +6,7 @@
 import type { EmbedContext, EmbedItem, Embedder } from './types.ts';
 import type { EmbeddingCache } from './cache.ts';
 import { FileHasher } from './hash.ts';
-import { Vlm2VecError } from '../errors.ts';
+import { Vlm2VecError, errorDetail } from '../errors.ts';
 import { MediaError } from './media-error.ts';
 
 /** Options of {@link embedThroughCache}. */
@@ -114,7 +114,7 @@ export async function embedThroughCache(
       const read = ctx ? new Map<string, Uint8Array>() : undefined;
       const keys = await Promise.all(window.map((it, j) =>
         hasher.itemKey(embedder.id, it, read).catch((err: unknown) => {
-          throw new MediaError(`${where}: item ${s + j}: ${(err as Error).message.replace(/^\[embed\] /, '')}`, err);
+          throw new MediaError(`${where}: item ${s + j}: ${errorDetail(err, 'embed')}`, err);
         })));
       // 2. Join an earlier group, take a cache hit, or queue the item's key for embedding.
       const before = done;

@@ -12,6 +12,7 @@ import { createHash } from 'node:crypto';
 import { readdir, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { Vlm2VecError } from '../errors.ts';
+import { checkPositiveInt } from '../util/checks.ts';
 import { COMPLETE_MARKER, defaultCacheDir, isRepoId, repoCacheDir } from '../io/hub.ts';
 import type { ModelSource, ResolveModelOptions } from '../io/model-folder.ts';
 import { resolveModelFolder } from '../io/model-folder.ts';
@@ -103,12 +104,12 @@ async function explainMissing<T>(option: string, spec: string, opts: LocalModelS
     const siblings = await readdir(parent, { withFileTypes: true }).then((d) => d.filter((x) => x.isDirectory()).map((x) => x.name).sort(), () => undefined);
     const near = siblings === undefined ? '' : ` (${parent}/ holds ${siblings.length === 0 ? 'no folders' : siblings.slice(0, 6).join(', ') + (siblings.length > 6 ? ', …' : '')})`;
     throw new Vlm2VecError('model', `${option} ${spec}: there is no local folder ${resolve(repo)}${near}; ` +
-      `read as a hub id, it could not be fetched: ${e.message.replace(/^\[\w+\] /, '')}`, { cause: e });
+      `read as a hub id, it could not be fetched: ${e.detail}`, { cause: e });
   }
 }
 
 function checkPixels(name: string, v: number | undefined): void {
-  if (v !== undefined && (!Number.isInteger(v) || v < 1)) throw new Vlm2VecError('embed', `${name} must be a positive integer, got ${String(v)}`);
+  if (v !== undefined) checkPositiveInt('embed', name, v);
 }
 
 /**

@@ -5,7 +5,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { LocalEmbedder, type LocalEmbedderOptions } from './local.ts';
 import { MediaError } from './media-error.ts';
-import { Vlm2VecError } from '../errors.ts';
+import { errorDetail } from '../errors.ts';
 import type { EmbedItem } from './types.ts';
 
 interface Init {
@@ -34,7 +34,3 @@ LocalEmbedder.load(modelDir, options).then(
   },
   (e: unknown) => port.postMessage({ ready: false, error: errorDetail(e) }),
 );
-
-function errorDetail(e: unknown): string {
-  return e instanceof Vlm2VecError ? e.detail : e instanceof Error ? e.message : String(e);
-}

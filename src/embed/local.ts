@@ -8,13 +8,15 @@
 // Each item is processed on its own (as the reference does) so one bad item is reported with its
 // index; `embedSettled` keeps going past it.
 
-import { Vlm2VecError } from '../errors.ts';
+import { Vlm2VecError, errorDetail } from '../errors.ts';
+import { concatFloat32 } from '../util/arrays.ts';
+import { checkPositiveInt } from '../util/checks.ts';
 import { MediaError } from './media-error.ts';
 import { loadImageRGB } from '../io/image.ts';
 import type { RgbImage } from '../io/image-types.ts';
 import { loadAdapter } from '../io/peft.ts';
 import { HfTokenizer, type PaddingSide } from '../io/tokenizer.ts';
-import type { GridThw } from '../nn/index.ts';
+import type { GridThw } from '../models/qwen2-vl/rope.ts';
 import { Qwen2VLModel } from '../models/qwen2-vl/model.ts';
 import { parseWeightDtype, type ModelLoadEvent, type WeightDtype } from '../models/qwen2-vl/weights.ts';
 import { expandPlaceholders, processImages, processVideo, type Qwen2VLProcessorOptions } from '../models/qwen2-vl/processor.ts';
@@ -116,10 +118,7 @@ export class LocalEmbedder implements Embedder {
     readonly tokenizer: HfTokenizer,
     private readonly opts: LocalEmbedderOptions,
   ) {
-    this.batchSize = opts.batchSize ?? 8;
-    if (!Number.isInteger(this.batchSize) || this.batchSize < 1) {
-      throw new Vlm2VecError('embed', `batchSize must be a positive integer, got ${String(opts.batchSize)}`);
-    }
+    this.batchSize = checkPositiveInt('embed', 'batchSize', opts.batchSize ?? 8);
   }
 
   /**
@@ -206,7 +205,7 @@ export class LocalEmbedder implements Embedder {
       };
     } catch (e) {
       // Keep the inner area tag (e.g. `[image]`) unless it repeats ours.
-      const msg = (e instanceof Error ? e.message : String(e)).replace(/^\[embed\] /, '');
+      const msg = errorDetail(e, 'embed');
       // An unreadable or undecodable file is the data's fault, not the model's (MMEB: that task fails alone).
       if (e instanceof MediaError) throw new MediaError(`${where}: ${msg}`, e);
       throw new Vlm2VecError('embed', `${where}: ${msg}`, { cause: e });
@@ -222,14 +221,7 @@ export class LocalEmbedder implements Embedder {
     const batch = this.tokenizer.padBatch(rows.map((r) => r.ids), { paddingSide: paddingSide ?? this.tokenizer.paddingSide });
     const cat = (parts: (Float32Array | undefined)[]): Float32Array | undefined => {
       const xs = parts.filter((p): p is Float32Array => p !== undefined);
-      if (xs.length === 0) return undefined;
-      const out = new Float32Array(xs.reduce((a, x) => a + x.length, 0));
-      let off = 0;
-      for (const x of xs) {
-        out.set(x, off);
-        off += x.length;
-      }
-      return out;
+      return xs.length === 0 ? undefined : concatFloat32(xs);
     };
     const out = await this.model.encode({
       inputIds: batch.inputIds,

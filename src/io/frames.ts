@@ -4,6 +4,7 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Vlm2VecError } from '../errors.ts';
+import { checkPositiveInt } from '../util/checks.ts';
 
 /** File extensions (lower-cased) the reference treats as frames. */
 export const FRAME_EXTENSIONS: readonly string[] = ['.jpg', '.jpeg', '.png'];
@@ -101,9 +102,7 @@ export function sampleFrameIndices(n: number, k = 8): number[] {
   if (!Number.isInteger(n) || n < 0) {
     throw new Vlm2VecError('frames', `frame count must be a non-negative integer, got ${n}`);
   }
-  if (!Number.isInteger(k) || k < 1) {
-    throw new Vlm2VecError('frames', `number of frames to sample must be a positive integer, got ${k}`);
-  }
+  checkPositiveInt('frames', 'number of frames to sample', k);
   if (n < k) return Array.from({ length: n }, (_, i) => i);
   if (k === 1) return [0];
   // numpy computes i * step with step = (stop - start) / (num - 1) in float64, then pins the last

@@ -19,6 +19,7 @@
 // times faster). Both are checked against Pillow's bytes and against each other in the tests.
 
 import { Vlm2VecError } from '../errors.ts';
+import { checkPositiveInt } from '../util/checks.ts';
 import type { RgbImage } from './image-types.ts';
 import { HALF, ONE, PRECISION_BITS, precomputeCoeffs, type AxisCoeffs } from './pillow-resample-coeffs.ts';
 import { resampleSeparableRgbWasm } from './pillow-resample-wasm.ts';
@@ -121,9 +122,7 @@ function resampleVertical(
 
 function checkArgs(data: Uint8Array, inW: number, inH: number, channels: number, outW: number, outH: number): void {
   for (const [name, v] of [['input width', inW], ['input height', inH], ['output width', outW], ['output height', outH]] as const) {
-    if (!Number.isInteger(v) || v < 1) {
-      throw new Vlm2VecError('resize', `${name} must be a positive integer, got ${v}`);
-    }
+    checkPositiveInt('resize', name, v);
   }
   if (data.length !== inW * inH * channels) {
     throw new Vlm2VecError('resize', `pixel buffer has ${data.length} bytes, expected ${inW}×${inH}×${channels} = ${inW * inH * channels}`);

@@ -13,6 +13,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { endianness } from 'node:os';
 import { basename } from 'node:path';
 import { Vlm2VecError } from '../errors.ts';
+import { editDistance } from '../util/text.ts';
 import {
   DTYPE_BYTES,
   SAFETENSORS_DTYPES,
@@ -67,21 +68,6 @@ export function checkShape(name: string, expected: readonly number[], found: rea
   if (expected.length !== found.length || expected.some((d, i) => d !== found[i])) {
     throw new Vlm2VecError('safetensors', `${name}: expected ${formatShape(expected)}, found ${formatShape(found)}`);
   }
-}
-
-/** Edit distance, for did-you-mean suggestions on missing tensor names. */
-function editDistance(a: string, b: string): number {
-  const prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let diag = prev[0] as number;
-    prev[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const up = prev[j] as number;
-      prev[j] = Math.min(up + 1, (prev[j - 1] as number) + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
-      diag = up;
-    }
-  }
-  return prev[b.length] as number;
 }
 
 /** The error for a tensor name that is not in `names`, with the closest names as suggestions. */

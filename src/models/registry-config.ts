@@ -5,6 +5,7 @@
 import { join } from 'node:path';
 import { stat } from 'node:fs/promises';
 import { Vlm2VecError } from '../errors.ts';
+import { warnToStderr, type WarningSink } from '../util/warn.ts';
 import { readJsonFile } from '../io/hf-configs.ts';
 import { resolveModelFolder, type ModelFolder, type ResolveModelOptions } from '../io/model-folder.ts';
 import { parseQwen2VLConfig, type ParseConfigOptions, type Qwen2VLConfig } from './qwen2-vl/config.ts';
@@ -73,11 +74,11 @@ export async function resolveModel(
     /** Reject unknown config.json keys instead of warning about them (default false). */
     readonly strictConfig?: boolean;
     /** Receives warnings (unknown config keys); default: printed to stderr. */
-    readonly onWarning?: (message: string) => void;
+    readonly onWarning?: WarningSink;
   } = {},
 ): Promise<ResolvedModel> {
   const folder = await resolveModelFolder(spec, options);
-  const warn = options.onWarning ?? ((m: string) => void process.stderr.write(`vlm2vec: warning: ${m}\n`));
+  const warn = options.onWarning ?? warnToStderr;
   // Real checkpoints carry extra keys (remote-code auto_map, trainer fields): warn, don't refuse.
   const config = parseModelConfig(folder.configJson, {
     file: folder.configPath,

@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { accessSync, constants, mkdirSync, writeFileSync, renameSync, openSync, fsyncSync, closeSync, rmSync, statSync, statfsSync, type Stats } from 'node:fs';
 import { open, rename, rm } from 'node:fs/promises';
 import { dirname, basename, join, resolve } from 'node:path';
-import { Vlm2VecError } from '../errors.ts';
+import { Vlm2VecError, errorDetail } from '../errors.ts';
 
 /** How an output path is named in error messages. */
 export interface OutputPathOptions {
@@ -151,7 +151,7 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array): 
   try {
     ensureOutputDir(dirname(path));
   } catch (err) {
-    throw new Vlm2VecError('fs', `cannot write ${path}: ${(err as Error).message.replace(/^\[fs\] /, '')}`, { cause: err });
+    throw new Vlm2VecError('fs', `cannot write ${path}: ${errorDetail(err, 'fs')}`, { cause: err });
   }
   const tmp = tempName(path);
   try {
@@ -174,7 +174,7 @@ export function writeFileAtomicSync(path: string, data: string | Uint8Array): vo
   try {
     ensureOutputDir(dirname(path));
   } catch (err) {
-    throw new Vlm2VecError('fs', `cannot write ${path}: ${(err as Error).message.replace(/^\[fs\] /, '')}`, { cause: err });
+    throw new Vlm2VecError('fs', `cannot write ${path}: ${errorDetail(err, 'fs')}`, { cause: err });
   }
   const tmp = tempName(path);
   try {

@@ -17,10 +17,11 @@ import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { Vlm2VecError } from '../../errors.ts';
+import { concatFloat32 } from '../../util/arrays.ts';
 import { readJsonFile } from '../../io/hf-configs.ts';
 import type { PeftAdapter } from '../../io/peft.ts';
 import { Checkpoint } from '../../io/checkpoint.ts';
-import type { GridThw } from '../../nn/index.ts';
+import type { GridThw } from './rope.ts';
 import { embedding } from '../../nn/index.ts';
 import type { Jitted, Tensor } from '../../tensor/index.ts';
 import { cast, fromArray, gather, gatherND, jit, l2Normalize, reshape, scatterND, treeLeaves } from '../../tensor/index.ts';
@@ -420,12 +421,7 @@ export class Qwen2VLModel {
         row += h * w;
       }
     }
-    const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
-    let off = 0;
-    for (const p of parts) {
-      out.set(p, off);
-      off += p.length;
-    }
+    const out = concatFloat32(parts);
     return fromArray(out, [out.length / d, d], 'float32');
   }
 
@@ -475,7 +471,7 @@ export class Qwen2VLModel {
     };
     const pi = check(batch.pixelValues, nImg, 'pixel_values');
     const pv = check(batch.pixelValuesVideos, nVid, 'pixel_values_videos');
-    const pixels = pv.length === 0 ? pi : pi.length === 0 ? pv : concatF32(pi, pv);
+    const pixels = pv.length === 0 ? pi : pi.length === 0 ? pv : concatFloat32([pi, pv]);
     // masked_scatter order: all image placeholders row-major, then all video placeholders; with
     // per-row counts only over the rows that have images (videos), as VLM2Vec's forward does.
     const [b, l] = batch.shape;
@@ -512,11 +508,4 @@ function checkPerRow(batch: Qwen2VLBatch): void {
       throw new Vlm2VecError('qwen2_vl', `${what} [${perRow.join(', ')}] must give a count ≥ 0 for each of the ${batch.shape[0]} rows, adding up to the ${grids?.length ?? 0} grid(s)`);
     }
   }
-}
-
-function concatF32(a: Float32Array, b: Float32Array): Float32Array {
-  const out = new Float32Array(a.length + b.length);
-  out.set(a, 0);
-  out.set(b, a.length);
-  return out;
 }

@@ -9,6 +9,8 @@
 // video → every frame resized to the FIRST frame's smart_resize target → same layout, grid_t = T/2.
 
 import { Vlm2VecError } from '../../errors.ts';
+import { concatFloat32 } from '../../util/arrays.ts';
+import { checkPositiveInt } from '../../util/checks.ts';
 import type { RgbImage } from '../../io/image-types.ts';
 import { resizeBicubic } from '../../io/pillow-resample.ts';
 import { OPENAI_CLIP_MEAN, OPENAI_CLIP_STD, normalizationTable, patchifyFrames } from './processor-patches.ts';
@@ -49,7 +51,7 @@ export const QWEN2VL_DEFAULTS: Resolved = {
 function resolve(o: Qwen2VLProcessorOptions | undefined): Resolved {
   const r: Resolved = { ...QWEN2VL_DEFAULTS, ...o };
   for (const k of ['minPixels', 'maxPixels', 'patchSize', 'mergeSize', 'temporalPatchSize'] as const) {
-    if (!Number.isInteger(r[k]) || r[k] < 1) throw new Vlm2VecError('processor', `option ${k} must be a positive integer, got ${r[k]}`);
+    checkPositiveInt('processor', `option ${k}`, r[k]);
   }
   if (r.minPixels > r.maxPixels) throw new Vlm2VecError('processor', `minPixels ${r.minPixels} exceeds maxPixels ${r.maxPixels}`);
   return r;
@@ -165,13 +167,6 @@ export function processVideo(frames: readonly RgbImage[], opts?: Qwen2VLProcesso
 function concat(parts: Float32Array[], gridThw: [number, number, number][], r: Resolved): ProcessedVision {
   const patchDim = 3 * r.temporalPatchSize * r.patchSize * r.patchSize;
   const total = parts.reduce((s, p) => s + p.length, 0);
-  const pixelValues = parts.length === 1 ? parts[0]! : new Float32Array(total);
-  if (parts.length !== 1) {
-    let off = 0;
-    for (const p of parts) {
-      pixelValues.set(p, off);
-      off += p.length;
-    }
-  }
+  const pixelValues = parts.length === 1 ? parts[0]! : concatFloat32(parts);
   return { pixelValues, numPatches: total / patchDim, patchDim, gridThw };
 }
