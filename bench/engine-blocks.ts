@@ -33,8 +33,9 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { Jitted, Tensor } from '../src/tensor/index.ts';
 import { arange, configureRuntime, expand, jit, onesLike, randn, realize, reshape, vjp } from '../src/tensor/index.ts';
-import type { LinearParams, Qwen2DecoderConfig, Qwen2DecoderLayerParams } from '../src/nn/index.ts';
-import { qwen2DecoderLayer, textRotary } from '../src/nn/index.ts';
+import type { LinearParams } from '../src/nn/index.ts';
+import { qwen2DecoderLayer, type Qwen2DecoderConfig, type Qwen2DecoderLayerParams } from '../src/models/qwen2-vl/decoder-layer.ts';
+import { mropeRotary } from '../src/models/qwen2-vl/rope.ts';
 import { referencePython } from './python.ts';
 
 export interface BenchArgs {
@@ -151,7 +152,7 @@ export async function makeOurs(a: BenchArgs): Promise<{ run: Runner; sessions: (
   const x = randn([a.batch, a.seq, a.hidden], { seed: 99 });
   // cos/sin are computed once per batch and shared by all layers, as transformers does.
   const positions = expand(reshape(arange(a.seq), [1, 1, a.seq]), [3, a.batch, a.seq]);
-  const rotary = textRotary(positions, { headDim: config.headDim, theta: config.ropeTheta, mropeSection: config.mropeSection });
+  const rotary = mropeRotary(positions, { headDim: config.headDim, theta: config.ropeTheta, mropeSection: config.mropeSection });
   await realize([x, rotary.cos, rotary.sin, params]);
 
   const layer = (p: Qwen2DecoderLayerParams, h: Tensor): Tensor => qwen2DecoderLayer(p, h, { config, rotary });

@@ -11,8 +11,7 @@ import { checkVjpCase, goldenTensor } from './golden-tensors.test-helper.ts';
 import type { Tolerance } from './golden-tensors.test-helper.ts';
 import {
   applyRope, attention, causalMask, crossEntropy, embedding, gelu, l2Normalize, layerNorm, linear, logSoftmax, paddingMask,
-  quickGelu, rmsNorm, ropeInvFreq, segmentMask, silu, softmax, textRotary, visionCuSeqlens, visionPositionIds,
-  visionRotary,
+  quickGelu, rmsNorm, ropeInvFreq, segmentMask, silu, softmax, textRotary,
 } from './index.ts';
 
 configureRuntime({ threads: 1 });
@@ -75,52 +74,6 @@ test('rope_1d (rotate-half, theta 1e6, positions up to 306) matches PyTorch', as
   const rot = textRotary(goldenTensor(c, 'positions'), { headDim: 8, theta: 1e6 });
   const r = { cos: unsqueeze(rot.cos, 1), sin: unsqueeze(rot.sin, 1) };
   await checkVjpCase(c, ['x'], (x) => applyRope(x!, r), TOL);
-});
-
-test('M-RoPE with sections [2, 3, 3] matches transformers Qwen2VLRotaryEmbedding', async () => {
-  const c = G.case('mrope');
-  const rot = textRotary(goldenTensor(c, 'position_ids'), { headDim: 16, theta: 1e6, mropeSection: [2, 3, 3] });
-  const r = { cos: unsqueeze(rot.cos, 1), sin: unsqueeze(rot.sin, 1) };
-  await checkVjpCase(c, ['x'], (x) => applyRope(x!, r), TOL);
-});
-
-test('M-RoPE at Qwen2-VL-2B size (head_dim 128, sections [16, 24, 24], positions ~900) matches transformers', async () => {
-  const c = G.case('mrope_hd128');
-  const rot = textRotary(goldenTensor(c, 'position_ids'), { headDim: 128, theta: 1e6, mropeSection: [16, 24, 24] });
-  const r = { cos: unsqueeze(rot.cos, 1), sin: unsqueeze(rot.sin, 1) };
-  await checkVjpCase(c, ['x'], (x) => applyRope(x!, r), TOL);
-});
-
-test('M-RoPE with the same position on all three axes equals 1-D rope (what VLM2Vec prompts get)', async () => {
-  const pos = tensor([[0, 1, 2, 3], [5, 6, 7, 8]], 'int32'); // [B, T]
-  const one = textRotary(pos, { headDim: 128, theta: 1e6 });
-  const three = textRotary(expand(unsqueeze(pos, 0), [3, 2, 4]), { headDim: 128, theta: 1e6, mropeSection: [16, 24, 24] });
-  await realize([one.cos, one.sin, three.cos, three.sin]);
-  assert.deepEqual(await three.cos.data(), await one.cos.data());
-  assert.deepEqual(await three.sin.data(), await one.sin.data());
-});
-
-test('vision rope at Qwen2-VL ViT size (head_dim 80) matches transformers', async () => {
-  const c = G.case('vision_rope_hd80');
-  const rot = visionRotary(goldenTensor(c, 'position_ids'), { headDim: 80 });
-  const r = { cos: unsqueeze(rot.cos, -2), sin: unsqueeze(rot.sin, -2) };
-  await checkVjpCase(c, ['x'], (x) => applyRope(x!, r), TOL);
-});
-
-test('vision 2-D rope matches transformers Qwen2VLVisionRotaryEmbedding', async () => {
-  const c = G.case('vision_rope');
-  const rot = visionRotary(goldenTensor(c, 'position_ids'), { headDim: 16, theta: 1e4 });
-  const r = { cos: unsqueeze(rot.cos, -2), sin: unsqueeze(rot.sin, -2) };
-  await checkVjpCase(c, ['x'], (x) => applyRope(x!, r), TOL);
-});
-
-test('visionPositionIds and visionCuSeqlens reproduce transformers for grids [1,4,4] and [2,2,2]', () => {
-  const want = G.case('vision_rope').i32('position_ids');
-  const got = visionPositionIds([[1, 4, 4], [2, 2, 2]], 2);
-  assert.deepEqual(got.shape, want.shape);
-  assert.deepEqual(Array.from(got.data), Array.from(want.data));
-  assert.deepEqual(visionCuSeqlens([[1, 4, 4], [2, 2, 2]]), [0, 16, 20, 24]);
-  assert.throws(() => visionPositionIds([[1, 3, 4]], 2), /multiples of the merge size 2/);
 });
 
 test('attention: causal + GQA (4 query heads on 2 KV heads) matches torch SDPA', async () => {

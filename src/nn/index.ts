@@ -1,4 +1,6 @@
-// Neural-network layers as plain functions over parameter trees named like HF checkpoints.
+// Generic neural-network layers as plain functions over parameter trees named like HF checkpoints.
+// Architecture-specific blocks (e.g. Qwen2-VL's decoder layer, ViT block, M-RoPE) live in their
+// model folder under src/models/.
 
 export * from './linear.ts';
 export * from './norm.ts';
@@ -7,5 +9,3 @@ export * from './rope.ts';
 export * from './attention.ts';
 export * from './mlp.ts';
 export * from './loss.ts';
-export * from './qwen2-decoder.ts';
-export * from './qwen2-vision-block.ts';

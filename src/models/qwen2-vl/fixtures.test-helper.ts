@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { cp, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
-import type { GridThw } from '../../nn/index.ts';
+import type { GridThw } from './rope.ts';
 import type { Qwen2VLBatch } from './model.ts';
 
 export const FIXTURES = join(import.meta.dirname, '..', '..', '..', 'test', 'fixtures', 'model');

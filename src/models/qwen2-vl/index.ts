@@ -5,5 +5,8 @@ export * from './processor.ts';
 export * from './weights.ts';
 export * from './vision.ts';
 export * from './text.ts';
+export * from './rope.ts';
 export * from './rope-index.ts';
+export * from './decoder-layer.ts';
+export * from './vision-block.ts';
 export * from './model.ts';

@@ -4,7 +4,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { GridThw } from '../../nn/index.ts';
+import type { GridThw } from './rope.ts';
 import { goldenArray, goldenCase } from './fixtures.test-helper.ts';
 import { ropeIndex, rowPositions, type RopeIndexRow } from './rope-index.ts';
 

@@ -12,7 +12,7 @@
 // a GME row in one batch; per-row grids are what that code meant and agree whenever it worked.)
 
 import { Vlm2VecError } from '../../errors.ts';
-import type { GridThw } from '../../nn/index.ts';
+import type { GridThw } from './rope.ts';
 
 /** Token ids that drive the algorithm. */
 export interface RopeIndexTokens {

@@ -3,11 +3,12 @@
 // attention with M-RoPE / 1-D rope, causal + padding mask, SwiGLU) → final RMSNorm. The output
 // is `hidden_states[-1]`, the tensor VLM2Vec pools.
 
-import type { Qwen2DecoderConfig } from '../../nn/index.ts';
-import { qwen2DecoderLayer, rmsNorm, textRotary } from '../../nn/index.ts';
+import { rmsNorm } from '../../nn/index.ts';
 import type { Tensor } from '../../tensor/index.ts';
 import type { Qwen2VLTextConfig } from './config.ts';
 import type { Qwen2VLTextParams } from './weights.ts';
+import { qwen2DecoderLayer, type Qwen2DecoderConfig } from './decoder-layer.ts';
+import { mropeRotary } from './rope.ts';
 
 /**
  * The decoder hyper-parameters of a parsed text config.
@@ -35,7 +36,7 @@ export function languageModel(
   p: Qwen2VLTextParams, cfg: Qwen2VLTextConfig, inputsEmbeds: Tensor, positionIds: Tensor, attentionMask: Tensor,
 ): Tensor {
   const config = decoderConfig(cfg);
-  const rotary = textRotary(positionIds, { headDim: cfg.headDim, theta: cfg.ropeTheta, mropeSection: cfg.mropeSection });
+  const rotary = mropeRotary(positionIds, { headDim: cfg.headDim, theta: cfg.ropeTheta, mropeSection: cfg.mropeSection });
   let h = inputsEmbeds;
   for (const layer of p.layers) h = qwen2DecoderLayer(layer, h, { config, rotary, attentionMask });
   return rmsNorm(p.norm, h, cfg.rmsNormEps);

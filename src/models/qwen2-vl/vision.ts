@@ -7,12 +7,13 @@
 // the traced graph takes as inputs, so one jitted graph serves every image size.
 
 import { Vlm2VecError } from '../../errors.ts';
-import type { GridThw } from '../../nn/index.ts';
-import { layerNorm, linear, qwen2VisionBlock, visionPositionIds, visionRotary } from '../../nn/index.ts';
+import { layerNorm, linear } from '../../nn/index.ts';
 import type { Dim, Tensor } from '../../tensor/index.ts';
 import { equal, gelu, reshape, unsqueeze } from '../../tensor/index.ts';
 import type { Qwen2VLVisionConfig } from './config.ts';
 import type { Qwen2VLVisionParams } from './weights.ts';
+import { visionPositionIds, visionRotary, type GridThw } from './rope.ts';
+import { qwen2VisionBlock } from './vision-block.ts';
 
 /** Per-patch graph inputs derived from the grids. */
 export interface VisionIndexInputs {

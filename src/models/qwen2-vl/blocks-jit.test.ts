@@ -4,14 +4,17 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Tensor } from '../tensor/index.ts';
-import { configureRuntime, fromArray, jit } from '../tensor/index.ts';
-import { assertClose, loadGolden } from './golden.test-helper.ts';
-import type { GoldenCase } from './golden.test-helper.ts';
-import type { Tolerance } from './golden-tensors.test-helper.ts';
-import { expectGolden, goldenParams, goldenTensor, maxAbs } from './golden-tensors.test-helper.ts';
-import type { Qwen2DecoderLayerParams, Qwen2VisionBlockParams } from './index.ts';
-import { qwen2DecoderLayer, qwen2VisionBlock, textRotary, visionRotary } from './index.ts';
+import type { Tensor } from '../../tensor/index.ts';
+import { configureRuntime, fromArray, jit } from '../../tensor/index.ts';
+import { assertClose, loadGolden } from '../../nn/golden.test-helper.ts';
+import type { GoldenCase } from '../../nn/golden.test-helper.ts';
+import type { Tolerance } from '../../nn/golden-tensors.test-helper.ts';
+import { expectGolden, goldenParams, goldenTensor, maxAbs } from '../../nn/golden-tensors.test-helper.ts';
+import type { Qwen2DecoderLayerParams } from './decoder-layer.ts';
+import type { Qwen2VisionBlockParams } from './vision-block.ts';
+import { qwen2DecoderLayer } from './decoder-layer.ts';
+import { mropeRotary, visionRotary } from './rope.ts';
+import { qwen2VisionBlock } from './vision-block.ts';
 
 configureRuntime({ threads: 1 });
 const TOL: Tolerance = { rtol: 1e-4, atolScale: 1e-5 };
@@ -35,7 +38,7 @@ test('decoder layer jitted with symbolic B, T: matches PyTorch, and a shorter se
   const config = { numAttentionHeads: 12, numKeyValueHeads: 2, headDim: 8, rmsNormEps: 1e-6, ropeTheta: 1e6, mropeSection: [2, 1, 1] };
   const layer = jit(
     (x: Tensor, positionIds: Tensor, attentionMask: Tensor) => {
-      const rotary = textRotary(positionIds, { headDim: 8, theta: 1e6, mropeSection: [2, 1, 1] });
+      const rotary = mropeRotary(positionIds, { headDim: 8, theta: 1e6, mropeSection: [2, 1, 1] });
       return qwen2DecoderLayer(params, x, { config, rotary, attentionMask });
     },
     { name: 'qwen2_decoder_layer', dynamic: { '0': ['B', 'T', null], '1': [null, 'B', 'T'], '2': ['B', 'T'] } },

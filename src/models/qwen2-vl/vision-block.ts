@@ -5,18 +5,11 @@
 // Patches of all images are packed in one sequence [N, E]; attention is bidirectional and
 // limited to each segment of cu_seqlens (one per image / temporal slice).
 
-import { Vlm2VecError } from '../errors.ts';
-import type { Dim, Tensor } from '../tensor/index.ts';
-import { add, cast, fmtShape, permute, reshape, select, transpose, unsqueeze } from '../tensor/index.ts';
-import { attention, segmentMask } from './attention.ts';
-import type { LinearParams } from './linear.ts';
-import { linear } from './linear.ts';
-import type { VisionMlpParams } from './mlp.ts';
-import { visionMlp } from './mlp.ts';
-import type { LayerNormParams } from './norm.ts';
-import { layerNorm } from './norm.ts';
-import type { Rotary } from './rope.ts';
-import { applyRope } from './rope.ts';
+import { Vlm2VecError } from '../../errors.ts';
+import type { LayerNormParams, LinearParams, Rotary, VisionMlpParams } from '../../nn/index.ts';
+import { applyRope, attention, layerNorm, linear, segmentMask, visionMlp } from '../../nn/index.ts';
+import type { Dim, Tensor } from '../../tensor/index.ts';
+import { add, cast, fmtShape, permute, reshape, select, transpose, unsqueeze } from '../../tensor/index.ts';
 
 /** One ViT block's parameters (`visual.blocks.{i}.*`). */
 export interface Qwen2VisionBlockParams {

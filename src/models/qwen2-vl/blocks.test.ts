@@ -7,13 +7,17 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Tensor } from '../tensor/index.ts';
-import { configureRuntime, realize, vjp } from '../tensor/index.ts';
-import { loadGolden } from './golden.test-helper.ts';
-import type { Tolerance } from './golden-tensors.test-helper.ts';
-import { expectGolden, flattenNamed, goldenParams, goldenTensor } from './golden-tensors.test-helper.ts';
-import type { Qwen2DecoderConfig, Qwen2DecoderLayerParams, Qwen2VisionBlockParams } from './index.ts';
-import { qwen2DecoderLayer, qwen2VisionBlock, textRotary, visionCuSeqlens, visionPositionIds, visionRotary } from './index.ts';
+import type { Tensor } from '../../tensor/index.ts';
+import { configureRuntime, realize, vjp, zeros } from '../../tensor/index.ts';
+import { Vlm2VecError } from '../../errors.ts';
+import { loadGolden } from '../../nn/golden.test-helper.ts';
+import type { Tolerance } from '../../nn/golden-tensors.test-helper.ts';
+import { expectGolden, flattenNamed, goldenParams, goldenTensor } from '../../nn/golden-tensors.test-helper.ts';
+import type { Qwen2DecoderConfig, Qwen2DecoderLayerParams } from './decoder-layer.ts';
+import type { Qwen2VisionBlockParams } from './vision-block.ts';
+import { qwen2DecoderLayer } from './decoder-layer.ts';
+import { mropeRotary, visionCuSeqlens, visionPositionIds, visionRotary } from './rope.ts';
+import { qwen2VisionBlock } from './vision-block.ts';
 
 configureRuntime({ threads: 1 });
 const TOL: Tolerance = { rtol: 1e-4, atolScale: 1e-5 };
@@ -52,7 +56,7 @@ async function runDecoder(params: Qwen2DecoderLayerParams, x: Tensor, config = D
 }
 
 test('decoder layer: rotary cos/sin (M-RoPE [2,1,1], theta 1e6) equal transformers', async () => {
-  const rot = textRotary(goldenTensor(decoderCase, 'position_ids'), { headDim: 8, theta: 1e6, mropeSection: [2, 1, 1] });
+  const rot = mropeRotary(goldenTensor(decoderCase, 'position_ids'), { headDim: 8, theta: 1e6, mropeSection: [2, 1, 1] });
   await realize([rot.cos, rot.sin]);
   await expectGolden(rot.cos, decoderCase, 'cos', TOL);
   await expectGolden(rot.sin, decoderCase, 'sin', TOL);
@@ -118,4 +122,18 @@ test('vision block: the comparison is sensitive (one segment instead of two does
   const out = qwen2VisionBlock(params, goldenTensor(visionCase, 'x'), { numHeads: 4, rotary, cuSeqlens: [0, 24] });
   await realize([out]);
   await assert.rejects(expectGolden(out, visionCase, 'out', TOL), /over tolerance/);
+});
+
+function throwsBlock(fn: () => unknown, message: RegExp): void {
+  assert.throws(fn, (e: unknown) => e instanceof Vlm2VecError && message.test(e.message));
+}
+
+test('blocks reject inputs of the wrong rank and missing positions', () => {
+  const config = { numAttentionHeads: 2, numKeyValueHeads: 1, headDim: 4, rmsNormEps: 1e-6, ropeTheta: 1e6 };
+  const noParams = {} as Qwen2DecoderLayerParams; // never read: the checks come first
+  throwsBlock(() => qwen2DecoderLayer(noParams, zeros([4, 8]), { config }), /must be \[B, T, D\], got \[4,\s?8\]/);
+  throwsBlock(() => qwen2DecoderLayer(noParams, zeros([1, 4, 8]), { config }), /needs positionIds or a precomputed rotary table/);
+  const rotary = { cos: zeros([4, 4]), sin: zeros([4, 4]) };
+  throwsBlock(() => qwen2VisionBlock({} as Qwen2VisionBlockParams, zeros([1, 4, 8]), { numHeads: 2, rotary }), /must be \[N, E\]/);
+  throwsBlock(() => qwen2VisionBlock({} as Qwen2VisionBlockParams, zeros([4, 10]), { numHeads: 4, rotary }), /embed dim 10 is not a multiple of 4 heads/);
 });

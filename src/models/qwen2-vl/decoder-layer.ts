@@ -5,18 +5,12 @@
 // GQA (KV heads shared by groups of query heads), rotate-half rope with optional M-RoPE
 // sections, causal + key-padding mask. No KV cache: VLM2Vec encodes whole sequences.
 
-import { Vlm2VecError } from '../errors.ts';
-import type { Dim, Tensor } from '../tensor/index.ts';
-import { add, fmtShape, reshape, transpose, unsqueeze } from '../tensor/index.ts';
-import { attention, paddingMask } from './attention.ts';
-import type { LinearParams } from './linear.ts';
-import { linear } from './linear.ts';
-import type { SwigluMlpParams } from './mlp.ts';
-import { swigluMlp } from './mlp.ts';
-import type { RmsNormParams } from './norm.ts';
-import { rmsNorm } from './norm.ts';
-import type { Rotary } from './rope.ts';
-import { applyRope, textRotary } from './rope.ts';
+import { Vlm2VecError } from '../../errors.ts';
+import type { LinearParams, RmsNormParams, Rotary, SwigluMlpParams } from '../../nn/index.ts';
+import { applyRope, attention, linear, paddingMask, rmsNorm, swigluMlp } from '../../nn/index.ts';
+import type { Dim, Tensor } from '../../tensor/index.ts';
+import { add, fmtShape, reshape, transpose, unsqueeze } from '../../tensor/index.ts';
+import { mropeRotary } from './rope.ts';
 
 /** One decoder layer's parameters (`model.layers.{i}.*` of a Qwen2-VL checkpoint). */
 export interface Qwen2DecoderLayerParams {
@@ -54,7 +48,7 @@ export interface Qwen2DecoderInputs {
   config: Qwen2DecoderConfig;
   /** [B, T] or [3, B, T] (M-RoPE). Ignored when `rotary` is given. */
   positionIds?: Tensor | undefined;
-  /** Precomputed cos/sin [B, T, hd] (compute once with textRotary and share across layers). */
+  /** Precomputed cos/sin [B, T, hd] (compute once with mropeRotary and share across layers). */
   rotary?: Rotary | undefined;
   /** HF attention_mask [B, T] (1 = token, 0 = pad); the causal mask is always applied. */
   attentionMask?: Tensor | undefined;
@@ -65,7 +59,7 @@ export interface Qwen2DecoderInputs {
  * as in transformers' eager attention; downstream code reads real tokens only.
  *
  * @example
- * const rotary = textRotary(positionIds, { headDim: 128, theta: 1e6, mropeSection: [16, 24, 24] });
+ * const rotary = mropeRotary(positionIds, { headDim: 128, theta: 1e6, mropeSection: [16, 24, 24] });
  * const y = qwen2DecoderLayer(params.model.layers[0], x, { config, rotary, attentionMask }); // [B, T, 1536]
  */
 export function qwen2DecoderLayer(p: Qwen2DecoderLayerParams, x: Tensor, inputs: Qwen2DecoderInputs): Tensor {
@@ -78,7 +72,7 @@ export function qwen2DecoderLayer(p: Qwen2DecoderLayerParams, x: Tensor, inputs:
     if (inputs.positionIds === undefined) {
       throw new Vlm2VecError('qwen2', 'decoder layer needs positionIds or a precomputed rotary table');
     }
-    rotary = textRotary(inputs.positionIds, { headDim: hd, theta: config.ropeTheta, mropeSection: config.mropeSection });
+    rotary = mropeRotary(inputs.positionIds, { headDim: hd, theta: config.ropeTheta, mropeSection: config.mropeSection });
   }
   const rot = { cos: unsqueeze(rotary.cos, 1), sin: unsqueeze(rotary.sin, 1) }; // [B, 1, T, hd]
 
