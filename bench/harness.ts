@@ -20,6 +20,7 @@ import { embedThroughCache } from '../src/embed/cache-embed.ts';
 import { FileHasher } from '../src/embed/hash.ts';
 import type { EmbedItem, Embedder } from '../src/embed/types.ts';
 import type { TaskDef } from '../src/mmeb/tasks/types.ts';
+import { ignoreWarnings } from '../src/util/warn.ts';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(name);
@@ -32,7 +33,7 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const work = mkdtempSync(join(tmpdir(), 'v2v-bench-harness-'));
 const data = join(work, 'data');
 cpSync(join(root, 'test', 'fixtures', 'mmeb', 'data'), data, { recursive: true });
-const quiet = { dataDir: data, onWarning: () => {} };
+const quiet = { dataDir: data, onWarning: ignoreWarnings };
 
 try {
   // Which registry tasks the fixture holds (the others fail to load: their data is absent).

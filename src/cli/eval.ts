@@ -12,6 +12,7 @@ import { DEFAULT_PROMPT_STYLE, PROMPT_STYLES, type PromptStyle } from '../embed/
 import { collectList, collectTasks, pointToHelp } from '../util/cli-args.ts';
 import { IMAGE_RESOLUTIONS, type ImageResolution } from '../mmeb/load/resize.ts';
 import { checkOutputDir } from '../util/fs.ts';
+import { warnToStderr } from '../util/warn.ts';
 
 interface EvalCliOptions extends EmbedderCliOptions {
   // Absent when --tasks is not given.
@@ -95,8 +96,8 @@ async function evalCommand(o: EvalCliOptions): Promise<void> {
   // The reference's processor keeps VLM2Vec's pixel bounds (3136 / 1,003,520) after its
   // --image_resolution resize, so a 1344² image is shrunk again to 980²; other bounds change that.
   if (o.imageResolution !== undefined && ((o.minPixels ?? 3136) !== 3136 || (o.maxPixels ?? 1003520) !== 1003520)) {
-    process.stderr.write('vlm2vec: warning: --image-resolution reproduces the reference only with its processor bounds ' +
-      '(--min-pixels 3136 --max-pixels 1003520, the defaults); the ones given change what the model sees\n');
+    warnToStderr('--image-resolution reproduces the reference only with its processor bounds ' +
+      '(--min-pixels 3136 --max-pixels 1003520, the defaults); the ones given change what the model sees');
   }
   const registry = { vidoreInstructions: o.vidoreInstructions, momentSeeker: o.momentseeker, pageData: o.pageData };
   // Task names, --data, --out and --cache-dir are checked before any endpoint is contacted or model loaded.

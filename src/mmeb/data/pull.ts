@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { downloadRepo } from '../../io/hub.ts';
-import { Vlm2VecError } from '../../errors.ts';
+import { Vlm2VecError, errorDetail } from '../../errors.ts';
+import { ignoreWarnings } from '../../util/warn.ts';
 import { EXTRACTING_PARSERS, rawVideoRoot } from '../load/context.ts';
 import type { TaskDef } from '../tasks/types.ts';
 import { findDataFiles, globToRegExp } from './discover.ts';
@@ -153,7 +154,7 @@ export async function pullRepo(repo: string, include: readonly string[], destRoo
     });
     return r.files.length;
   } catch (err) {
-    const msg = (err as Error).message.replace(/^\[hub\] /, '');
+    const msg = errorDetail(err, 'hub');
     const offline = /cannot reach/.test(msg);
     throw new Vlm2VecError('data', `dataset ${repo}: ${msg}${offline
       ? ` To prepare DATA without network here, fetch the repos elsewhere (e.g. \`git clone ${hubUrl}/datasets/${repo}\`), copy them to <DATA>/<org>/<repo>/ and run \`${opts.checkCommand ?? 'vlm2vec data check'}\`.`
@@ -260,7 +261,7 @@ export async function checkData(dataDir: string, tasks: readonly TaskDef[]): Pro
       }
     } catch (err) {
       annotations = 'missing';
-      detail = (err as Error).message.replace(/^\[data\] /, '');
+      detail = errorDetail(err, 'data');
     }
     const root = join(dataDir, t.mediaRoot);
     if (t.modality === 'image') {
@@ -289,7 +290,7 @@ async function checkImageFolders(repoDir: string, t: TaskDef, root: string): Pro
   try {
     row = (await readRows(files, { limit: 1 }))[0]?.data;
   } catch (err) {
-    return { media: 'not checked', detail: `${(err as Error).message.replace(/^\[data\] /, '')} (its image folder is named there)` };
+    return { media: 'not checked', detail: `${errorDetail(err, 'data')} (its image folder is named there)` };
   }
   if (row === undefined) return { media: 'not checked', detail: `${files.join(', ')} has no rows (its image folder is named there)` };
   const paths = [row['qry_img_path'], ...(Array.isArray(row['tgt_img_path']) ? row['tgt_img_path'] : [])]
@@ -318,15 +319,14 @@ export async function checkDataDeep(
   for (const t of tasks) {
     let row: CheckRow;
     try {
-      const l = await loadTask(t, { dataDir, onWarning: () => {}, ...(opts.cacheDir ? { cacheDir: opts.cacheDir } : {}) });
+      const l = await loadTask(t, { dataDir, onWarning: ignoreWarnings, ...(opts.cacheDir ? { cacheDir: opts.cacheDir } : {}) });
       row = { task: t.name, annotations: 'ok', media: t.modality === 'visdoc' ? 'from corpus' : 'ok', detail: `${l.queries.length} queries, ${l.corpus.length} corpus items` };
     } catch (err) {
-      const msg = (err as Error).message;
       // `[data]` errors come from annotation files/rows; the others from media (images, frames).
       const shallow = (await checkData(dataDir, [t]))[0]!;
-      row = /^\[data\]/.test(msg)
-        ? { task: t.name, annotations: 'missing', media: shallow.media, detail: msg.replace(/^\[\w+\] /, '') }
-        : { task: t.name, annotations: 'ok', media: 'missing', detail: msg.replace(/^\[\w+\] /, '') };
+      row = err instanceof Vlm2VecError && err.area === 'data'
+        ? { task: t.name, annotations: 'missing', media: shallow.media, detail: errorDetail(err) }
+        : { task: t.name, annotations: 'ok', media: 'missing', detail: errorDetail(err) };
     }
     rows.push(row);
     opts.onTask?.(row);

@@ -91,7 +91,7 @@ export async function loadV1Subset(dataDir: string, subset: string): Promise<V1S
     files = findDataFiles({ repoDir, repo: V1_REPO, config: subset, split: 'test' });
   } catch (err) {
     if (!(err instanceof Vlm2VecError)) throw err;
-    const detail = err.message.replace(/^\[[^\]]*\] /, '').replace(/; run `vlm2vec data pull.*$/s, '');
+    const detail = err.detail.replace(/; run `vlm2vec data pull.*$/s, '');
     throw new Vlm2VecError('mmeb-v1', `subset '${subset}': ${detail}. Expected ${V1_REPO} downloaded into ${repoDir} ` +
       `(a folder per subset, <Subset>/test-*.parquet); subsets found there: ${listSubsets(repoDir)}`, { cause: err });
   }

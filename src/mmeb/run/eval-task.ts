@@ -17,6 +17,7 @@ import { scoreTaskWithInfo } from '../score/metrics.ts';
 import { writeTaskResults } from './results.ts';
 import { ImageResizer, resizesMedia, type ImageResolution } from '../load/resize.ts';
 import { Vlm2VecError } from '../../errors.ts';
+import { warnToStderr, type WarningSink } from '../../util/warn.ts';
 
 /** Progress of one task, as the pipeline reports it. */
 export type TaskProgress =
@@ -44,8 +45,8 @@ export interface TaskRunOptions {
   /** Where the resized copies go; required with `imageResolution` (runEval: `OUT/.resized`). */
   resizeDir?: string | undefined;
   onProgress?: ((p: TaskProgress) => void) | undefined;
-  /** Non-fatal notices (approximate resizes). Default: written to stderr. */
-  onWarning?: ((message: string) => void) | undefined;
+  /** Non-fatal notices (the loader's skipped rows and cache fallbacks, approximate resizes). Default: written to stderr. */
+  onWarning?: WarningSink | undefined;
 }
 
 export interface TaskOutcome {
@@ -76,6 +77,7 @@ export async function evalTask(task: TaskDef, opts: TaskRunOptions): Promise<Tas
     dataDir: opts.dataDir,
     ...(opts.style ? { style: opts.style } : {}),
     ...(opts.vidoreInstructions ? { vidoreInstructions: opts.vidoreInstructions } : {}),
+    ...(opts.onWarning ? { onWarning: opts.onWarning } : {}),
   });
   if (loaded.queries.length === 0) throw new Vlm2VecError('eval', `task ${task.name}: the loader produced no queries`);
   const pool = buildCandidatePool(loaded);
@@ -125,7 +127,7 @@ export async function evalTask(task: TaskDef, opts: TaskRunOptions): Promise<Tas
     cItems = await resizer.resizeItems(cItems, task.name, (d) => progress(nq + d));
     const approx = resizer.stats.approximate;
     if (approx.length > 0) {
-      const warn = opts.onWarning ?? ((m: string) => process.stderr.write(`vlm2vec: warning: ${m}\n`));
+      const warn = opts.onWarning ?? warnToStderr;
       warn(`task ${task.name}: ${approx.length} CMYK or 16-bit image(s) resized from their RGB conversion, not bit-exactly ` +
         `as Pillow resizes them in their own mode (first: ${approx[0]})`);
     }

@@ -16,6 +16,7 @@ import { readFinishedScores, scorePath } from './results.ts';
 import { checkEvalSettings, evalSettings } from './eval-settings.ts';
 import { RESIZED_DIR, type ImageResolution } from '../load/resize.ts';
 import { Vlm2VecError } from '../../errors.ts';
+import type { WarningSink } from '../../util/warn.ts';
 import { ensureOutputDir, statOrUndefined } from '../../util/fs.ts';
 
 /** Options of {@link runEval}. */
@@ -47,6 +48,8 @@ export interface EvalOptions {
   /** Model name written into the summary; default the embedder id. */
   modelLabel?: string;
   onProgress?: (e: EvalEvent) => void;
+  /** Non-fatal notices of the tasks (skipped rows, approximate resizes). Default: written to stderr. */
+  onWarning?: WarningSink;
 }
 
 export type EvalEvent =
@@ -134,6 +137,7 @@ export async function runEval(opts: EvalOptions): Promise<EvalResult> {
           imageResolution: opts.imageResolution,
           resizeDir: join(opts.outDir, RESIZED_DIR),
           onProgress: emit,
+          onWarning: opts.onWarning,
         });
         emit({
           type: 'task-done', task: task.name, scores: r.scores, seconds: (performance.now() - t0) / 1000,

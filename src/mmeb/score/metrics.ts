@@ -10,7 +10,7 @@
 // - binary nDCG and MAP count a duplicated positive in the prediction each time it appears;
 // - MAP is normalised by min(|L|, k).
 
-import { Vlm2VecError } from '../../errors.ts';
+import { Vlm2VecError, errorDetail } from '../../errors.ts';
 import { METRIC_KEYS, type MetricKey, type PredLine, type ScoreDict } from '../tasks/types.ts';
 import { dedupLabels, npMean, type LabelOrder, type StrHashAlgorithm } from './pyorder.ts';
 
@@ -144,7 +144,7 @@ export function scoreTaskWithInfo(preds: readonly PredLine[], opts: ScoreOptions
     try {
       r = queryMetrics(line, opts);
     } catch (err) {
-      if (err instanceof Vlm2VecError) throw new Vlm2VecError('metrics', `query ${qi}: ${err.message.replace(/^\[metrics\] /, '')}`, { cause: err });
+      if (err instanceof Vlm2VecError) throw new Vlm2VecError('metrics', `query ${qi}: ${errorDetail(err, 'metrics')}`, { cause: err });
       throw err;
     }
     if (line.rel_scores !== null && new Set(line.rel_scores).size > 1) {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  TASKS, BENCHMARKS, EXTRA_TASKS, buildRegistry, freezeUnique, getTask, selectTasks, META_TASKS, editDistance,
+  TASKS, BENCHMARKS, EXTRA_TASKS, buildRegistry, freezeUnique, getTask, selectTasks, META_TASKS,
 } from './registry.ts';
 import { Vlm2VecError } from '../../errors.ts';
 import type { TaskDef } from './types.ts';
@@ -120,10 +120,4 @@ test('selection by name, modality, group, glob; did-you-mean', () => {
   assert.throws(() => selectTasks('mmeb-v2', ['Zzz*']), /pattern 'Zzz\*' matches no task/);
   assert.throws(() => selectTasks('mmeb-v1', ['K700']), /task 'K700' is not part of benchmark mmeb-v1/);
   assert.throws(() => selectTasks('mmeb-v3' as 'mmeb-v2', []), /unknown benchmark 'mmeb-v3'/);
-});
-
-test('edit distance', () => {
-  assert.equal(editDistance('kitten', 'sitting'), 3);
-  assert.equal(editDistance('', 'abc'), 3);
-  assert.equal(editDistance('abc', 'abc'), 0);
 });

@@ -2,9 +2,10 @@
 // published score files (docs/mmeb.md §1.2, §2), plus the named benchmarks
 // (mmeb-v2, mmeb-v1) built from it. Version-sensitive tasks (§10) are built from explicit options
 // whose defaults equal the current reference HEAD (6e1e1d4).
-// Selection by name/modality/group/glob lives in select.ts.
+// Selection by name/modality/group/glob (selectTasks) follows them, with did-you-mean suggestions.
 
 import { Vlm2VecError } from '../../errors.ts';
+import { closestName } from '../../util/text.ts';
 import type { Modality, MetaTask, TaskDef } from './types.ts';
 import { imageTasks } from './registry-image.ts';
 import { videoTasks, momentSeeker1k8 } from './registry-video.ts';
@@ -128,35 +129,8 @@ export function getTask(name: string, tasks: readonly TaskDef[] = TASKS): TaskDe
 
 /** `unknown task 'X': did you mean Y?` (or without suggestion when nothing is close). */
 export function unknownTaskMessage(name: string, candidates: readonly string[]): string {
-  const best = suggest(name, candidates);
+  const best = closestName(name, candidates);
   return best ? `unknown task '${name}': did you mean ${best}?` : `unknown task '${name}'`;
-}
-
-/** Closest name by case-insensitive Levenshtein distance, if within a third of the length (min 2). */
-export function suggest(name: string, candidates: readonly string[]): string | undefined {
-  let best: string | undefined;
-  let bestD = Infinity;
-  const a = name.toLowerCase();
-  for (const c of candidates) {
-    const d = editDistance(a, c.toLowerCase());
-    if (d < bestD) { bestD = d; best = c; }
-  }
-  const limit = Math.max(2, Math.ceil(name.length / 3));
-  return bestD <= limit ? best : undefined;
-}
-
-/** Levenshtein distance (insert/delete/substitute, all cost 1). */
-export function editDistance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const cur = [i];
-    for (let j = 1; j <= b.length; j++) {
-      const sub = (prev[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1);
-      cur.push(Math.min(sub, (prev[j] ?? 0) + 1, (cur[j - 1] ?? 0) + 1));
-    }
-    prev = cur;
-  }
-  return prev[b.length] ?? 0;
 }
 
 const GROUP_RE = /^(image|video|visdoc|v1)\/([A-Za-z0-9]+)$/i;
@@ -225,7 +199,7 @@ function matchGroup(spec: string, modality: string, meta: string, bench: Benchma
     hit = m === undefined ? [] : pool.filter((t) => t.modality === modality && t.meta === m);
   }
   if (hit.length > 0) return hit;
-  const best = suggest(spec, valid);
+  const best = closestName(spec, valid);
   throw new Vlm2VecError('mmeb', `unknown group '${spec}' in benchmark ${bench.name}${best ? `: did you mean ${best}?` : ` (groups: ${valid.join(', ')})`}`);
 }
 
