@@ -143,3 +143,15 @@ test('an embedder that declares no images fails image tasks up front; undeclared
   const ok = await runEval({ embedder: plain, benchmark: 'mmeb-v2', tasks: ['Breakfast'], dataDir: data, outDir: join(work, 'out10') });
   assert.equal(ok.tasks[0]?.status, 'done');
 });
+
+test("runEval hands the loader's warnings to onWarning instead of stderr", async () => {
+  const warnings: string[] = [];
+  const r = await runEval({
+    embedder: embedder([]), benchmark: 'mmeb-v2', tasks: ['MSVD'], dataDir: data, outDir: join(work, 'out-warn'),
+    onWarning: (m) => warnings.push(m),
+  });
+  assert.deepEqual(r.tasks.map((t) => [t.task.name, t.status]), [['MSVD', 'done']]);
+  // The fixture's MSVD has one row whose frames and video are both missing.
+  assert.equal(warnings.length, 1);
+  assert.match(warnings[0]!, /^task MSVD: skipped 1 rows whose frames and video are both missing/);
+});
