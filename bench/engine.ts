@@ -14,8 +14,8 @@ import { benchDecoderBlock } from './engine-blocks.ts';
 import { encodeModel } from '../src/tensor/onnx/proto.ts';
 import { IR_VERSION, OPSET } from '../src/tensor/onnx/model.ts';
 import type { OnnxModel, OnnxNode } from '../src/tensor/onnx/model.ts';
-import type { BenchCase, BenchContext, BenchResult } from '../src/tensor/testing/bench.ts';
-import { makeContext, timeIt } from '../src/tensor/testing/bench.ts';
+import type { BenchCase, BenchContext, BenchResult } from './case.ts';
+import { makeContext, timeIt } from './case.ts';
 import { referencePython } from './python.ts';
 
 const threads = Number(process.env.BENCH_THREADS ?? 2);

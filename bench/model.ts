@@ -12,7 +12,7 @@ import { parseQwen2VLConfig } from '../src/models/qwen2-vl/config.ts';
 import { Qwen2VLModel } from '../src/models/qwen2-vl/model.ts';
 import { buildParams, expectedTensors, holdTensor, parseWeightDtype, type HostWeights } from '../src/models/qwen2-vl/weights.ts';
 import { configureRuntime } from '../src/tensor/index.ts';
-import { timeIt } from '../src/tensor/testing/bench.ts';
+import { timeIt } from './case.ts';
 import { referencePython } from './python.ts';
 
 const arg = (name: string, dflt: number): number => {

@@ -58,9 +58,12 @@ run('npm', ['i', '--no-audit', '--no-fund', join(work, tgz)], { env: { ONNXRUNTI
 
 // The installed package is the compiled one: no TypeScript sources, tests or TS loader.
 const pkgDir = join(app, 'node_modules', 'vlm2vec');
-for (const p of ['src', 'test', 'bench', 'tools', 'dist/cli/main.test.js', 'dist/tensor/testing']) {
+for (const p of ['src', 'test', 'bench', 'tools']) {
   if (existsSync(join(pkgDir, p))) fail(`the package ships ${p}`);
 }
+// Tests and their helpers (`*.test.ts`, `*.test-helper.ts`) stay out of dist/.
+const testFiles = readdirSync(join(pkgDir, 'dist'), { recursive: true }).map(String).filter((f) => /\.test(-helper)?\.(js|d\.ts)$/.test(f));
+if (testFiles.length > 0) fail(`the package ships test code: ${testFiles.slice(0, 5).join(', ')}`);
 if (!existsSync(join(pkgDir, 'dist', 'cli', 'main.js'))) fail('the package has no dist/cli/main.js');
 if (existsSync(join(app, 'node_modules', 'tsx'))) fail('tsx was installed: it should be a devDependency only');
 

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Command } from 'commander';
 import { registerData } from './data.ts';
-import { FIXTURE_DATA } from '../mmeb/load/test-util.ts';
+import { FIXTURE_DATA } from '../mmeb/load/fixtures.test-helper.ts';
 import { fakeHub } from '../mmeb/data/fake-hub.test-helper.ts';
 import { cpSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -91,7 +91,7 @@ test('data check: one line per task, exit code 1 when something is missing', asy
 });
 
 test('data check: an image task is checked against its own folder under image-tasks/, named by its rows', async () => {
-  const { fixtureCopy } = await import('../mmeb/load/test-util.ts');
+  const { fixtureCopy } = await import('../mmeb/load/fixtures.test-helper.ts');
   const { rmSync } = await import('node:fs');
   const data = fixtureCopy();
   try {
@@ -121,7 +121,7 @@ test('data pull --dry-run: repos, archives and the extraction commands', async (
 });
 
 test('data check --deep loads the tasks and reports media errors', async () => {
-  const { fixtureCopy } = await import('../mmeb/load/test-util.ts');
+  const { fixtureCopy } = await import('../mmeb/load/fixtures.test-helper.ts');
   const { rmSync } = await import('node:fs');
   const { join } = await import('node:path');
   const data = fixtureCopy();

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import {
   Tensor, add, configureRuntime, dumpGraph, fusedOp, grad, jit, mean, mul, quickGelu, randn, rsqrt, sum,
 } from './index.ts';
-import { assertClose } from './testing/fixtures.ts';
+import { assertClose } from './fixtures.test-helper.ts';
 
 configureRuntime({ threads: 1 });
 

@@ -5,8 +5,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { add, cast, configureRuntime, mul, randn, scalar, sum, Tensor, vjp } from './index.ts';
-import { FNS } from './testing/op-cases.ts';
-import { assertClose, loadFixture } from './testing/fixtures.ts';
+import { FNS } from './op-cases.test-helper.ts';
+import { assertClose, loadFixture } from './fixtures.test-helper.ts';
 
 configureRuntime({ threads: 1 });
 

@@ -8,7 +8,7 @@ import {
   Tensor, configureRuntime, dumpGraph, fromArray, grad, jit, matmul, mul, permute, randn, softmax, softmaxComposed, sum,
   tensor, transpose, where, full,
 } from './index.ts';
-import { assertClose } from './testing/fixtures.ts';
+import { assertClose } from './fixtures.test-helper.ts';
 
 configureRuntime({ threads: 1 });
 

@@ -7,8 +7,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { configureRuntime, jit, vjp, Tensor } from './index.ts';
 import type { Dim } from './index.ts';
-import { assertClose, loadFixture } from './testing/fixtures.ts';
-import { FNS } from './testing/op-cases.ts';
+import { assertClose, loadFixture } from './fixtures.test-helper.ts';
+import { FNS } from './op-cases.test-helper.ts';
 
 configureRuntime({ threads: 1 });
 

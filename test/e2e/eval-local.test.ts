@@ -18,7 +18,7 @@ import { LocalEmbedder } from '../../src/embed/local.ts';
 import type { EmbedItem } from '../../src/embed/types.ts';
 import { runEval } from '../../src/mmeb/run/eval.ts';
 import { loadTask } from '../../src/mmeb/load/index.ts';
-import { fixtureCopy } from '../../src/mmeb/load/test-util.ts';
+import { fixtureCopy } from '../../src/mmeb/load/fixtures.test-helper.ts';
 import { getTask } from '../../src/mmeb/tasks/registry.ts';
 import { METRIC_KEYS } from '../../src/mmeb/tasks/types.ts';
 import { configureRuntime } from '../../src/tensor/index.ts';

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getTask, TASKS } from '../tasks/registry.ts';
 import { loadTask } from '../load/index.ts';
-import { FIXTURE_DATA } from '../load/test-util.ts';
+import { FIXTURE_DATA } from '../load/fixtures.test-helper.ts';
 import { checkData, planPull, pullData } from './pull.ts';
 import { fakeHub } from './fake-hub.test-helper.ts';
 

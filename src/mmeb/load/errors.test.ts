@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { getTask } from '../tasks/registry.ts';
 import { Vlm2VecError } from '../../errors.ts';
 import { loadTask } from './index.ts';
-import { fixtureCopy } from './test-util.ts';
+import { fixtureCopy } from './fixtures.test-helper.ts';
 import { execFileSync } from 'node:child_process';
 
 /** Rewrite one parquet file of a fixture copy through pyarrow-free JSON lines. */

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { getTask } from '../tasks/registry.ts';
 import { loadTask } from './index.ts';
-import { FIXTURE_DATA, rel } from './test-util.ts';
+import { FIXTURE_DATA, rel } from './fixtures.test-helper.ts';
 
 const load = (name: string, style?: 'qwen2_vl' | 'phi3_v' | 'llava_next' | 'gme') =>
   loadTask(getTask(name), { dataDir: FIXTURE_DATA, ...(style ? { style } : {}) });

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { getTask } from '../tasks/registry.ts';
 import { loadTask } from './index.ts';
-import { FIXTURE_DATA, rel } from './test-util.ts';
+import { FIXTURE_DATA, rel } from './fixtures.test-helper.ts';
 
 const load = (name: string, extra: { style?: 'qwen2_vl' | 'llava_next' | 'phi3_v'; onWarning?: (m: string) => void } = {}) =>
   loadTask(getTask(name), { dataDir: FIXTURE_DATA, ...extra });
@@ -214,7 +214,7 @@ test('missing frames are extracted with ffmpeg from video-tasks/videos/… when 
   const { execFileSync } = await import('node:child_process');
   const { existsSync, mkdirSync, readdirSync, rmSync } = await import('node:fs');
   const { join } = await import('node:path');
-  const { fixtureCopy } = await import('./test-util.ts');
+  const { fixtureCopy } = await import('./fixtures.test-helper.ts');
   const { ffmpegPath } = await import('../../io/video.ts');
   const data = fixtureCopy();
   try {
@@ -247,7 +247,7 @@ test('retrieval: an empty frame folder is filled from the raw video (> 64 frames
   const { execFileSync } = await import('node:child_process');
   const { mkdirSync, readdirSync, rmSync } = await import('node:fs');
   const { join } = await import('node:path');
-  const { fixtureCopy } = await import('./test-util.ts');
+  const { fixtureCopy } = await import('./fixtures.test-helper.ts');
   const { ffmpegPath } = await import('../../io/video.ts');
   const data = fixtureCopy();
   try {

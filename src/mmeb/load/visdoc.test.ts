@@ -12,7 +12,7 @@ import sharp from 'sharp';
 import { getTask } from '../tasks/registry.ts';
 import type { TaskDef } from '../tasks/types.ts';
 import { loadTask } from './index.ts';
-import { fixtureCopy, rel } from './test-util.ts';
+import { fixtureCopy, rel } from './fixtures.test-helper.ts';
 import { visragImageName } from './visdoc.ts';
 
 const expected = JSON.parse(readFileSync(new URL('../../../test/fixtures/mmeb/expected.json', import.meta.url), 'utf8')) as {

@@ -1,6 +1,6 @@
-// Helpers shared by benchmark cases (bench/engine.ts and the nn cases it loads): timing, and
-// running a PyTorch reference script in the Python reference environment when there is one
-// (resolved by bench/python.ts). Not part of the API.
+// What a benchmark case is (bench/engine.ts runs a list of them) and the helpers cases share:
+// timing, and running a PyTorch reference script in the Python reference environment when there
+// is one (resolved by bench/python.ts). Benchmarks never ship in the package.
 
 import { spawnSync } from 'node:child_process';
 
@@ -13,7 +13,7 @@ export interface BenchResult {
   note?: string;
 }
 
-/** A benchmark case; src/nn/bench.ts may export `benchCases: BenchCase[]` to be run too. */
+/** A benchmark case; `runEngineBench(cases)` of bench/engine.ts runs a list of them. */
 export interface BenchCase {
   name: string;
   run(ctx: BenchContext): Promise<BenchResult[]>;

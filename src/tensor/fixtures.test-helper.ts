@@ -4,10 +4,10 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
-import type { DType, TypedArray } from '../dtype.ts';
-import { typedToNumbers } from '../dtype.ts';
-import { fromArray } from '../ops/create.ts';
-import type { Tensor } from '../tensor.ts';
+import type { DType, TypedArray } from './dtype.ts';
+import { typedToNumbers } from './dtype.ts';
+import { fromArray } from './ops/create.ts';
+import type { Tensor } from './tensor.ts';
 
 export interface FixtureTensor {
   dtype: DType;
@@ -23,7 +23,7 @@ export interface OpCase {
   grads?: (FixtureTensor | null)[];
 }
 
-const ROOT = new URL('../../../test/fixtures/engine/', import.meta.url).pathname;
+const ROOT = new URL('../../test/fixtures/engine/', import.meta.url).pathname;
 
 export function loadFixture(sub: string): { cases: OpCase[]; read: (t: FixtureTensor) => Tensor } {
   const index = JSON.parse(readFileSync(join(ROOT, sub, 'index.json'), 'utf8')) as { cases: OpCase[] };

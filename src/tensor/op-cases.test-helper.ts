@@ -6,7 +6,7 @@ import {
   gelu, geluTanh, greaterEqual, l2Normalize, less, log, logicalAnd, logicalNot, logicalOr, logSoftmax, logSumExp, matmul,
   max, maximum, mean, min, minimum, mul, neg, oneHot, pad, permute, pow, quickGelu, reshape, rsqrt, scatterND,
   sigmoid, silu, sin, slice, softmax, split, sqrt, sub, sum, tanh, transpose, variance, where, Tensor, greater, lessEqual,
-} from '../index.ts';
+} from './index.ts';
 
 export type Fn = (...xs: Tensor[]) => Tensor;
 /** Same functions as CASES in tools/reference/engine_ops.py, written with our ops (dtype-generic). */
