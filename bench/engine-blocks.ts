@@ -181,7 +181,8 @@ export async function makeOurs(a: BenchArgs): Promise<{ run: Runner; sessions: (
   ) as Adapters;
   await realize(adapters);
   const withAdapters = (ad: Adapters): Qwen2DecoderLayerParams => {
-    const lora = (t: (typeof targets)[number]): LinearParams => ({ ...target(params, t), lora_A: { weight: ad[t].A }, lora_B: { weight: ad[t].B }, lora_scaling: 2 });
+    // Every target of this bench has a bias or not as its base layer does: the spread keeps it.
+    const lora = (t: (typeof targets)[number]) => ({ ...target(params, t), lora_A: { weight: ad[t].A }, lora_B: { weight: ad[t].B }, lora_scaling: 2 }) as Qwen2DecoderLayerParams['self_attn']['q_proj'];
     return {
       ...params,
       self_attn: { q_proj: lora('q_proj'), k_proj: lora('k_proj'), v_proj: lora('v_proj'), o_proj: lora('o_proj') },

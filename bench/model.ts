@@ -10,7 +10,8 @@
 import { spawnSync } from 'node:child_process';
 import { parseQwen2VLConfig } from '../src/models/qwen2-vl/config.ts';
 import { Qwen2VLModel } from '../src/models/qwen2-vl/model.ts';
-import { buildParams, expectedTensors, holdTensor, parseWeightDtype, type HostWeights } from '../src/models/qwen2-vl/weights.ts';
+import { buildParams, qwen2VLParamSpecs } from '../src/models/qwen2-vl/weights.ts';
+import { holdTensor, parseWeightDtype, type HostWeights } from '../src/models/common/float16.ts';
 import { configureRuntime } from '../src/tensor/index.ts';
 import { timeIt } from './case.ts';
 import { referencePython } from './python.ts';
@@ -86,10 +87,11 @@ async function runOurs(): Promise<{ textPerS: number; imagePerS: number; peakRss
   const cfg = parseQwen2VLConfig(CONFIG, { file: 'bench config' });
   const host: HostWeights = new Map();
   let seed = 1;
-  for (const [name, shape] of expectedTensors(cfg)) {
-    const n = shape.reduce((a, b) => a * b, 1);
+  for (const spec of qwen2VLParamSpecs(cfg)) {
+    const name = spec.path;
+    const n = spec.shape.reduce((a, b) => a * b, 1);
     const isNorm = /norm|ln_q/.test(name) && name.endsWith('weight');
-    host.set(name, holdTensor(name, isNorm ? new Float32Array(n).fill(1) : randomArray(n, seed++, 0.03), shape, DTYPE));
+    host.set(name, holdTensor(spec, isNorm ? new Float32Array(n).fill(1) : randomArray(n, seed++, 0.03), DTYPE));
   }
   const model = Qwen2VLModel.fromParams(cfg, buildParams(host, cfg), 'bench');
   // As LocalEmbedder does by default: build both sessions, then free the host weights.

@@ -21,7 +21,7 @@ import { LocalEmbedder, type LoadEvent, type LocalEmbedderOptions } from '../emb
 import { DEFAULT_PROMPT_STYLE, formatInput, PROMPT_STYLES, type PromptStyle } from '../embed/prompt.ts';
 import type { EmbedItem } from '../embed/types.ts';
 import { Vlm2VecError, errorDetail } from '../errors.ts';
-import { parseWeightDtype, type WeightDtype } from '../models/qwen2-vl/weights.ts';
+import { parseWeightDtype, type WeightDtype } from '../models/common/float16.ts';
 import { sampleFramePaths } from '../io/frames.ts';
 import { extractVideoFrames } from '../io/video.ts';
 import { checkOutputFile, ensureOutputDir, writeFileAtomic } from '../util/fs.ts';

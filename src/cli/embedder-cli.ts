@@ -7,7 +7,7 @@ import { createEmbedder, isEndpointSpec, type CreatedEmbedder } from '../embed/c
 import type { PromptStyle } from '../embed/prompt.ts';
 import type { RemoteEvent } from '../embed/remote.ts';
 import { Vlm2VecError } from '../errors.ts';
-import type { WeightDtype } from '../models/qwen2-vl/weights.ts';
+import type { WeightDtype } from '../models/common/float16.ts';
 import { nonNegativeInt, positiveInt } from '../util/cli-args.ts';
 import { DTYPE_HELP, parseDtypeOption } from './embed.ts';
 import { loadReporter, type ProgressStream } from './progress.ts';

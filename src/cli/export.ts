@@ -21,7 +21,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { resolveLocalModel, type LocalModelSpecOptions } from '../embed/local-resolve.ts';
 import { loadAdapter } from '../io/peft.ts';
 import { FLOAT16_SESSION, Qwen2VLModel, TEXT_INPUTS, VISION_INPUTS } from '../models/qwen2-vl/model.ts';
-import { parseWeightDtype, type WeightDtype } from '../models/qwen2-vl/weights.ts';
+import { parseWeightDtype, type WeightDtype } from '../models/common/float16.ts';
 import { DTYPE_HELP, parseDtypeOption } from './embed.ts';
 import { visionIndexInputs } from '../models/qwen2-vl/vision.ts';
 import type { ExportResult } from '../tensor/index.ts';
@@ -29,7 +29,7 @@ import { fromArray } from '../tensor/index.ts';
 import { checkOutputDir, ensureOutputDir } from '../util/fs.ts';
 import { hiddenAlias, pointToHelp } from '../util/cli-args.ts';
 import { loadReporter } from './progress.ts';
-import type { ModelLoadEvent } from '../models/qwen2-vl/weights.ts';
+import type { ModelLoadEvent } from '../models/common/weights.ts';
 
 // The graphs' ONNX input/output names are these semantic names (set where the graphs are traced).
 export { VISION_INPUTS, TEXT_INPUTS } from '../models/qwen2-vl/model.ts';

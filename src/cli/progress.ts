@@ -132,7 +132,8 @@ export class ProgressBar {
   }
 }
 
-const GRAPH_NAMES = { vision: 'vision tower', text: 'language model' } as const;
+// Graph names are the encoder's (models/registry.ts); the known ones read better spelled out.
+const GRAPH_NAMES: Record<string, string> = { vision: 'vision tower', text: 'language model' };
 
 /**
  * The CLI's display of a model load (LocalEmbedder.load's `onLoad`): which folders, download and
@@ -177,9 +178,9 @@ export function loadReporter(stream: ProgressStream = process.stderr, opts: Omit
         endBar();
         if (e.state === 'start') {
           sessionStart = now();
-          stream.write(`  building the ${GRAPH_NAMES[e.graph]} ONNX session\n`);
+          stream.write(`  building the ${GRAPH_NAMES[e.graph] ?? e.graph} ONNX session\n`);
         } else {
-          stream.write(`  ${GRAPH_NAMES[e.graph]} session ready (${formatDuration((now() - sessionStart) / 1000)})\n`);
+          stream.write(`  ${GRAPH_NAMES[e.graph] ?? e.graph} session ready (${formatDuration((now() - sessionStart) / 1000)})\n`);
         }
         break;
       case 'ready':

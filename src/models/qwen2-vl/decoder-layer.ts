@@ -6,30 +6,19 @@
 // sections, causal + key-padding mask. No KV cache: VLM2Vec encodes whole sequences.
 
 import { Vlm2VecError } from '../../errors.ts';
-import type { LinearParams, RmsNormParams, Rotary, SwigluMlpParams } from '../../nn/index.ts';
+import type { Rotary } from '../../nn/index.ts';
 import { applyRope, attention, linear, paddingMask, rmsNorm, swigluMlp } from '../../nn/index.ts';
 import type { Dim, Tensor } from '../../tensor/index.ts';
 import { add, fmtShape, reshape, transpose, unsqueeze } from '../../tensor/index.ts';
 import { mropeRotary } from './rope.ts';
+import type { Qwen2VLTextParams } from './weights.ts';
 
-/** One decoder layer's parameters (`model.layers.{i}.*` of a Qwen2-VL checkpoint). */
-export interface Qwen2DecoderLayerParams {
-  /** weight [D] */
-  input_layernorm: RmsNormParams;
-  self_attn: {
-    /** weight [H·hd, D], bias [H·hd] */
-    q_proj: LinearParams;
-    /** weight [Hkv·hd, D], bias [Hkv·hd] */
-    k_proj: LinearParams;
-    /** weight [Hkv·hd, D], bias [Hkv·hd] */
-    v_proj: LinearParams;
-    /** weight [D, H·hd], no bias */
-    o_proj: LinearParams;
-  };
-  /** weight [D] */
-  post_attention_layernorm: RmsNormParams;
-  mlp: SwigluMlpParams;
-}
+/**
+ * One decoder layer's parameters (`model.layers.{i}.*`), as declared in weights.ts
+ * (`declareQwen2VLParams`): input_layernorm [D], self_attn.{q,k,v}_proj (with bias),
+ * o_proj (no bias), post_attention_layernorm [D], mlp.{gate,up,down}_proj.
+ */
+export type Qwen2DecoderLayerParams = Qwen2VLTextParams['layers'][number];
 
 /** Hyper-parameters of the text decoder (from config.json / text_config). */
 export interface Qwen2DecoderConfig {

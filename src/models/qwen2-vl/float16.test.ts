@@ -20,7 +20,8 @@ import { configureRuntime, fromArray, treeLeaves, type Tensor } from '../../tens
 import { parseQwen2VLConfig } from './config.ts';
 import { compareRows, FIXTURES, FP16_FIXTURE, fp16Array, fp16Batch, goldenBatch, goldenCase, goldenF32 } from './fixtures.test-helper.ts';
 import { Qwen2VLModel } from './model.ts';
-import { expectedTensors, parseWeightDtype, readQwen2VLWeights } from './weights.ts';
+import { parseWeightDtype } from '../common/float16.ts';
+import { expectedTensors, readQwen2VLWeights } from './weights.ts';
 import { readJsonFile } from '../../io/hf-configs.ts';
 
 configureRuntime({ threads: 1 });

@@ -30,7 +30,9 @@ import { parseQwen2VLConfig } from './config.ts';
 import { ropeIndex, type RopeIndexRow } from './rope-index.ts';
 import { languageModel } from './text.ts';
 import { visionIndexInputs, visionTower } from './vision.ts';
-import { buildParams, parseWeightDtype, readQwen2VLWeights, type ModelLoadEvent, type Qwen2VLParams, type WeightDtype } from './weights.ts';
+import { buildParams, readQwen2VLWeights, type Qwen2VLParams } from './weights.ts';
+import { FLOAT16_SESSION, parseWeightDtype, type WeightDtype } from '../common/float16.ts';
+import type { ModelLoadEvent } from '../common/weights.ts';
 
 /** A padded batch as the processor + tokenizer produce it. */
 export interface Qwen2VLBatch {
@@ -109,21 +111,7 @@ export interface LoadModelOptions {
   onProgress?: ((e: ModelLoadEvent) => void) | undefined;
 }
 
-/**
- * Session settings of float16-held graphs (each measured with onnxruntime-node 1.30, CPU EP):
- * - ORT's constant folding would turn every Cast(float16 initializer) back into a float32
- *   initializer (a 1536×8960 weight then costs 165 MB in the session, vs 82 MB in plain
- *   float32), so it is disabled; at level 'all' a later pass folds the Cast anyway, so these
- *   graphs stop at 'extended'.
- * - The per-call float32 copies of the weights go through ORT's CPU arena, which keeps them all
- *   (a 4+4-layer 2B-width model grew from 1.6 to 2.3 GB RSS over two text calls), so the arena
- *   is off: each copy is freed after its MatMul (steady 0.9–1.5 GB; float32: 1.7–2.0 GB).
- */
-export const FLOAT16_SESSION = {
-  graphOptimizationLevel: 'extended',
-  enableCpuMemArena: false,
-  extra: { 'optimization.disable_specified_optimizers': 'ConstantFolding' },
-} as const;
+export { FLOAT16_SESSION } from '../common/float16.ts';
 
 /**
  * Index of each row's last real token: L-1 when every row ends with a token (left padding or

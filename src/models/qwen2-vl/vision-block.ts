@@ -6,26 +6,18 @@
 // limited to each segment of cu_seqlens (one per image / temporal slice).
 
 import { Vlm2VecError } from '../../errors.ts';
-import type { LayerNormParams, LinearParams, Rotary, VisionMlpParams } from '../../nn/index.ts';
+import type { Rotary } from '../../nn/index.ts';
 import { applyRope, attention, layerNorm, linear, segmentMask, visionMlp } from '../../nn/index.ts';
 import type { Dim, Tensor } from '../../tensor/index.ts';
 import { add, cast, fmtShape, permute, reshape, select, transpose, unsqueeze } from '../../tensor/index.ts';
+import type { Qwen2VLVisionParams } from './weights.ts';
 
-/** One ViT block's parameters (`visual.blocks.{i}.*`). */
-export interface Qwen2VisionBlockParams {
-  /** weight/bias [E] */
-  norm1: LayerNormParams;
-  /** weight/bias [E] */
-  norm2: LayerNormParams;
-  attn: {
-    /** weight [3E, E], bias [3E]; rows laid out [q | k | v] */
-    qkv: LinearParams;
-    /** weight [E, E], bias [E] */
-    proj: LinearParams;
-  };
-  /** fc1 [4E, E], fc2 [E, 4E], with biases */
-  mlp: VisionMlpParams;
-}
+/**
+ * One ViT block's parameters (`visual.blocks.{i}.*`), as declared in weights.ts
+ * (`declareQwen2VLParams`): norm1/norm2 [E], attn.qkv [3E, E] (rows [q | k | v]), attn.proj
+ * [E, E], mlp.fc1 [H, E], mlp.fc2 [E, H], all with biases.
+ */
+export type Qwen2VisionBlockParams = Qwen2VLVisionParams['blocks'][number];
 
 /** Per-call inputs of {@link qwen2VisionBlock}. */
 export interface Qwen2VisionBlockInputs {

@@ -5,7 +5,10 @@
 // reference merge of a float32 model; the norm is accumulated in float64 to keep the result
 // independent of summation order (the difference to float32 accumulation is below 1 ulp·√in).
 
-import { Vlm2VecError } from '../errors.ts';
+import { Vlm2VecError } from '../../errors.ts';
+import type { PeftAdapter } from '../../io/peft.ts';
+import { toFloat32 } from '../../io/safetensors-dtype.ts';
+import type { HostWeights } from './float16.ts';
 
 /** One adapted linear layer, already widened to float32. */
 export interface AdapterDelta {
@@ -68,4 +71,33 @@ export function mergeAdapter(w: Float32Array, out: number, inF: number, d: Adapt
     }
   }
   return res;
+}
+
+/**
+ * Merges every adapter module into `host` in place; an adapted module the model lacks is an error.
+ *
+ * @example mergeAdapterInto(host, await loadAdapter('checkpoints/VLM2Vec-V2.0'));
+ */
+export function mergeAdapterInto(host: HostWeights, adapter: PeftAdapter): void {
+  for (const mod of adapter.modules.values()) {
+    const base = host.get(mod.baseWeight);
+    if (!base) {
+      throw new Vlm2VecError('adapter', `${adapter.dir}: adapter targets ${mod.module}, but the model has no tensor ${mod.baseWeight}`);
+    }
+    if (!(base.data instanceof Float32Array)) {
+      throw new Vlm2VecError('adapter', `${adapter.dir}: ${mod.baseWeight} is already held as float16; merge adapters into float32 weights`);
+    }
+    if (base.shape.length !== 2) {
+      throw new Vlm2VecError('adapter', `${adapter.dir}: ${mod.baseWeight} is [${base.shape.join(', ')}], not a linear weight`);
+    }
+    const [out, inF] = base.shape as [number, number];
+    base.data = mergeAdapter(base.data, out, inF, {
+      module: mod.module,
+      a: toFloat32(mod.loraA.dtype, mod.loraA.data, `${mod.module}.lora_A`),
+      b: toFloat32(mod.loraB.dtype, mod.loraB.data, `${mod.module}.lora_B`),
+      r: mod.r,
+      scaling: mod.scaling,
+      magnitude: mod.magnitude ? toFloat32(mod.magnitude.dtype, mod.magnitude.data, `${mod.module}.lora_magnitude_vector`) : undefined,
+    });
+  }
 }

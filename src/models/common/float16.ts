@@ -1,0 +1,141 @@
+// How weights are held on the host and in the graph, for every architecture.
+//
+// dtype 'float16' — measured on this 2-core AVX2 CPU with onnxruntime-node 1.30 (1 thread):
+// ORT's CPU EP has no float16 MatMul/Gemm/Add/Mul/Softmax/Sigmoid/Erf/Where kernels (it wraps them
+// in inserted Casts to float32; only LayerNormalization, (Simplified)LayerNorm/RMSNorm, Gather,
+// Concat, Transpose, Max/Min, Cast run natively), so a float16 *compute* graph is not faster
+// (2048×1536×8960 MatMul: 0.81 s in float16 vs 0.80 s in float32) and not smaller (ORT folds the
+// weight's Cast into a float32 copy: 109 MB session vs 82 MB). What float16 buys on CPU is
+// memory: every matrix (linear weights, patch kernel, token embeddings) is held as float16 — half
+// the bytes on the host and in ORT — and cast to float32 in the graph right before its MatMul
+// (token embeddings: only the gathered rows). Same MatMul: 54 MB session, 0.89–0.97 s per call.
+// Compute stays float32. Vectors (biases, norm weights) are rounded to float16 values but stored
+// as float32: the same numbers as transformers' `model.half()` weights, without a Cast per vector.
+// Which tensors are matrices and which are stored transposed comes from each parameter's role
+// (common/param-spec.ts), not from its name.
+
+import { Vlm2VecError } from '../../errors.ts';
+import { f16ToF32, f32ToF16 } from '../../io/safetensors-dtype.ts';
+import type { Tensor } from '../../tensor/index.ts';
+import { cast, fromArray, transpose } from '../../tensor/index.ts';
+import type { ParamSpec } from './param-spec.ts';
+
+/** How the weights are held: float32, or float16 matrices computed in float32 (see the file comment). */
+export type WeightDtype = 'float32' | 'float16';
+
+export const WEIGHT_DTYPES: readonly WeightDtype[] = ['float32', 'float16'];
+
+/**
+ * Checks a user-given dtype (CLI flag, option object) and names where it came from.
+ *
+ * @example parseWeightDtype('float16', '--dtype') // 'float16'
+ */
+export function parseWeightDtype(value: unknown, where = 'dtype'): WeightDtype {
+  if (value === undefined) return 'float32';
+  if (typeof value === 'string' && (WEIGHT_DTYPES as readonly string[]).includes(value)) return value as WeightDtype;
+  const hint = value === 'fp16' || value === 'half' ? " (did you mean 'float16'?)" : value === 'fp32' ? " (did you mean 'float32'?)" : '';
+  throw new Vlm2VecError('weights', `${where} must be 'float32' or 'float16', got ${JSON.stringify(value)}${hint}`);
+}
+
+/**
+ * One host tensor by canonical name, in checkpoint layout. A float16 matrix (Uint16Array of IEEE
+ * half bits) is stored transposed, [in, out] (`transposed: true`), so its graph needs no Transpose
+ * per call: linear's `x·Wᵀ` then reads the Cast output directly.
+ */
+export type HostTensor = { data: Float32Array; shape: number[] } | { data: Uint16Array; shape: number[]; transposed: boolean };
+
+/** Host weights by canonical name. */
+export type HostWeights = Map<string, HostTensor>;
+
+/** Matrices held as float16 (linear weights and kernels, embedding tables). */
+export function heldAsHalf(spec: HeldSpec): boolean {
+  return (spec.role === 'linear' || spec.role === 'embedding') && spec.shape.length >= 2;
+}
+
+/** Whose float16 copy is stored [in, out]: linear weights (embedding tables are gathered by row). */
+export function storedTransposed(spec: HeldSpec): boolean {
+  return spec.role === 'linear';
+}
+
+/** What holding needs to know of a parameter. */
+export type HeldSpec = Pick<ParamSpec, 'path' | 'shape' | 'role'>;
+
+/**
+ * Rejects a tensor that float16 cannot hold: a finite value beyond ±65504 would silently become
+ * ±inf (bf16 checkpoints have float32's range; values inside float16's range are exact or
+ * rounded once, bf16 ones exact down to 6e-5).
+ */
+export function checkHalfRange(name: string, half: Uint16Array, source: () => Float32Array): void {
+  let src: Float32Array | undefined;
+  for (let i = 0; i < half.length; i++) {
+    if (((half[i] as number) & 0x7fff) !== 0x7c00) continue;
+    src ??= source(); // only widened when an infinity shows up (keeps the bf16 → f16 path lean)
+    if (Number.isFinite(src[i] as number)) {
+      throw new Vlm2VecError('weights', `tensor ${name} holds ${src[i]} (element ${i}), beyond float16's range (±65504); load it with dtype 'float32'`);
+    }
+  }
+}
+
+/** [rows, cols] float16 bits → [cols, rows], in cache-friendly blocks. */
+function transposeHalf(src: Uint16Array, rows: number, cols: number): Uint16Array {
+  const out = new Uint16Array(src.length);
+  const B = 64;
+  for (let r0 = 0; r0 < rows; r0 += B) {
+    const r1 = Math.min(rows, r0 + B);
+    for (let c0 = 0; c0 < cols; c0 += B) {
+      const c1 = Math.min(cols, c0 + B);
+      for (let r = r0; r < r1; r++) for (let c = c0; c < c1; c++) out[c * rows + r] = src[r * cols + c] as number;
+    }
+  }
+  return out;
+}
+
+/**
+ * A float32 tensor (checkpoint layout) as held under `dtype` (see {@link HostTensor}).
+ *
+ * @example holdTensor({ path: 'model.layers.0.mlp.up_proj.weight', shape: [8960, 1536], role: 'linear' }, w, 'float16').data // Uint16Array, [1536, 8960]
+ */
+export function holdTensor(spec: HeldSpec, data: Float32Array, dtype: WeightDtype): HostTensor {
+  const shape = [...spec.shape];
+  if (dtype === 'float32') return { data, shape };
+  const half = f32ToF16(data);
+  checkHalfRange(spec.path, half, () => data);
+  if (!heldAsHalf(spec)) return { data: f16ToF32(half), shape };
+  if (!storedTransposed(spec)) return { data: half, shape, transposed: false };
+  const rows = shape[0]!;
+  return { data: transposeHalf(half, rows, half.length / rows), shape, transposed: true };
+}
+
+/**
+ * Session settings of float16-held graphs (each measured with onnxruntime-node 1.30, CPU EP):
+ * - ORT's constant folding would turn every Cast(float16 initializer) back into a float32
+ *   initializer (a 1536×8960 weight then costs 165 MB in the session, vs 82 MB in plain
+ *   float32), so it is disabled; at level 'all' a later pass folds the Cast anyway, so these
+ *   graphs stop at 'extended'.
+ * - The per-call float32 copies of the weights go through ORT's CPU arena, which keeps them all
+ *   (a 4+4-layer 2B-width model grew from 1.6 to 2.3 GB RSS over two text calls), so the arena
+ *   is off: each copy is freed after its MatMul (steady 0.9–1.5 GB; float32: 1.7–2.0 GB).
+ */
+export const FLOAT16_SESSION = {
+  graphOptimizationLevel: 'extended',
+  enableCpuMemArena: false,
+  extra: { 'optimization.disable_specified_optimizers': 'ConstantFolding' },
+} as const;
+
+/**
+ * The constant tensor of a held weight (it becomes an initializer under jit), shaped as the math
+ * reads it (`spec.use`, else the checkpoint shape). A float16 matrix becomes `Cast(W16ᵀ →
+ * float32)ᵀ`: linear's own transpose cancels the outer one, so the graph is MatMul(x,
+ * Cast(W16ᵀ)). An embedding table stays a float16 tensor (the model gathers rows, then casts).
+ *
+ * @example const w = heldTensor(host, { path: 'model.norm.weight', shape: [1536], role: 'norm' });
+ */
+export function heldTensor(host: HostWeights, spec: Pick<ParamSpec, 'path' | 'shape' | 'use'>): Tensor {
+  const w = host.get(spec.path);
+  if (!w) throw new Vlm2VecError('weights', `tensor ${spec.path} was not loaded`);
+  const dims = [...(spec.use ?? w.shape)];
+  if (w.data instanceof Float32Array) return fromArray(w.data, dims, 'float32');
+  if (!('transposed' in w) || !w.transposed) return fromArray(w.data, dims, 'float16');
+  if (dims.length !== 2) throw new Vlm2VecError('weights', `float16 tensor ${spec.path} is stored transposed but used as [${dims.join(', ')}]`);
+  return transpose(cast(fromArray(w.data, [dims[1]!, dims[0]!], 'float16'), 'float32'));
+}
