@@ -3,7 +3,8 @@
 
 import { existsSync, statSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
-import { Vlm2VecError } from '../../errors.ts';
+import { Vlm2VecError, errorDetail } from '../../errors.ts';
+import type { WarningSink } from '../../util/warn.ts';
 import type { PromptStyle } from '../../embed/prompt.ts';
 import { listFrames, sampleFrameIndices } from '../../io/frames.ts';
 import type { TaskDef } from '../tasks/types.ts';
@@ -23,7 +24,11 @@ export interface LoaderCtx {
   vidoreInstructions: 'empty' | 'nonempty';
   /** Fallback folder for materialized visdoc page images when DATA is read-only. */
   cacheDir: string | undefined;
-  warn: (msg: string) => void;
+  warn: WarningSink;
+  /** Existence checks memoised for this load only (see {@link exists}). */
+  existCache: Map<string, boolean>;
+  /** Image loader: a row's relative image path → its resolved absolute path, for this load. */
+  imagePaths: Map<string, string>;
 }
 
 /** `DATA/<org>/<repo>` of a hub repo. */
@@ -56,23 +61,25 @@ export function media(ctx: LoaderCtx, ...parts: string[]): string {
   return isAbsolute(p) ? p : join(ctx.mediaRoot, p);
 }
 
-const existCache = new Map<string, boolean>();
-
-/** `existsSync` memoised per process: image candidates repeat across rows (1000×1000 lookups). */
-export function exists(p: string): boolean {
-  let v = existCache.get(p);
-  if (v === undefined) { v = existsSync(p); existCache.set(p, v); }
+/**
+ * `existsSync` memoised per load: image candidates repeat across rows (1000×1000 lookups). The
+ * memo lives in the load's context, not in the module, so two loads in one process (two runs,
+ * or a rerun after media were extracted) each see the disk as it is when they look.
+ */
+export function exists(ctx: LoaderCtx, p: string): boolean {
+  let v = ctx.existCache.get(p);
+  if (v === undefined) { v = existsSync(p); ctx.existCache.set(p, v); }
   return v;
 }
 
-/** Forget cached existence checks (after writing files, and in tests). */
-export function clearExistsCache(): void {
-  existCache.clear();
+/** Forget this load's existence checks (after it wrote files). */
+export function forgetExists(ctx: LoaderCtx): void {
+  ctx.existCache.clear();
 }
 
 /** Throw a clear error when a media file is missing. */
 export function requireFile(ctx: LoaderCtx, path: string, what: string): string {
-  if (!exists(path)) {
+  if (!exists(ctx, path)) {
     throw new Vlm2VecError('mmeb', `task ${ctx.task.name}: ${what} ${path} not found (media root ${ctx.mediaRoot}; see \`vlm2vec data pull\` for the MMEB-V2 media archives)`);
   }
   return path;
@@ -135,7 +142,7 @@ export async function sampledFramesOrExtract(
         await framesOf(ctx, dir, what);
       } catch (err) {
         if (!(err instanceof Vlm2VecError)) throw err;
-        throw new Vlm2VecError('mmeb', `${err.message.replace(/^\[mmeb\] /, '')}; the raw video ${videoFile} to extract them from is not there either`, { cause: err });
+        throw new Vlm2VecError('mmeb', `${errorDetail(err, 'mmeb')}; the raw video ${videoFile} to extract them from is not there either`, { cause: err });
       }
     } else {
       // Lazy import: ffmpeg plumbing is only needed on this rare path.

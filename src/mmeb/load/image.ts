@@ -15,8 +15,6 @@ import { pyReplace, pyStrip, pyStripChars } from './pystr.ts';
 /** `text.replace(" \n", "\n") + "\n"`, the V1-compatibility tail of most image prompts. */
 const v1Fix = (t: string, tail = '\n'): string => pyReplace(t, ' \n', '\n') + tail;
 
-const resolved = new WeakMap<LoaderCtx, Map<string, string>>();
-
 /**
  * Absolute path of an image under `image-tasks/`. The MMEB-V2 `mmeb_v1.tar.gz` unpacks into
  * `MMEB/`, which the download script moves up; a tree left as `image-tasks/MMEB/...` (the
@@ -25,14 +23,12 @@ const resolved = new WeakMap<LoaderCtx, Map<string, string>>();
 function imagePath(ctx: LoaderCtx, rel: string, r: RowRef, field: string): string {
   // Retrieval rows repeat the same ~1000 candidate paths: resolve each once per task load
   // (1M candidates otherwise spend seconds in path.join and stat).
-  let cache = resolved.get(ctx);
-  if (!cache) { cache = new Map(); resolved.set(ctx, cache); }
-  const hit = cache.get(rel);
+  const hit = ctx.imagePaths.get(rel);
   if (hit !== undefined) return hit;
   const p = join(ctx.mediaRoot, rel);
   const alt = join(ctx.mediaRoot, 'MMEB', rel);
-  const found = exists(p) ? p : exists(alt) ? alt : undefined;
-  if (found !== undefined) { cache.set(rel, found); return found; }
+  const found = exists(ctx, p) ? p : exists(ctx, alt) ? alt : undefined;
+  if (found !== undefined) { ctx.imagePaths.set(rel, found); return found; }
   throw new Vlm2VecError('mmeb', `task ${ctx.task.name}: image ${p} (field '${field}' of ${r.file} row ${r.index}) not found; extract mmeb_v1.tar.gz of TIGER-Lab/MMEB-V2 into ${ctx.mediaRoot} (see \`vlm2vec data pull\`)`);
 }
 

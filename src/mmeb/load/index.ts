@@ -4,9 +4,10 @@
 
 import { join } from 'node:path';
 import { Vlm2VecError } from '../../errors.ts';
+import { warnToStderr, type WarningSink } from '../../util/warn.ts';
 import { DEFAULT_PROMPT_STYLE, type PromptStyle } from '../../embed/prompt.ts';
 import type { Candidate, LoadedTask, ParserKind, QueryRow, TaskDef } from '../tasks/types.ts';
-import { absDataDir, clearExistsCache, type LoaderCtx } from './context.ts';
+import { absDataDir, type LoaderCtx } from './context.ts';
 import { loadImageTask } from './image.ts';
 import { loadVideoClsTask } from './video-cls.ts';
 import { loadVideoRetTask } from './video-ret.ts';
@@ -29,7 +30,7 @@ export interface LoadTaskOptions {
   /** Build at most this many queries (smoke runs); default all. */
   limit?: number;
   /** Non-fatal notices (skipped rows, cache fallback). Default: written to stderr. */
-  onWarning?: (message: string) => void;
+  onWarning?: WarningSink;
 }
 
 type Loader = (ctx: LoaderCtx) => Promise<{ queries: QueryRow[]; corpus: Candidate[] }>;
@@ -54,6 +55,30 @@ function vidoreSetting(task: TaskDef, opt: LoadTaskOptions['vidoreInstructions']
 }
 
 /**
+ * The context one load of `task` runs in: options resolved, and its own memo of file checks, so
+ * two loads in one process never see each other's (possibly stale) answers.
+ *
+ * @example
+ * const ctx = createLoaderCtx(getTask('MSCOCO_t2i'), { dataDir: '/data/mmeb' });
+ * ctx.mediaRoot; // '/data/mmeb/image-tasks'
+ */
+export function createLoaderCtx(task: TaskDef, opts: LoadTaskOptions): LoaderCtx {
+  const dataDir = absDataDir(opts.dataDir);
+  return {
+    task,
+    dataDir,
+    style: opts.style ?? DEFAULT_PROMPT_STYLE,
+    mediaRoot: join(dataDir, task.mediaRoot),
+    limit: opts.limit ?? Infinity,
+    vidoreInstructions: vidoreSetting(task, opts.vidoreInstructions),
+    cacheDir: opts.cacheDir,
+    warn: opts.onWarning ?? warnToStderr,
+    existCache: new Map(),
+    imagePaths: new Map(),
+  };
+}
+
+/**
  * Load one task: read its dataset files, build every query and candidate exactly per docs/mmeb.md §3.
  * Errors (missing repo/files/media, malformed rows, queries without a positive) are
  * {@link Vlm2VecError}s naming the task, the file and the field.
@@ -65,22 +90,10 @@ function vidoreSetting(task: TaskDef, opt: LoadTaskOptions['vidoreInstructions']
 export async function loadTask(task: TaskDef, opts: LoadTaskOptions): Promise<LoadedTask> {
   const loader: Loader | undefined = (LOADERS as Record<string, Loader>)[task.parser];
   if (!loader) throw new Vlm2VecError('mmeb', `task ${task.name}: unknown parser kind '${task.parser}'`);
-  const dataDir = absDataDir(opts.dataDir);
-  // Existence checks are memoised within one load only: media may appear between loads.
-  clearExistsCache();
-  const ctx: LoaderCtx = {
-    task,
-    dataDir,
-    style: opts.style ?? DEFAULT_PROMPT_STYLE,
-    mediaRoot: join(dataDir, task.mediaRoot),
-    limit: opts.limit ?? Infinity,
-    vidoreInstructions: vidoreSetting(task, opts.vidoreInstructions),
-    cacheDir: opts.cacheDir,
-    warn: opts.onWarning ?? ((m) => process.stderr.write(`vlm2vec: warning: ${m}\n`)),
-  };
+  const ctx = createLoaderCtx(task, opts);
   const { queries, corpus } = await loader(ctx);
   if (queries.length === 0) {
-    throw new Vlm2VecError('mmeb', `task ${task.name}: no queries were loaded from ${join(dataDir, ...task.source.repo.split('/'))}`);
+    throw new Vlm2VecError('mmeb', `task ${task.name}: no queries were loaded from ${join(ctx.dataDir, ...task.source.repo.split('/'))}`);
   }
   return { task, queries, corpus };
 }

@@ -14,7 +14,7 @@ import type { Candidate, LabelKind, QueryRow } from '../tasks/types.ts';
 import { findDataFiles } from '../data/discover.ts';
 import { id, idKind, imageBytes, num, optStr, str } from '../data/fields.ts';
 import { forEachRowGroup, readRows, type RowRef } from '../data/read.ts';
-import { clearExistsCache, repoDir, taskRows, type LoaderCtx } from './context.ts';
+import { forgetExists, repoDir, taskRows, type LoaderCtx } from './context.ts';
 
 export const VISDOC_QUERY_INSTRUCTION = 'Find a document image that matches the given query:';
 export const VISDOC_TGT_INSTRUCTION = 'Understand the content of the provided document image.';
@@ -152,7 +152,7 @@ async function materializeCorpus(ctx: LoaderCtx, parser: 'vidore' | 'visrag'): P
       renameSync(tmp, path);
     }
   });
-  clearExistsCache();
+  forgetExists(ctx);
   return { root, ids, kind };
 }
 
