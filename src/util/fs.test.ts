@@ -2,6 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { pathToFileURL } from 'node:url';
+import ts from 'typescript';
 import { join } from 'node:path';
 import { checkOutputDir, checkOutputFile, ensureOutputDir, writeFileAtomic, writeFileAtomicSync } from './fs.ts';
 import { Vlm2VecError } from '../errors.ts';
@@ -93,14 +96,34 @@ test('checkOutputFile: a folder, a trailing slash, or a folder below a file are 
   assert.equal(checkOutputFile(join(dir, 'f'), o)?.size, 1);
 });
 
-// Root may write anywhere, so the permission check can only be seen as another user.
-test('a read-only folder is refused with the folder named', { skip: process.getuid?.() === 0 ? 'running as root: every folder is writable' : false }, () => {
+// Root may write anywhere, so as root the check runs in a child process as the unprivileged user
+// `nobody` (uid/gid 65534), which a read-only folder does refuse.
+test('a read-only folder is refused with the folder named', () => {
   const dir = mkdtempSync(join(tmpdir(), 'vlm2vec-fs-'));
+  chmodSync(dir, 0o755);
   const ro = join(dir, 'ro');
   mkdirSync(ro);
   chmodSync(ro, 0o555);
+  const expected = new RegExp(`${ro} is not writable \\(EACCES\\)`);
   try {
-    assert.throws(() => ensureOutputDir(join(ro, 'x')), isErr(new RegExp(`${ro} is not writable \\(EACCES\\)`)));
+    if (process.getuid?.() !== 0) {
+      assert.throws(() => ensureOutputDir(join(ro, 'x')), isErr(expected));
+      return;
+    }
+    // The child runs plain-JS copies of fs.ts and errors.ts from a world-readable folder: the
+    // checkout itself may sit in a private (0700) temp folder that `nobody` cannot enter.
+    const bundle = join(dir, 'fs.mjs');
+    for (const [src, out] of [['./fs.ts', bundle], ['../errors.ts', join(dir, 'errors.mjs')]] as const) {
+      const code = readFileSync(new URL(src, import.meta.url), 'utf8');
+      const js = ts.transpileModule(code, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } }).outputText;
+      writeFileSync(out, js.replace("'../errors.ts'", "'./errors.mjs'"));
+    }
+    const script = `import { ensureOutputDir } from ${JSON.stringify(pathToFileURL(bundle).href)};
+      try { ensureOutputDir(${JSON.stringify(join(ro, 'x'))}); console.log('created'); } catch (e) { console.log(e.message); }`;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { uid: 65534, gid: 65534, encoding: 'utf8', cwd: dir });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, expected);
+    assert.equal(existsSync(join(ro, 'x')), false);
   } finally {
     chmodSync(ro, 0o755);
   }
