@@ -5,7 +5,7 @@
 // 1280 / 16 heads, vocab 151936) and reduced depth (4 LM + 4 vision layers), random weights,
 // on the same inputs: a text-only batch and a batch of 448×448 image + text rows.
 // Ours runs in this process (peak RSS = this process); PyTorch runs in its own process (always fp32).
-// --dtype float16 runs ours with float16-held weights (float32 compute; see src/models/qwen2-vl/weights.ts).
+// --dtype float16 runs ours with float16-held weights (float32 compute; docs/float16.md).
 
 import { spawnSync } from 'node:child_process';
 import { parseQwen2VLConfig } from '../src/models/qwen2-vl/config.ts';

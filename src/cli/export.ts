@@ -11,9 +11,8 @@
 //                (placeholder positions: images then videos, row-major), features [K, D] f32
 //                → hidden [B, D], embedding [B, D] (L2-normalized). Text-only: K = 0.
 // --dtype float16 writes every weight matrix as a float16 initializer followed by a Cast to
-// float32 (inputs, outputs and math stay float32): half the download for onnxruntime-web /
-// transformers.js users. ORT folds those Casts back into float32 weights unless the session
-// options in the manifest's `float16.sessionOptions` are used (then the memory is halved too).
+// float32 (half the download); the manifest's `float16.sessionOptions` keep them float16 in ORT
+// (docs/float16.md).
 
 import { copyFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';

@@ -66,15 +66,8 @@ export interface LocalEmbedderOptions extends LocalModelSpecOptions {
   threads?: number | undefined;
   /**
    * How the weights are held (default 'float32'). 'float16' holds every weight matrix as float16
-   * and computes in float32. Measured (onnxruntime-node 1.30, 1 thread, a 4+4-layer model with
-   * Qwen2-VL-2B's widths, sessions built and host weights released):
-   * - memory: anonymous (non-reclaimable) RSS 0.7 GB vs 1.4 GB; total RSS 0.9–1.5 GB vs
-   *   1.7–2.0 GB (the rest is the float16 weights read through ORT's file mapping, page cache
-   *   the OS can evict); load peak 1.75–2.0 GB vs 2.4 GB;
-   * - speed: each call re-casts the matrices it uses to float32, ~20–30% slower batches on CPU;
-   * - values: equal to transformers' `model.half().float()`, within ~1e-3 of float32 (bf16
-   *   checkpoints lose nothing: their values are exact in float16 down to 6e-5).
-   * Part of the cache identity. GPU execution providers with float16 kernels are not used yet.
+   * and computes in float32: about half the resident memory, ~20–30% slower on CPU, within ~1e-3
+   * of float32 (docs/float16.md). Part of the cache identity.
    */
   dtype?: WeightDtype | undefined;
   /** Identity used in cache keys (default: model source + weights fingerprint, adapter, non-default pixels). */

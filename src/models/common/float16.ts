@@ -1,16 +1,8 @@
-// How weights are held on the host and in the graph, for every architecture.
-//
-// dtype 'float16' — measured on this 2-core AVX2 CPU with onnxruntime-node 1.30 (1 thread):
-// ORT's CPU EP has no float16 MatMul/Gemm/Add/Mul/Softmax/Sigmoid/Erf/Where kernels (it wraps them
-// in inserted Casts to float32; only LayerNormalization, (Simplified)LayerNorm/RMSNorm, Gather,
-// Concat, Transpose, Max/Min, Cast run natively), so a float16 *compute* graph is not faster
-// (2048×1536×8960 MatMul: 0.81 s in float16 vs 0.80 s in float32) and not smaller (ORT folds the
-// weight's Cast into a float32 copy: 109 MB session vs 82 MB). What float16 buys on CPU is
-// memory: every matrix (linear weights, patch kernel, token embeddings) is held as float16 — half
-// the bytes on the host and in ORT — and cast to float32 in the graph right before its MatMul
-// (token embeddings: only the gathered rows). Same MatMul: 54 MB session, 0.89–0.97 s per call.
-// Compute stays float32. Vectors (biases, norm weights) are rounded to float16 values but stored
-// as float32: the same numbers as transformers' `model.half()` weights, without a Cast per vector.
+// How weights are held on the host and in the graph, for every architecture: float32, or (dtype
+// 'float16') every matrix held as float16 and cast to float32 in the graph right before its
+// MatMul, compute staying float32 — on ORT's CPU EP float16 buys memory, not speed. Vectors
+// (biases, norm weights) are rounded to float16 values but stored as float32. The measurements
+// behind these choices, the accuracy and the costs: docs/float16.md.
 // Which tensors are matrices and which are stored transposed comes from each parameter's role
 // (common/param-spec.ts), not from its name.
 
@@ -107,14 +99,9 @@ export function holdTensor(spec: HeldSpec, data: Float32Array, dtype: WeightDtyp
 }
 
 /**
- * Session settings of float16-held graphs (each measured with onnxruntime-node 1.30, CPU EP):
- * - ORT's constant folding would turn every Cast(float16 initializer) back into a float32
- *   initializer (a 1536×8960 weight then costs 165 MB in the session, vs 82 MB in plain
- *   float32), so it is disabled; at level 'all' a later pass folds the Cast anyway, so these
- *   graphs stop at 'extended'.
- * - The per-call float32 copies of the weights go through ORT's CPU arena, which keeps them all
- *   (a 4+4-layer 2B-width model grew from 1.6 to 2.3 GB RSS over two text calls), so the arena
- *   is off: each copy is freed after its MatMul (steady 0.9–1.5 GB; float32: 1.7–2.0 GB).
+ * Session settings of float16-held graphs (measurements in docs/float16.md): constant folding
+ * off and level 'extended' (ORT would fold each Cast(float16 initializer) back into a float32
+ * initializer), CPU memory arena off (it would keep every per-call float32 copy of the weights).
  */
 export const FLOAT16_SESSION = {
   graphOptimizationLevel: 'extended',

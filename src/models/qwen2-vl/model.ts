@@ -99,12 +99,8 @@ export interface LoadModelOptions {
   /** Reject unknown config.json keys (default false: real checkpoints carry extra fields). */
   strictConfig?: boolean | undefined;
   /**
-   * How the weights are held (default 'float32'). 'float16' holds every matrix as float16 (half
-   * the weight memory, host and ORT) and casts it to float32 inside the graph; compute stays
-   * float32, so the output equals transformers' `model.half().float()` (measured, tiny models:
-   * max |Δ| ≈ 2e-6) and is within ~4e-3 of a float16 `model.half()` run. On CPU
-   * (onnxruntime-node 1.30, measured) each call re-casts the weights it uses (~20–30% slower);
-   * memory figures at {@link FLOAT16_SESSION} and LocalEmbedderOptions.dtype.
+   * How the weights are held (default 'float32'). 'float16' holds every matrix as float16 and
+   * computes in float32, equal to transformers' `model.half().float()` (docs/float16.md).
    */
   dtype?: WeightDtype | undefined;
   /** Loading progress (weight bytes read per shard, the adapter merge); nothing is printed. */
