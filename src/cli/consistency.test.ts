@@ -44,6 +44,8 @@ test('usage errors are one line and a pointer to the command\'s help, never the 
   const cases: [string, string[], RegExp][] = [
     ['embed', ['-m', 'm', '-i', 'i', '-o', 'o', '--bogus'], /^error: unknown option '--bogus'\n/],
     ['export', ['-o', 'x'], /^error: required option '-m, --model <dir\|hub-id>' not specified\n/],
+    // An empty value is not 0 bytes: every integer option shares util/cli-args' parsers.
+    ['export', ['-m', 'm', '-o', 'o', '--external-data-threshold', ''], /^error: option '--external-data-threshold <bytes>' argument '' is invalid\. --external-data-threshold must be an integer ≥ 0, got ''\n/],
     ['eval', ['-m', 'http://h', '-d', 'd', '-o', 'o', '--batch-size', '0'], /^error: option '--batch-size <n>' argument '0' is invalid\. --batch-size must be a positive integer, got '0'\n/],
     ['report', ['r', '--format'], /^error: option '-f, --format <format>' argument missing\n/],
     ['leaderboard', ['--bogus'], /^error: unknown option '--bogus'\n/],

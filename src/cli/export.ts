@@ -16,7 +16,7 @@
 
 import { copyFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { InvalidArgumentError, type Command } from 'commander';
+import type { Command } from 'commander';
 import { resolveLocalModel, type LocalModelSpecOptions } from '../embed/local-resolve.ts';
 import { loadAdapter } from '../io/peft.ts';
 import { FLOAT16_SESSION, Qwen2VLModel, TEXT_INPUTS, VISION_INPUTS } from '../models/qwen2-vl/model.ts';
@@ -26,7 +26,7 @@ import { visionIndexInputs } from '../models/qwen2-vl/vision.ts';
 import type { ExportResult } from '../tensor/index.ts';
 import { fromArray } from '../tensor/index.ts';
 import { checkOutputDir, ensureOutputDir } from '../util/fs.ts';
-import { hiddenAlias, pointToHelp } from '../util/cli-args.ts';
+import { hiddenAlias, nonNegativeInt, pointToHelp } from '../util/cli-args.ts';
 import { loadReporter } from './progress.ts';
 import type { ModelLoadEvent } from '../models/common/weights.ts';
 
@@ -179,11 +179,7 @@ export function registerExport(program: Command): void {
     .requiredOption('-o, --out <dir>', 'output folder (vision.onnx, text.onnx, manifest.json, configs)')
     .option('--adapter <dir|hub-id>', 'PEFT LoRA/DoRA adapter merged before export')
     .option('--tokenizer <dir>', 'folder with tokenizer.json to copy (default: the model folder, then the adapter, then the base)')
-    .option('--external-data-threshold <bytes>', 'initializer bytes above which weights go to external data', (s: string) => {
-      const n = Number(s);
-      if (!(n >= 0)) throw new InvalidArgumentError(`--external-data-threshold must be a number ≥ 0, got '${s}'`);
-      return n;
-    })
+    .option('--external-data-threshold <bytes>', 'initializer bytes above which weights go to external data', nonNegativeInt('--external-data-threshold'))
     .option('--dtype <dtype>', DTYPE_HELP, parseDtypeOption);
   hiddenAlias(cmd, '--output <dir>', 'out')
     .addHelpText('after', EXPORT_EXAMPLES)
