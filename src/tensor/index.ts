@@ -1,6 +1,10 @@
 // Public API of the tensor engine. Everything another area may use is exported here (see API.md);
 // names are stable: new ones get added, none get renamed.
 
+// Attaches the Tensor methods (t.add(u), await t.data()); the type export keeps the declaration
+// merge in the emitted .d.ts files for library users.
+import './methods.ts';
+export type { TensorMethods } from './methods.ts';
 export { Tensor } from './tensor.ts';
 export type { DType, TypedArray } from './dtype.ts';
 export { isFloat, floatToHalf, halfToFloat } from './dtype.ts';

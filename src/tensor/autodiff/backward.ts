@@ -4,11 +4,16 @@
 import { Vlm2VecError } from '../../errors.ts';
 import { isFloat } from '../dtype.ts';
 import { topoSort } from '../ir/graph.ts';
+import * as ops from '../ops/index.ts';
 import { add, cast, reshape, sum, zerosLike } from '../ops/index.ts';
+import type { VjpOps } from '../primitives/types.ts';
 import type { Shape } from '../shape.ts';
 import { fmtShape, shapeEq } from '../shape.ts';
 import type { Tensor } from '../tensor.ts';
-import { defOf } from '../tensor.ts';
+import { defOf } from '../ir/node.ts';
+
+/** What every VJP rule builds with (passed in: rule files cannot import ops, see VjpOps). */
+const VJP_OPS: VjpOps = { ...ops, backward };
 
 /** Sums a broadcast cotangent down to `shape` (leading axes and axes where shape has 1). */
 export function sumToShape(g: Tensor, shape: Shape): Tensor {
@@ -50,7 +55,7 @@ export function backward(outputs: readonly Tensor[], cotangents: readonly Tensor
     if (!g || t.inputs.length === 0) continue;
     const def = defOf(t.prim);
     if (!def.vjp || !t.inputs.some((i) => dep.has(i) && isFloat(i.dtype))) continue;
-    const gs = def.vjp(t, g);
+    const gs = def.vjp(t, g, VJP_OPS);
     t.inputs.forEach((inp, i) => {
       const gi = gs[i];
       if (!gi || !dep.has(inp) || !isFloat(inp.dtype)) return;

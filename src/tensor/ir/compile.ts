@@ -11,7 +11,7 @@ import type { LowerCtx, NodeOf, OnnxAttr, PrimitiveName } from '../primitives/ty
 import type { Dim, Shape } from '../shape.ts';
 import { dimFactors, fmtShape } from '../shape.ts';
 import type { Tensor } from '../tensor.ts';
-import { defOf, symbolOrigin } from '../tensor.ts';
+import { defOf, symbolOrigin } from './node.ts';
 import { topoSort } from './graph.ts';
 
 export interface CompileOptions {

@@ -5,7 +5,8 @@ import type { DType, TypedArray } from '../dtype.ts';
 import { DTYPES, dtypeOfTyped, typedFromNumbers } from '../dtype.ts';
 import type { Dim, Shape } from '../shape.ts';
 import { fmtShape, numel } from '../shape.ts';
-import { Tensor, makeNode } from '../tensor.ts';
+import { Tensor } from '../tensor.ts';
+import { makeNode } from '../ir/node.ts';
 import { rng } from '../../util/random.ts';
 
 /** A JS scalar accepted wherever a tensor operand is (it takes the other operand's dtype). */

@@ -4,7 +4,8 @@ import { Vlm2VecError } from '../../errors.ts';
 import type { DType } from '../dtype.ts';
 import { isFloat } from '../dtype.ts';
 import type { PrimitiveName } from '../primitives/types.ts';
-import { Tensor, makeNode } from '../tensor.ts';
+import { Tensor } from '../tensor.ts';
+import { makeNode } from '../ir/node.ts';
 import type { Scalar } from './create.ts';
 import { scalar } from './create.ts';
 

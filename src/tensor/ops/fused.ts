@@ -4,7 +4,7 @@ import { Vlm2VecError } from '../../errors.ts';
 import type { OnnxAttr } from '../primitives/types.ts';
 import { shapeEq, fmtShape } from '../shape.ts';
 import type { Tensor } from '../tensor.ts';
-import { makeNode } from '../tensor.ts';
+import { makeNode } from '../ir/node.ts';
 
 export type { OnnxAttr };
 

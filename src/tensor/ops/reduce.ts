@@ -3,7 +3,7 @@
 import type { DType } from '../dtype.ts';
 import { normAxis } from '../shape.ts';
 import type { Tensor } from '../tensor.ts';
-import { makeNode } from '../tensor.ts';
+import { makeNode } from '../ir/node.ts';
 import { squeeze } from './shape.ts';
 import { add, cast, div, exp, log, mul, neg, stopGradient, sub } from './elementwise.ts';
 import { fusedOp } from './fused.ts';

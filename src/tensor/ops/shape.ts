@@ -5,7 +5,7 @@ import type { DType } from '../dtype.ts';
 import type { Dim } from '../shape.ts';
 import { dimDiv, dimEq, dimProd, fmtShape, normAxis } from '../shape.ts';
 import type { Tensor } from '../tensor.ts';
-import { makeNode } from '../tensor.ts';
+import { makeNode } from '../ir/node.ts';
 import { arange } from './create.ts';
 import { cast, equal } from './elementwise.ts';
 

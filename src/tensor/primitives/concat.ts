@@ -1,6 +1,5 @@
 // concat along an axis. VJP: slice g back into the pieces (static sizes along the axis).
 import { Vlm2VecError } from '../../errors.ts';
-import { sliceAxis } from '../ops/index.ts';
 import type { Dim } from '../shape.ts';
 import { dimEq, dimProd, fmtShape, freshDim } from '../shape.ts';
 import { sameDType } from './_helpers.ts';
@@ -26,7 +25,7 @@ export const concat: PrimitiveDef<'concat'> = {
     return { shape, dtype };
   },
   lower: (ctx, ins, n) => ctx.emit('Concat', ins, { axis: { kind: 'int', value: n.attrs.axis } }),
-  vjp: (n, g) => {
+  vjp: (n, g, { sliceAxis }) => {
     const a = n.attrs.axis;
     let off = 0;
     return n.inputs.map((t) => {

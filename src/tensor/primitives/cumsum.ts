@@ -1,5 +1,4 @@
 // cumsum along an axis. VJP: the cumsum of g in the opposite direction (same exclusivity).
-import { cumsum as cs } from '../ops/index.ts';
 import { arity } from './_helpers.ts';
 import type { PrimitiveDef } from './types.ts';
 
@@ -13,5 +12,5 @@ export const cumsum: PrimitiveDef<'cumsum'> = {
       exclusive: { kind: 'int', value: n.attrs.exclusive ? 1 : 0 },
       reverse: { kind: 'int', value: n.attrs.reverse ? 1 : 0 },
     }),
-  vjp: (n, g) => [cs(g, n.attrs.axis, { exclusive: n.attrs.exclusive, reverse: !n.attrs.reverse })],
+  vjp: (n, g, { cumsum: cs }) => [cs(g, n.attrs.axis, { exclusive: n.attrs.exclusive, reverse: !n.attrs.reverse })],
 };

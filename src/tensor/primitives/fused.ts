@@ -3,7 +3,6 @@
 // shape and dtype, and the VJP differentiates it (gradients flow through the composition until
 // someone writes a rule for the fused form). Tests assert fused == reference.
 import { Vlm2VecError } from '../../errors.ts';
-import { backward } from '../autodiff/backward.ts';
 import type { PrimitiveDef } from './types.ts';
 
 export const fused: PrimitiveDef<'fused'> = {
@@ -15,5 +14,5 @@ export const fused: PrimitiveDef<'fused'> = {
   },
   lower: (ctx, ins, n) =>
     ctx.emit(n.attrs.opType, n.attrs.slots.map((s) => (s === null ? '' : ins[s]!)), n.attrs.onnxAttrs, n.attrs.domain),
-  vjp: (n, g) => backward([n.attrs.reference], [g], n.inputs),
+  vjp: (n, g, { backward }) => backward([n.attrs.reference], [g], n.inputs),
 };

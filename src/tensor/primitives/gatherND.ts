@@ -1,6 +1,5 @@
 // gatherND (ONNX GatherND, batch_dims 0). VJP: scatter-add g into zeros at the same indices.
 import { Vlm2VecError } from '../../errors.ts';
-import { scatterND, zeros } from '../ops/index.ts';
 import { fmtShape } from '../shape.ts';
 import { arity } from './_helpers.ts';
 import type { PrimitiveDef } from './types.ts';
@@ -16,5 +15,5 @@ export const gatherND: PrimitiveDef<'gatherND'> = {
     return { shape: [...idx.shape.slice(0, -1), ...x.shape.slice(k)], dtype: x.dtype };
   },
   lower: (ctx, ins) => ctx.emit('GatherND', ins),
-  vjp: (n, g) => [scatterND(zeros(n.inputs[0]!.shape, g.dtype), n.inputs[1]!, g, 'add'), null],
+  vjp: (n, g, { scatterND, zeros }) => [scatterND(zeros(n.inputs[0]!.shape, g.dtype), n.inputs[1]!, g, 'add'), null],
 };

@@ -3,7 +3,6 @@
 import { Vlm2VecError } from '../../errors.ts';
 import type { Tensor } from '../tensor.ts';
 import type { Dim } from '../shape.ts';
-import { matmul as mm, permute, reshape, transpose, unsqueeze } from '../ops/index.ts';
 import { broadcastShapes, dimEq, fmtShape } from '../shape.ts';
 import { arity, sameDType } from './_helpers.ts';
 import type { PrimitiveDef } from './types.ts';
@@ -27,7 +26,7 @@ export const matmul: PrimitiveDef<'matmul'> = {
     return { shape: [...batch, a.shape[a.rank - 2]!, b.shape[b.rank - 1]!], dtype };
   },
   lower: (ctx, ins) => ctx.emit('MatMul', ins),
-  vjp: (n, g) => {
+  vjp: (n, g, { matmul: mm, permute, reshape, transpose, unsqueeze }) => {
     const [a, b] = [n.inputs[0]!, n.inputs[1]!];
     const da = mm(g, transpose(b));
     if (b.rank === 2) {

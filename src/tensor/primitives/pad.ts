@@ -1,6 +1,5 @@
 // pad with a constant. VJP: slice the padded margins off.
 import { Vlm2VecError } from '../../errors.ts';
-import { slice } from '../ops/index.ts';
 import type { Dim } from '../shape.ts';
 import { fmtShape, freshDim } from '../shape.ts';
 import { arity } from './_helpers.ts';
@@ -26,5 +25,5 @@ export const pad: PrimitiveDef<'pad'> = {
       mode: { kind: 'string', value: 'constant' },
     });
   },
-  vjp: (n, g) => [slice(g, n.attrs.pads.map(([b, e]) => (b + e === 0 ? null : ([b, e === 0 ? Number.MAX_SAFE_INTEGER : -e] as [number, number]))))],
+  vjp: (n, g, { slice }) => [slice(g, n.attrs.pads.map(([b, e]) => (b + e === 0 ? null : ([b, e === 0 ? Number.MAX_SAFE_INTEGER : -e] as [number, number]))))],
 };

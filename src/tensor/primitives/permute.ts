@@ -1,6 +1,5 @@
 // permute (ONNX Transpose). VJP: the inverse permutation.
 import { Vlm2VecError } from '../../errors.ts';
-import { permute as p } from '../ops/index.ts';
 import { fmtShape } from '../shape.ts';
 import { arity } from './_helpers.ts';
 import type { PrimitiveDef } from './types.ts';
@@ -16,7 +15,7 @@ export const permute: PrimitiveDef<'permute'> = {
     return { shape: attrs.perm.map((a) => x.shape[a]!), dtype: x.dtype };
   },
   lower: (ctx, ins, n) => ctx.emit('Transpose', ins, { perm: { kind: 'ints', value: n.attrs.perm } }),
-  vjp: (n, g) => {
+  vjp: (n, g, { permute: p }) => {
     const inv = new Array<number>(n.attrs.perm.length);
     n.attrs.perm.forEach((a, i) => (inv[a] = i));
     return [p(g, inv)];

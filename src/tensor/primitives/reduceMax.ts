@@ -1,5 +1,4 @@
 // reduceMax over axes. VJP as torch.amax: g split evenly among the positions equal to the max.
-import { cast, div, equal, mul, sum } from '../ops/index.ts';
 import { arity } from './_helpers.ts';
 import { keepDims, reducedShape } from './reduceSum.ts';
 import type { PrimitiveDef } from './types.ts';
@@ -10,9 +9,9 @@ export const reduceMax: PrimitiveDef<'reduceMax'> = {
     return { shape: reducedShape(inputs[0]!, attrs), dtype: inputs[0]!.dtype };
   },
   lower: (ctx, ins, n) => ctx.emit('ReduceMax', [ins[0]!, ctx.i64(n.attrs.axes)], { keepdims: { kind: 'int', value: n.attrs.keepdims ? 1 : 0 } }),
-  vjp: (n, g) => {
+  vjp: (n, g, o) => {
     const x = n.inputs[0]!;
-    const mask = cast(equal(x, keepDims(n, x, n.attrs)), g.dtype);
-    return [mul(mask, div(keepDims(g, x, n.attrs), sum(mask, n.attrs.axes, true)))];
+    const mask = o.cast(o.equal(x, keepDims(o, n, x, n.attrs)), g.dtype);
+    return [o.mul(mask, o.div(keepDims(o, g, x, n.attrs), o.sum(mask, n.attrs.axes, true)))];
   },
 };

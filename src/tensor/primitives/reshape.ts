@@ -1,6 +1,5 @@
 // reshape to a resolved shape (the op resolved -1). VJP: reshape back.
 import { Vlm2VecError } from '../../errors.ts';
-import { reshape as r } from '../ops/index.ts';
 import { dimEq, dimProd, fmtShape } from '../shape.ts';
 import { arity } from './_helpers.ts';
 import type { PrimitiveDef } from './types.ts';
@@ -20,5 +19,5 @@ export const reshape: PrimitiveDef<'reshape'> = {
     return { shape: attrs.shape, dtype: x.dtype };
   },
   lower: (ctx, ins, n) => ctx.emit('Reshape', [ins[0]!, ctx.shapeOf(n.attrs.shape)]),
-  vjp: (n, g) => [r(g, n.inputs[0]!.shape)],
+  vjp: (n, g, { reshape: r }) => [r(g, n.inputs[0]!.shape)],
 };

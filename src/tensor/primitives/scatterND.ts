@@ -1,7 +1,6 @@
 // scatterND (ONNX ScatterND): x with x[idx[i]] = updates[i] (or += for 'add').
 // VJP: x gets g with the overwritten rows zeroed ('none') or g itself ('add'); updates get g[idx].
 import { Vlm2VecError } from '../../errors.ts';
-import { gatherND, scatterND as sc, zeros } from '../ops/index.ts';
 import { fmtShape, shapeEq } from '../shape.ts';
 import { arity, sameDType } from './_helpers.ts';
 import type { PrimitiveDef } from './types.ts';
@@ -22,7 +21,7 @@ export const scatterND: PrimitiveDef<'scatterND'> = {
     return { shape: x.shape, dtype: x.dtype };
   },
   lower: (ctx, ins, n) => ctx.emit('ScatterND', ins, n.attrs.reduction === 'none' ? {} : { reduction: { kind: 'string', value: n.attrs.reduction } }),
-  vjp: (n, g) => {
+  vjp: (n, g, { gatherND, scatterND: sc, zeros }) => {
     const [idx, up] = [n.inputs[1]!, n.inputs[2]!];
     const gx = n.attrs.reduction === 'add' ? g : sc(g, idx, zeros(up.shape, g.dtype));
     return [gx, null, gatherND(g, idx)];

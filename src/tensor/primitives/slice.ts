@@ -2,12 +2,11 @@
 // sliceGrad (pads read at run time for symbolic dims); strided axes of static size are scattered
 // back with a constant 0/1 selection matrix so the rule stays differentiable.
 import { Vlm2VecError } from '../../errors.ts';
-import { fromArray, makeSliceGrad, matmul, permute, sliceAxis } from '../ops/index.ts';
 import type { Dim } from '../shape.ts';
 import { fmtShape, freshDim } from '../shape.ts';
 import type { Tensor } from '../tensor.ts';
 import { arity } from './_helpers.ts';
-import type { PrimitiveDef, SliceAttrs } from './types.ts';
+import type { PrimitiveDef, SliceAttrs, VjpOps } from './types.ts';
 
 /** Python slice.indices(): clamped [start, end) and element count for a static length. */
 export function sliceRange(len: number, start: number, end: number, step: number): { s: number; e: number; n: number } {
@@ -45,7 +44,7 @@ export function sliceShape(x: Tensor, a: SliceAttrs): Dim[] {
 }
 
 /** Scatters g back along a strided static axis: moveaxis(g) @ S with S[j, s + j*step] = 1. */
-function stridedBack(g: Tensor, axis: number, len: number, start: number, end: number, step: number): Tensor {
+function stridedBack(o: VjpOps, g: Tensor, axis: number, len: number, start: number, end: number, step: number): Tensor {
   const { s, n } = sliceRange(len, start, end, step);
   const sel = new Float64Array(n * len);
   for (let j = 0; j < n; j++) sel[j * len + s + j * step] = 1;
@@ -53,9 +52,9 @@ function stridedBack(g: Tensor, axis: number, len: number, start: number, end: n
   const perm = [...Array(rank).keys()].filter((i) => i !== axis).concat([axis]);
   const inv = new Array<number>(rank);
   perm.forEach((p, i) => (inv[p] = i));
-  const moved = permute(g, perm);
-  const gathered = matmul(moved.reshape([...moved.shape.slice(0, -1), 1, n]), fromArray(sel, [n, len], 'float64').cast(g.dtype));
-  return permute(gathered.reshape([...moved.shape.slice(0, -1), len]), inv);
+  const moved = o.permute(g, perm);
+  const gathered = o.matmul(o.reshape(moved, [...moved.shape.slice(0, -1), 1, n]), o.cast(o.fromArray(sel, [n, len], 'float64'), g.dtype));
+  return o.permute(o.reshape(gathered, [...moved.shape.slice(0, -1), len]), inv);
 }
 
 export const slice: PrimitiveDef<'slice'> = {
@@ -65,7 +64,7 @@ export const slice: PrimitiveDef<'slice'> = {
   },
   lower: (ctx, ins, n) =>
     ctx.emit('Slice', [ins[0]!, ctx.i64(n.attrs.starts), ctx.i64(n.attrs.ends), ctx.i64(n.attrs.axes), ctx.i64(n.attrs.steps)]),
-  vjp: (n, g) => {
+  vjp: (n, g, o) => {
     const x = n.inputs[0]!;
     const a = n.attrs;
     let gx = g;
@@ -76,7 +75,7 @@ export const slice: PrimitiveDef<'slice'> = {
         let [s0, e0] = [start, end];
         if (step === -1) {
           // x[s:e:-1] is the reversal of x[e+1:s+1]: flip g back, then pad like a unit slice.
-          gx = sliceAxis(gx, axis, -1, -Number.MAX_SAFE_INTEGER, -1);
+          gx = o.sliceAxis(gx, axis, -1, -Number.MAX_SAFE_INTEGER, -1);
           s0 = end <= -Number.MAX_SAFE_INTEGER ? 0 : end + 1;
           e0 = start === -1 ? Number.MAX_SAFE_INTEGER : start + 1;
         }
@@ -88,8 +87,8 @@ export const slice: PrimitiveDef<'slice'> = {
       }
       const len = x.shape[axis]!;
       if (typeof len !== 'number') throw new Vlm2VecError('slice', `gradient of a strided slice (step ${step}) along symbolic axis ${axis} of ${fmtShape(x.shape)} is not supported`);
-      gx = stridedBack(gx, axis, len, start, end, step);
+      gx = stridedBack(o, gx, axis, len, start, end, step);
     });
-    return [unit.axes.length ? makeSliceGrad(gx, x, unit) : gx];
+    return [unit.axes.length ? o.makeSliceGrad(gx, x, unit) : gx];
   },
 };

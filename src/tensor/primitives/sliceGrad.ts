@@ -2,7 +2,6 @@
 // used only for its shape). Pads are computed at run time when ref has symbolic dims, because
 // "T - 1" is not expressible in our shape algebra. VJP: slice again.
 import { Vlm2VecError } from '../../errors.ts';
-import { slice as sl } from '../ops/index.ts';
 import { fmtShape, shapeEq } from '../shape.ts';
 import { sliceRange, sliceShape } from './slice.ts';
 import type { LowerCtx, PrimitiveDef, SliceAttrs } from './types.ts';
@@ -48,7 +47,7 @@ export const sliceGrad: PrimitiveDef<'sliceGrad'> = {
     return { shape: ref.shape, dtype: g.dtype };
   },
   lower: (ctx, ins, n) => ctx.emit('Pad', [ins[0]!, padsFor(ctx, n.inputs[1]!.shape, n.attrs), ctx.scalar(0, n.dtype)], { mode: { kind: 'string', value: 'constant' } }),
-  vjp: (n, g) => {
+  vjp: (n, g, { slice: sl }) => {
     const a = n.attrs;
     const spec: ([number, number, number] | null)[] = n.shape.map(() => null);
     a.axes.forEach((axis, i) => (spec[axis] = [a.starts[i]!, a.ends[i]!, 1]));

@@ -5,6 +5,8 @@
 import type { DType, TypedArray } from '../dtype.ts';
 import type { Dim, Shape } from '../shape.ts';
 import type { Tensor } from '../tensor.ts';
+import type * as Ops from '../ops/index.ts';
+import type { backward } from '../autodiff/backward.ts';
 
 type NoAttrs = Record<never, never>;
 export interface ReduceAttrs {
@@ -115,6 +117,14 @@ export interface LowerCtx {
   dimScalar(d: Dim): string;
 }
 
+/**
+ * What a VJP rule builds its cotangents with: the public ops (and `backward`, for rules that
+ * differentiate a composition). The autodiff driver passes them in, so no rule file imports ops:
+ * ops build their nodes through the rules' shape rules, and importing them back would close a
+ * cycle.
+ */
+export type VjpOps = typeof Ops & { backward: typeof backward };
+
 /** The definition of a primitive: shape rule, ONNX lowering and VJP side by side. */
 export interface PrimitiveDef<P extends PrimitiveName> {
   /** Output shape and dtype; throws Vlm2VecError naming the op and the shapes on bad input. */
@@ -126,7 +136,7 @@ export interface PrimitiveDef<P extends PrimitiveName> {
    * differentiated again. May return broadcast-shaped cotangents: the driver sums them down.
    * `null` means the primitive is not differentiable (leaves, comparisons, integer ops).
    */
-  vjp: ((node: NodeOf<P>, g: Tensor) => readonly (Tensor | null)[]) | null;
+  vjp: ((node: NodeOf<P>, g: Tensor, ops: VjpOps) => readonly (Tensor | null)[]) | null;
 }
 
 export type PrimitiveRegistry = { [P in PrimitiveName]: PrimitiveDef<P> };

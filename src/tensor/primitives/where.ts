@@ -1,6 +1,5 @@
 // where: cond ? a : b with broadcasting over all three. VJP routes g by the condition.
 import { Vlm2VecError } from '../../errors.ts';
-import { where as w } from '../ops/index.ts';
 import { broadcastShapes } from '../shape.ts';
 import { arity, sameDType } from './_helpers.ts';
 import type { PrimitiveDef } from './types.ts';
@@ -14,7 +13,7 @@ export const where: PrimitiveDef<'where'> = {
     return { shape: broadcastShapes('where', c.shape, a.shape, b.shape), dtype };
   },
   lower: (ctx, ins) => ctx.emit('Where', ins),
-  vjp: (n, g) => {
+  vjp: (n, g, { where: w }) => {
     const c = n.inputs[0]!;
     return [null, w(c, g, 0), w(c, 0, g)];
   },
