@@ -6,6 +6,10 @@ export { Vlm2VecError } from './errors.ts';
 // Embedding: the narrow interface, the local Qwen2-VL embedder, HTTP endpoints, prompt formats.
 export type { Embedder, EmbedContext, EmbedItem } from './embed/types.ts';
 export { LocalEmbedder, type LocalEmbedderOptions } from './embed/local.ts';
+export { ThreadedLocalEmbedder } from './embed/local-threaded.ts';
+export { createEmbedder, isEndpointSpec, type CreateEmbedderOptions, type CreatedEmbedder } from './embed/create.ts';
+export { EmbeddingCache, type CacheOptions, type CacheStats } from './embed/cache.ts';
+export { embedThroughCache } from './embed/cache-embed.ts';
 export { RemoteEmbedder, type RemoteOptions } from './embed/remote.ts';
 export { processInputText, PROMPT_STYLES, type PromptStyle } from './embed/prompt.ts';
 
@@ -27,5 +31,9 @@ export { HfTokenizer } from './io/tokenizer.ts';
 export { loadImageRGB } from './io/image.ts';
 export { renderPdfPages } from './io/pdf.ts';
 export { extractVideoFrames, loadVideoFrames } from './io/video.ts';
-export { resolveModel } from './models/registry-config.ts';
-export { processImages, processVideo, smartResize } from './models/qwen2-vl/processor.ts';
+
+// Models: the architecture registry, the Encoder seam, parameter specs (docs/ARCHITECTURE.md).
+export * from './models/index.ts';
+
+// Generic layers as functions over parameter trees (for custom architectures and training).
+export * as nn from './nn/index.ts';

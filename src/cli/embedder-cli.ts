@@ -8,6 +8,7 @@ import type { PromptStyle } from '../embed/prompt.ts';
 import type { RemoteEvent } from '../embed/remote.ts';
 import { Vlm2VecError } from '../errors.ts';
 import type { WeightDtype } from '../models/common/float16.ts';
+import { promptStyles } from '../models/registry.ts';
 import { nonNegativeInt, positiveInt } from '../util/cli-args.ts';
 import { DTYPE_HELP, parseDtypeOption } from './embed.ts';
 import { loadReporter, type ProgressStream } from './progress.ts';
@@ -63,7 +64,8 @@ export function addEmbedderOptions(cmd: Command): Command {
 
 /**
  * Refuses model options that do not fit together: no `--model`, local-only flags with endpoint
- * URLs, or a prompt style other than qwen2_vl for the local model (a Qwen2-VL).
+ * URLs, or a prompt style that no local architecture uses (models/registry.ts; the loaded model
+ * checks its own).
  */
 export function checkModelOptions(command: string, o: EmbedderCliOptions, style: PromptStyle | string): void {
   if (o.model.length === 0) throw new Vlm2VecError(command, '--model needs an endpoint URL, a model folder or a hub id');
@@ -72,8 +74,10 @@ export function checkModelOptions(command: string, o: EmbedderCliOptions, style:
   if (!local && localOnly.length > 0) {
     throw new Vlm2VecError(command, `--${localOnly[0]!.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} applies to a local model, not to endpoint URLs`);
   }
-  if (local && style !== 'qwen2_vl') {
-    throw new Vlm2VecError(command, `--style ${style} does not fit the local model (a Qwen2-VL): use --style qwen2_vl (the default)`);
+  const styles = promptStyles();
+  if (local && !styles.some((s) => s.style === style)) {
+    const fits = styles.map((s) => `--style ${s.style} (${s.name})`).join(' or ');
+    throw new Vlm2VecError(command, `--style ${style} does not fit a local model: use ${fits}; qwen2_vl is the default`);
   }
 }
 
@@ -103,7 +107,7 @@ export async function openCliEmbedder(command: string, o: EmbedderCliOptions, st
     },
     local: {
       adapter: o.adapter, tokenizerDir: o.tokenizer, threads: o.threads, dtype: o.dtype,
-      batchSize: o.batchSize, minPixels: o.minPixels, maxPixels: o.maxPixels, promptStyle: 'qwen2_vl',
+      batchSize: o.batchSize, minPixels: o.minPixels, maxPixels: o.maxPixels, promptStyle: style as PromptStyle,
       onLoad: loadReporter(err),
     },
   });

@@ -1,8 +1,9 @@
-// `vlm2vec export --model DIR --out DIR [--adapter DIR]`: the embedding model as two standalone
-// ONNX files that plain onnxruntime runs (weights as initializers, external data above a size
+// `vlm2vec export --model DIR --out DIR [--adapter DIR]`: the embedding model as standalone ONNX
+// files that plain onnxruntime runs (weights as initializers, external data above a size
 // threshold), plus the model's config/tokenizer/preprocessor files and a manifest.json that
 // names every input and how to build it (the graphs' ONNX inputs and outputs carry these names;
-// docs/export.md shows how to build each one):
+// docs/export.md shows how to build each one). The graphs are the architecture's
+// (Encoder.exportOnnx, found through models/registry.ts); for Qwen2-VL:
 //   vision.onnx: pixel_values [K, 4, 1176] f32, patch_pos [K, 4, 2] i32 (row, col in patch order),
 //                segment_ids [K, 4] i32 (one id per temporal slice of each grid) → features [K, D]
 //                (the processor's [4K, ...] patch rows viewed per merged token: same memory)
@@ -18,41 +19,18 @@ import { copyFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { resolveLocalModel, type LocalModelSpecOptions } from '../embed/local-resolve.ts';
+import { Vlm2VecError } from '../errors.ts';
 import { loadAdapter } from '../io/peft.ts';
-import { FLOAT16_SESSION, Qwen2VLModel, TEXT_INPUTS, VISION_INPUTS } from '../models/qwen2-vl/model.ts';
+import { modelRecord, type ExportManifest } from '../models/registry.ts';
 import { parseWeightDtype, type WeightDtype } from '../models/common/float16.ts';
 import { DTYPE_HELP, parseDtypeOption } from './embed.ts';
-import { visionIndexInputs } from '../models/qwen2-vl/vision.ts';
-import type { ExportResult } from '../tensor/index.ts';
-import { fromArray } from '../tensor/index.ts';
 import { checkOutputDir, ensureOutputDir } from '../util/fs.ts';
 import { hiddenAlias, nonNegativeInt, pointToHelp } from '../util/cli-args.ts';
 import { loadReporter } from './progress.ts';
 import type { ModelLoadEvent } from '../models/common/weights.ts';
 
-// The graphs' ONNX input/output names are these semantic names (set where the graphs are traced).
-export { VISION_INPUTS, TEXT_INPUTS } from '../models/qwen2-vl/model.ts';
-
-/** manifest.json of an export. */
-export interface ExportManifest {
-  format: 'vlm2vec-onnx/1';
-  modelType: 'qwen2_vl';
-  hiddenSize: number;
-  spatialMergeSize: number;
-  imageTokenId: number;
-  videoTokenId: number;
-  padTokenId: number;
-  graphs: {
-    vision: { file: string; data?: string | undefined; inputs: Record<string, string>; output: string };
-    text: { file: string; data?: string | undefined; inputs: Record<string, string>; outputs: { hidden: string; embedding: string } };
-  };
-  /**
-   * Present for `--dtype float16` exports: the weight matrices are float16 initializers, each
-   * Cast to float32 in the graph. `sessionOptions` keeps them float16 inside onnxruntime
-   * (without them ORT constant-folds the Casts: same results, float32 memory).
-   */
-  float16?: { weights: 'float16-cast-to-float32'; sessionOptions: typeof FLOAT16_SESSION } | undefined;
-}
+/** manifest.json of an export (one shape per exporting architecture, models/registry.ts). */
+export type { ExportManifest } from '../models/registry.ts';
 
 /** Options of {@link runExport}. */
 export interface ExportJobOptions {
@@ -71,10 +49,6 @@ export interface ExportJobOptions {
   onLoad?: ((e: ModelLoadEvent) => void) | undefined;
 }
 
-function names(res: ExportResult, semantic: readonly string[]): Record<string, string> {
-  return Object.fromEntries(semantic.map((s, i) => [s, res.inputs[i]!.name]));
-}
-
 /**
  * Exports a model folder (+ optional adapter, merged) to `out`.
  *
@@ -89,56 +63,13 @@ export async function runExport(opts: ExportJobOptions): Promise<ExportManifest>
   const r = await resolveLocalModel(opts.model, { adapter: opts.adapter, tokenizerDir: opts.tokenizer, tokenizerOptional: true, resolve: opts.resolve });
   const adapter = r.adapterDir === undefined ? undefined : await loadAdapter(r.adapterDir);
   const dtype = parseWeightDtype(opts.dtype, 'ExportJobOptions.dtype');
-  const model = await Qwen2VLModel.load(r.model.dir, { adapter, dtype, onProgress: opts.onLoad });
+  const record = modelRecord(r.model.config.modelType);
+  const encoder = await record.loadEncoder({ dir: r.model.dir, config: r.model.config, adapter, dtype, processor: r.processor, onProgress: opts.onLoad });
+  if (!encoder.exportOnnx) throw new Vlm2VecError('export', `${r.model.configPath}: ${record.name} models have no ONNX export`);
   ensureOutputDir(opts.out, outOpts);
-  const cfg = model.config;
-  const v = cfg.vision;
-  const d = cfg.text.hiddenSize;
-  const patchDim = v.inChannels * v.temporalPatchSize * v.patchSize * v.patchSize;
-  const { vision, text } = model.graphs();
-  const xo = { externalDataThreshold: opts.externalDataThreshold ?? 1.8e9 };
-
-  // Example arguments only fix ranks/dtypes; every batch/sequence/patch axis is symbolic.
-  const m = v.spatialMergeSize;
-  const idx = visionIndexInputs([[1, m, m]], m);
-  const mm = m * m;
-  const k = idx.numPatches / mm;
-  const visionRes = await vision.export(join(opts.out, 'vision.onnx'), [
-    fromArray(new Float32Array(idx.numPatches * patchDim), [k, mm, patchDim], 'float32'),
-    fromArray(idx.positionIds, [k, mm, 2], 'int32'),
-    fromArray(idx.segmentIds, [k, mm], 'int32'),
-  ], xo);
-  const textRes = await text.export(join(opts.out, 'text.onnx'), [
-    fromArray(new BigInt64Array(2), [1, 2], 'int64'),
-    fromArray(new BigInt64Array([1n, 1n]), [1, 2], 'int64'),
-    fromArray(new BigInt64Array(6), [3, 1, 2], 'int64'),
-    fromArray(new BigInt64Array([0n, 1n]), [1, 2], 'int64'),
-    fromArray(new BigInt64Array([0n, 0n]), [1, 2], 'int64'),
-    fromArray(new Float32Array(d), [1, d], 'float32'),
-  ], xo);
-  const base = (p: string | undefined): string | undefined => (p === undefined ? undefined : p.slice(opts.out.length).replace(/^[/\\]/, ''));
-  const manifest: ExportManifest = {
-    format: 'vlm2vec-onnx/1',
-    modelType: 'qwen2_vl',
-    hiddenSize: d,
-    spatialMergeSize: m,
-    imageTokenId: cfg.imageTokenId,
-    videoTokenId: cfg.videoTokenId,
-    padTokenId: 151643,
-    graphs: {
-      vision: { file: 'vision.onnx', data: base(visionRes.dataPath), inputs: names(visionRes, VISION_INPUTS), output: visionRes.outputs[0]!.name },
-      text: {
-        file: 'text.onnx',
-        data: base(textRes.dataPath),
-        inputs: names(textRes, TEXT_INPUTS),
-        outputs: {
-          hidden: textRes.outputs.find((o) => o.path === 'hidden')!.name,
-          embedding: textRes.outputs.find((o) => o.path === 'embedding')!.name,
-        },
-      },
-    },
-    ...(dtype === 'float16' ? { float16: { weights: 'float16-cast-to-float32', sessionOptions: FLOAT16_SESSION } as const } : {}),
-  };
+  const body = await encoder.exportOnnx(opts.out, { externalDataThreshold: opts.externalDataThreshold ?? 1.8e9 });
+  // The architecture's body (model type, sizes, token ids, graphs) after the format tag.
+  const manifest = { format: 'vlm2vec-onnx/1', ...body } as ExportManifest;
   await writeFile(join(opts.out, 'manifest.json'), `${JSON.stringify(manifest, null, 1)}\n`);
   // Processor files: the adapter's (VLM2Vec checkpoints carry them) before the base's, as loading does.
   const copies: [string, string[]][] = [

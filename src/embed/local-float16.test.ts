@@ -15,10 +15,10 @@ configureRuntime({ threads: 1 });
 test('dtype float16: float16 weights, own cache identity, bf16 checkpoint embeddings unchanged', async () => {
   const emb = await LocalEmbedder.load(join(FIXTURES, 'tiny-a'), { tokenizerDir: TOKENIZER_DIR, dtype: 'float16' });
   const e32 = await LocalEmbedder.load(join(FIXTURES, 'tiny-a'), { tokenizerDir: TOKENIZER_DIR });
-  assert.equal(emb.model.dtype, 'float16');
-  assert.equal(e32.model.dtype, 'float32');
+  assert.equal(emb.encoder.dtype, 'float16');
+  assert.equal(e32.encoder.dtype, 'float32');
   assert.equal(emb.id, `${e32.id}+dtype:float16`);
-  assert.equal(emb.model.hostWeightsReleased, true, 'host weights released by default, as with float32');
+  assert.equal(emb.encoder.hostWeightsReleased, true, 'host weights released by default, as with float32');
   const c = goldenCase('a_text');
   const got = await emb.embed(c.items.map((it) => ({ text: it.text })));
   const want = goldenF32(c, 'embedding');

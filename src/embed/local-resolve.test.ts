@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { configureRuntime } from '../tensor/index.ts';
 import { compareRows, FIXTURES, goldenCase, goldenF32, TOKENIZER_DIR, type GoldenItem } from '../models/qwen2-vl/fixtures.test-helper.ts';
+import type { Qwen2VLPrepared } from '../models/qwen2-vl/encoder.ts';
 import { LocalEmbedder } from './local.ts';
 import { resolveLocalModel } from './local-resolve.ts';
 import type { EmbedItem } from './types.ts';
@@ -142,7 +143,7 @@ test("pixel limits: VLM2Vec's 3,136 / 1,003,520 over preprocessor_config.json un
   const img = join(FIXTURES, 'images', 'a.png');
   const item = { text: '<|image_pad|> x', images: [img] };
   const base = await LocalEmbedder.load(m);
-  assert.deepEqual((await base.prepare(item, 0)).imageGrids, [[1, 4, 6]]);
+  assert.deepEqual(((await base.prepare(item, 0)) as Qwen2VLPrepared).imageGrids, [[1, 4, 6]]);
   const tiny = await LocalEmbedder.load(m, { maxPixels: 3136 });
-  assert.deepEqual((await tiny.prepare(item, 0)).imageGrids, [[1, 2, 4]]);
+  assert.deepEqual(((await tiny.prepare(item, 0)) as Qwen2VLPrepared).imageGrids, [[1, 2, 4]]);
 });

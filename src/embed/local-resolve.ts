@@ -2,7 +2,7 @@
 // export` need to load a model: the base weights folder, the adapter folder, the tokenizer folder,
 // the image processor settings and a stable identity for embedding cache keys.
 //
-// Resolution goes through `resolveModel` (src/models/registry-config.ts), so `--model` may be a
+// Resolution goes through `resolveModel` (src/models/registry.ts), so `--model` may be a
 // local folder, a hub id (`owner/name[@rev]`, cached / downloaded) or a PEFT adapter folder whose
 // adapter_config.json names the base model. Processor settings come from the resolved
 // preprocessor_config.json, with VLM2Vec's pixel limits (3,136 / 1,003,520, docs/vlm2vec.md §1.4) unless the
@@ -16,12 +16,12 @@ import { checkPositiveInt } from '../util/checks.ts';
 import { COMPLETE_MARKER, defaultCacheDir, isRepoId, repoCacheDir } from '../io/hub.ts';
 import type { ModelSource, ResolveModelOptions } from '../io/model-folder.ts';
 import { resolveModelFolder } from '../io/model-folder.ts';
-import { resolveModel, type ResolvedModel } from '../models/registry-config.ts';
-import { QWEN2VL_DEFAULTS, type Qwen2VLProcessorOptions } from '../models/qwen2-vl/processor.ts';
+import type { ImageProcessorSettings } from '../models/encoder.ts';
+import { resolveModel, type ResolvedModel } from '../models/registry.ts';
 
 /** VLM2Vec's DataArguments pixel limits (docs/vlm2vec.md §1.4), the embedder's defaults. */
-export const VLM2VEC_MIN_PIXELS = QWEN2VL_DEFAULTS.minPixels;
-export const VLM2VEC_MAX_PIXELS = QWEN2VL_DEFAULTS.maxPixels;
+export const VLM2VEC_MIN_PIXELS = 4 * 28 * 28;
+export const VLM2VEC_MAX_PIXELS = 1280 * 28 * 28;
 
 /** How to resolve a local model (a subset of LocalEmbedderOptions plus resolver knobs). */
 export interface LocalModelSpecOptions {
@@ -47,7 +47,7 @@ export interface ResolvedLocalModel {
   /** Folder holding tokenizer.json (undefined only with `tokenizerOptional`). */
   readonly tokenizerDir: string | undefined;
   /** Image/video processor settings. */
-  readonly processor: Qwen2VLProcessorOptions;
+  readonly processor: ImageProcessorSettings;
   /** Model identity + adapter + non-default pixel limits, for embedding cache keys. */
   readonly id: string;
 }
@@ -113,7 +113,7 @@ function checkPixels(name: string, v: number | undefined): void {
 }
 
 /**
- * Resolves `--model` / `--adapter` / `--tokenizer` for a local Qwen2-VL model.
+ * Resolves `--model` / `--adapter` / `--tokenizer` for a local model (any registered architecture).
  *
  * @example
  * const r = await resolveLocalModel('checkpoints/VLM2Vec-V2.0'); // adapter folder → its base + the adapter
@@ -129,9 +129,6 @@ export async function resolveLocalModel(spec: string, opts: LocalModelSpecOption
   if (minPixels > maxPixels) throw new Vlm2VecError('embed', `minPixels ${minPixels} exceeds maxPixels ${maxPixels}`);
   const ro = { ...opts.resolve, preprocessorOverrides: { minPixels, maxPixels } };
   const model = await explainMissing('--model', spec, opts, () => resolveModel(spec, ro));
-  if (model.config.modelType !== 'qwen2_vl') {
-    throw new Vlm2VecError('embed', `${model.configPath}: the local embedder runs qwen2_vl models, not ${String(model.config.modelType)}`);
-  }
   let adapterDir = model.adapter?.dir;
   let adapterSource: string | undefined = model.adapter ? sourceLabel(model.source) : undefined;
   if (opts.adapter !== undefined) {
@@ -168,7 +165,7 @@ export async function resolveLocalModel(spec: string, opts: LocalModelSpecOption
   }
 
   const pre = model.preprocessor;
-  const processor: Qwen2VLProcessorOptions = {
+  const processor: ImageProcessorSettings = {
     ...(pre
       ? {
           patchSize: pre.patchSize,
@@ -183,7 +180,7 @@ export async function resolveLocalModel(spec: string, opts: LocalModelSpecOption
     maxPixels,
   };
   const base = model.adapter ? sourceLabel(model.adapter.base) : sourceLabel(model.source);
-  const parts = [`qwen2_vl:${base}#${await weightsFingerprint(model.dir)}`];
+  const parts = [`${model.config.modelType}:${base}#${await weightsFingerprint(model.dir)}`];
   if (adapterDir) parts.push(`adapter:${adapterSource ?? resolve(adapterDir)}#${await weightsFingerprint(adapterDir)}`);
   if (minPixels !== VLM2VEC_MIN_PIXELS || maxPixels !== VLM2VEC_MAX_PIXELS) parts.push(`pixels:${minPixels}-${maxPixels}`);
   return { model, adapterDir, tokenizerDir, processor, id: parts.join('+') };

@@ -1,26 +1,24 @@
-// LocalEmbedder: VLM2Vec on a local Qwen2-VL checkpoint (docs/vlm2vec.md §1.3–§1.6), behind the same
-// Embedder interface the MMEB harness and the server use.
+// LocalEmbedder: a local embedding model (docs/vlm2vec.md §1.3–§1.6) behind the same Embedder
+// interface the MMEB harness and the server use. It knows no architecture: the model type in
+// config.json picks a record in models/registry.ts, whose Encoder does the model's part.
 //
-// item {text, images?, video?} → images: Pillow-exact processor (tiny-image rule, smart_resize,
-// patches) / video frames: one stack resized to the first frame's target → placeholders
-// expanded → real Qwen tokenizer (no BOS/EOS) → batches grouped by length, left padded →
-// jitted Qwen2-VL graphs → final-norm hidden state of each row's last real token → L2 normalize.
+// item {text, images?, video?} → media decoded (files or bytes) → Encoder.prepare (for Qwen2-VL:
+// Pillow-exact processor, placeholders expanded, Qwen tokenizer) → batches grouped by token
+// length, padded on the record's side → Encoder.encode → pooled, L2-normalized embeddings.
 // Each item is processed on its own (as the reference does) so one bad item is reported with its
 // index; `embedSettled` keeps going past it.
 
 import { Vlm2VecError, errorDetail } from '../errors.ts';
-import { concatFloat32 } from '../util/arrays.ts';
 import { checkPositiveInt } from '../util/checks.ts';
 import { MediaError } from './media-error.ts';
 import { loadImageRGB } from '../io/image.ts';
 import type { RgbImage } from '../io/image-types.ts';
 import { loadAdapter } from '../io/peft.ts';
 import { HfTokenizer, type PaddingSide } from '../io/tokenizer.ts';
-import type { GridThw } from '../models/qwen2-vl/rope.ts';
-import { Qwen2VLModel } from '../models/qwen2-vl/model.ts';
 import { parseWeightDtype, type WeightDtype } from '../models/common/float16.ts';
 import type { ModelLoadEvent } from '../models/common/weights.ts';
-import { expandPlaceholders, processImages, processVideo, type Qwen2VLProcessorOptions } from '../models/qwen2-vl/processor.ts';
+import type { EncodedRows, Encoder, ImageProcessorSettings, PreparedItem } from '../models/encoder.ts';
+import { modelRecord } from '../models/registry.ts';
 import { configureRuntime } from '../tensor/index.ts';
 import type { EmbedContext, EmbedItem, Embedder, MediaInput } from './types.ts';
 import { resolveLocalModel, type LocalModelSpecOptions } from './local-resolve.ts';
@@ -55,13 +53,13 @@ export interface LocalEmbedderOptions extends LocalModelSpecOptions {
   tokenizerDir?: string | undefined;
   /** Rows per forward pass (default 8). */
   batchSize?: number | undefined;
-  /** VLM2Vec pads on the left (default); pooling is correct for either side. */
+  /** Default: the architecture's (VLM2Vec pads on the left); pooling is correct for either side. */
   paddingSide?: PaddingSide | undefined;
   /**
    * Image/video preprocessing over the model's preprocessor_config.json; pixel limits default to
    * VLM2Vec's (min 3,136 / max 1,003,520), settable here or with `minPixels` / `maxPixels`.
    */
-  processor?: Qwen2VLProcessorOptions | undefined;
+  processor?: ImageProcessorSettings | undefined;
   /** ORT intra-op threads (default: ORT's choice). */
   threads?: number | undefined;
   /**
@@ -77,26 +75,19 @@ export interface LocalEmbedderOptions extends LocalModelSpecOptions {
    * released at load; keep them to trace or export `model.graphs()` later).
    */
   keepHostWeights?: boolean | undefined;
-  /** Prompt style for {@link LocalEmbedder.embedInputs} (default qwen2_vl). */
+  /** Prompt style for {@link LocalEmbedder.embedInputs} (default qwen2_vl); must be the architecture's. */
   promptStyle?: PromptStyle | undefined;
   /** Called as loading goes (a large model takes minutes); the library itself prints nothing. */
   onLoad?: ((e: LoadEvent) => void) | undefined;
 }
 
-/** One processed item, ready to batch. */
-export interface PreparedItem {
-  ids: number[];
-  imagePixels: Float32Array | undefined;
-  imageGrids: GridThw[];
-  videoPixels: Float32Array | undefined;
-  videoGrids: GridThw[];
-}
+export type { PreparedItem } from '../models/encoder.ts';
 
 /** Result of one item in {@link LocalEmbedder.embedSettled}. */
 export type SettledEmbedding = { ok: true; embedding: Float32Array } | { ok: false; error: Error };
 
 /**
- * VLM2Vec embedder running a local Qwen2-VL checkpoint.
+ * Embedder running a local model of any registered architecture (VLM2Vec: Qwen2-VL).
  *
  * @example
  * const emb = await LocalEmbedder.load('/models/Qwen2-VL-2B-Instruct', { adapter: '/models/VLM2Vec-V2.0' });
@@ -108,8 +99,7 @@ export class LocalEmbedder implements Embedder {
 
   private constructor(
     readonly id: string,
-    readonly model: Qwen2VLModel,
-    readonly tokenizer: HfTokenizer,
+    readonly encoder: Encoder,
     private readonly opts: LocalEmbedderOptions,
   ) {
     this.batchSize = checkPositiveInt('embed', 'batchSize', opts.batchSize ?? 8);
@@ -144,29 +134,37 @@ export class LocalEmbedder implements Embedder {
       },
     });
     onLoad?.({ type: 'resolved', modelDir: r.model.dir, adapterDir: r.adapterDir });
+    const record = modelRecord(r.model.config.modelType);
+    if (opts.promptStyle !== undefined && opts.promptStyle !== record.promptStyle) {
+      throw new Vlm2VecError('embed', `prompt style ${opts.promptStyle} does not fit ${r.model.configPath} (a ${record.name} model: prompt style ${record.promptStyle})`);
+    }
     const adapter = r.adapterDir === undefined ? undefined : await loadAdapter(r.adapterDir);
-    const model = await Qwen2VLModel.load(r.model.dir, { adapter, dtype, onProgress: onLoad });
-    // ORT keeps its own copy of every weight once the sessions exist: drop ours (about half the RSS).
-    if (!opts.keepHostWeights) await model.releaseHostWeights(onLoad);
     // resolveLocalModel throws when no folder has tokenizer.json (tokenizerOptional is not set).
-    const tokenizer = await HfTokenizer.fromFolder(r.tokenizerDir as string, { paddingSide: opts.paddingSide ?? 'left', padTokenId: 151643 });
+    const tokenizer = await HfTokenizer.fromFolder(r.tokenizerDir as string, { paddingSide: opts.paddingSide ?? record.paddingSide, padTokenId: record.padTokenId });
+    const encoder = await record.loadEncoder({
+      dir: r.model.dir, config: r.model.config, tokenizer, adapter, dtype, processor: { ...r.processor, ...opts.processor }, onProgress: onLoad,
+    });
+    // ORT keeps its own copy of every weight once the sessions exist: drop ours (about half the RSS).
+    if (!opts.keepHostWeights) await encoder.releaseHostWeights(onLoad);
     // float16-held weights give (slightly) different embeddings: never share cache entries.
     const id = opts.id ?? (dtype === 'float32' ? r.id : `${r.id}+dtype:${dtype}`);
     onLoad?.({ type: 'ready', seconds: (performance.now() - t0) / 1000 });
-    return new LocalEmbedder(id, model, tokenizer, { ...opts, processor: { ...r.processor, ...opts.processor } });
+    // embedInputs formats with the architecture's style unless told otherwise (checked above).
+    return new LocalEmbedder(id, encoder, { ...opts, promptStyle: opts.promptStyle ?? (record.promptStyle as PromptStyle) });
   }
 
-  /** Wraps an already loaded model and tokenizer. */
-  static fromParts(id: string, model: Qwen2VLModel, tokenizer: HfTokenizer, opts: LocalEmbedderOptions = {}): LocalEmbedder {
-    return new LocalEmbedder(id, model, tokenizer, opts);
+  /** Wraps an already loaded encoder (any architecture). */
+  static fromEncoder(id: string, encoder: Encoder, opts: LocalEmbedderOptions = {}): LocalEmbedder {
+    return new LocalEmbedder(id, encoder, opts);
   }
 
   get dim(): number {
-    return this.model.hiddenSize;
+    return this.encoder.dim;
   }
 
   /**
-   * Processes one item on its own: media → patches, placeholders expanded, tokenized.
+   * Processes one item on its own: media decoded, then the encoder's processing (for Qwen2-VL:
+   * patches, placeholders expanded, tokenized).
    *
    * @example const p = await emb.prepare({ text: '<|image_pad|> Cat?', images: ['/cat.png'] }, 0);
    */
@@ -178,25 +176,9 @@ export class LocalEmbedder implements Embedder {
       if (item.text.length === 0 && nImages === 0 && nFrames === 0) throw new Vlm2VecError('embed', 'empty item: no text, image or video');
       const images = nImages > 0 ? await Promise.all(item.images!.map((m, k) => loadMedia(m, `images[${k}]`))) : [];
       const frames: RgbImage[] = nFrames > 0 ? await Promise.all(item.video!.map((m, k) => loadMedia(m, `video[${k}]`))) : [];
-      const img = images.length > 0 ? processImages(images, this.opts.processor) : undefined;
-      const vid = frames.length > 0 ? processVideo(frames, this.opts.processor) : undefined;
-      // An item without media is tokenized as it is: the reference's processor (called with
-      // images=None) expands nothing, so a literal <|image_pad|> (WebQA's text-only queries keep
-      // one) stays one ordinary token; encodePrepared tells the model which rows have media.
-      const text = img === undefined && vid === undefined ? item.text : expandPlaceholders(item.text, {
-        imageGrids: img?.gridThw ?? [],
-        videoGrids: vid?.gridThw ?? [],
-        mergeSize: this.model.config.vision.spatialMergeSize,
-      });
-      const ids = this.tokenizer.encode(text);
-      if (ids.length === 0) throw new Vlm2VecError('embed', 'the prompt tokenizes to no tokens');
-      return {
-        ids,
-        imagePixels: img?.pixelValues,
-        imageGrids: img?.gridThw ?? [],
-        videoPixels: vid?.pixelValues,
-        videoGrids: vid?.gridThw ?? [],
-      };
+      const prepared = this.encoder.prepare({ text: item.text, images, frames });
+      if (prepared.ids.length === 0) throw new Vlm2VecError('embed', 'the prompt tokenizes to no tokens');
+      return prepared;
     } catch (e) {
       // Keep the inner area tag (e.g. `[image]`) unless it repeats ours.
       const msg = errorDetail(e, 'embed');
@@ -207,33 +189,13 @@ export class LocalEmbedder implements Embedder {
   }
 
   /**
-   * Last-token hidden states and embeddings of prepared items, in one padded batch.
+   * Pooled hidden states (last token, for Qwen2-VL) and embeddings of prepared items, in one
+   * padded batch.
    *
    * @example const { embeddings } = await emb.encodePrepared([await emb.prepare(item, 0)]);
    */
-  async encodePrepared(rows: readonly PreparedItem[], paddingSide?: PaddingSide): Promise<{ hidden: Float32Array[]; embeddings: Float32Array[] }> {
-    const batch = this.tokenizer.padBatch(rows.map((r) => r.ids), { paddingSide: paddingSide ?? this.tokenizer.paddingSide });
-    const cat = (parts: (Float32Array | undefined)[]): Float32Array | undefined => {
-      const xs = parts.filter((p): p is Float32Array => p !== undefined);
-      return xs.length === 0 ? undefined : concatFloat32(xs);
-    };
-    const out = await this.model.encode({
-      inputIds: batch.inputIds,
-      attentionMask: batch.attentionMask,
-      shape: batch.shape,
-      pixelValues: cat(rows.map((r) => r.imagePixels)),
-      imageGrids: rows.flatMap((r) => r.imageGrids),
-      pixelValuesVideos: cat(rows.map((r) => r.videoPixels)),
-      videoGrids: rows.flatMap((r) => r.videoGrids),
-      // Only rows with media take vision features (a text-only row's <|image_pad|> stays a token).
-      imagesPerRow: rows.map((r) => r.imageGrids.length),
-      videosPerRow: rows.map((r) => r.videoGrids.length),
-    });
-    const d = out.dim;
-    return {
-      hidden: rows.map((_, i) => out.hidden.slice(i * d, (i + 1) * d)),
-      embeddings: rows.map((_, i) => out.embeddings.slice(i * d, (i + 1) * d)),
-    };
+  encodePrepared(rows: readonly PreparedItem[], paddingSide?: PaddingSide): Promise<EncodedRows> {
+    return this.encoder.encode(rows, paddingSide);
   }
 
   /** Batches of item indices, grouped by token length to limit padding. */
@@ -303,6 +265,6 @@ export class LocalEmbedder implements Embedder {
   }
 
   async close(): Promise<void> {
-    // Sessions are owned by the engine's cache; nothing to release per embedder.
+    await this.encoder.close();
   }
 }

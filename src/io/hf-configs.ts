@@ -1,7 +1,7 @@
 // Typed views of the small JSON files in a Hugging Face model folder besides config.json:
 // preprocessor_config.json (image processor) and tokenizer_config.json.
 //
-// Unlike config.json (see src/models/registry-config.ts), these files carry many keys that other
+// Unlike config.json (see src/models/registry.ts), these files carry many keys that other
 // tools read and we do not (chat templates, added-token tables, auto_map, processor_class ...),
 // so unknown keys are ignored here; the keys we do read are type-checked strictly.
 

@@ -4,7 +4,8 @@ import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { resolveModelFolder, isModelFileWanted, openCheckpoint, preferSafetensors } from './model-folder.ts';
-import { resolveModel } from '../models/registry-config.ts';
+import { resolveModel } from '../models/registry.ts';
+import type { Qwen2VLConfig } from '../models/qwen2-vl/config.ts';
 import { checkpointModulePath, isTargetModule, loadAdapter, moduleScaling, parseAdapterConfig } from './peft.ts';
 import { COMPLETE_MARKER, repoCacheDir } from './hub.ts';
 import { SafetensorsFile } from './safetensors.ts';
@@ -24,7 +25,7 @@ test('local full-model folders: typed config, preprocessor limits, checkpoint', 
   assert.deepEqual(m.source, { kind: 'local', path: TINY });
   assert.equal(m.dir, TINY);
   assert.equal(m.adapter, undefined);
-  assert.equal(m.config.layout, 'nested');
+  assert.equal((m.config as Qwen2VLConfig).layout, 'nested');
   assert.equal(m.tokenizerDir, undefined); // the fixtures keep only tokenizer_config.json
   assert.equal(m.preprocessor?.minPixels, 3136);
   assert.equal(m.preprocessor?.maxPixels, 1003520);
@@ -49,7 +50,7 @@ test('PEFT DoRA adapter folder resolves to its base (as PEFT reads base_model_na
   assert.equal(cfg.loraAlpha, 16);
   assert.equal(cfg.useDora, true);
   assert.deepEqual([...cfg.targetModules].sort(), ['down_proj', 'k_proj', 'o_proj', 'q_proj', 'v_proj']);
-  assert.equal(m.config.text.hiddenSize, 32);
+  assert.equal((m.config as Qwen2VLConfig).text.hiddenSize, 32);
 
   const ad = await loadAdapter(DORA);
   assert.equal(ad.modules.size, 10); // 5 targets × 2 layers

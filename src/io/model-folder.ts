@@ -7,7 +7,7 @@
 // adapter checkpoints also carry the processor files (tokenizer, preprocessor_config.json); those
 // take precedence over the base model's, as in the reference's loading code.
 //
-// config.json is returned as JSON here; src/models/registry-config.ts `resolveModel` adds the typed
+// config.json is returned as JSON here; src/models/registry.ts `resolveModel` adds the typed
 // config (io sits below models in the layering, so it cannot import the model parsers).
 
 import { stat } from 'node:fs/promises';
@@ -28,7 +28,7 @@ export interface ModelFolder {
   readonly source: ModelSource;
   /** Local folder with config.json and the (base) weights. */
   readonly dir: string;
-  /** `<dir>/config.json` and its parsed JSON (typed by src/models/registry-config.ts). */
+  /** `<dir>/config.json` and its parsed JSON (typed by src/models/registry.ts). */
   readonly configPath: string;
   readonly configJson: unknown;
   /** Folder with tokenizer.json, or undefined when neither the adapter nor the base has one. */
@@ -152,7 +152,7 @@ async function firstWith(file: string, dirs: readonly string[]): Promise<string 
 
 /**
  * Resolves `--model` to a local folder with its config.json, preprocessor config and (for adapters)
- * the adapter config and base model. Use `resolveModel` (src/models/registry-config.ts) to also
+ * the adapter config and base model. Use `resolveModel` (src/models/registry.ts) to also
  * get the typed model config.
  *
  * @example

@@ -15,6 +15,7 @@
 
 import { z } from 'zod';
 import { Vlm2VecError } from '../../errors.ts';
+import type { ParseConfigOptions } from '../common/config.ts';
 
 export interface Qwen2VLTextConfig {
   readonly vocabSize: number;
@@ -159,14 +160,7 @@ const Top = Text.extend({
   vision_end_token_id: int.optional(),
 });
 
-export interface ParseConfigOptions {
-  /** File name for error messages. */
-  readonly file?: string;
-  /** Reject unknown keys (default true). */
-  readonly strict?: boolean;
-  /** Called with the unknown keys (dotted paths) when not strict; they are ignored. */
-  readonly onUnknownKeys?: (keys: string[]) => void;
-}
+export type { ParseConfigOptions } from '../common/config.ts';
 
 function fail(file: string, msg: string): never {
   throw new Vlm2VecError('config', `${file}: ${msg}`);

@@ -98,6 +98,8 @@ export interface LoadModelOptions {
   adapter?: PeftAdapter | undefined;
   /** Reject unknown config.json keys (default false: real checkpoints carry extra fields). */
   strictConfig?: boolean | undefined;
+  /** The already parsed config.json of `dir` (the registry parsed it while resolving). */
+  config?: Qwen2VLConfig | undefined;
   /**
    * How the weights are held (default 'float32'). 'float16' holds every matrix as float16 and
    * computes in float32, equal to transformers' `model.half().float()` (docs/float16.md).
@@ -196,7 +198,7 @@ export class Qwen2VLModel {
   static async load(dir: string, opts: LoadModelOptions = {}): Promise<Qwen2VLModel> {
     const dtype = parseWeightDtype(opts.dtype, 'LoadModelOptions.dtype');
     const configPath = join(dir, 'config.json');
-    const config = parseQwen2VLConfig(await readJsonFile('qwen2_vl', configPath), { file: configPath, strict: opts.strictConfig ?? false });
+    const config = opts.config ?? parseQwen2VLConfig(await readJsonFile('qwen2_vl', configPath), { file: configPath, strict: opts.strictConfig ?? false });
     const ckpt = await Checkpoint.open(dir);
     try {
       const host = await readQwen2VLWeights(ckpt, config, opts.adapter, dtype, opts.onProgress);

@@ -13,26 +13,14 @@ import { concatFloat32 } from '../../util/arrays.ts';
 import { checkPositiveInt } from '../../util/checks.ts';
 import type { RgbImage } from '../../io/image-types.ts';
 import { resizeBicubic } from '../../io/pillow-resample.ts';
+import type { ImageProcessorSettings } from '../encoder.ts';
 import { OPENAI_CLIP_MEAN, OPENAI_CLIP_STD, normalizationTable, patchifyFrames } from './processor-patches.ts';
 
 export { OPENAI_CLIP_MEAN, OPENAI_CLIP_STD } from './processor-patches.ts';
 export { expandPlaceholders, IMAGE_PAD, VIDEO_PAD } from './processor-placeholders.ts';
 
-/** Processor settings; defaults are VLM2Vec's (min/max pixels from its DataArguments). */
-export interface Qwen2VLProcessorOptions {
-  /** Lower bound on resized area; VLM2Vec: 4·28·28 = 3,136 (Qwen's own default is 56·56). */
-  minPixels?: number;
-  /** Upper bound on resized area; VLM2Vec: 1280·28·28 = 1,003,520. */
-  maxPixels?: number;
-  patchSize?: number;
-  mergeSize?: number;
-  temporalPatchSize?: number;
-  rescaleFactor?: number;
-  imageMean?: readonly [number, number, number];
-  imageStd?: readonly [number, number, number];
-  /** VLM2Vec's collator resizes images with a side < 28 px to 56×56 first (default true). */
-  tinyImageRule?: boolean;
-}
+/** Processor settings (models/encoder.ts); the defaults are VLM2Vec's (QWEN2VL_DEFAULTS). */
+export type Qwen2VLProcessorOptions = ImageProcessorSettings;
 
 type Resolved = Required<Qwen2VLProcessorOptions>;
 

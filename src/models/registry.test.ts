@@ -1,8 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
-import { loadModelConfig, parseModelConfig, SUPPORTED_MODEL_TYPES } from './registry-config.ts';
+import { loadModelConfig as loadAny, modelRecord, parseModelConfig as parseAny, supportedModelTypes, type ParseConfigOptions } from './registry.ts';
 import type { Qwen2VLConfig } from './qwen2-vl/config.ts';
+
+// Every config of this file is a qwen2_vl one (the registry dispatches on model_type).
+const loadModelConfig = async (p: string): Promise<Qwen2VLConfig> => (await loadAny(p)) as Qwen2VLConfig;
+const parseModelConfig = (json: unknown, o?: ParseConfigOptions): Qwen2VLConfig => parseAny(json, o) as Qwen2VLConfig;
 
 const CFG = 'test/fixtures/io/models/configs';
 const MODELS = 'test/fixtures/io/models';
@@ -80,7 +84,9 @@ test('tiny fixture model: nested (saved by transformers) and hand-written flat l
 });
 
 test('unknown or missing model_type lists the supported ones', async () => {
-  assert.deepEqual(SUPPORTED_MODEL_TYPES, ['qwen2_vl']);
+  assert.deepEqual(supportedModelTypes(), ['qwen2_vl']);
+  assert.throws(() => modelRecord('mamba'), /model_type 'mamba' is not supported \(supported: qwen2_vl\)/);
+  assert.equal(modelRecord('qwen2_vl').padTokenId, 151643, "Qwen2-VL's <|endoftext|>, VLM2Vec's pad token");
   await assert.rejects(loadModelConfig(`${CFG}/unknown-model-type.json`), {
     message: `[config] ${CFG}/unknown-model-type.json: model_type 'mamba' is not supported (supported: qwen2_vl)`,
   });
