@@ -149,3 +149,43 @@ export function splitTrainable(specs: readonly ParamSpec[], trainableRoles: read
   const trainable = specs.filter((s) => trainableRoles.includes(s.role));
   return { trainable, frozen: specs.filter((s) => !trainableRoles.includes(s.role)) };
 }
+
+/** LoRA factors of one linear module: A [r, in], B [out, r] (PEFT's lora_A / lora_B weights). */
+export interface LoraFactors<L> {
+  A: L;
+  B: L;
+}
+
+/**
+ * A copy of `tree` whose linear modules named in `factors` (dotted module paths, e.g.
+ * `model.layers.0.self_attn.q_proj`) carry the LoRA factors and `scaling` (alpha / r), so the
+ * forward computes W·x + s·B(A·x) with A and B as whatever the caller passes: graph inputs under
+ * `valueAndGrad` / `vjp` when training, constants otherwise. Untouched subtrees are shared.
+ *
+ * @example const p = attachLora(params, { 'model.layers.0.self_attn.q_proj': { A, B } }, 2);
+ */
+export function attachLora<T, L>(tree: T, factors: Readonly<Record<string, LoraFactors<L>>>, scaling: number): T {
+  const byModule = new Map(Object.entries(factors));
+  const walk = (node: unknown, path: string): unknown => {
+    const f = byModule.get(path);
+    if (f !== undefined) {
+      byModule.delete(path);
+      if (typeof node !== 'object' || node === null || !('weight' in node)) throw new Vlm2VecError('params', `${path} is not a linear module`);
+      return { ...node, lora_A: { weight: f.A }, lora_B: { weight: f.B }, lora_scaling: scaling };
+    }
+    if (Array.isArray(node)) {
+      const prefix = `${path}.`;
+      if (![...byModule.keys()].some((m) => m.startsWith(prefix))) return node;
+      return node.map((x, i) => walk(x, `${path}.${i}`));
+    }
+    if (typeof node === 'object' && node !== null && Object.getPrototypeOf(node) === Object.prototype) {
+      const prefix = path === '' ? '' : `${path}.`;
+      if (![...byModule.keys()].some((m) => m.startsWith(prefix))) return node;
+      return Object.fromEntries(Object.entries(node).map(([k, v]) => [k, walk(v, `${prefix}${k}`)]));
+    }
+    return node;
+  };
+  const out = walk(tree, '') as T;
+  if (byModule.size > 0) throw new Vlm2VecError('params', `LoRA factors for modules the tree does not have: ${[...byModule.keys()].slice(0, 3).join(', ')}`);
+  return out;
+}

@@ -22,14 +22,13 @@ import { readJsonFile } from '../../io/hf-configs.ts';
 import type { PeftAdapter } from '../../io/peft.ts';
 import { Checkpoint } from '../../io/checkpoint.ts';
 import type { GridThw } from './rope.ts';
-import { embedding } from '../../nn/index.ts';
 import type { Jitted, Tensor } from '../../tensor/index.ts';
-import { cast, fromArray, gather, gatherND, jit, l2Normalize, reshape, scatterND, treeLeaves } from '../../tensor/index.ts';
+import { fromArray, jit, treeLeaves } from '../../tensor/index.ts';
 import type { Qwen2VLConfig } from './config.ts';
 import { parseQwen2VLConfig } from './config.ts';
 import { ropeIndex, type RopeIndexRow } from './rope-index.ts';
-import { languageModel } from './text.ts';
-import { visionIndexInputs, visionTower } from './vision.ts';
+import { textGraph, visionGraph, type PooledTensors } from './forward.ts';
+import { visionIndexInputs } from './vision.ts';
 import { buildParams, readQwen2VLWeights, type Qwen2VLParams } from './weights.ts';
 import { FLOAT16_SESSION, parseWeightDtype, type WeightDtype } from '../common/float16.ts';
 import type { ModelLoadEvent } from '../common/weights.ts';
@@ -60,11 +59,7 @@ export interface Qwen2VLBatch {
   videosPerRow?: readonly number[] | undefined;
 }
 
-/** What both encoder graphs return: pooled hidden states [B, D] and their unit vectors. */
-export interface PooledTensors {
-  hidden: Tensor;
-  embedding: Tensor;
-}
+export type { PooledTensors } from './forward.ts';
 
 /** The vision tower graph: (pixels [K, M, P], patch (row, col) [K, M, 2], segment ids [K, M]) → [K, D]. */
 export type VisionTowerGraph = Jitted<[Tensor, Tensor, Tensor], Tensor>;
@@ -285,15 +280,10 @@ export class Qwen2VLModel {
     if (this.graphsCache) return this.graphsCache;
     const session = this.dtype === 'float16' ? { session: FLOAT16_SESSION } : {};
     const v = this.config.vision;
-    const mm = v.spatialMergeSize * v.spatialMergeSize;
-    const patchDim = v.inChannels * v.temporalPatchSize * v.patchSize * v.patchSize;
-    // Inputs are grouped per merged token ([K, merge², ...], the same memory as [merge²·K, ...]):
-    // K is then an input axis, so the merger's [K, merge²·E] reshape has a named size.
+    // The math is forward.ts's; here it is traced with the weights captured as initializers.
+    // Inputs are grouped per merged token ([K, merge², ...], the same memory as [merge²·K, ...]).
     const vision = jit(
-      (pixels: Tensor, patchPos: Tensor, seg: Tensor) => {
-        const k = pixels.shape[0]!;
-        return visionTower(this.params.visual, v, reshape(pixels, [`${mm}*K`, patchDim]), reshape(patchPos, [`${mm}*K`, 2]), reshape(seg, [`${mm}*K`]), k);
-      },
+      (pixels: Tensor, patchPos: Tensor, seg: Tensor) => visionGraph(this.params.visual, v, pixels, patchPos, seg),
       {
         name: 'qwen2vl_vision_tower',
         dynamic: { '0': ['K', null, null], '1': ['K', null, null], '2': ['K', null] },
@@ -305,7 +295,7 @@ export class Qwen2VLModel {
     );
     const text = jit(
       (ids: Tensor, mask: Tensor, pos: Tensor, last: Tensor, scatter: Tensor, feats: Tensor) =>
-        this.pool(scatterND(this.embedTokens(ids), scatter, feats), mask, pos, last),
+        textGraph(this.params.model, this.config, ids, mask, pos, last, scatter, feats),
       {
         name: 'qwen2vl_language_model',
         dynamic: { '0': ['B', 'T'], '1': ['B', 'T'], '2': [null, 'B', 'T'], '3': ['B', null], '4': ['K', null], '5': ['K', null] },
@@ -317,18 +307,6 @@ export class Qwen2VLModel {
     );
     this.graphsCache = { vision, text };
     return this.graphsCache;
-  }
-
-  /** Token embeddings [B, T, D] in float32; a float16 table casts only the gathered rows. */
-  private embedTokens(ids: Tensor): Tensor {
-    const table = this.params.model.embed_tokens;
-    return table.weight.dtype === 'float16' ? cast(gather(table.weight, ids, 0), 'float32') : embedding(table, ids);
-  }
-
-  private pool(embeds: Tensor, mask: Tensor, pos: Tensor, last: Tensor): PooledTensors {
-    const h = languageModel(this.params.model, this.config.text, embeds, pos, mask); // [B, T, D]
-    const hidden = gatherND(h, last); // [B, D]
-    return { hidden, embedding: l2Normalize(hidden, -1, 1e-12) };
   }
 
   /**
