@@ -13,7 +13,7 @@ import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadImageRGB } from '../src/io/image.ts';
+import { loadImageRGB } from '../src/io/media/image.ts';
 import { resizeForQwen2VL, processImages } from '../src/models/qwen2-vl/processor.ts';
 import { referencePython } from './python.ts';
 

@@ -11,8 +11,8 @@
 import { readFile, rm, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SafetensorsFile } from '../src/io/safetensors.ts';
-import { writeSafetensors, type TensorToWrite } from '../src/io/safetensors-write.ts';
+import { SafetensorsFile } from '../src/io/weights/safetensors.ts';
+import { writeSafetensors, type TensorToWrite } from '../src/io/weights/safetensors-write.ts';
 
 const sizeMB = Number(process.argv[2] ?? 384);
 const dir = await mkdtemp(join(process.argv[3] ?? tmpdir(), 'vlm2vec-bench-st-'));

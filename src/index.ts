@@ -23,14 +23,14 @@ export { rankGlobalAsync, rankLocal } from './mmeb/score/rank.ts';
 export { readResultFolder, readPublishedScores, summarize, writeSummary } from './mmeb/score/aggregate.ts';
 
 // Model files and inputs.
-export { SafetensorsFile } from './io/safetensors.ts';
-export { Checkpoint, type CheckpointFormat } from './io/checkpoint.ts';
-export { writeSafetensors } from './io/safetensors-write.ts';
-export { TorchCheckpointFile } from './io/torch-pickle-file.ts';
-export { HfTokenizer } from './io/tokenizer.ts';
-export { loadImageRGB } from './io/image.ts';
-export { renderPdfPages } from './io/pdf.ts';
-export { extractVideoFrames, loadVideoFrames } from './io/video.ts';
+export { SafetensorsFile } from './io/weights/safetensors.ts';
+export { Checkpoint, type CheckpointFormat } from './io/weights/checkpoint.ts';
+export { writeSafetensors } from './io/weights/safetensors-write.ts';
+export { TorchCheckpointFile } from './io/weights/torch-pickle-file.ts';
+export { HfTokenizer } from './io/text/tokenizer.ts';
+export { loadImageRGB } from './io/media/image.ts';
+export { renderPdfPages } from './io/media/pdf.ts';
+export { extractVideoFrames, loadVideoFrames } from './io/media/video.ts';
 
 // Models: the architecture registry, the Encoder seam, parameter specs (docs/ARCHITECTURE.md).
 export * from './models/index.ts';

@@ -22,8 +22,8 @@ import { DEFAULT_PROMPT_STYLE, formatInput, PROMPT_STYLES, type PromptStyle } fr
 import type { EmbedItem } from '../embed/types.ts';
 import { Vlm2VecError, errorDetail } from '../errors.ts';
 import { parseWeightDtype, type WeightDtype } from '../models/common/float16.ts';
-import { sampleFramePaths } from '../io/frames.ts';
-import { extractVideoFrames } from '../io/video.ts';
+import { sampleFramePaths } from '../io/media/frames.ts';
+import { extractVideoFrames } from '../io/media/video.ts';
 import { checkOutputFile, ensureOutputDir, writeFileAtomic } from '../util/fs.ts';
 import { hiddenAlias, pointToHelp, positiveInt } from '../util/cli-args.ts';
 import { formatDuration, loadReporter, ProgressBar, type ProgressStream } from './progress.ts';

@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { resolveLocalModel, type LocalModelSpecOptions } from '../embed/local-resolve.ts';
 import { Vlm2VecError } from '../errors.ts';
-import { loadAdapter } from '../io/peft.ts';
+import { loadAdapter } from '../io/weights/peft.ts';
 import { modelRecord, type ExportManifest } from '../models/registry.ts';
 import { parseWeightDtype, type WeightDtype } from '../models/common/float16.ts';
 import { DTYPE_HELP, parseDtypeOption } from './embed.ts';

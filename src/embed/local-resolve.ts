@@ -14,8 +14,8 @@ import { dirname, join, resolve } from 'node:path';
 import { Vlm2VecError } from '../errors.ts';
 import { checkPositiveInt } from '../util/checks.ts';
 import { COMPLETE_MARKER, defaultCacheDir, isRepoId, repoCacheDir } from '../io/hub.ts';
-import type { ModelSource, ResolveModelOptions } from '../io/model-folder.ts';
-import { resolveModelFolder } from '../io/model-folder.ts';
+import type { ModelSource, ResolveModelOptions } from '../io/weights/model-folder.ts';
+import { resolveModelFolder } from '../io/weights/model-folder.ts';
 import type { ImageProcessorSettings } from '../models/encoder.ts';
 import { resolveModel, type ResolvedModel } from '../models/registry.ts';
 

@@ -11,10 +11,10 @@
 import { Vlm2VecError, errorDetail } from '../errors.ts';
 import { checkPositiveInt } from '../util/checks.ts';
 import { MediaError } from './media-error.ts';
-import { loadImageRGB } from '../io/image.ts';
-import type { RgbImage } from '../io/image-types.ts';
-import { loadAdapter } from '../io/peft.ts';
-import { HfTokenizer, type PaddingSide } from '../io/tokenizer.ts';
+import { loadImageRGB } from '../io/media/image.ts';
+import type { RgbImage } from '../io/media/image-types.ts';
+import { loadAdapter } from '../io/weights/peft.ts';
+import { HfTokenizer, type PaddingSide } from '../io/text/tokenizer.ts';
 import { parseWeightDtype, type WeightDtype } from '../models/common/float16.ts';
 import type { ModelLoadEvent } from '../models/common/weights.ts';
 import type { EncodedRows, Encoder, ImageProcessorSettings, PreparedItem } from '../models/encoder.ts';

@@ -3,9 +3,9 @@
 // L2-normalized representations, whatever backbone it runs. Each architecture implements it in
 // its folder and is found through its record in models/registry.ts.
 
-import type { RgbImage } from '../io/image-types.ts';
-import type { PeftAdapter } from '../io/peft.ts';
-import type { HfTokenizer, PaddingSide } from '../io/tokenizer.ts';
+import type { RgbImage } from '../io/media/image-types.ts';
+import type { PeftAdapter } from '../io/weights/peft.ts';
+import type { HfTokenizer, PaddingSide } from '../io/text/tokenizer.ts';
 import type { WeightDtype } from './common/float16.ts';
 import type { ModelLoadEvent } from './common/weights.ts';
 

@@ -7,9 +7,9 @@
 import { join } from 'node:path';
 import { stat } from 'node:fs/promises';
 import { Vlm2VecError } from '../errors.ts';
-import { readJsonFile } from '../io/hf-configs.ts';
-import { resolveModelFolder, type ModelFolder, type ResolveModelOptions } from '../io/model-folder.ts';
-import type { PaddingSide } from '../io/tokenizer.ts';
+import { readJsonFile } from '../io/weights/hf-configs.ts';
+import { resolveModelFolder, type ModelFolder, type ResolveModelOptions } from '../io/weights/model-folder.ts';
+import type { PaddingSide } from '../io/text/tokenizer.ts';
 import { warnToStderr, type WarningSink } from '../util/warn.ts';
 import type { ModelConfig, ParseConfigOptions } from './common/config.ts';
 import type { Encoder, LoadEncoderArgs } from './encoder.ts';

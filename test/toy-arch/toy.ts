@@ -4,9 +4,9 @@
 // (padding excluded), its embedding that mean L2-normalized.
 
 import { Vlm2VecError } from '../../src/errors.ts';
-import type { PaddingSide } from '../../src/io/tokenizer.ts';
+import type { PaddingSide } from '../../src/io/text/tokenizer.ts';
 import type { EncodedRows, Encoder, EncoderInput, ModelConfig, ModelRecord, PreparedItem } from '../../src/index.ts';
-import type { HfTokenizer } from '../../src/io/tokenizer.ts';
+import type { HfTokenizer } from '../../src/io/text/tokenizer.ts';
 
 export interface ToyConfig extends ModelConfig {
   readonly modelType: 'toy_mean';

@@ -1,13 +1,13 @@
-"""Golden token ids for src/io/tokenizer.test.ts.
+"""Golden token ids for src/io/text/tokenizer.test.ts.
 
 Encodes a fixed list of prompts with the Python reference tokenizers (the Rust `tokenizers`
 library and transformers' AutoTokenizer, both loading the same tokenizer.json, the Qwen2/Qwen3 byte-level BPE kept in
 test/fixtures/model/tiny-a/ (source and license in test/fixtures/model/README.md)) and writes
 test/fixtures/io/tokenizer/goldens.json. The script fails if the two Python tokenizers disagree.
 
-It also writes src/io/tokenizer-nfc-data.ts: the code points that the Rust `tokenizers` NFC
+It also writes src/io/text/tokenizer-nfc-data.ts: the code points that the Rust `tokenizers` NFC
 normalizer does not treat as inert (it uses Unicode 9.0 data, while Node's ICU is much newer; see
-src/io/tokenizer-nfc.ts), found by probing that normalizer directly.
+src/io/text/tokenizer-nfc.ts), found by probing that normalizer directly.
 
 Regenerate (from the repository root; ~30 s):
     tools/reference/.venv/bin/python tools/reference/io_tokenizer.py
@@ -28,7 +28,7 @@ from transformers import AutoTokenizer
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 MODEL_DIR = os.path.join(ROOT, "test", "fixtures", "model", "tiny-a")
 OUT = os.path.join(ROOT, "test", "fixtures", "io", "tokenizer", "goldens.json")
-NFC_DATA = os.path.join(ROOT, "src", "io", "tokenizer-nfc-data.ts")
+NFC_DATA = os.path.join(ROOT, "src", "io", "text", "tokenizer-nfc-data.ts")
 
 IMG = "<|vision_start|><|image_pad|><|vision_end|>"
 VID = "<|vision_start|><|video_pad|><|vision_end|>"
@@ -116,7 +116,7 @@ PROMPTS = [
     "a \n\n b  \n",
     "x" * 300,
     # marks added after Unicode 9.0 next to older marks: Rust's NFC data (Unicode 9.0) does not
-    # reorder them, ICU does (found by fuzzing; fixed in src/io/tokenizer-nfc.ts)
+    # reorder them, ICU does (found by fuzzing; fixed in src/io/text/tokenizer-nfc.ts)
     "\u2007\ufe04\u0659\U00011f42\u30e5",
     "\U00010d6d\u302f\U0001e4f2",
     "a\u0345\u1df6 b\u0345\u0d3b c\u0345\U0001e130 d\u0345\u1abf e\u0345\u1ac1 f\u0345\u08d4",

@@ -1,4 +1,4 @@
-"""Zip archives made by CPython's zipfile, for src/io/zip-extract.test.ts.
+"""Zip archives made by CPython's zipfile, for src/io/archive/zip-extract.test.ts.
 
 Writes test/fixtures/io/zip/:
   images.zip   DEFLATE and STORED entries under one top folder (eval_images/...), a directory

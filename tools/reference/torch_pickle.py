@@ -1,4 +1,4 @@
-"""Reference fixtures for src/io/torch-pickle*.ts and src/io/torch-zip.ts (torch.save checkpoints).
+"""Reference fixtures for src/io/weights/torch-pickle*.ts and src/io/archive/torch-zip.ts (torch.save checkpoints).
 
 Writes, under test/fixtures/io/torch/ (all tiny, ~190 KB in total; README.md repeats this text):
   state.pt            torch.save of an OrderedDict: f32/f16/bf16/f64/i64/i32/i16/i8/u8/bool tensors, a 0-d
@@ -314,7 +314,7 @@ def main() -> None:
     lora_fixtures()
 
     with open(os.path.join(OUT, "README.md"), "w") as fh:  # the folder is rebuilt from scratch: keep its doc here
-        fh.write("# torch.save fixtures (src/io/torch-pickle*.ts, src/io/torch-zip.ts, src/io/peft.ts)\n\n```\n")
+        fh.write("# torch.save fixtures (src/io/weights/torch-pickle*.ts, src/io/archive/torch-zip.ts, src/io/weights/peft.ts)\n\n```\n")
         fh.write(__doc__.strip() + "\n```\n")
     with open(os.path.join(OUT, "manifest.json"), "w") as fh:
         json.dump(manifest, fh, indent=1, sort_keys=True)

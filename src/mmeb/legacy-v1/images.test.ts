@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
-import { loadImageRGB } from '../../io/image.ts';
+import { loadImageRGB } from '../../io/media/image.ts';
 import { prepareV1Images, v1TargetSize } from './images.ts';
 import { premultiply, resizeNearest, unpremultiply } from './pillow-resize.ts';
 

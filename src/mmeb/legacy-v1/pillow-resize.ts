@@ -4,14 +4,14 @@
 //     coordinates accumulated in float64 from `scale / 2`, truncated (Geometry.c);
 //   - "RGBA" / "LA": BICUBIC on premultiplied alpha (convert to RGBa/La, resize, convert back;
 //     Convert.c MULDIV255 for premultiplying, `255 * c / a` clipped for the way back);
-//   - everything else 8-bit ("RGB", "L"): BICUBIC, our bit-exact port (src/io/pillow-resample.ts).
+//   - everything else 8-bit ("RGB", "L"): BICUBIC, our bit-exact port (src/io/media/pillow-resample.ts).
 // The result keeps its alpha (RGBA) so an embedder sees what it would see from Pillow's image.
 // CMYK and 16-bit images are resized from their RGB conversion, which is not exact (`exact: false`).
 
 import sharp from 'sharp';
 import { Vlm2VecError } from '../../errors.ts';
-import { loadImageRGB } from '../../io/image.ts';
-import { resampleBicubicU8, resampleBicubicU8Reference } from '../../io/pillow-resample.ts';
+import { loadImageRGB } from '../../io/media/image.ts';
+import { resampleBicubicU8, resampleBicubicU8Reference } from '../../io/media/pillow-resample.ts';
 
 /** Interleaved 8-bit pixels, 3 (RGB) or 4 (RGBA) channels. */
 export interface ResizedImage {

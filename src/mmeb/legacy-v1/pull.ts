@@ -3,7 +3,7 @@
 // images.zip unpacked without an `unzip` binary. Reruns keep finished downloads and files.
 
 import { join } from 'node:path';
-import { extractZip } from '../../io/zip-extract.ts';
+import { extractZip } from '../../io/archive/zip-extract.ts';
 import { hubEndpoint, pullRepo, type RepoPullOptions } from '../data/pull.ts';
 import { V1_REPO } from './load.ts';
 import { V1_SUBSETS } from './run.ts';

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FileEmbedItem, Embedder } from '../../embed/types.ts';
-import { loadImageRGB } from '../../io/image.ts';
+import { loadImageRGB } from '../../io/media/image.ts';
 import { runEvalV1, V1_SUBSETS, type EvalV1Event } from './run.ts';
 
 const FIX = fileURLToPath(new URL('../../../test/fixtures/mmeb/v1', import.meta.url));

@@ -6,7 +6,7 @@ import { isAbsolute, join, resolve } from 'node:path';
 import { Vlm2VecError, errorDetail } from '../../errors.ts';
 import type { WarningSink } from '../../util/warn.ts';
 import type { PromptStyle } from '../../embed/prompt.ts';
-import { listFrames, sampleFrameIndices } from '../../io/frames.ts';
+import { listFrames, sampleFrameIndices } from '../../io/media/frames.ts';
 import type { TaskDef } from '../tasks/types.ts';
 import { findDataFiles } from '../data/discover.ts';
 import { readRows, type RowRef } from '../data/read.ts';
@@ -146,7 +146,7 @@ export async function sampledFramesOrExtract(
       }
     } else {
       // Lazy import: ffmpeg plumbing is only needed on this rare path.
-      const { extractVideoFrames } = await import('../../io/video.ts');
+      const { extractVideoFrames } = await import('../../io/media/video.ts');
       try {
         await extractVideoFrames(videoFile, dir, { maxFramesSaved: 64 });
       } catch (err) {

@@ -215,7 +215,7 @@ test('missing frames are extracted with ffmpeg from video-tasks/videos/… when 
   const { existsSync, mkdirSync, readdirSync, rmSync } = await import('node:fs');
   const { join } = await import('node:path');
   const { fixtureCopy } = await import('./fixtures.test-helper.ts');
-  const { ffmpegPath } = await import('../../io/video.ts');
+  const { ffmpegPath } = await import('../../io/media/video.ts');
   const data = fixtureCopy();
   try {
     // A 10-frame clip stands in for Breakfast's P03_cereals, whose frame folder is removed.
@@ -248,7 +248,7 @@ test('retrieval: an empty frame folder is filled from the raw video (> 64 frames
   const { mkdirSync, readdirSync, rmSync } = await import('node:fs');
   const { join } = await import('node:path');
   const { fixtureCopy } = await import('./fixtures.test-helper.ts');
-  const { ffmpegPath } = await import('../../io/video.ts');
+  const { ffmpegPath } = await import('../../io/media/video.ts');
   const data = fixtureCopy();
   try {
     const frames = join(data, 'video-tasks/frames/video_ret/MSR-VTT/video7020');

@@ -7,7 +7,7 @@
 // (common/param-spec.ts), not from its name.
 
 import { Vlm2VecError } from '../../errors.ts';
-import { f16ToF32, f32ToF16 } from '../../io/safetensors-dtype.ts';
+import { f16ToF32, f32ToF16 } from '../../io/weights/safetensors-dtype.ts';
 import type { Tensor } from '../../tensor/index.ts';
 import { cast, fromArray, transpose } from '../../tensor/index.ts';
 import type { ParamSpec } from './param-spec.ts';

@@ -6,8 +6,8 @@
 // independent of summation order (the difference to float32 accumulation is below 1 ulp·√in).
 
 import { Vlm2VecError } from '../../errors.ts';
-import type { PeftAdapter } from '../../io/peft.ts';
-import { toFloat32 } from '../../io/safetensors-dtype.ts';
+import type { PeftAdapter } from '../../io/weights/peft.ts';
+import { toFloat32 } from '../../io/weights/safetensors-dtype.ts';
 import type { HostWeights } from './float16.ts';
 
 /** One adapted linear layer, already widened to float32. */

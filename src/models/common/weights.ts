@@ -3,10 +3,10 @@
 // (common/float16.ts), and a PEFT adapter is merged on the way in (common/merge-adapter.ts).
 
 import { Vlm2VecError } from '../../errors.ts';
-import type { Checkpoint } from '../../io/checkpoint.ts';
-import type { PeftAdapter } from '../../io/peft.ts';
-import { toFloat16, toFloat32 } from '../../io/safetensors-dtype.ts';
-import { TORCH_DTYPE_BYTES } from '../../io/torch-pickle.ts';
+import type { Checkpoint } from '../../io/weights/checkpoint.ts';
+import type { PeftAdapter } from '../../io/weights/peft.ts';
+import { toFloat16, toFloat32 } from '../../io/weights/safetensors-dtype.ts';
+import { TORCH_DTYPE_BYTES } from '../../io/weights/torch-pickle.ts';
 import { checkHalfRange, heldAsHalf, holdTensor, parseWeightDtype, storedTransposed, type HostWeights, type WeightDtype } from './float16.ts';
 import { mergeAdapterInto } from './merge-adapter.ts';
 import type { ParamSpec } from './param-spec.ts';

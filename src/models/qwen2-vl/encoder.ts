@@ -5,7 +5,7 @@
 
 import { join } from 'node:path';
 import { Vlm2VecError } from '../../errors.ts';
-import type { HfTokenizer, PaddingSide } from '../../io/tokenizer.ts';
+import type { HfTokenizer, PaddingSide } from '../../io/text/tokenizer.ts';
 import type { ExportResult } from '../../tensor/index.ts';
 import { fromArray } from '../../tensor/index.ts';
 import { concatFloat32 } from '../../util/arrays.ts';

@@ -11,18 +11,18 @@ import assert from 'node:assert/strict';
 import { cp, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadAdapter } from '../../io/peft.ts';
-import { Checkpoint } from '../../io/checkpoint.ts';
-import { SafetensorsFile } from '../../io/safetensors.ts';
-import { writeSafetensors, type TensorToWrite } from '../../io/safetensors-write.ts';
-import { f32ToF16, toFloat16, toFloat32 } from '../../io/safetensors-dtype.ts';
+import { loadAdapter } from '../../io/weights/peft.ts';
+import { Checkpoint } from '../../io/weights/checkpoint.ts';
+import { SafetensorsFile } from '../../io/weights/safetensors.ts';
+import { writeSafetensors, type TensorToWrite } from '../../io/weights/safetensors-write.ts';
+import { f32ToF16, toFloat16, toFloat32 } from '../../io/weights/safetensors-dtype.ts';
 import { configureRuntime, fromArray, treeLeaves, type Tensor } from '../../tensor/index.ts';
 import { parseQwen2VLConfig } from './config.ts';
 import { compareRows, FIXTURES, FP16_FIXTURE, fp16Array, fp16Batch, goldenBatch, goldenCase, goldenF32 } from './fixtures.test-helper.ts';
 import { Qwen2VLModel } from './model.ts';
 import { parseWeightDtype } from '../common/float16.ts';
 import { expectedTensors, readQwen2VLWeights } from './weights.ts';
-import { readJsonFile } from '../../io/hf-configs.ts';
+import { readJsonFile } from '../../io/weights/hf-configs.ts';
 
 configureRuntime({ threads: 1 });
 

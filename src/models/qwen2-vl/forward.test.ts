@@ -6,8 +6,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { Checkpoint } from '../../io/checkpoint.ts';
-import { readJsonFile } from '../../io/hf-configs.ts';
+import { Checkpoint } from '../../io/weights/checkpoint.ts';
+import { readJsonFile } from '../../io/weights/hf-configs.ts';
 import type { Tensor } from '../../tensor/index.ts';
 import { configureRuntime, fromArray, mul, randn, realize, sum, treeLeaves, valueAndGrad } from '../../tensor/index.ts';
 import { mergeAdapter } from '../common/merge-adapter.ts';

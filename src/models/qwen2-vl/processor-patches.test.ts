@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { RgbImage } from '../../io/image-types.ts';
+import type { RgbImage } from '../../io/media/image-types.ts';
 import { OPENAI_CLIP_MEAN, OPENAI_CLIP_STD, normalizationTable, patchifyFrames, type PatchOptions } from './processor-patches.ts';
 
 const DEFAULTS: PatchOptions = {

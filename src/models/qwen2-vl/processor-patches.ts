@@ -9,7 +9,7 @@
 // the same sweep; the output is not zero-filled first since every element is written.
 
 import { Vlm2VecError } from '../../errors.ts';
-import type { RgbImage } from '../../io/image-types.ts';
+import type { RgbImage } from '../../io/media/image-types.ts';
 
 /** OpenAI CLIP statistics, the Qwen2-VL defaults. */
 export const OPENAI_CLIP_MEAN: readonly [number, number, number] = [0.48145466, 0.4578275, 0.40821073];

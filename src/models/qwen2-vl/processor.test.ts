@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import sharp from 'sharp';
-import { loadImageRGB } from '../../io/image.ts';
+import { loadImageRGB } from '../../io/media/image.ts';
 import { expandPlaceholders, processImages, resizeForQwen2VL, roundHalfEven, smartResize } from './processor.ts';
 
 const dir = new URL('../../../test/fixtures/io/images/', import.meta.url);

@@ -11,8 +11,8 @@
 import { Vlm2VecError } from '../../errors.ts';
 import { concatFloat32 } from '../../util/arrays.ts';
 import { checkPositiveInt } from '../../util/checks.ts';
-import type { RgbImage } from '../../io/image-types.ts';
-import { resizeBicubic } from '../../io/pillow-resample.ts';
+import type { RgbImage } from '../../io/media/image-types.ts';
+import { resizeBicubic } from '../../io/media/pillow-resample.ts';
 import type { ImageProcessorSettings } from '../encoder.ts';
 import { OPENAI_CLIP_MEAN, OPENAI_CLIP_STD, normalizationTable, patchifyFrames } from './processor-patches.ts';
 

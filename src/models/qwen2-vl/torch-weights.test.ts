@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { configureRuntime } from '../../tensor/index.ts';
-import { openCheckpoint, resolveModelFolder } from '../../io/model-folder.ts';
+import { openCheckpoint, resolveModelFolder } from '../../io/weights/model-folder.ts';
 import { compareRows, FP16_FIXTURE, fp16Array, fp16Batch } from './fixtures.test-helper.ts';
 import { Qwen2VLModel } from './model.ts';
 

@@ -6,8 +6,8 @@
 // split all come from it. Holding (float32 / float16) is common/float16.ts; reading and adapter
 // merging common/weights.ts.
 
-import type { Checkpoint } from '../../io/checkpoint.ts';
-import type { PeftAdapter } from '../../io/peft.ts';
+import type { Checkpoint } from '../../io/weights/checkpoint.ts';
+import type { PeftAdapter } from '../../io/weights/peft.ts';
 import type { Tensor } from '../../tensor/index.ts';
 import { heldTensor, type HostWeights, type WeightDtype } from '../common/float16.ts';
 import { collectParamSpecs, VarBuilder, type ParamSpec } from '../common/param-spec.ts';

@@ -4,7 +4,7 @@ import { resampleBicubicU8, resampleBicubicU8Reference } from './pillow-resample
 import { resampleSeparableRgbWasm, wasmResampleAvailable } from './pillow-resample-wasm.ts';
 import { precomputeCoeffs } from './pillow-resample-coeffs.ts';
 import { RESAMPLE_BLOB, RESAMPLE_CASES, lcgBytes } from './pillow-resample.test-helper.ts';
-import { rng } from '../util/random.ts';
+import { rng } from '../../util/random.ts';
 
 const cases = RESAMPLE_CASES;
 const blob = RESAMPLE_BLOB;

@@ -11,7 +11,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { mkdir, readdir } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { delimiter, join } from 'node:path';
-import { Vlm2VecError } from '../errors.ts';
+import { Vlm2VecError } from '../../errors.ts';
 import { isFrameFile, listFrames, sampleFrameIndices } from './frames.ts';
 import { loadImageRGB } from './image.ts';
 import type { RgbImage } from './image-types.ts';

@@ -9,7 +9,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { z } from 'zod';
-import { Vlm2VecError } from '../errors.ts';
+import { Vlm2VecError } from '../../errors.ts';
 import { SafetensorsFile, missingTensorError, type RawTensor } from './safetensors.ts';
 import { TorchCheckpointFile } from './torch-pickle-file.ts';
 import type { TorchDType } from './torch-pickle.ts';

@@ -4,10 +4,10 @@ import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { resolveModelFolder, isModelFileWanted, openCheckpoint, preferSafetensors } from './model-folder.ts';
-import { resolveModel } from '../models/registry.ts';
-import type { Qwen2VLConfig } from '../models/qwen2-vl/config.ts';
+import { resolveModel } from '../../models/registry.ts';
+import type { Qwen2VLConfig } from '../../models/qwen2-vl/config.ts';
 import { checkpointModulePath, isTargetModule, loadAdapter, moduleScaling, parseAdapterConfig } from './peft.ts';
-import { COMPLETE_MARKER, repoCacheDir } from './hub.ts';
+import { COMPLETE_MARKER, repoCacheDir } from '../hub.ts';
 import { SafetensorsFile } from './safetensors.ts';
 import { writeSafetensors } from './safetensors-write.ts';
 import { toFloat32 } from './safetensors-dtype.ts';
@@ -180,7 +180,7 @@ test('bad specs, bad adapters and missing files are named', async () => {
     await cp(DORA, adDir, { recursive: true });
     await rm(join(adDir, 'adapter_model.safetensors'));
     await writeFile(join(adDir, 'adapter_model.bin'), 'pickle');
-    // A .bin is now read (src/io/torch-pickle-file.ts); a file that is not a torch.save zip is named.
+    // A .bin is now read (src/io/weights/torch-pickle-file.ts); a file that is not a torch.save zip is named.
     await assert.rejects(loadAdapter(adDir), /\[torch\] .*adapter_model\.bin: not a torch\.save checkpoint/);
   } finally {
     await rm(root, { recursive: true, force: true });

@@ -5,7 +5,7 @@
 
 import { mkdir, open, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Vlm2VecError } from '../errors.ts';
+import { Vlm2VecError } from '../../errors.ts';
 import { DTYPE_BYTES, bytesOf, type SafetensorsDType, type TensorArray } from './safetensors-dtype.ts';
 import { formatShape, numel } from './safetensors.ts';
 

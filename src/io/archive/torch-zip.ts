@@ -9,7 +9,7 @@
 // inflated: torch never writes them, so one means the file was re-zipped by another tool.
 
 import type { FileHandle } from 'node:fs/promises';
-import { Vlm2VecError } from '../errors.ts';
+import { Vlm2VecError } from '../../errors.ts';
 
 /** One STORED entry: where its bytes start in the file and how many there are. */
 export interface ZipEntry {

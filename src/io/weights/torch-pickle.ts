@@ -12,7 +12,7 @@
 // ('storage', <StorageClass>, key, location, numel), which names the zip entry `data/<key>`.
 // Opcode reference: CPython Lib/pickletools.py; torch side: torch/serialization.py, torch/_utils.py.
 
-import { Vlm2VecError } from '../errors.ts';
+import { Vlm2VecError } from '../../errors.ts';
 import type { SafetensorsDType } from './safetensors-dtype.ts';
 
 /** Element types a torch storage can have here: the safetensors ones plus a few torch-only ones. */

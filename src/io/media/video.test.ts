@@ -6,7 +6,7 @@ import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import { processVideo } from '../models/qwen2-vl/processor.ts';
+import { processVideo } from '../../models/qwen2-vl/processor.ts';
 import { listFrames } from './frames.ts';
 import { loadImageRGB } from './image.ts';
 import { countVideoFrames, extractVideoFrames, loadVideoFrames, savedFrameIndices } from './video.ts';
@@ -15,7 +15,7 @@ import { countVideoFrames, extractVideoFrames, loadVideoFrames, savedFrameIndice
 // another version may encode the JPEG frames differently, so the test pins the same binary.
 process.env['VLM2VEC_FFMPEG'] = (createRequire(import.meta.url)('@ffmpeg-installer/ffmpeg') as { path: string }).path;
 
-const dir = new URL('../../test/fixtures/io/video/', import.meta.url);
+const dir = new URL('../../../test/fixtures/io/video/', import.meta.url);
 interface Golden { frames: string[]; grid_thw: number[]; n_patches: number; rows: number[]; pixel_values_sha256: string }
 const index = JSON.parse(readFileSync(new URL('index.json', dir), 'utf8')) as {
   folder: Golden & { listed: string[] };

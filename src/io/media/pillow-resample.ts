@@ -18,8 +18,8 @@
 // 1/2/4 channels or runtimes without WebAssembly SIMD) and ./pillow-resample-wasm.ts (RGB, several
 // times faster). Both are checked against Pillow's bytes and against each other in the tests.
 
-import { Vlm2VecError } from '../errors.ts';
-import { checkPositiveInt } from '../util/checks.ts';
+import { Vlm2VecError } from '../../errors.ts';
+import { checkPositiveInt } from '../../util/checks.ts';
 import type { RgbImage } from './image-types.ts';
 import { HALF, ONE, PRECISION_BITS, precomputeCoeffs, type AxisCoeffs } from './pillow-resample-coeffs.ts';
 import { resampleSeparableRgbWasm } from './pillow-resample-wasm.ts';

@@ -3,7 +3,7 @@
 // bottom-up rows flipped. Supported: 1/4/8-bit palette (uncompressed, RLE8, RLE4), 16/24/32-bit
 // BI_RGB and BI_BITFIELDS.
 
-import { Vlm2VecError } from '../errors.ts';
+import { Vlm2VecError } from '../../errors.ts';
 import type { RgbImage } from './image-types.ts';
 
 const BI_RGB = 0;

@@ -15,11 +15,11 @@ import { endianness } from 'node:os';
 import { basename } from 'node:path';
 import { constants as bufferConstants } from 'node:buffer';
 import { crc32 } from 'node:zlib';
-import { Vlm2VecError } from '../errors.ts';
+import { Vlm2VecError } from '../../errors.ts';
 import { isSafetensorsDType, toFloat32, viewAs } from './safetensors-dtype.ts';
 import { formatShape, type RawTensor } from './safetensors.ts';
 import { PyDict, PyTuple, TORCH_DTYPE_BYTES, unpickle, type PyValue, type TensorRef, type TorchDType } from './torch-pickle.ts';
-import { entryDataOffset, readAt, readZipDirectory, type ZipEntry } from './torch-zip.ts';
+import { entryDataOffset, readAt, readZipDirectory, type ZipEntry } from '../archive/torch-zip.ts';
 
 const MAX_LENGTH = bufferConstants.MAX_LENGTH;
 

@@ -12,9 +12,9 @@
 
 import { stat } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
-import { Vlm2VecError } from '../errors.ts';
+import { Vlm2VecError } from '../../errors.ts';
 import { parsePreprocessorConfig, readJsonFile, type PreprocessorConfig } from './hf-configs.ts';
-import { COMPLETE_MARKER, defaultCacheDir, downloadRepo, isRepoId, repoCacheDir, type DownloadRepoOptions } from './hub.ts';
+import { COMPLETE_MARKER, defaultCacheDir, downloadRepo, isRepoId, repoCacheDir, type DownloadRepoOptions } from '../hub.ts';
 import { isAdapterFolder, loadAdapterConfig, type AdapterConfig } from './peft.ts';
 import { Checkpoint } from './checkpoint.ts';
 

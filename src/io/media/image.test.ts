@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { loadImageRGB, sniffImageFormat, toRgb } from './image.ts';
 import { decodeBmp } from './image-bmp.ts';
 
-const dir = new URL('../../test/fixtures/io/images/', import.meta.url);
+const dir = new URL('../../../test/fixtures/io/images/', import.meta.url);
 interface Entry { file: string; format: string; mode: string; width: number; height: number; decoded_sha256: string }
 const index = JSON.parse(readFileSync(new URL('index.json', dir), 'utf8')) as { images: Entry[] };
 

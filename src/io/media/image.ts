@@ -10,7 +10,7 @@
 
 import { readFile } from 'node:fs/promises';
 import sharp from 'sharp';
-import { Vlm2VecError } from '../errors.ts';
+import { Vlm2VecError } from '../../errors.ts';
 import type { RgbImage } from './image-types.ts';
 import { decodeBmp } from './image-bmp.ts';
 

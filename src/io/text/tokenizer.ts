@@ -38,8 +38,8 @@ function countNfc(config: unknown): number {
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
-import { Vlm2VecError } from '../errors.ts';
-import { parseTokenizerConfig, type TokenizerConfig } from './hf-configs.ts';
+import { Vlm2VecError } from '../../errors.ts';
+import { parseTokenizerConfig, type TokenizerConfig } from '../weights/hf-configs.ts';
 import { nfcLikeRustTokenizers } from './tokenizer-nfc.ts';
 
 export type PaddingSide = 'left' | 'right';

@@ -10,7 +10,7 @@ import { loadAdapter } from './peft.ts';
 import { resolveModelFolder, openCheckpoint } from './model-folder.ts';
 import { SafetensorsFile } from './safetensors.ts';
 import { toFloat32 } from './safetensors-dtype.ts';
-import { mergeAdapter } from '../models/common/merge-adapter.ts';
+import { mergeAdapter } from '../../models/common/merge-adapter.ts';
 
 const T = 'test/fixtures/io/torch';
 const BIN = `${T}/lora-bin`;

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { extractZip } from './zip-extract.ts';
 
-const DIR = join(import.meta.dirname, '../../test/fixtures/io/zip');
+const DIR = join(import.meta.dirname, '../../../test/fixtures/io/zip');
 const MANIFEST = JSON.parse(readFileSync(join(DIR, 'manifest.json'), 'utf8')) as Record<string, { name: string; size: number; sha256: string; method: string }[]>;
 const sha = (p: string): string => createHash('sha256').update(readFileSync(p)).digest('hex');
 const tmp = (): string => mkdtempSync(join(tmpdir(), 'vlm2vec-zip-'));

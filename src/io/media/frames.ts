@@ -3,8 +3,8 @@
 
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Vlm2VecError } from '../errors.ts';
-import { checkPositiveInt } from '../util/checks.ts';
+import { Vlm2VecError } from '../../errors.ts';
+import { checkPositiveInt } from '../../util/checks.ts';
 
 /** File extensions (lower-cased) the reference treats as frames. */
 export const FRAME_EXTENSIONS: readonly string[] = ['.jpg', '.jpeg', '.png'];

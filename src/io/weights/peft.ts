@@ -12,7 +12,7 @@
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { Vlm2VecError } from '../errors.ts';
+import { Vlm2VecError } from '../../errors.ts';
 import { readJsonFile, zodFail } from './hf-configs.ts';
 import { SafetensorsFile, formatShape, type RawTensor } from './safetensors.ts';
 import { TorchCheckpointFile } from './torch-pickle-file.ts';

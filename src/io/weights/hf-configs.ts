@@ -7,7 +7,7 @@
 
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
-import { Vlm2VecError } from '../errors.ts';
+import { Vlm2VecError } from '../../errors.ts';
 
 /** Formats the first zod issue as `file: path.to.field: message`. */
 export function zodFail(area: string, file: string, error: z.ZodError): Vlm2VecError {

@@ -11,7 +11,7 @@ import { dirname, isAbsolute, join, normalize, sep } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { crc32, createInflateRaw } from 'node:zlib';
-import { Vlm2VecError } from '../errors.ts';
+import { Vlm2VecError } from '../../errors.ts';
 import { localDataOffset, readZipDirectory, type ZipEntry } from './torch-zip.ts';
 
 export interface ExtractZipOptions {

@@ -5,7 +5,7 @@
 // this project (checkpoints ship in bf16; all math runs in f32), so the helpers here are the only
 // place that knows the bit layouts.
 
-import { Vlm2VecError } from '../errors.ts';
+import { Vlm2VecError } from '../../errors.ts';
 
 /** The dtypes we read and write (the subset of the safetensors spec that HF checkpoints use). */
 export type SafetensorsDType = 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'U8' | 'BOOL';

@@ -12,8 +12,8 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { endianness } from 'node:os';
 import { basename } from 'node:path';
-import { Vlm2VecError } from '../errors.ts';
-import { editDistance } from '../util/text.ts';
+import { Vlm2VecError } from '../../errors.ts';
+import { editDistance } from '../../util/text.ts';
 import {
   DTYPE_BYTES,
   SAFETENSORS_DTYPES,

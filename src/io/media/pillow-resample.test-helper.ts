@@ -2,7 +2,7 @@
 // script's LCG and Pillow's BICUBIC outputs for each size pair.
 import { readFileSync } from 'node:fs';
 
-const dir = new URL('../../test/fixtures/io/images/', import.meta.url);
+const dir = new URL('../../../test/fixtures/io/images/', import.meta.url);
 export const RESAMPLE_CASES = JSON.parse(readFileSync(new URL('resample.json', dir), 'utf8')) as {
   in: [number, number];
   out: [number, number];

@@ -23,7 +23,7 @@
 // padding that every region carries.
 
 import { HALF, PRECISION_BITS, type AxisCoeffs } from './pillow-resample-coeffs.ts';
-import { OP, SIMD, VOID, assembleModule, get, i32, instantiate, mem, set, simd, tee, uleb, type WasmMemory } from '../util/wasm-asm.ts';
+import { OP, SIMD, VOID, assembleModule, get, i32, instantiate, mem, set, simd, tee, uleb, type WasmMemory } from '../../util/wasm-asm.ts';
 
 /** `local += step` for an i32 local. */
 const addTo = (l: number, step: number[]) => [...get(l), ...step, OP.i32_add, ...set(l)];
