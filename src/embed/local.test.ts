@@ -108,6 +108,8 @@ test('an undecodable image is a MediaError naming the item and the file', async 
     const err = await emb.embed([{ text: 'ok' }, { text: '<|image_pad|> x', images: [bad] }]).then(() => undefined, (e: unknown) => e);
     assert.ok(err instanceof MediaError, `got ${String(err)}`);
     assert.match((err as Error).message, new RegExp(`item 1: \\[image\\] .*broken\\.png`));
+    // Which media of which item, for a server's 400 answer (input[1].images[0]).
+    assert.deepEqual((err as MediaError).media, { item: 1, kind: 'images', index: 0 });
     // A model-side error (a placeholder without its image) is not a media error.
     const other = await emb.embed([{ text: 'no placeholder', images: [join(FIXTURES, 'images', 'a.png')] }]).then(() => undefined, (e: unknown) => e);
     assert.ok(other instanceof Error && !(other instanceof MediaError));

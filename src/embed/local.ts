@@ -25,13 +25,13 @@ import { resolveLocalModel, type LocalModelSpecOptions } from './local-resolve.t
 import { DEFAULT_PROMPT_STYLE, formatInput, type PromptStyle, type RawInput } from './prompt.ts';
 
 /** Reads and decodes an image or frame (a file or its bytes); failures become {@link MediaError}s
- *  naming the file, or for bytes, which have no name, `field` (e.g. `images[1]`). */
-async function loadMedia(media: MediaInput, field: string): Promise<RgbImage> {
+ *  naming the file, or for bytes, which have no name, the field (e.g. `images[1]`). */
+async function loadMedia(media: MediaInput, kind: 'images' | 'video', index: number): Promise<RgbImage> {
   try {
     return await loadImageRGB(media);
   } catch (e) {
     const msg = (e as Error).message;
-    throw new MediaError(typeof media === 'string' ? msg : `${field}: ${msg}`, e);
+    throw new MediaError(typeof media === 'string' ? msg : `${kind}[${index}]: ${msg}`, e, { kind, index });
   }
 }
 
@@ -174,8 +174,8 @@ export class LocalEmbedder implements Embedder {
       const nImages = item.images?.length ?? 0;
       const nFrames = item.video?.length ?? 0;
       if (item.text.length === 0 && nImages === 0 && nFrames === 0) throw new Vlm2VecError('embed', 'empty item: no text, image or video');
-      const images = nImages > 0 ? await Promise.all(item.images!.map((m, k) => loadMedia(m, `images[${k}]`))) : [];
-      const frames: RgbImage[] = nFrames > 0 ? await Promise.all(item.video!.map((m, k) => loadMedia(m, `video[${k}]`))) : [];
+      const images = nImages > 0 ? await Promise.all(item.images!.map((m, k) => loadMedia(m, 'images', k))) : [];
+      const frames: RgbImage[] = nFrames > 0 ? await Promise.all(item.video!.map((m, k) => loadMedia(m, 'video', k))) : [];
       const prepared = this.encoder.prepare({ text: item.text, images, frames });
       if (prepared.ids.length === 0) throw new Vlm2VecError('embed', 'the prompt tokenizes to no tokens');
       return prepared;
@@ -183,7 +183,7 @@ export class LocalEmbedder implements Embedder {
       // Keep the inner area tag (e.g. `[image]`) unless it repeats ours.
       const msg = errorDetail(e, 'embed');
       // An unreadable or undecodable file is the data's fault, not the model's (MMEB: that task fails alone).
-      if (e instanceof MediaError) throw new MediaError(`${where}: ${msg}`, e);
+      if (e instanceof MediaError) throw new MediaError(`${where}: ${msg}`, e, e.media && { ...e.media, item: index });
       throw new Vlm2VecError('embed', `${where}: ${msg}`, { cause: e });
     }
   }

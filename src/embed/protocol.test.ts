@@ -8,10 +8,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  decodeRequest, decodeResponse, encodeResponse, encodeVllmRequest, encodeVlm2VecRequest, errorBody, parseDataUri,
-  ProtocolError, relaxedJson, type DecodeRequestOptions,
+  decodeRequest, decodeResponse, encodeResponse, encodeVllmRequest, encodeVlm2VecRequest, errorBody, errorStatus, mediaField,
+  parseDataUri, parseMediaField, ProtocolError, relaxedJson, type DecodeRequestOptions,
 } from './protocol.ts';
 import type { EmbedItem } from './types.ts';
+import { MediaError } from './media-error.ts';
 import { startEmbedServer } from '../../test/e2e/embed-server.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'v2v-protocol-'));
@@ -221,6 +222,24 @@ test('a server answers a malformed request with HTTP 400 in OpenAI\'s error shap
     await s.close();
   }
   assert.deepEqual(errorBody(new Error('boom')), { error: { message: 'boom', type: 'server_error', param: null, code: null } });
+});
+
+test('undecodable media: a 400 whose param is the media JSON path, read back by the client', () => {
+  const err = new MediaError('item 3: video[7]: [image] cannot decode image', undefined, { item: 3, kind: 'video', index: 7 });
+  assert.equal(errorStatus(err), 400);
+  assert.deepEqual(errorBody(err), {
+    error: { message: '[embed] item 3: video[7]: [image] cannot decode image', type: 'invalid_request_error', param: 'input[3].video[7]', code: null },
+  });
+  // Without the item (only the media known) there is no path to name: still the request's fault.
+  assert.equal(errorBody(new MediaError('x', undefined, { kind: 'images', index: 0 })).error.param, null);
+  assert.equal(errorStatus(new ProtocolError('input', 'expected an array')), 400);
+  assert.equal(errorStatus(new Error('boom')), 500);
+  assert.equal(mediaField({ item: 12, kind: 'images', index: 0 }), 'input[12].images[0]');
+  assert.deepEqual(parseMediaField('input[12].images[0]'), { item: 12, kind: 'images', index: 0 });
+  assert.deepEqual(parseMediaField('input[0].video[31]'), { item: 0, kind: 'video', index: 31 });
+  for (const p of ['input[1].text', 'input[1].images', 'input[x].images[0]', 'input[1].images[0].x', ' input[1].images[0]', null, 3, undefined]) {
+    assert.equal(parseMediaField(p), undefined, String(p));
+  }
 });
 
 /** Uint8Arrays (Buffers) as plain number arrays, so items compare by content whatever their class. */

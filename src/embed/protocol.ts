@@ -14,6 +14,7 @@ import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import type { EmbedItem, MediaInput } from './types.ts';
 import { Vlm2VecError } from '../errors.ts';
+import { MediaError, type MediaRef } from './media-error.ts';
 
 /** Which request form a client speaks (README "Endpoint protocols"). */
 export type RemoteProtocol = 'vlm2vec' | 'vllm';
@@ -371,15 +372,42 @@ function checkText(v: unknown, field: string, limits: Required<RequestLimits>): 
 }
 
 /**
- * The body a server answers a failed request with, in OpenAI's error shape.
+ * The JSON path of one media of a request item, as a server names it in a 400 answer.
+ *
+ * @example mediaField({ item: 2, kind: 'images', index: 0 }) // 'input[2].images[0]'
+ */
+export function mediaField(ref: Required<MediaRef>): string {
+  return `input[${ref.item}].${ref.kind}[${ref.index}]`;
+}
+
+/**
+ * The media a 400 answer's `param` names (see {@link mediaField}), or undefined when it names
+ * none (another field, or a server that does not say).
+ *
+ * @example parseMediaField('input[2].video[7]') // { item: 2, kind: 'video', index: 7 }
+ */
+export function parseMediaField(param: unknown): Required<MediaRef> | undefined {
+  const m = typeof param === 'string' ? /^input\[(\d+)\]\.(images|video)\[(\d+)\]$/.exec(param) : null;
+  return m ? { item: Number(m[1]), kind: m[2] as MediaRef['kind'], index: Number(m[3]) } : undefined;
+}
+
+/** The request's fault (400: a malformed request, or media that cannot be decoded) or the server's (500). */
+export function errorStatus(err: Error): 400 | 500 {
+  return err instanceof ProtocolError || err instanceof MediaError ? 400 : 500;
+}
+
+/**
+ * The body a server answers a failed request with, in OpenAI's error shape; `param` names the
+ * field at fault (for undecodable media: its {@link mediaField}, which RemoteEmbedder reads back).
  *
  * @example
  * errorBody(new ProtocolError('input[0].text', 'expected a string, got number'));
  * // { error: { message: '[protocol] input[0].text: expected …', type: 'invalid_request_error', param: 'input[0].text', code: null } }
  */
 export function errorBody(err: Error): { error: { message: string; type: string; param: string | null; code: null } } {
-  const invalid = err instanceof ProtocolError;
-  return { error: { message: err.message, type: invalid ? 'invalid_request_error' : 'server_error', param: invalid ? err.field : null, code: null } };
+  const media = err instanceof MediaError && err.media?.item !== undefined ? mediaField(err.media as Required<MediaRef>) : undefined;
+  const param = err instanceof ProtocolError ? err.field : media ?? null;
+  return { error: { message: err.message, type: errorStatus(err) === 400 ? 'invalid_request_error' : 'server_error', param, code: null } };
 }
 
 // ── Responses ──────────────────────────────────────────────────────────────────────────────

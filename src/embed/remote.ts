@@ -5,7 +5,8 @@
 // embedding fail.
 
 import type { EmbedContext, EmbedItem, Embedder, EmbedderCapabilities } from './types.ts';
-import { BadResponseError, decodeResponse, encodeVllmRequest, encodeVlm2VecRequest, relaxedJson, type RemoteProtocol } from './protocol.ts';
+import { BadResponseError, decodeResponse, encodeVllmRequest, encodeVlm2VecRequest, parseMediaField, relaxedJson, type RemoteProtocol } from './protocol.ts';
+import { MediaError, type MediaRef } from './media-error.ts';
 import { Vlm2VecError } from '../errors.ts';
 
 export type { RemoteProtocol } from './protocol.ts';
@@ -53,10 +54,38 @@ interface Endpoint {
 /** An HTTP error that retrying cannot fix (bad request, auth, not found). */
 class FatalHttpError extends Vlm2VecError {}
 
+/** A 400 naming one media of the request (see parseMediaField): the data's fault, not the endpoint's. */
+class HttpMediaError extends FatalHttpError {
+  constructor(message: string, readonly ref: Required<MediaRef>) {
+    super('remote', message);
+  }
+}
+
+/**
+ * The {@link MediaError} of a request's {@link HttpMediaError}, naming the file the item's media
+ * came from (bytes have none) and the item's index in the embed call; other errors pass through.
+ */
+function asMediaError(err: unknown, items: readonly EmbedItem[], first: number): unknown {
+  if (!(err instanceof HttpMediaError)) return err;
+  const { item, kind, index } = err.ref;
+  const src = items[item]?.[kind]?.[index];
+  const name = typeof src === 'string' ? ` ${src}` : '';
+  return new MediaError(`item ${first + item}: ${kind}[${index}]${name}: the endpoint cannot decode it (${err.detail})`, err, { item: first + item, kind, index });
+}
+
 /** A retryable HTTP answer (408, 429, 5xx), with the server's Retry-After when it sent one. */
 class RetryableHttpError extends Error {
   constructor(message: string, readonly retryAfterMs: number | undefined) {
     super(message);
+  }
+}
+
+/** `error.param` of an OpenAI-shaped error body, if the text is one. */
+function errorParam(text: string): unknown {
+  try {
+    return (JSON.parse(text) as { error?: { param?: unknown } }).error?.param;
+  } catch {
+    return undefined;
   }
 }
 
@@ -197,7 +226,9 @@ export class RemoteEmbedder implements Embedder {
     if (this.protocol === 'vllm') {
       const parts = await Promise.all(items.map(async (it, i) => {
         const body = await encodeVllmRequest(this.modelName, it, i, task, ctx?.mediaBytes);
-        return this.#request(body, 1, i, task);
+        return this.#request(body, 1, i, task).catch((e: unknown) => {
+          throw asMediaError(e, [it], i);
+        });
       }));
       return parts.map((p) => p[0]!);
     }
@@ -205,7 +236,11 @@ export class RemoteEmbedder implements Embedder {
     const chunks: Promise<Float32Array[]>[] = [];
     for (let start = 0; start < items.length; start += size) {
       const slice = items.slice(start, start + size);
-      chunks.push(encodeVlm2VecRequest(this.modelName, slice, start, ctx?.mediaBytes).then((body) => this.#request(body, slice.length, start, task)));
+      chunks.push(encodeVlm2VecRequest(this.modelName, slice, start, ctx?.mediaBytes)
+        .then((body) => this.#request(body, slice.length, start, task))
+        .catch((e: unknown) => {
+          throw asMediaError(e, slice, start);
+        }));
     }
     return (await Promise.all(chunks)).flat();
   }
@@ -287,6 +322,8 @@ export class RemoteEmbedder implements Embedder {
       if (res.status === 408 || res.status === 429 || res.status >= 500) {
         throw new RetryableHttpError(msg, parseRetryAfter(res.headers.get('retry-after')));
       }
+      const ref = res.status === 400 ? parseMediaField(errorParam(text)) : undefined;
+      if (ref && ref.item < count) throw new HttpMediaError(msg, ref);
       throw new FatalHttpError('remote', msg);
     }
     let json: unknown;

@@ -9,7 +9,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createHash } from 'node:crypto';
 import type { AddressInfo, Socket } from 'node:net';
-import { decodeRequest, encodeResponse, errorBody, type DecodedRequest, type RequestLimits } from '../../src/embed/protocol.ts';
+import { decodeRequest, encodeResponse, errorBody, errorStatus, type DecodedRequest, type RequestLimits } from '../../src/embed/protocol.ts';
+import { MediaError } from '../../src/embed/media-error.ts';
 
 /** One decoded input item as the server saw it. */
 export interface ServerItem {
@@ -117,6 +118,16 @@ export async function startEmbedServer(opts: EmbedServerOptions = {}): Promise<E
   const dim = opts.dim ?? 16;
   const model = opts.modelName ?? 'test-embedder';
   const embed = opts.embed ?? ((item: ServerItem, d: number) => hashVector(Buffer.from(item.digest, 'hex'), d));
+  // As a real server's embedder does, a MediaError from `embed` gets the item's index, so the
+  // 400 answer names the media's JSON path.
+  const embedItem = (item: ServerItem, i: number): ArrayLike<number> => {
+    try {
+      return embed(item, dim);
+    } catch (e) {
+      if (e instanceof MediaError && e.media) throw new MediaError(e.detail, e, { ...e.media, item: i });
+      throw e;
+    }
+  };
   const requests: LoggedRequest[] = [];
   const sockets = new Set<Socket>();
   const hanging = new Set<ServerResponse>();
@@ -191,9 +202,9 @@ export async function startEmbedServer(opts: EmbedServerOptions = {}): Promise<E
     if (fault && 'raw' in fault) return send(200, fault.raw);
     let body: string;
     try {
-      body = JSON.stringify(encodeResponse(logged.items.map((it) => embed(it, dim)), { model, encodingFormat: decoded.encodingFormat }));
+      body = JSON.stringify(encodeResponse(logged.items.map((it, i) => embedItem(it, i)), { model, encodingFormat: decoded.encodingFormat }));
     } catch (err) {
-      return send(500, JSON.stringify(errorBody(err as Error)));
+      return send(errorStatus(err as Error), JSON.stringify(errorBody(err as Error)));
     }
     send(200, body);
   }

@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { copyFileSync, cpSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startEmbedServer, type EmbedServer, type EmbedServerOptions } from './embed-server.ts';
+import { hashVector, startEmbedServer, type EmbedServer, type EmbedServerOptions } from './embed-server.ts';
+import { MediaError } from '../../src/embed/media-error.ts';
 import { copyFixtureData, ROOT, runCli, type Run } from './cli-run.ts';
 
 // A port nothing listens on: connecting to it fails at once (ECONNREFUSED).
@@ -178,4 +179,29 @@ test('an undecodable image fails its task alone (naming the file); the other tas
   assert.match(again.stderr, /ImageNet-1K: already finished .*, skipped/);
   assert.match(again.stderr, /MSCOCO_i2t: already finished .*, skipped/);
   assert.ok(existsSync(join(out, 'image', 'OK-VQA_score.json')));
+});
+
+test('through an endpoint too: an image the server cannot decode (400 naming input[i].images[j]) fails its task alone, naming the file', async () => {
+  const img = join(data, 'image-tasks', 'OK-VQA', 'img_1.jpg');
+  const good = join(work, 'img_1.good-remote.jpg');
+  copyFileSync(img, good);
+  const broken = Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), Buffer.alloc(60, 0x41)]);
+  writeFileSync(img, broken);
+  // The server decodes nothing; it refuses exactly these bytes, as a real one refuses a bad JPEG.
+  const srv = await server({
+    embed: (item, dim) => {
+      const k = item.images.findIndex((b) => b.equals(broken));
+      if (k >= 0) throw new MediaError('[image] cannot decode image: not a JPEG', undefined, { kind: 'images', index: k });
+      return hashVector(Buffer.from(item.digest, 'hex'), dim);
+    },
+  });
+  const out = join(work, 'o10');
+  try {
+    const r = await runCli(['eval', '--model', srv.url, '--tasks', 'ImageNet-1K,OK-VQA,MSCOCO_i2t', '--data', data, '--out', out, '--retries', '0']);
+    assertCleanFailure(r, /\[eval\] 1 task\(s\) failed:\n {2}OK-VQA: .*item \d+: images\[0\] \S*image-tasks\/OK-VQA\/img_1\.jpg: the endpoint cannot decode it \(HTTP 400 from .*input\[\d+\]\.images\[0\]/);
+    for (const t of ['ImageNet-1K', 'MSCOCO_i2t']) assert.ok(existsSync(join(out, 'image', `${t}_score.json`)), `${t} finished after OK-VQA failed`);
+    assert.ok(!existsSync(join(out, 'image', 'OK-VQA_score.json')));
+  } finally {
+    copyFileSync(good, img);
+  }
 });
