@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { compareRows, copyAdapterWithLocalBase, FIXTURES, goldenBatch, goldenCase, goldenF32 } from '../models/qwen2-vl/fixtures.test-helper.ts';
 import { visionIndexInputs } from '../models/qwen2-vl/vision.ts';
-import { lastTokenIndex } from '../models/qwen2-vl/model.ts';
+import { lastTokenIndex } from '../models/qwen2-vl/batch.ts';
 import { configureRuntime } from '../tensor/index.ts';
 import { runExport, type ExportManifest } from './export.ts';
 

@@ -5,7 +5,7 @@ import { cp, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import type { GridThw } from './rope.ts';
-import type { Qwen2VLBatch } from './model.ts';
+import type { Qwen2VLBatch } from './batch.ts';
 
 export const FIXTURES = join(import.meta.dirname, '..', '..', '..', 'test', 'fixtures', 'model');
 /** tiny-a carries the real Qwen tokenizer.json (test/fixtures/model/README.md: source, license). */

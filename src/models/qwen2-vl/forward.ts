@@ -45,7 +45,9 @@ export function visionGraph(p: Qwen2VLVisionParams, v: Qwen2VLVisionConfig, pixe
   const mm = v.spatialMergeSize * v.spatialMergeSize;
   const patchDim = v.inChannels * v.temporalPatchSize * v.patchSize * v.patchSize;
   const k = pixels.shape[0]!;
-  return visionTower(p, v, reshape(pixels, [`${mm}*K`, patchDim]), reshape(patchPos, [`${mm}*K`, 2]), reshape(segments, [`${mm}*K`]), k);
+  // Traced, K is the symbolic input axis ('K'); called eagerly (training), a number.
+  const n = typeof k === 'number' ? mm * k : `${mm}*${k}`;
+  return visionTower(p, v, reshape(pixels, [n, patchDim]), reshape(patchPos, [n, 2]), reshape(segments, [n]), k);
 }
 
 /** Token embeddings [B, T, D] in float32; a float16 table casts only the gathered rows. */

@@ -10,6 +10,7 @@ export * from './rope-index.ts';
 export * from './decoder-layer.ts';
 export * from './vision-block.ts';
 export * from './forward.ts';
+export * from './batch.ts';
 export * from './model.ts';
 export * from './encoder.ts';
 export * from './record.ts';

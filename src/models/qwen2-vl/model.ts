@@ -26,39 +26,14 @@ import type { Jitted, Tensor } from '../../tensor/index.ts';
 import { fromArray, jit, treeLeaves } from '../../tensor/index.ts';
 import type { Qwen2VLConfig } from './config.ts';
 import { parseQwen2VLConfig } from './config.ts';
-import { ropeIndex, type RopeIndexRow } from './rope-index.ts';
+import { hasMedia, packText, packVision, type Qwen2VLBatch } from './batch.ts';
 import { textGraph, visionGraph, type PooledTensors } from './forward.ts';
 import { visionIndexInputs } from './vision.ts';
 import { buildParams, readQwen2VLWeights, type Qwen2VLParams } from './weights.ts';
 import { FLOAT16_SESSION, parseWeightDtype, type WeightDtype } from '../common/float16.ts';
 import type { ModelLoadEvent } from '../common/weights.ts';
 
-/** A padded batch as the processor + tokenizer produce it. */
-export interface Qwen2VLBatch {
-  /** [B, L] */
-  inputIds: BigInt64Array;
-  /** [B, L], 1 = token, 0 = pad (either side). */
-  attentionMask: BigInt64Array;
-  shape: readonly [number, number];
-  /** [3, B, L] (or 1-D [B, L]); computed with {@link ropeIndex} when absent. */
-  positionIds?: BigInt64Array | undefined;
-  /** Image patches of all rows, concatenated in row order: [ΣN_img, P]. */
-  pixelValues?: Float32Array | undefined;
-  imageGrids?: readonly GridThw[] | undefined;
-  /** Video patches of all rows, concatenated in row order: [ΣN_vid, P]. */
-  pixelValuesVideos?: Float32Array | undefined;
-  videoGrids?: readonly GridThw[] | undefined;
-  /**
-   * Images (resp. videos) of each row, in row order. Only the placeholder tokens of rows that
-   * have images (videos) take vision features; a row without any keeps a literal `<|image_pad|>`
-   * as an ordinary token embedded from the table, as VLM2Vec's Qwen2-VL forward does for its
-   * per-row processed batches (a text-only query of WebQA keeps one). Absent: every placeholder
-   * token of the batch is a media token (transformers' masked_scatter).
-   */
-  imagesPerRow?: readonly number[] | undefined;
-  videosPerRow?: readonly number[] | undefined;
-}
-
+export type { Qwen2VLBatch } from './batch.ts';
 export type { PooledTensors } from './forward.ts';
 
 /** The vision tower graph: (pixels [K, M, P], patch (row, col) [K, M, 2], segment ids [K, M]) → [K, D]. */
@@ -105,23 +80,6 @@ export interface LoadModelOptions {
 }
 
 export { FLOAT16_SESSION } from '../common/float16.ts';
-
-/**
- * Index of each row's last real token: L-1 when every row ends with a token (left padding or
- * none), else Σmask-1 (right padding), as VLM2Vec's pooling does.
- *
- * @example lastTokenIndex(BigInt64Array.from([1n, 1n, 0n, 1n, 1n, 1n]), 2, 3) // [1, 2]
- */
-export function lastTokenIndex(mask: BigInt64Array, b: number, l: number): number[] {
-  const allLast = Array.from({ length: b }, (_, r) => mask[r * l + l - 1] === 1n).every(Boolean);
-  return Array.from({ length: b }, (_, r) => {
-    if (allLast) return l - 1;
-    let n = 0;
-    for (let j = 0; j < l; j++) n += Number(mask[r * l + j]);
-    if (n === 0) throw new Vlm2VecError('qwen2_vl', `batch row ${r} has no tokens (attention mask all 0)`);
-    return n - 1;
-  });
-}
 
 /**
  * Frees the weight buffers of a parameter tree for every view at once (the tensors, the traced
@@ -315,40 +273,21 @@ export class Qwen2VLModel {
    * @example const out = await model.encode({ inputIds, attentionMask, shape: [2, 9] }); // text only
    */
   async encode(batch: Qwen2VLBatch): Promise<Qwen2VLEncoded> {
-    const [b, l] = batch.shape;
-    const { inputIds, attentionMask } = batch;
-    if (inputIds.length !== b * l || attentionMask.length !== b * l) {
-      throw new Vlm2VecError('qwen2_vl', `input_ids (${inputIds.length}) / attention_mask (${attentionMask.length}) do not match the batch shape [${b}, ${l}]`);
-    }
-    const cfg = this.config;
-    const imageGrids = batch.imageGrids ?? [];
-    const videoGrids = batch.videoGrids ?? [];
-    let positions = batch.positionIds ?? ropeIndex(this.rowsForRope(batch), attentionMask, [b, l], cfg, cfg.vision.spatialMergeSize);
-    if (positions.length === b * l) {
-      // 1-D positions [B, L]: the same ids on the t, h and w axes (M-RoPE reduces to 1-D rope).
-      const p3 = new BigInt64Array(3 * b * l);
-      for (let a = 0; a < 3; a++) p3.set(positions, a * b * l);
-      positions = p3;
-    }
-    if (positions.length !== 3 * b * l) throw new Vlm2VecError('qwen2_vl', `position_ids has ${positions.length} values, expected [3, ${b}, ${l}]`);
-    const last = new BigInt64Array(2 * b);
-    lastTokenIndex(attentionMask, b, l).forEach((j, r) => {
-      last[2 * r] = BigInt(r);
-      last[2 * r + 1] = BigInt(j);
-    });
-    const ids = fromArray(inputIds, [b, l], 'int64');
-    const mask = fromArray(attentionMask, [b, l], 'int64');
-    const pos = fromArray(positions, [3, b, l], 'int64');
-    const lastT = fromArray(last, [b, 2], 'int64');
+    const p = packText(batch, this.config);
+    const [b, l] = p.shape;
+    const ids = fromArray(p.ids, [b, l], 'int64');
+    const mask = fromArray(p.mask, [b, l], 'int64');
+    const pos = fromArray(p.positions, [3, b, l], 'int64');
+    const lastT = fromArray(p.last, [b, 2], 'int64');
     const { vision, text } = this.compiledGraphs();
     const d = this.hiddenSize;
     let feats = fromArray(new Float32Array(0), [0, d], 'float32');
     let scatter = fromArray(new BigInt64Array(0), [0, 2], 'int64');
     // No media in the batch: placeholder tokens are ordinary tokens (transformers and VLM2Vec
     // only scatter features when pixel values are given).
-    if (imageGrids.length > 0 || videoGrids.length > 0) {
-      const v = this.packVision(batch, imageGrids, videoGrids);
-      feats = await this.visionFeatures(vision, v.pixels, [...imageGrids, ...videoGrids]);
+    if (hasMedia(batch)) {
+      const v = packVision(batch, this.config);
+      feats = await this.visionFeatures(vision, v.pixels, v.grids);
       scatter = fromArray(v.scatter, [v.scatter.length / 2, 2], 'int64');
     }
     const out = await text(ids, mask, pos, lastT, scatter, feats);
@@ -387,89 +326,5 @@ export class Qwen2VLModel {
     }
     const out = concatFloat32(parts);
     return fromArray(out, [out.length / d, d], 'float32');
-  }
-
-  /**
-   * Splits the batch back into per-row ids and grids: by the per-row counts when given, else
-   * grids follow the rows' placeholder runs.
-   */
-  private rowsForRope(batch: Qwen2VLBatch): RopeIndexRow[] {
-    const [b, l] = batch.shape;
-    checkPerRow(batch);
-    const m = this.config.vision.spatialMergeSize ** 2;
-    const img = [...(batch.imageGrids ?? [])];
-    const vid = [...(batch.videoGrids ?? [])];
-    const rows: RopeIndexRow[] = [];
-    for (let r = 0; r < b; r++) {
-      const ids: number[] = [];
-      for (let j = 0; j < l; j++) if (batch.attentionMask[r * l + j] === 1n) ids.push(Number(batch.inputIds[r * l + j]));
-      const take = (grids: GridThw[], token: number, perRow: readonly number[] | undefined): GridThw[] => {
-        if (perRow) return grids.splice(0, perRow[r]!);
-        let n = ids.filter((x) => x === token).length;
-        const mine: GridThw[] = [];
-        while (n > 0 && grids.length > 0) {
-          const g = grids.shift()!;
-          mine.push(g);
-          n -= (g[0] * g[1] * g[2]) / m;
-        }
-        return mine;
-      };
-      rows.push({ ids, imageGrids: take(img, this.config.imageTokenId, batch.imagesPerRow), videoGrids: take(vid, this.config.videoTokenId, batch.videosPerRow) });
-    }
-    return rows;
-  }
-
-  private packVision(batch: Qwen2VLBatch, imageGrids: readonly GridThw[], videoGrids: readonly GridThw[]) {
-    const v = this.config.vision;
-    const patchDim = v.inChannels * v.temporalPatchSize * v.patchSize * v.patchSize;
-    const m = v.spatialMergeSize * v.spatialMergeSize;
-    const count = (gs: readonly GridThw[]) => gs.reduce((a, [t, h, w]) => a + t * h * w, 0);
-    const nImg = count(imageGrids);
-    const nVid = count(videoGrids);
-    const check = (data: Float32Array | undefined, n: number, what: string): Float32Array => {
-      const got = data?.length ?? 0;
-      if (got !== n * patchDim) {
-        throw new Vlm2VecError('qwen2_vl', `${what} has ${got / patchDim} patch rows but its grids need ${n} (rows of ${patchDim} values)`);
-      }
-      return data ?? new Float32Array(0);
-    };
-    const pi = check(batch.pixelValues, nImg, 'pixel_values');
-    const pv = check(batch.pixelValuesVideos, nVid, 'pixel_values_videos');
-    const pixels = pv.length === 0 ? pi : pi.length === 0 ? pv : concatFloat32([pi, pv]);
-    // masked_scatter order: all image placeholders row-major, then all video placeholders; with
-    // per-row counts only over the rows that have images (videos), as VLM2Vec's forward does.
-    const [b, l] = batch.shape;
-    checkPerRow(batch);
-    const scatter: bigint[] = [];
-    for (const [token, need, what, perRow] of [
-      [this.config.imageTokenId, nImg / m, 'image', batch.imagesPerRow], [this.config.videoTokenId, nVid / m, 'video', batch.videosPerRow],
-    ] as const) {
-      const tok = BigInt(token);
-      let found = 0;
-      for (let r = 0; r < b; r++) {
-        if (perRow && perRow[r] === 0) continue;
-        for (let j = 0; j < l; j++) {
-          if (batch.inputIds[r * l + j] === tok && batch.attentionMask[r * l + j] === 1n) {
-            scatter.push(BigInt(r), BigInt(j));
-            found++;
-          }
-        }
-      }
-      if (found !== need) {
-        throw new Vlm2VecError('qwen2_vl', `the batch has ${found} ${what} placeholder tokens but its ${what} grids give ${need} features`);
-      }
-    }
-    return { pixels, scatter: BigInt64Array.from(scatter) };
-  }
-}
-
-/** Per-row media counts, when given, cover every row and add up to the grids. */
-function checkPerRow(batch: Qwen2VLBatch): void {
-  for (const [perRow, grids, what] of [[batch.imagesPerRow, batch.imageGrids, 'imagesPerRow'], [batch.videosPerRow, batch.videoGrids, 'videosPerRow']] as const) {
-    if (perRow === undefined) continue;
-    const total = perRow.reduce((a, n) => a + n, 0);
-    if (perRow.length !== batch.shape[0] || perRow.some((n) => !Number.isInteger(n) || n < 0) || total !== (grids?.length ?? 0)) {
-      throw new Vlm2VecError('qwen2_vl', `${what} [${perRow.join(', ')}] must give a count ≥ 0 for each of the ${batch.shape[0]} rows, adding up to the ${grids?.length ?? 0} grid(s)`);
-    }
   }
 }
