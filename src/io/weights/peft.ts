@@ -15,6 +15,7 @@ import { z } from 'zod';
 import { Vlm2VecError } from '../../errors.ts';
 import { readJsonFile, zodFail } from './hf-configs.ts';
 import { SafetensorsFile, formatShape, type RawTensor } from './safetensors.ts';
+import { toFloat32 } from './safetensors-dtype.ts';
 import { TorchCheckpointFile } from './torch-pickle-file.ts';
 
 export const ADAPTER_CONFIG = 'adapter_config.json';
@@ -99,7 +100,7 @@ function patternValue(patterns: Readonly<Record<string, number>>, module: string
 }
 
 /** Rank and scaling (alpha/r, or alpha/√r with rsLoRA) of one adapted module. */
-export function moduleScaling(config: AdapterConfig, module: string): { r: number; scaling: number } {
+export function moduleScaling(config: Pick<AdapterConfig, 'r' | 'loraAlpha' | 'useRslora' | 'rankPattern' | 'alphaPattern'>, module: string): { r: number; scaling: number } {
   const r = patternValue(config.rankPattern, module) ?? config.r;
   const alpha = patternValue(config.alphaPattern, module) ?? config.loraAlpha;
   return { r, scaling: config.useRslora ? alpha / Math.sqrt(r) : alpha / r };
@@ -110,7 +111,7 @@ export function moduleScaling(config: AdapterConfig, module: string): { r: numbe
  * whole name or a dotted suffix, a string is a full-match regex.
  * @example isTargetModule(cfg, 'model.layers.0.self_attn.q_proj') // true for target_modules ['q_proj', ...]
  */
-export function isTargetModule(config: AdapterConfig, module: string): boolean {
+export function isTargetModule(config: Pick<AdapterConfig, 'targetModules'>, module: string): boolean {
   const t = config.targetModules;
   if (typeof t === 'string') return new RegExp(`^(?:${t})$`).test(module);
   return t.some((s) => module === s || module.endsWith(`.${s}`));
@@ -216,4 +217,24 @@ export async function loadAdapter(dir: string): Promise<PeftAdapter> {
   } finally {
     await st.close();
   }
+}
+
+/**
+ * A loaded adapter's tensors as float32, keyed by checkpoint-layout names
+ * (`<module>.lora_A.weight`, `<module>.lora_B.weight`, `<module>.lora_magnitude_vector`): the
+ * trainable parameters a run continues from, and what peft-write.ts's `saveAdapter` takes.
+ *
+ * @example adapterTensors(await loadAdapter('out/checkpoint-50')).get('model.layers.0.self_attn.q_proj.lora_A.weight') // { shape: [16, 1536], data }
+ */
+export function adapterTensors(adapter: PeftAdapter): Map<string, { shape: number[]; data: Float32Array }> {
+  const out = new Map<string, { shape: number[]; data: Float32Array }>();
+  const put = (name: string, t: RawTensor): void => {
+    out.set(name, { shape: [...t.shape], data: toFloat32(t.dtype, t.data, name) });
+  };
+  for (const m of adapter.modules.values()) {
+    put(`${m.module}.lora_A.weight`, m.loraA);
+    put(`${m.module}.lora_B.weight`, m.loraB);
+    if (m.magnitude) put(`${m.module}.lora_magnitude_vector`, m.magnitude);
+  }
+  return out;
 }
