@@ -5,8 +5,10 @@
 //                              float32, metadata {format: pt}
 //   adapter_config.json        LoraConfig's fields (sorted keys, indent 2, as peft writes them)
 // `<module>` is written in transformers ≥ 4.52's layout (`model.language_model.layers.*`,
-// `model.visual.*`), which is what peft 0.21 on transformers 5 saves; `layout: 'transformers4'`
-// writes the older `model.layers.*` / `visual.*` paths of the published VLM2Vec adapters instead.
+// `model.visual.*`), which is what peft 0.21 on transformers 5 saves and the only one it loads
+// there (it skips 4.x keys with a "missing adapter keys" warning; tools/reference/peft_roundtrip.py).
+// `layout: 'transformers4'` writes the older `model.layers.*` / `visual.*` paths of the published
+// VLM2Vec adapters, for stacks on transformers < 4.52. Our loader reads both.
 // The tensors come in keyed by the checkpoint-layout names the parameter specs use
 // (`model.layers.0.self_attn.q_proj.lora_A.weight`, see models/common/param-spec.ts).
 
