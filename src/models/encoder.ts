@@ -5,6 +5,7 @@
 
 import type { RgbImage } from '../io/media/image-types.ts';
 import type { PeftAdapter } from '../io/weights/peft.ts';
+import type { Tensor } from '../tensor/index.ts';
 import type { HfTokenizer, PaddingSide } from '../io/text/tokenizer.ts';
 import type { WeightDtype } from './common/float16.ts';
 import type { ModelLoadEvent } from './common/weights.ts';
@@ -110,4 +111,19 @@ export interface LoadEncoderArgs<C> {
   dtype: WeightDtype;
   processor: ImageProcessorSettings;
   onProgress?: ((e: ModelLoadEvent) => void) | undefined;
+}
+
+/**
+ * An architecture's math as a training step differentiates it (src/train/step.ts): pooled reps of
+ * a batch as a pure function of the trainable leaves `P` (a tree of tensors passed as arguments,
+ * so `valueAndGrad` / `vjp` reach them; the frozen weights are captured), and the row slicing
+ * GradCache cuts its chunks with. `B` is the architecture's padded batch.
+ */
+export interface TrainableEncoder<P, B> {
+  /** Rows (items) in a batch. */
+  rows(batch: B): number;
+  /** Rows [start, end) of a batch at its full padded length, as the reference's chunks keep it. */
+  sliceRows(batch: B, start: number, end: number): B;
+  /** Pooled reps [rows, D]: L2-normalized (`--normalize True`) or the pooled hidden states. */
+  reps(params: P, batch: B): Tensor;
 }

@@ -1,0 +1,91 @@
+// Qwen2-VL as a training step sees it (models/encoder.ts TrainableEncoder): the pure forward
+// (forward.ts) with LoRA factors attached as arguments, and row slicing of a padded batch for
+// GradCache's chunks (rows keep the batch's full padded length and carry their own patches and
+// grids, as the reference's split_and_process_vlm_inputs slices tensors and lists).
+
+import { Vlm2VecError } from '../../errors.ts';
+import type { Tensor } from '../../tensor/index.ts';
+import type { TrainableEncoder } from '../encoder.ts';
+import { attachLora, type LoraFactors } from '../common/param-spec.ts';
+import { batchTensors, packBatch, ropeRows, type Qwen2VLBatch } from './batch.ts';
+import type { Qwen2VLConfig } from './config.ts';
+import { qwen2VLForward } from './forward.ts';
+import type { GridThw } from './rope.ts';
+import type { Qwen2VLParams } from './weights.ts';
+
+/** LoRA factors by checkpoint module path (`model.layers.0.self_attn.q_proj`). */
+export type Qwen2VLLoraFactors = Record<string, LoraFactors<Tensor>>;
+
+const patches = (gs: readonly GridThw[]): number => gs.reduce((n, [t, h, w]) => n + t * h * w, 0);
+
+/**
+ * Rows [start, end) of a padded batch, at its full length, with their own pixel rows and grids
+ * (which grids belong to which row: the per-row counts when given, else the rows' placeholder
+ * runs, as ropeRows assigns them).
+ *
+ * @example const chunk = sliceQwen2VLBatch(batch, cfg, 0, 8); // chunk.shape = [8, L]
+ */
+export function sliceQwen2VLBatch(batch: Qwen2VLBatch, cfg: Qwen2VLConfig, start: number, end: number): Qwen2VLBatch {
+  const [b, l] = batch.shape;
+  if (!Number.isInteger(start) || !Number.isInteger(end) || start < 0 || end > b || start >= end) {
+    throw new Vlm2VecError('qwen2_vl', `row range [${start}, ${end}) is not inside the batch of ${b} rows`);
+  }
+  const perRow = ropeRows(batch, cfg);
+  const patchDim = cfg.vision.inChannels * cfg.vision.temporalPatchSize * cfg.vision.patchSize ** 2;
+  const before = perRow.slice(0, start);
+  const mine = perRow.slice(start, end);
+  const media = (key: 'imageGrids' | 'videoGrids', pixels: Float32Array | undefined) => {
+    const grids = mine.flatMap((r) => r[key]);
+    const off = patches(before.flatMap((r) => r[key])) * patchDim;
+    return { grids, pixels: grids.length === 0 ? undefined : pixels!.subarray(off, off + patches(grids) * patchDim) };
+  };
+  const img = media('imageGrids', batch.pixelValues);
+  const vid = media('videoGrids', batch.pixelValuesVideos);
+  const rows = (a: BigInt64Array): BigInt64Array => a.subarray(start * l, end * l);
+  let positionIds: BigInt64Array | undefined;
+  if (batch.positionIds !== undefined) {
+    const pos = batch.positionIds;
+    positionIds = pos.length === b * l ? rows(pos) : BigInt64Array.from({ length: 3 * (end - start) * l }, (_, i) => {
+      const axis = Math.floor(i / ((end - start) * l));
+      return pos[axis * b * l + start * l + (i % ((end - start) * l))]!;
+    });
+  }
+  return {
+    inputIds: rows(batch.inputIds),
+    attentionMask: rows(batch.attentionMask),
+    shape: [end - start, l],
+    positionIds,
+    pixelValues: img.pixels,
+    imageGrids: img.grids,
+    pixelValuesVideos: vid.pixels,
+    videoGrids: vid.grids,
+    imagesPerRow: batch.imagesPerRow?.slice(start, end),
+    videosPerRow: batch.videosPerRow?.slice(start, end),
+  };
+}
+
+/** Options of {@link qwen2VLTrainable}. */
+export interface Qwen2VLTrainableOptions {
+  /** LoRA scaling alpha / r. */
+  scaling: number;
+  /** Reps are the L2-normalized embeddings (`--normalize True`), else the pooled hidden states. */
+  normalize: boolean;
+}
+
+/**
+ * The trainable encoder of Qwen2-VL with LoRA factors as the trainable leaves; `params` are the
+ * frozen weights (captured).
+ *
+ * @example const enc = qwen2VLTrainable(buildParams(host, cfg), cfg, { scaling: 2, normalize: true });
+ * const { grads } = await gradCacheStep(enc, factors, queries, targets, { temperature: 0.02, qChunkSize: 8, pChunkSize: 8 });
+ */
+export function qwen2VLTrainable(params: Qwen2VLParams, cfg: Qwen2VLConfig, opts: Qwen2VLTrainableOptions): TrainableEncoder<Qwen2VLLoraFactors, Qwen2VLBatch> {
+  return {
+    rows: (batch) => batch.shape[0],
+    sliceRows: (batch, start, end) => sliceQwen2VLBatch(batch, cfg, start, end),
+    reps: (lora, batch) => {
+      const out = qwen2VLForward(attachLora(params, lora, opts.scaling), cfg, batchTensors(packBatch(batch, cfg), cfg));
+      return opts.normalize ? out.embedding : out.hidden;
+    },
+  };
+}

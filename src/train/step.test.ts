@@ -1,0 +1,100 @@
+// The gradient of a training step (step.ts) on the tiny Qwen2-VL (test/fixtures/model/tiny-a)
+// with LoRA factors as the trainable leaves (models/qwen2-vl/trainable.ts):
+//  - the whole-batch step = PyTorch + peft's InfoNCE step (tools/reference/train_step.py,
+//    lora_step.safetensors: float64 reference; the float32 torch run is within 1.3e-6 relative
+//    L2 error per gradient tensor of it, so gradients are held to 1e-5, as forward.test.ts does);
+//    (observed: loss 7e-8 relative, gradients ≤ 1.24e-6, reps ≤ 2.6e-7 absolute);
+//  - GradCache with several chunk sizes = the whole-batch step, within float noise (different
+//    matmul shapes only): gradients ≤ 2e-6 relative (observed ≤ 2.3e-7, the loss identical),
+//    while losing one chunk's VJP is off by more than 1e-2.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { Checkpoint } from '../io/weights/checkpoint.ts';
+import { readJsonFile } from '../io/weights/hf-configs.ts';
+import { checkpointModulePath, loadAdapter } from '../io/weights/peft.ts';
+import { Vlm2VecError } from '../errors.ts';
+import { parseQwen2VLConfig } from '../models/qwen2-vl/config.ts';
+import { FIXTURES, goldenBatch, goldenCase } from '../models/qwen2-vl/fixtures.test-helper.ts';
+import type { Qwen2VLBatch } from '../models/qwen2-vl/batch.ts';
+import { qwen2VLTrainable, sliceQwen2VLBatch, type Qwen2VLLoraFactors } from '../models/qwen2-vl/trainable.ts';
+import { buildParams, readQwen2VLWeights } from '../models/qwen2-vl/weights.ts';
+import { configureRuntime, fromArray, stopGradient } from '../tensor/index.ts';
+import { maxAbsDiff, need, readStepJson, readStepTensors, relL2 } from './fixtures.test-helper.ts';
+import { gradCacheStep, plainStep } from './step.ts';
+
+configureRuntime({ threads: 1 });
+
+const setup = (async () => {
+  const dir = join(FIXTURES, 'tiny-a');
+  const cfg = parseQwen2VLConfig(await readJsonFile('qwen2_vl', join(dir, 'config.json')), { strict: false });
+  const ckpt = await Checkpoint.open(dir);
+  const host = await readQwen2VLWeights(ckpt, cfg).finally(() => ckpt.close());
+  const adapter = await loadAdapter(join(FIXTURES, 'lora-grad'));
+  const factors: Qwen2VLLoraFactors = {};
+  for (const [module, m] of adapter.modules) {
+    factors[module] = { A: fromArray(m.loraA.data as Float32Array, [...m.loraA.shape]), B: fromArray(m.loraB.data as Float32Array, [...m.loraB.shape]) };
+  }
+  const scaling = [...adapter.modules.values()][0]!.scaling;
+  const enc = qwen2VLTrainable(buildParams(host, cfg), cfg, { scaling, normalize: true });
+  return { cfg, enc, factors };
+})();
+
+test('whole-batch InfoNCE step on tiny-a + LoRA (queries: text, image, video; targets: text, 3 images, tiny image) = PyTorch + peft', async () => {
+  const { cfg, enc, factors } = await setup;
+  const ref = await readStepJson<{ case: string; queries: number[]; targets: number[]; temperature: number; float32_torch_max_rel_grad_err: number }>('lora_step.json');
+  const t = await readStepTensors('lora_step.safetensors');
+  const batch = goldenBatch(goldenCase(ref.case));
+  const q = sliceQwen2VLBatch(batch, cfg, ref.queries[0]!, ref.queries.at(-1)! + 1);
+  const p = sliceQwen2VLBatch(batch, cfg, ref.targets[0]!, ref.targets.at(-1)! + 1);
+  assert.deepEqual([q.imageGrids!.length, q.videoGrids!.length, p.imageGrids!.length, p.videoGrids!.length], [1, 1, 4, 0]);
+
+  const dq = maxAbsDiff(await enc.reps(factors, q).data() as Float32Array, need(t, 'q'));
+  const dp = maxAbsDiff(await enc.reps(factors, p).data() as Float32Array, need(t, 'p'));
+  assert.ok(dq <= 1e-5 && dp <= 1e-5, `reps max |Δ| q ${dq}, p ${dp}`);
+
+  const got = await plainStep(enc, factors, q, p, { temperature: ref.temperature });
+  const want = need(t, 'loss')[0]!;
+  assert.ok(Math.abs(got.loss - want) <= 1e-5 * Math.abs(want), `loss ${got.loss} vs ${want}`);
+  const keys = [...t.keys()].filter((k) => k.startsWith('grad.'));
+  assert.equal(keys.length, got.paths.length);
+  for (const k of keys) {
+    const m = /^grad\.(.+)\.lora_(A|B)\.weight$/.exec(k)!;
+    const j = got.paths.indexOf(`${checkpointModulePath(m[1]!)}.${m[2]}`);
+    assert.ok(j >= 0, `no gradient for ${k} among ${got.paths.join(', ')}`);
+    const rel = relL2(got.grads[j]!, need(t, k));
+    assert.ok(rel <= 1e-5, `${k}: relative error ${rel}`);
+  }
+});
+
+test('GradCache (chunks 1/1, 2/3, 3/2) gives the whole-batch loss and gradients within float noise (rel ≤ 2e-6)', async () => {
+  const { enc, factors } = await setup;
+  // 6 left-padded queries against 6 right-padded targets (the same items), positions from batch.ts.
+  const q = goldenBatch(goldenCase('a_mixed_left'), false);
+  const p = goldenBatch(goldenCase('a_mixed_right'), false);
+  const plain = await plainStep(enc, factors, q, p, { temperature: 0.02 });
+  for (const [qc, pc] of [[1, 1], [2, 3], [3, 2]] as const) {
+    const gc = await gradCacheStep(enc, factors, q, p, { temperature: 0.02, qChunkSize: qc, pChunkSize: pc });
+    assert.deepEqual(gc.paths, plain.paths);
+    assert.ok(Math.abs(gc.loss - plain.loss) <= 1e-5 * Math.abs(plain.loss), `chunks ${qc}/${pc}: loss ${gc.loss} vs ${plain.loss}`);
+    const worst = Math.max(...gc.grads.map((g, j) => relL2(g, plain.grads[j]!)));
+    assert.ok(worst <= 2e-6, `chunks ${qc}/${pc}: worst relative gradient error ${worst}`);
+  }
+  // The tolerance catches a chunk whose VJP is lost: pass 2 of the first query chunk without gradient.
+  let calls = 0;
+  const firstQueryVjp = 6 / 3 + 6 / 2 + 1; // pass 1 (2 + 3 chunks), then this one
+  const dropped = { ...enc, reps: (f: Qwen2VLLoraFactors, b: Qwen2VLBatch) => (++calls === firstQueryVjp ? stopGradient(enc.reps(f, b)) : enc.reps(f, b)) };
+  const bad = await gradCacheStep(dropped, factors, q, p, { temperature: 0.02, qChunkSize: 3, pChunkSize: 2 });
+  assert.equal(calls, 6 / 3 + 6 / 2 + 6 / 3 + 6 / 2);
+  const off = Math.max(...bad.grads.map((g, j) => relL2(g, plain.grads[j]!)));
+  assert.ok(off > 1e-2, `a dropped chunk is off by ${off}`);
+});
+
+test('GradCache refuses chunk sizes that do not divide the batch; row slicing refuses ranges outside it', async () => {
+  const { cfg, enc, factors } = await setup;
+  const q = goldenBatch(goldenCase('a_mixed_left'));
+  await assert.rejects(gradCacheStep(enc, factors, q, q, { temperature: 0.02, qChunkSize: 4, pChunkSize: 2 }), (e: unknown) => e instanceof Vlm2VecError && /gc_q_chunk_size 4 must be a positive integer dividing the batch of 6/.test(e.message));
+  await assert.rejects(gradCacheStep(enc, factors, q, q, { temperature: 0.02, qChunkSize: 2, pChunkSize: 0 }), /gc_p_chunk_size 0/);
+  assert.throws(() => sliceQwen2VLBatch(q, cfg, 4, 7), /\[4, 7\) is not inside the batch of 6 rows/);
+});
