@@ -203,7 +203,11 @@ def main():
     repo_dir = os.path.join(HUB, *REPO.split("/"))
     os.makedirs(repo_dir)
     with open(os.path.join(repo_dir, "README.md"), "w") as f:
-        f.write(write_card(SUBSETS))
+        f.write(write_card([*SUBSETS, "NoPosImage"]))
+    # A subset whose parquet lacks a column the parser needs (for the error test).
+    os.makedirs(os.path.join(repo_dir, "NoPosImage"))
+    pq.write_table(pa.table({c: pa.array(["x"], type=pa.string()) for c in COLUMNS if c != "pos_image_path"}),
+                   os.path.join(repo_dir, "NoPosImage", "original-00000-of-00001.parquet"))
     seed = 0
     for s, rows in SUBSETS.items():
         d = os.path.join(repo_dir, s)

@@ -1,0 +1,39 @@
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { parseDatasetConfig, readDatasetConfig } from './config.ts';
+import { loadTrainSources, mixtureOptions } from './load.ts';
+import { mixtureBatches } from './mixture.ts';
+
+const ROOT = fileURLToPath(new URL('../../../test/fixtures/train/data/', import.meta.url));
+
+describe('loading a dataset_config', () => {
+  it('parses every source and batches the mixture (fixture mix.yaml: 4 + 3 + 3 examples)', async () => {
+    const sources = readDatasetConfig(join(ROOT, 'mix.yaml'), { dataBasedir: join(ROOT, 'basedir') });
+    const parsed = await loadTrainSources(sources, { dataDir: join(ROOT, 'hub'), style: 'qwen2_vl' });
+    assert.deepEqual(parsed.map((p) => [p.name, p.examples.length, p.skipped]), [['ImageNet_1K', 4, 2], ['MSCOCO_t2i', 3, 0], ['CIRR', 3, 0]]);
+    const opts = mixtureOptions(sources, parsed, { seed: 42, per_device_train_batch_size: 4, interleave_batch_size: 2 });
+    assert.deepEqual(opts.probabilities, [0.4, 0.4, 0.2]);
+    assert.equal(opts.runLength, 2);
+    assert.equal(opts.stoppingStrategy, 'all_exhausted');
+    // all_exhausted over runs: each source read once → 10 examples → 2 batches of 4, 2 dropped
+    const it = mixtureBatches(opts, 4);
+    const b1 = it.next().value!;
+    const b2 = it.next().value!;
+    const seen = [...b1.slots, ...b2.slots];
+    assert.equal(new Set(seen.map((s) => `${s.source}:${s.row}`)).size, 8);
+    assert.deepEqual(it.next().value!.next, { epoch: 1, batch: 1 });
+    // each slot points at a parsed example
+    const ex = parsed[seen[0]!.source]!.examples[seen[0]!.row]!;
+    assert.ok(ex.source.startsWith('mmeb/'));
+  });
+
+  it('names a reference parser that is not implemented, and a bad stopping strategy', async () => {
+    const s = parseDatasetConfig('V:\n  dataset_parser: llavahound_qa\n  weight: 1\n', 'v.yaml');
+    await assert.rejects(loadTrainSources(s, { dataDir: ROOT, style: 'qwen2_vl' }),
+      /source 'V' of v\.yaml: dataset_parser 'llavahound_qa' is a reference parser not implemented here yet \(implemented: mmeb/);
+    assert.throws(() => mixtureOptions(s, [], { seed: 1, per_device_train_batch_size: 1, interleave_stopping_strategy: 'longest' }),
+      /--interleave_stopping_strategy must be one of first_exhausted, all_exhausted, got 'longest'/);
+  });
+});

@@ -1,0 +1,53 @@
+// From a dataset_config to the training stream: parse every source with its `dataset_parser`
+// (the reference's AutoPairDataset registry), then set up the mixture as mixed_dataset.py does.
+
+import { Vlm2VecError } from '../../errors.ts';
+import { sourceProbabilities, type DataSourceConfig } from './config.ts';
+import { interleaveBatchSize, STOPPING_STRATEGIES, type InterleaveFlags, type MixtureOptions, type StoppingStrategy } from './mixture.ts';
+import { parseMmeb } from './mmeb.ts';
+import type { ParseOptions, ParsedSource } from './types.ts';
+
+type Parser = (src: DataSourceConfig, opts: ParseOptions) => Promise<ParsedSource>;
+
+/** The parsers implemented here, by the reference's `dataset_parser` name. */
+export const PARSERS: Readonly<Record<string, Parser>> = {
+  mmeb: parseMmeb,
+};
+
+/** Parse every source, in config order. */
+export async function loadTrainSources(sources: readonly DataSourceConfig[], opts: ParseOptions): Promise<ParsedSource[]> {
+  const out: ParsedSource[] = [];
+  for (const src of sources) {
+    const parse = PARSERS[src.dataset_parser];
+    if (!parse) {
+      throw new Vlm2VecError('train-data', `source '${src.name}' of ${src.file}: dataset_parser '${src.dataset_parser}' is a reference parser not implemented here yet (implemented: ${Object.keys(PARSERS).join(', ')})`);
+    }
+    out.push(await parse(src, opts));
+  }
+  return out;
+}
+
+/** The flags of the reference that shape the mixture. */
+export interface MixtureFlags extends InterleaveFlags {
+  seed: number;
+  /** Default all_exhausted, as the reference's TrainingArguments. */
+  interleave_stopping_strategy?: string;
+}
+
+/**
+ * The mixture of parsed sources: probabilities weight / Σweights, the run length from the
+ * homogeneous/interleave batch size flags, the seed and stopping strategy.
+ */
+export function mixtureOptions(sources: readonly DataSourceConfig[], parsed: readonly ParsedSource[], flags: MixtureFlags): MixtureOptions {
+  const strategy = flags.interleave_stopping_strategy ?? 'all_exhausted';
+  if (!(STOPPING_STRATEGIES as readonly string[]).includes(strategy)) {
+    throw new Vlm2VecError('train-data', `--interleave_stopping_strategy must be one of ${STOPPING_STRATEGIES.join(', ')}, got '${strategy}'`);
+  }
+  return {
+    lengths: parsed.map((p) => p.examples.length),
+    probabilities: sourceProbabilities(sources),
+    runLength: interleaveBatchSize(flags),
+    seed: flags.seed,
+    stoppingStrategy: strategy as StoppingStrategy,
+  };
+}
