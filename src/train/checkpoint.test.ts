@@ -8,11 +8,10 @@ import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { adapterTensors, loadAdapter } from '../io/weights/peft.ts';
 import { Checkpoint } from '../io/weights/checkpoint.ts';
 import { readTrainerState } from './checkpoint-trainer-state.ts';
 import {
-  findResumeCheckpoint, listCheckpoints, loadCheckpointState, readOptimizerState, rotateCheckpoints, saveCheckpoint, writeOptimizerState,
+  findResumeCheckpoint, listCheckpoints, loadCheckpointState, loadCheckpointWeights, readOptimizerState, rotateCheckpoints, saveCheckpoint, writeOptimizerState,
   type CheckpointContents, type SavePhase,
 } from './checkpoint.ts';
 import { demoContents } from './checkpoint.test-helper.ts';
@@ -45,10 +44,11 @@ async function assertCheckpointHolds(dir: string, want: CheckpointContents, step
   }
   assert.deepEqual(st.training, want.training);
   assert.ok(want.weights.kind === 'adapter');
-  const ad = await loadAdapter(checkpoint.dir);
-  assert.deepEqual(ad.config.targetModules, ['q_proj']);
-  const t = adapterTensors(ad);
-  for (const [k, v] of want.weights.tensors) assertBits(t.get(k)?.data, v.data, k);
+  const w = await loadCheckpointWeights(checkpoint);
+  assert.ok(w.kind === 'adapter');
+  assert.deepEqual([w.config.r, w.config.loraAlpha, w.config.loraDropout, w.config.targetModules, w.config.useDora, w.config.initLoraWeights], [2, 4, 0.1, ['q_proj'], false, 'gaussian']);
+  assert.deepEqual([...w.tensors.keys()].sort(), [...want.weights.tensors.keys()].sort());
+  for (const [k, v] of want.weights.tensors) assertBits(w.tensors.get(k)?.data, v.data, k);
   const ts = await readTrainerState(join(checkpoint.dir, 'trainer_state.json'));
   assert.equal(ts.global_step, step);
 }
@@ -81,6 +81,10 @@ test('a full-model checkpoint holds model.safetensors + config.json that Checkpo
     const ck = await Checkpoint.open(checkpoint.dir);
     assertBits(await ck.readFloat32('model.norm.weight', [4]), w, 'model.norm.weight');
     await ck.close();
+    const back = await loadCheckpointWeights(checkpoint);
+    assert.equal(back.kind, 'model');
+    assert.deepEqual([...back.tensors.keys()], ['model.norm.weight']);
+    assertBits(back.tensors.get('model.norm.weight')?.data, w, 'loadCheckpointWeights');
     assert.equal(JSON.parse(await readFile(join(checkpoint.dir, 'config.json'), 'utf8')).dtype, 'float32');
   } finally {
     await rm(out, { recursive: true, force: true });
@@ -149,6 +153,9 @@ test('findResumeCheckpoint: auto takes the newest complete one; a named step mus
     await assert.rejects(findResumeCheckpoint(out, 6), /resume_from 6: .*checkpoint-6 is incomplete: optimizer\.safetensors has 100 bytes/);
     await assert.rejects(findResumeCheckpoint(out, 8), /resume_from 8: .*is incomplete: no checkpoint\.json/);
     await assert.rejects(findResumeCheckpoint(out, -1), /resume_from must be 'auto', 'none' or a step number/);
+    const ts = join(out, 'checkpoint-2', 'training_state.json');
+    await writeFile(ts, '{'.padEnd((await readFile(ts)).length)); // same size, not JSON
+    await assert.rejects(loadCheckpointState((await findResumeCheckpoint(out, 2)).checkpoint!), /checkpoint-2\/training_state\.json: unreadable/);
     await writeFile(join(out, 'checkpoint-4', 'checkpoint.json'), '{"format": "vlm2vec-checkpoint/1", "step": 5, "files": {}}');
     assert.equal((await findResumeCheckpoint(out, 'auto')).checkpoint?.step, 2);
   } finally {

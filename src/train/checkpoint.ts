@@ -14,7 +14,9 @@
 import { open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Vlm2VecError } from '../errors.ts';
+import { Checkpoint } from '../io/weights/checkpoint.ts';
 import { saveModelFolder } from '../io/weights/model-write.ts';
+import { adapterTensors, loadAdapter, type AdapterConfig } from '../io/weights/peft.ts';
 import { saveAdapter, type AdapterWriteConfig, type Float32Tensor, type PeftKeyLayout } from '../io/weights/peft-write.ts';
 import { SafetensorsFile } from '../io/weights/safetensors.ts';
 import { writeSafetensors, type TensorToWrite } from '../io/weights/safetensors-write.ts';
@@ -277,7 +279,7 @@ export async function findResumeCheckpoint(out: string, from: ResumeFrom): Promi
   return { checkpoint: c, skipped: skipped.filter((s) => s.step !== from) };
 }
 
-/** A checkpoint's optimizer, training and trainer state (the weights load through the usual model/adapter readers). */
+/** A checkpoint's optimizer and training state. */
 export interface LoadedCheckpointState {
   readonly optimizer: OptimizerState;
   readonly training: TrainingState;
@@ -288,9 +290,41 @@ export async function loadCheckpointState(entry: CheckpointEntry): Promise<Loade
   if (!entry.complete) throw new Vlm2VecError('checkpoint', `${entry.dir} is incomplete: ${entry.problem}`);
   const optimizer = await readOptimizerState(join(entry.dir, OPTIMIZER_FILE));
   const file = join(entry.dir, TRAINING_STATE_FILE);
-  const json = JSON.parse(await readFile(file, 'utf8')) as { format?: unknown; global_step?: unknown; scheduler?: JsonValue; rng?: JsonValue; sampler?: JsonValue };
+  let json: { format?: unknown; global_step?: unknown; scheduler?: JsonValue; rng?: JsonValue; sampler?: JsonValue };
+  try {
+    json = JSON.parse(await readFile(file, 'utf8')) as typeof json;
+  } catch (e) {
+    throw new Vlm2VecError('checkpoint', `${file}: unreadable (${(e as Error).message})`, { cause: e });
+  }
   if (json.format !== 'vlm2vec-training-state/1' || json.global_step !== entry.step) {
     throw new Vlm2VecError('checkpoint', `${file}: expected format vlm2vec-training-state/1 at step ${entry.step}, found ${String(json.format)} at ${String(json.global_step)}`);
   }
   return { optimizer, training: { globalStep: entry.step, scheduler: json.scheduler ?? null, rng: json.rng ?? null, sampler: json.sampler ?? null } };
+}
+
+/** The trained weights of a checkpoint, as float32 tensors keyed by checkpoint-layout names. */
+export type LoadedWeights =
+  | { readonly kind: 'adapter'; readonly config: AdapterConfig; readonly tensors: Map<string, Float32Tensor> }
+  | { readonly kind: 'model'; readonly tensors: Map<string, Float32Tensor> };
+
+/**
+ * Reads the weights a resumed run continues from: the adapter's factors (and its own config:
+ * r, alpha, targets, use_dora), or every tensor of a full-model checkpoint, widened to float32.
+ *
+ * @example const w = await loadCheckpointWeights(checkpoint); // w.kind === 'adapter' → w.tensors.get('model.layers.0.self_attn.q_proj.lora_A.weight')
+ */
+export async function loadCheckpointWeights(entry: CheckpointEntry): Promise<LoadedWeights> {
+  if (!entry.complete) throw new Vlm2VecError('checkpoint', `${entry.dir} is incomplete: ${entry.problem}`);
+  if (entry.weights === 'adapter') {
+    const ad = await loadAdapter(entry.dir);
+    return { kind: 'adapter', config: ad.config, tensors: adapterTensors(ad) };
+  }
+  const ck = await Checkpoint.open(entry.dir);
+  try {
+    const tensors = new Map<string, Float32Tensor>();
+    for (const n of ck.names()) tensors.set(n, { shape: [...ck.info(n).shape], data: await ck.readFloat32(n) });
+    return { kind: 'model', tensors };
+  } finally {
+    await ck.close();
+  }
 }
