@@ -195,6 +195,92 @@ def probabilities(weights):
     return [w / s for w in weights]
 
 
+# --- visual-document sources (vidore_dataset.py data_prepare_v5, visrag_dataset.py data_prepare_v3) ---
+VIDORE_REPO = "vidore/colpali_train_set"
+VISRAG_REPO = "openbmb/VisRAG-Ret-Train-In-domain-data"
+VISRAG_QUERY_PROMPT = {
+    "ArxivQA": "This query is related to retrieving a relevant figure from an ArXiv research paper. The retrieved figure should contain scientific plots, mathematical visualizations, or experimental results that best address the query: ",
+    "SlideVQA": "This query is related to retrieving a relevant presentation slide that visually presents structured information. The retrieved slide should contain the necessary text, charts, or graphics to provide the best answer to the query: ",
+}
+VISRAG_TARGET_PROMPT = {
+    "ArxivQA": "A figure from a research paper, including plots or experimental results.",
+    "SlideVQA": "A presentation slide with text, bullet points, and diagrams.",
+}
+MAP_BATCH = 128  # both parsers: dataset.map(batched=True, batch_size=128, drop_last_batch=True)
+
+
+def page_png(seed):
+    import io
+    rng = np.random.default_rng(seed)
+    buf = io.BytesIO()
+    Image.fromarray(rng.integers(0, 256, size=(5, 7, 3), dtype=np.uint8)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def image_struct(pages, names):
+    return pa.array([{"bytes": b, "path": n} for b, n in zip(pages, names)],
+                    type=pa.struct([("bytes", pa.binary()), ("path", pa.string())]))
+
+
+def card(splits):
+    lines = ["---", "configs:", "- config_name: default", "  data_files:"]
+    for sp in splits:
+        lines += [f"  - split: {sp}", f"    path: data/{sp}-*"]
+    return "\n".join(lines + ["---", ""])
+
+
+def md5(b):
+    import hashlib
+    return hashlib.md5(b).hexdigest()
+
+
+def write_vidore():
+    d = os.path.join(HUB, *VIDORE_REPO.split("/"))
+    os.makedirs(os.path.join(d, "data"))
+    open(os.path.join(d, "README.md"), "w").write(card(["train", "test"]))
+    rows = []
+    for k in range(170):
+        rows.append({"image": page_png(1000 + k), "image_filename": f"images/doc_{k}.png", "query": f"What is shown on page {k}?",
+                     "answer": f"answer {k}", "source": "pdf", "options": None, "page": str(k % 7), "model": "claude-3-sonnet",
+                     "prompt": f"long generation prompt {k}", "answer_type": "extractive"})
+    files = [rows[:100], rows[100:]]
+    for i, part in enumerate(files):
+        cols = {"image": image_struct([r["image"] for r in part], [r["image_filename"] for r in part])}
+        for c in ["image_filename", "query", "answer", "source", "options", "page", "model", "prompt", "answer_type"]:
+            cols[c] = pa.array([r[c] for r in part], type=pa.string())
+        pq.write_table(pa.table(cols), os.path.join(d, "data", f"train-{i:05d}-of-00002.parquet"), row_group_size=40)
+    test_cols = {"image": image_struct([page_png(1)], ["t.png"]), **{c: pa.array(["TEST"], type=pa.string()) for c in
+                 ["image_filename", "query", "answer", "source", "options", "page", "model", "prompt", "answer_type"]}}
+    pq.write_table(pa.table(test_cols), os.path.join(d, "data", "test-00000-of-00001.parquet"))
+    # data_prepare_v5 re-implemented: the image token, a space, the query (prompt ignored); answer as positive
+    kept = len(rows) - len(rows) % MAP_BATCH
+    return {"num_rows": len(rows), "skipped": len(rows) - kept, "examples": [
+        {"query_text": f"{QWEN2_VL_IMAGE} {r['query']}", "query_image_md5": md5(r["image"]), "pos_text": r["answer"],
+         "source": f"vidore/{VIDORE_REPO}"} for r in rows[:kept]]}
+
+
+def write_visrag(cap):
+    d = os.path.join(HUB, *VISRAG_REPO.split("/"))
+    os.makedirs(os.path.join(d, "data"))
+    open(os.path.join(d, "README.md"), "w").write(card(["train"]))
+    sources = ["ArxivQA", "SlideVQA", "Unlisted source"]
+    rows = [{"query": f"question {k}", "image": page_png(5000 + k), "source": sources[k % 3]} for k in range(300)]
+    pq.write_table(pa.table({"query": pa.array([r["query"] for r in rows], type=pa.string()),
+                             "image": image_struct([r["image"] for r in rows], [None] * len(rows)),
+                             "source": pa.array([r["source"] for r in rows], type=pa.string())}),
+                   os.path.join(d, "data", "train-00000-of-00001.parquet"), row_group_size=64)
+
+    def process_query(query, prompt, image_token=""):
+        return f"{prompt} {query} {image_token}" if prompt else f"{query} {image_token}"
+
+    rows = rows[:cap]  # num_sample_per_subset
+    kept = len(rows) - len(rows) % MAP_BATCH
+    return {"num_rows": len(rows), "skipped": len(rows) - kept, "examples": [
+        {"query_text": process_query(r["query"], VISRAG_QUERY_PROMPT.get(r["source"], ""), ""),
+         "pos_text": process_query("", VISRAG_TARGET_PROMPT.get(r["source"], ""), QWEN2_VL_IMAGE),
+         "pos_image_md5": md5(r["image"]), "source": "VisRAG-Indomain-data"} for r in rows[:kept]]}
+
+
 def main():
     if os.path.exists(HUB):
         shutil.rmtree(HUB)
@@ -228,6 +314,18 @@ def main():
     expected = {name: parse_mmeb(SUBSETS[cfg["subset_name"]], cfg, cfg["image_dir"]) for name, cfg in MIX.items()}
     with open(os.path.join(ROOT, "expected-mmeb.json"), "w") as f:
         json.dump(expected, f, indent=1, ensure_ascii=False)
+        f.write("\n")
+
+    visdoc = {"colpali_train_set": write_vidore(), "visrag-indomain": write_visrag(cap=290)}
+    with open(os.path.join(ROOT, "visdoc.yaml"), "w") as f:
+        f.write("# Written by tools/reference/train_data_fixtures.py: the two document sources of the V2 mix.\n")
+        yaml.safe_dump({
+            "colpali_train_set": {"dataset_parser": "vidore", "dataset_name": VIDORE_REPO, "weight": 10},
+            "visrag-indomain": {"dataset_parser": "visrag", "dataset_name": VISRAG_REPO, "global_dataset_name": "VisRAG-Indomain-data",
+                                "num_sample_per_subset": 290, "weight": 12},
+        }, f, sort_keys=False)
+    with open(os.path.join(ROOT, "expected-visdoc.json"), "w") as f:
+        json.dump(visdoc, f, indent=0, ensure_ascii=False)
         f.write("\n")
 
     alltasks_weights = [1, 1, 0.5, 0.5, 0.5, 0.5, 0.5, 1, 0.5, 0.5, 1, 1, 0.5, 1, 1, 1, 1, 0.5, 0.5, 1, 10, 12, 5, 5, 5]

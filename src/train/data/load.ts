@@ -5,6 +5,7 @@ import { Vlm2VecError } from '../../errors.ts';
 import { sourceProbabilities, type DataSourceConfig } from './config.ts';
 import { interleaveBatchSize, STOPPING_STRATEGIES, type InterleaveFlags, type MixtureOptions, type StoppingStrategy } from './mixture.ts';
 import { parseMmeb } from './mmeb.ts';
+import { parseVidore, parseVisrag } from './visdoc.ts';
 import type { ParseOptions, ParsedSource } from './types.ts';
 
 type Parser = (src: DataSourceConfig, opts: ParseOptions) => Promise<ParsedSource>;
@@ -12,6 +13,8 @@ type Parser = (src: DataSourceConfig, opts: ParseOptions) => Promise<ParsedSourc
 /** The parsers implemented here, by the reference's `dataset_parser` name. */
 export const PARSERS: Readonly<Record<string, Parser>> = {
   mmeb: parseMmeb,
+  vidore: parseVidore,
+  visrag: parseVisrag,
 };
 
 /** Parse every source, in config order. */

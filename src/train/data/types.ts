@@ -7,8 +7,21 @@ import { Vlm2VecError } from '../../errors.ts';
 import type { RowRef } from '../../mmeb/data/read.ts';
 import type { PromptStyle } from '../../embed/prompt.ts';
 
-/** An image of an item: a file (MMEB-train) or bytes stored in the row (document pages). */
-export type TrainImage = { path: string } | { bytes: Uint8Array; name: string };
+/**
+ * An image of an item: a file (MMEB-train), or the bytes of an HF `Image` column in a parquet
+ * row (document pages), read when a batch is built (parquet-image.ts) so that a source of 100k
+ * pages never sits in memory.
+ */
+export type TrainImage = { path: string } | ParquetImageRef;
+
+/** Where a row's image bytes are: `file` row `row` (0-based), column `column` (`{bytes, path}`). */
+export interface ParquetImageRef {
+  file: string;
+  row: number;
+  column: string;
+  /** The image's own file name (the struct's `path`, or the row's file-name column), for messages. */
+  name: string;
+}
 
 /** One side of a pair: the prompt text (image token already the backbone's) and its images. */
 export interface TrainItem {
