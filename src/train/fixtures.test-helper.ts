@@ -6,13 +6,26 @@ import { SafetensorsFile } from '../io/weights/safetensors.ts';
 
 export const STEP_FIXTURES = join(import.meta.dirname, '..', '..', 'test', 'fixtures', 'train', 'step');
 
-/** Every tensor of one fixture file as float32, by name. */
+/** Every float32 tensor of one fixture file, by name. */
 export async function readStepTensors(file: string): Promise<Map<string, Float32Array>> {
   const f = await SafetensorsFile.open(join(STEP_FIXTURES, file));
   try {
     const out = new Map<string, Float32Array>();
-    for (const n of f.names()) out.set(n, (await f.read(n)).data as Float32Array);
+    for (const n of f.names()) {
+      const t = await f.read(n);
+      if (t.data instanceof Float32Array) out.set(n, t.data);
+    }
     return out;
+  } finally {
+    await f.close();
+  }
+}
+
+/** An int64 tensor of a fixture file as numbers. */
+export async function readStepIds(file: string, name: string): Promise<number[]> {
+  const f = await SafetensorsFile.open(join(STEP_FIXTURES, file));
+  try {
+    return Array.from((await f.read(name)).data as BigInt64Array, Number);
   } finally {
     await f.close();
   }

@@ -6,7 +6,10 @@
 //    (observed: loss 7e-8 relative, gradients ≤ 1.24e-6, reps ≤ 2.6e-7 absolute);
 //  - GradCache with several chunk sizes = the whole-batch step, within float noise (different
 //    matmul shapes only): gradients ≤ 2e-6 relative (observed ≤ 2.3e-7, the loss identical),
-//    while losing one chunk's VJP is off by more than 1e-2.
+//    while losing one chunk's VJP is off by more than 1e-2;
+//  - three optimizer steps (TrainStep: gradient, clip, AdamW, linear schedule with warmup) for a
+//    LoRA continuing from an adapter and for full fine-tuning, GradCache on and off = HF Trainer +
+//    torch's three steps (train3.*): per-step loss, lr and pre-clip grad norm, and the weights.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -18,11 +21,12 @@ import { Vlm2VecError } from '../errors.ts';
 import { parseQwen2VLConfig } from '../models/qwen2-vl/config.ts';
 import { FIXTURES, goldenBatch, goldenCase } from '../models/qwen2-vl/fixtures.test-helper.ts';
 import type { Qwen2VLBatch } from '../models/qwen2-vl/batch.ts';
-import { qwen2VLTrainable, sliceQwen2VLBatch, type Qwen2VLLoraFactors } from '../models/qwen2-vl/trainable.ts';
-import { buildParams, readQwen2VLWeights } from '../models/qwen2-vl/weights.ts';
+import { qwen2VLFullTrainable, qwen2VLTrainable, sliceQwen2VLBatch, type Qwen2VLLoraFactors } from '../models/qwen2-vl/trainable.ts';
+import { buildParams, qwen2VLParamSpecs, readQwen2VLWeights } from '../models/qwen2-vl/weights.ts';
 import { configureRuntime, fromArray, stopGradient } from '../tensor/index.ts';
-import { maxAbsDiff, need, readStepJson, readStepTensors, relL2 } from './fixtures.test-helper.ts';
-import { gradCacheStep, plainStep } from './step.ts';
+import { maxAbsDiff, need, readStepIds, readStepJson, readStepTensors, relL2 } from './fixtures.test-helper.ts';
+import { ADAMW_DEFAULTS, decays } from './optim.ts';
+import { gradCacheStep, plainStep, TrainStep } from './step.ts';
 
 configureRuntime({ threads: 1 });
 
@@ -38,7 +42,7 @@ const setup = (async () => {
   }
   const scaling = [...adapter.modules.values()][0]!.scaling;
   const enc = qwen2VLTrainable(buildParams(host, cfg), cfg, { scaling, normalize: true });
-  return { cfg, enc, factors };
+  return { cfg, host, enc, factors };
 })();
 
 test('whole-batch InfoNCE step on tiny-a + LoRA (queries: text, image, video; targets: text, 3 images, tiny image) = PyTorch + peft', async () => {
@@ -97,4 +101,75 @@ test('GradCache refuses chunk sizes that do not divide the batch; row slicing re
   await assert.rejects(gradCacheStep(enc, factors, q, q, { temperature: 0.02, qChunkSize: 4, pChunkSize: 2 }), (e: unknown) => e instanceof Vlm2VecError && /gc_q_chunk_size 4 must be a positive integer dividing the batch of 6/.test(e.message));
   await assert.rejects(gradCacheStep(enc, factors, q, q, { temperature: 0.02, qChunkSize: 2, pChunkSize: 0 }), /gc_p_chunk_size 0/);
   assert.throws(() => sliceQwen2VLBatch(q, cfg, 4, 7), /\[4, 7\) is not inside the batch of 6 rows/);
+});
+
+interface Train3Run { lr: number; loss_per_step: number[]; lr_per_step: number[]; grad_norm_per_step: number[]; float32_vs_float64_max_abs: number; trainable: number }
+interface Train3 { case: string; rows: [[number, number], [number, number]][]; warmup_steps: number; max_grad_norm: number; weight_decay: number; temperature: number; runs: Record<'lora' | 'full', Train3Run> }
+
+/** Three TrainSteps as train3 ran them; the largest |Δ| of the trained parameters against torch's. */
+async function train3(kind: 'lora' | 'full', gradCache: boolean, tweak: { noClip?: boolean; scheduleShift?: number } = {}) {
+  const { cfg, enc, factors, host } = await setup;
+  const ref = await readStepJson<Train3>('train3.json');
+  const run = ref.runs[kind];
+  const want = await readStepTensors(`train3.${kind}.safetensors`);
+  const batch = goldenBatch(goldenCase(ref.case));
+  const roles = new Map(qwen2VLParamSpecs(cfg).map((s) => [s.path, s.role]));
+  const opts = {
+    ...ADAMW_DEFAULTS, weightDecay: ref.weight_decay, learningRate: run.lr, schedule: 'linear' as const, warmupSteps: ref.warmup_steps,
+    totalSteps: ref.rows.length, maxGradNorm: tweak.noClip ? 0 : ref.max_grad_norm, temperature: ref.temperature,
+    gradCache: gradCache ? { qChunkSize: 1, pChunkSize: 3 } : undefined,
+  };
+  const train = kind === 'lora'
+    ? await TrainStep.create(enc, factors, opts)
+    : await TrainStep.create(qwen2VLFullTrainable(cfg, { normalize: true }), buildParams(host, cfg), { ...opts, decay: (path) => decays(path, roles.get(path)!) });
+  train.optimizer.schedulerStep = tweak.scheduleShift ?? 0;
+  const infos = [];
+  for (const [[qa, qb], [pa, pb]] of ref.rows) infos.push(await train.step(sliceQwen2VLBatch(batch, cfg, qa, qb), sliceQwen2VLBatch(batch, cfg, pa, pb)));
+  let err = 0;
+  let compared = 0;
+  const ids = kind === 'full' ? await readStepIds('train3.full.safetensors', 'embed_tokens.ids') : [];
+  for (const m of train.master) {
+    const key = kind === 'lora' ? m.name.replace(/\.(A|B)$/, '.lora_$1.weight') : m.name;
+    const w = need(want, key);
+    let got = m.data;
+    if (m.name === 'model.embed_tokens.weight') {
+      const d = cfg.text.hiddenSize;
+      got = new Float32Array(ids.length * d);
+      ids.forEach((id, r) => got.set(m.data.subarray(id * d, (id + 1) * d), r * d));
+    }
+    err = Math.max(err, maxAbsDiff(got, w));
+    compared++;
+  }
+  return { run, infos, err, compared };
+}
+
+// Tolerance of the trained weights: twice the golden's own float noise (torch float32 vs float64
+// after the same three steps: 3.0e-7 for LoRA, 3.5e-6 for full fine-tuning; ours is observed at
+// 3.0e-7 and 3.0e-6, i.e. as close to torch's float32 run as its float64 run is).
+const weightTol = (run: Train3Run): number => 2 * run.float32_vs_float64_max_abs;
+
+for (const kind of ['lora', 'full'] as const) {
+  for (const gc of [false, true]) {
+    test(`three steps, ${kind === 'lora' ? 'LoRA continuing from an adapter' : 'full fine-tuning'}, GradCache ${gc ? 'on (chunks 1/3)' : 'off'}: losses, lr, grad norms and the trained weights = HF Trainer + torch`, async () => {
+      const { run, infos, err, compared } = await train3(kind, gc);
+      assert.equal(compared, run.trainable, 'every trainable parameter of the reference is compared');
+      infos.forEach((s, k) => {
+        assert.ok(Math.abs(s.loss - run.loss_per_step[k]!) <= 1e-5 * run.loss_per_step[k]!, `step ${k}: loss ${s.loss} vs ${run.loss_per_step[k]}`);
+        assert.equal(s.learningRate, run.lr_per_step[k], `step ${k}: lr`);
+        assert.ok(Math.abs(s.gradNorm - run.grad_norm_per_step[k]!) <= 1e-5 * run.grad_norm_per_step[k]!, `step ${k}: grad norm ${s.gradNorm} vs ${run.grad_norm_per_step[k]}`);
+      });
+      assert.equal(infos[0]!.learningRate, 0, 'warmup: the first step has lr 0');
+      assert.ok(infos.every((s) => s.gradNorm > 1), 'every step is clipped');
+      assert.ok(err <= weightTol(run), `trained weights max |Δ| ${err} (tolerance ${weightTol(run)})`);
+    });
+  }
+}
+
+test('the weight tolerance catches a schedule one step ahead and a missing clip (LoRA and full fine-tuning)', async () => {
+  for (const kind of ['lora', 'full'] as const) {
+    const tol = weightTol((await readStepJson<Train3>('train3.json')).runs[kind]);
+    const shifted = (await train3(kind, false, { scheduleShift: 1 })).err;
+    const unclipped = (await train3(kind, false, { noClip: true })).err;
+    assert.ok(shifted > 10 * tol && unclipped > 10 * tol, `${kind}: shifted schedule off by ${shifted}, no clip by ${unclipped} (tolerance ${tol})`);
+  }
 });

@@ -11,13 +11,15 @@
 //      the parameter gradients.
 // The reference replays each chunk's RNG state in pass 2 so dropout masks match; our trainable
 // forwards have no dropout, so both passes are the same function.
-// Gradients come back as host Float32Arrays in the leaves' treeFlatten order (what optim.ts takes).
+// Gradients come back as host Float32Arrays in the leaves' treeFlatten order (what optim.ts takes);
+// `TrainStep` puts the two together: gradient, clip, AdamW, schedule, new parameter tensors.
 
 import { Vlm2VecError } from '../errors.ts';
 import type { TrainableEncoder } from '../models/encoder.ts';
 import type { Tensor } from '../tensor/index.ts';
 import { fromArray, realize, treeFlatten, valueAndGrad, vjp } from '../tensor/index.ts';
 import { infoNCE } from './loss.ts';
+import { decays, OptimizerLoop, type OptimizerLoopOptions, type TrainableParam } from './optim.ts';
 
 /** Options of a step. */
 export interface StepOptions {
@@ -120,4 +122,78 @@ export async function gradCacheStep<P, B>(enc: TrainableEncoder<P, B>, params: P
     }
   }
   return { loss: await lossT.item(), grads, paths };
+}
+
+/** Options of {@link TrainStep}. */
+export interface TrainStepOptions extends OptimizerLoopOptions, StepOptions {
+  /** GradCache's chunk sizes; absent: the whole batch in one graph. */
+  gradCache?: { qChunkSize: number; pChunkSize: number } | undefined;
+  /**
+   * Whether a leaf (by dotted path) is in the weight-decay group; default: HF's name rule
+   * ({@link decays} with the role unknown). Full fine-tuning passes the roles of the parameter
+   * specs, since HF also exempts LayerNorm weights whose names do not say "norm".
+   */
+  decay?: ((path: string) => boolean) | undefined;
+}
+
+/** What one step did, as HF logs it. */
+export interface TrainStepInfo {
+  loss: number;
+  learningRate: number;
+  /** Total gradient norm before clipping. */
+  gradNorm: number;
+}
+
+/**
+ * One optimizer step after another over the trainable leaves of `params`: the step's gradient
+ * (whole batch or GradCache), clip_grad_norm_, AdamW at the scheduled lr, then fresh tensors over
+ * the updated float32 master values (`params`).
+ *
+ * @example
+ * const train = await TrainStep.create(enc, factors, { ...ADAMW_DEFAULTS, temperature: 0.02, learningRate: 5e-5, schedule: 'linear', warmupSteps: 100, totalSteps: 5000, maxGradNorm: 1 });
+ * const { loss, learningRate, gradNorm } = await train.step(queries, targets);
+ */
+export class TrainStep<P, B> {
+  readonly optimizer: OptimizerLoop;
+  private current: P;
+
+  private constructor(readonly enc: TrainableEncoder<P, B>, readonly master: readonly TrainableParam[], private readonly shapes: number[][],
+    private readonly unflatten: (leaves: Tensor[]) => P, readonly opts: TrainStepOptions) {
+    this.optimizer = new OptimizerLoop(master, opts);
+    this.current = this.tensors();
+  }
+
+  /** Reads the leaves of `params` into float32 master values (copies) and sets up the optimizer. */
+  static async create<P, B>(enc: TrainableEncoder<P, B>, params: P, opts: TrainStepOptions): Promise<TrainStep<P, B>> {
+    const flat = treeFlatten(params);
+    const leaves = flat.leaves as Tensor[];
+    const decay = opts.decay ?? ((path: string) => decays(path, 'linear'));
+    await realize(leaves);
+    const master: TrainableParam[] = [];
+    for (const [i, t] of leaves.entries()) {
+      if (t.dtype !== 'float32') throw new Vlm2VecError('train', `trainable ${flat.paths[i]} is ${t.dtype}; float32 master weights are needed`);
+      master.push({ name: flat.paths[i]!, data: Float32Array.from((await t.data()) as Float32Array), decay: decay(flat.paths[i]!) });
+    }
+    return new TrainStep(enc, master, leaves.map((t) => t.shape as number[]), (l) => flat.unflatten(l) as P, opts);
+  }
+
+  /** The parameters as tensors over the current master values. */
+  get params(): P {
+    return this.current;
+  }
+
+  // Fresh tensors over copies of the master values: a realized tensor may keep its old value.
+  private tensors(): P {
+    return this.unflatten(this.master.map((m, i) => fromArray(m.data.slice(), this.shapes[i]!, 'float32')));
+  }
+
+  /** One step on a batch of queries and their targets. */
+  async step(queries: B, targets: B): Promise<TrainStepInfo> {
+    const g = this.opts.gradCache
+      ? await gradCacheStep(this.enc, this.current, queries, targets, { temperature: this.opts.temperature, ...this.opts.gradCache })
+      : await plainStep(this.enc, this.current, queries, targets, this.opts);
+    const { learningRate, gradNorm } = this.optimizer.step(g.grads);
+    this.current = this.tensors();
+    return { loss: g.loss, learningRate, gradNorm };
+  }
 }

@@ -1,5 +1,6 @@
 // Qwen2-VL as a training step sees it (models/encoder.ts TrainableEncoder): the pure forward
-// (forward.ts) with LoRA factors attached as arguments, and row slicing of a padded batch for
+// (forward.ts) with LoRA factors attached as arguments (adapter training) or with the whole
+// parameter tree as the argument (full fine-tuning), and row slicing of a padded batch for
 // GradCache's chunks (rows keep the batch's full padded length and carry their own patches and
 // grids, as the reference's split_and_process_vlm_inputs slices tensors and lists).
 
@@ -64,28 +65,38 @@ export function sliceQwen2VLBatch(batch: Qwen2VLBatch, cfg: Qwen2VLConfig, start
   };
 }
 
-/** Options of {@link qwen2VLTrainable}. */
+/** Options of {@link qwen2VLTrainable} and {@link qwen2VLFullTrainable}. */
 export interface Qwen2VLTrainableOptions {
-  /** LoRA scaling alpha / r. */
-  scaling: number;
   /** Reps are the L2-normalized embeddings (`--normalize True`), else the pooled hidden states. */
   normalize: boolean;
 }
 
+const repsOf = (params: Qwen2VLParams, cfg: Qwen2VLConfig, batch: Qwen2VLBatch, normalize: boolean): Tensor => {
+  const out = qwen2VLForward(params, cfg, batchTensors(packBatch(batch, cfg), cfg));
+  return normalize ? out.embedding : out.hidden;
+};
+
+const slicer = (cfg: Qwen2VLConfig) => ({
+  rows: (batch: Qwen2VLBatch) => batch.shape[0],
+  sliceRows: (batch: Qwen2VLBatch, start: number, end: number) => sliceQwen2VLBatch(batch, cfg, start, end),
+});
+
 /**
- * The trainable encoder of Qwen2-VL with LoRA factors as the trainable leaves; `params` are the
- * frozen weights (captured).
+ * The trainable encoder of Qwen2-VL with LoRA factors (scaling alpha / r) as the trainable
+ * leaves; `params` are the frozen weights (captured).
  *
  * @example const enc = qwen2VLTrainable(buildParams(host, cfg), cfg, { scaling: 2, normalize: true });
  * const { grads } = await gradCacheStep(enc, factors, queries, targets, { temperature: 0.02, qChunkSize: 8, pChunkSize: 8 });
  */
-export function qwen2VLTrainable(params: Qwen2VLParams, cfg: Qwen2VLConfig, opts: Qwen2VLTrainableOptions): TrainableEncoder<Qwen2VLLoraFactors, Qwen2VLBatch> {
-  return {
-    rows: (batch) => batch.shape[0],
-    sliceRows: (batch, start, end) => sliceQwen2VLBatch(batch, cfg, start, end),
-    reps: (lora, batch) => {
-      const out = qwen2VLForward(attachLora(params, lora, opts.scaling), cfg, batchTensors(packBatch(batch, cfg), cfg));
-      return opts.normalize ? out.embedding : out.hidden;
-    },
-  };
+export function qwen2VLTrainable(params: Qwen2VLParams, cfg: Qwen2VLConfig, opts: Qwen2VLTrainableOptions & { scaling: number }): TrainableEncoder<Qwen2VLLoraFactors, Qwen2VLBatch> {
+  return { ...slicer(cfg), reps: (lora, batch) => repsOf(attachLora(params, lora, opts.scaling), cfg, batch, opts.normalize) };
+}
+
+/**
+ * Full fine-tuning: every weight of the tree (float32) is a trainable leaf.
+ *
+ * @example const step = await TrainStep.create(qwen2VLFullTrainable(cfg, { normalize: true }), buildParams(host, cfg), opts);
+ */
+export function qwen2VLFullTrainable(cfg: Qwen2VLConfig, opts: Qwen2VLTrainableOptions): TrainableEncoder<Qwen2VLParams, Qwen2VLBatch> {
+  return { ...slicer(cfg), reps: (params, batch) => repsOf(params, cfg, batch, opts.normalize) };
 }
