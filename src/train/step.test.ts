@@ -23,7 +23,9 @@ import { FIXTURES, goldenBatch, goldenCase } from '../models/qwen2-vl/fixtures.t
 import type { Qwen2VLBatch } from '../models/qwen2-vl/batch.ts';
 import { qwen2VLFullTrainable, qwen2VLTrainable, sliceQwen2VLBatch, type Qwen2VLLoraFactors } from '../models/qwen2-vl/trainable.ts';
 import { buildParams, qwen2VLParamSpecs, readQwen2VLWeights } from '../models/qwen2-vl/weights.ts';
-import { configureRuntime, fromArray, stopGradient } from '../tensor/index.ts';
+import type { TrainableEncoder } from '../models/encoder.ts';
+import type { Tensor } from '../tensor/index.ts';
+import { configureRuntime, fromArray, matmul, stopGradient } from '../tensor/index.ts';
 import { maxAbsDiff, need, readStepIds, readStepJson, readStepTensors, relL2 } from './fixtures.test-helper.ts';
 import { ADAMW_DEFAULTS, decays } from './optim.ts';
 import { gradCacheStep, plainStep, TrainStep } from './step.ts';
@@ -172,4 +174,23 @@ test('the weight tolerance catches a schedule one step ahead and a missing clip 
     const unclipped = (await train3(kind, false, { noClip: true })).err;
     assert.ok(shifted > 10 * tol && unclipped > 10 * tol, `${kind}: shifted schedule off by ${shifted}, no clip by ${unclipped} (tolerance ${tol})`);
   }
+});
+
+test('any backbone behind TrainableEncoder: a toy linear encoder steps, and a NaN loss stops the step before the weights change', async () => {
+  // reps = rows of x·W (x: the batch as a [n, 2] matrix), W [2, 2] the one trainable leaf.
+  const toy: TrainableEncoder<{ W: Tensor }, number[][]> = {
+    rows: (b) => b.length,
+    sliceRows: (b, s, e) => b.slice(s, e),
+    reps: (p, b) => matmul(fromArray(b.flat(), [b.length, 2]), p.W),
+  };
+  const opts = { ...ADAMW_DEFAULTS, temperature: 1, learningRate: 0.1, schedule: 'constant' as const, warmupSteps: 0, totalSteps: 2, maxGradNorm: 1 };
+  const train = await TrainStep.create(toy, { W: fromArray([1, 0, 0, 1], [2, 2]) }, opts);
+  const ok = await train.step([[1, 0], [0, 1]], [[1, 0], [0, 1]]);
+  // Identity W: scores = I, loss = log(e + 1) − 1 for both rows.
+  assert.ok(Math.abs(ok.loss - (Math.log(Math.E + 1) - 1)) < 1e-6, `loss ${ok.loss}`);
+  const before = Float32Array.from(train.master[0]!.data);
+  assert.ok(before.some((x, i) => Math.abs(x - [1, 0, 0, 1][i]!) > 0.05), 'the first step (lr 0.1, constant) moved W');
+  await assert.rejects(train.step([[NaN, 0], [0, 1]], [[1, 0], [0, 1]]), (e: unknown) => e instanceof Vlm2VecError && /step 1: the loss is NaN; the weights were not updated/.test(e.message));
+  assert.deepEqual(train.master[0]!.data, before);
+  assert.equal(train.optimizer.schedulerStep, 1);
 });

@@ -187,11 +187,18 @@ export class TrainStep<P, B> {
     return this.unflatten(this.master.map((m, i) => fromArray(m.data.slice(), this.shapes[i]!, 'float32')));
   }
 
-  /** One step on a batch of queries and their targets. */
+  /**
+   * One step on a batch of queries and their targets. A non-finite loss or gradient throws
+   * (naming the step) before anything is updated, so the weights stay those of the last good step.
+   */
   async step(queries: B, targets: B): Promise<TrainStepInfo> {
     const g = this.opts.gradCache
       ? await gradCacheStep(this.enc, this.current, queries, targets, { temperature: this.opts.temperature, ...this.opts.gradCache })
       : await plainStep(this.enc, this.current, queries, targets, this.opts);
+    const at = this.optimizer.schedulerStep;
+    if (!Number.isFinite(g.loss)) throw new Vlm2VecError('train', `step ${at}: the loss is ${g.loss}; the weights were not updated`);
+    const bad = g.grads.findIndex((x) => !x.every(Number.isFinite));
+    if (bad >= 0) throw new Vlm2VecError('train', `step ${at}: the gradient of ${g.paths[bad]} is not finite; the weights were not updated`);
     const { learningRate, gradNorm } = this.optimizer.step(g.grads);
     this.current = this.tensors();
     return { loss: g.loss, learningRate, gradNorm };
