@@ -118,7 +118,7 @@ def write_parquet(path, rows):
 def write_image(path, seed):
     os.makedirs(os.path.dirname(path), exist_ok=True)
     rng = np.random.default_rng(seed)
-    Image.fromarray(rng.integers(0, 256, size=(6, 8, 3), dtype=np.uint8)).save(path, format="JPEG")
+    Image.fromarray(rng.integers(0, 256, size=(6, 8, 3), dtype=np.uint8)).save(path)  # format from the extension
 
 
 # --- the reference's mmeb parser (data_prepare_v4 + load_mmeb_dataset), re-implemented -----------
@@ -281,6 +281,87 @@ def write_visrag(cap):
          "pos_image_md5": md5(r["image"]), "source": "VisRAG-Indomain-data"} for r in rows[:kept]]}
 
 
+# --- LLaVA-Hound video sources (llavahound_dataset_caption.py, llavahound_dataset_qa.py) -------------
+HOUND = "llava-hound"  # under --data_basedir: <jsonl files>, train_300k/<video>/<frames>
+VIDEO_TOKEN = "<|video_pad|>"
+VRET_QRY_PROMPT = "Find a video that contains the following visual content: "
+VRET_TGT_PROMPT = "Understand the content of the provided video: "
+QA_QUERY_PROMPT = "Answer a question based on the content of a video. "
+# frame folders: 10 frames (8 sampled), 5 frames (all kept), none (a folder without frames), missing
+VIDEOS = {"v_ten": [f"c{i:02d}.jpg" for i in range(1, 11)], "v_five": ["frame_1.png", "frame_2.png", "frame_3.png", "frame_10.png", "frame_20.png"],
+          "v_none": [], "v_missing": None}
+
+
+def load_frames(frames_dir):
+    import re
+
+    def natural_sort_key(filename):
+        return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", filename)]
+    if not os.path.isdir(frames_dir):
+        return []
+    names = sorted(os.listdir(frames_dir), key=natural_sort_key)
+    return [f"{frames_dir}/{n}" for n in names if os.path.splitext(n)[-1].lower() in (".jpg", ".jpeg", ".png")]
+
+
+def process_video_frames(frame_dir, num_frames):
+    frames = load_frames(frame_dir)
+    if num_frames and num_frames <= len(frames):
+        ids = np.linspace(0, len(frames) - 1, num_frames, dtype=int).tolist()
+        frames = [frames[i] for i in ids]
+    return frames
+
+
+def write_llavahound():
+    base = os.path.join(BASEDIR, HOUND)
+    for v, frames in VIDEOS.items():
+        if frames is None:
+            continue
+        os.makedirs(os.path.join(base, "train_300k", v))
+        for k, f in enumerate(frames):
+            write_image(os.path.join(base, "train_300k", v, f), 9000 + k)
+        if not frames:
+            open(os.path.join(base, "train_300k", v, "notes.txt"), "w").write("no frames here\n")
+    names = list(VIDEOS)
+    cap_rows = [{"id": f"cap{k}", "video": names[k % 4],
+                 "conversations": [{"from": "human", "value": f"<video>\nDescribe video {k} in detail."},
+                                   {"from": "gpt", "value": f"Caption of clip {k}."}]} for k in range(131)]
+    qa_rows = [{"id": f"qa{k}", "video": names[(k + 1) % 4],
+                "conversations": [{"from": "human", "value": f"<video>\nWhat happens at second {k}?"},
+                                  {"from": "gpt", "value": f"Answer {k}."}]} for k in range(129)]
+    for fname, rows in [("video_caption.jsonl", cap_rows), ("video_qa.jsonl", qa_rows)]:
+        with open(os.path.join(base, fname), "w") as f:
+            for r in rows:
+                f.write(json.dumps(r) + "\n")
+    frame_base = os.path.join(BASEDIR, HOUND, "train_300k")
+
+    def parse(rows, mode, parser, dataset_name, cap=None):
+        if cap is not None and cap < len(rows):
+            rows = rows[:cap]
+        mapped = len(rows) - len(rows) % MAP_BATCH  # map(batch_size=128, drop_last_batch=True)
+        out, skipped = [], len(rows) - mapped
+        rel = lambda ps: [os.path.relpath(p, BASEDIR) for p in ps]
+        for r in rows[:mapped]:
+            human, gpt = r["conversations"][0]["value"], r["conversations"][1]["value"]
+            frames = process_video_frames(os.path.join(frame_base, r["video"]), num_frames=8)
+            if len(frames) == 0:
+                skipped += 1
+                continue
+            if mode == "caption_retrieval":
+                q, qv, p, pv = human.replace("<video>", VIDEO_TOKEN), rel(frames), gpt, None
+            elif mode == "video_retrieval":
+                q, qv, p, pv = VRET_QRY_PROMPT + gpt, None, VRET_TGT_PROMPT + VIDEO_TOKEN, rel(frames)
+            else:
+                q, qv, p, pv = QA_QUERY_PROMPT + human.replace("<video>", VIDEO_TOKEN), rel(frames), gpt, None
+            out.append({"query_text": q, "query_video": qv, "pos_text": p, "pos_video": pv, "source": f"{parser}/{dataset_name}"})
+        return {"num_rows": len(rows), "skipped": skipped, "examples": out}
+
+    return {
+        "video_caption": parse(cap_rows, "caption_retrieval", "llavahound_caption", "video_caption_300k"),
+        "video_caption-video": parse(cap_rows, "video_retrieval", "llavahound_caption", "video_caption_300k"),
+        "video_qa": parse(qa_rows, "qa", "llavahound_qa", "video_qa_240k"),
+    }
+
+
 def main():
     if os.path.exists(HUB):
         shutil.rmtree(HUB)
@@ -326,6 +407,19 @@ def main():
         }, f, sort_keys=False)
     with open(os.path.join(ROOT, "expected-visdoc.json"), "w") as f:
         json.dump(visdoc, f, indent=0, ensure_ascii=False)
+        f.write("\n")
+
+    hound = write_llavahound()
+    common = {"dataset_path": f"{HOUND}/video_caption.jsonl", "video_frame_basedir": f"{HOUND}/train_300k", "weight": 5, "num_frames": 8}
+    with open(os.path.join(ROOT, "llavahound.yaml"), "w") as f:
+        f.write("# Written by tools/reference/train_data_fixtures.py: the three LLaVA-Hound sources of the V2 mix (paths under --data_basedir).\n")
+        yaml.safe_dump({
+            "video_caption": {"dataset_parser": "llavahound_caption", "dataset_name": "video_caption_300k", **common, "data_mode": "caption_retrieval"},
+            "video_caption-video": {"dataset_parser": "llavahound_caption", "dataset_name": "video_caption_300k", **common, "data_mode": "video_retrieval"},
+            "video_qa": {"dataset_parser": "llavahound_qa", "dataset_name": "video_qa_240k", **common, "dataset_path": f"{HOUND}/video_qa.jsonl"},
+        }, f, sort_keys=False)
+    with open(os.path.join(ROOT, "expected-llavahound.json"), "w") as f:
+        json.dump(hound, f, separators=(",", ":"), ensure_ascii=False)
         f.write("\n")
 
     alltasks_weights = [1, 1, 0.5, 0.5, 0.5, 0.5, 0.5, 1, 0.5, 0.5, 1, 1, 0.5, 1, 1, 1, 1, 0.5, 0.5, 1, 10, 12, 5, 5, 5]

@@ -25,6 +25,8 @@ describe('dataset_config', () => {
     // YAML 1.1: `300_000` is an integer (YAML 1.2 would read the string "300_000").
     const video = s.find((d) => d.name === 'video_caption_300k-video')!;
     assert.equal(video.num_rows, 300000);
+    assert.equal(video.dataset_path, '/data/vlm2vec_train/train_video_and_instruction/video_instruction/train/sft/video_caption_300k.jsonl');
+    assert.equal(video.video_frame_basedir, '/data/vlm2vec_train/train_video_and_instruction/train_300k');
     assert.equal(video.num_frames, 8);
     assert.equal(video.data_mode, 'video_retrieval');
     // Weights sum to 52 (20 MMEB subsets: 10 × 1 + 10 × 0.5; 10 + 12; 3 × 5).

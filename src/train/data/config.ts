@@ -63,7 +63,8 @@ const KNOWN_KEYS = Object.keys(SOURCE_SCHEMA.shape);
 export interface DatasetConfigOptions {
   /**
    * `--data_basedir`: a relative `image_dir` is taken under it, as the reference's train.py does
-   * (`os.path.join(data_basedir, image_dir)` when image_dir is not absolute).
+   * (`os.path.join(data_basedir, image_dir)` when image_dir is not absolute); so are a relative
+   * `dataset_path` and `video_frame_basedir` (the reference leaves those to the working folder).
    */
   dataBasedir?: string;
 }
@@ -119,8 +120,15 @@ export function parseDatasetConfig(text: string, file: string, opts: DatasetConf
       throw new Vlm2VecError('train-data', `${at}: key 'dataset_parser': unknown parser '${parser}'${near ? ` (did you mean '${near}'?)` : ''}; the reference's parsers: ${REFERENCE_PARSERS.join(', ')}`);
     }
     const src: DataSourceConfig = { name, file, ...r.data };
-    if (src.image_dir !== undefined && opts.dataBasedir && !isAbsolute(src.image_dir)) {
-      src.image_dir = join(opts.dataBasedir, src.image_dir);
+    if (opts.dataBasedir) {
+      const base = opts.dataBasedir;
+      const under = (p: string): string => (isAbsolute(p) ? p : join(base, p));
+      if (src.image_dir !== undefined) src.image_dir = under(src.image_dir);
+      // The reference joins only image_dir and leaves these relative to the working directory,
+      // which makes its own yaml (`vlm2vec_train/…` for all three) work only when started from
+      // the data folder; here all three are under --data_basedir.
+      if (src.dataset_path !== undefined) src.dataset_path = under(src.dataset_path);
+      if (src.video_frame_basedir !== undefined) src.video_frame_basedir = under(src.video_frame_basedir);
     }
     out.push(src);
   }

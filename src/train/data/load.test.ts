@@ -30,9 +30,9 @@ describe('loading a dataset_config', () => {
   });
 
   it('names a reference parser that is not implemented, and a bad stopping strategy', async () => {
-    const s = parseDatasetConfig('V:\n  dataset_parser: llavahound_qa\n  weight: 1\n', 'v.yaml');
+    const s = parseDatasetConfig('V:\n  dataset_parser: msrvtt\n  weight: 1\n', 'v.yaml');
     await assert.rejects(loadTrainSources(s, { dataDir: ROOT, style: 'qwen2_vl' }),
-      /source 'V' of v\.yaml: dataset_parser 'llavahound_qa' is a reference parser not implemented here yet \(implemented: mmeb/);
+      /source 'V' of v\.yaml: dataset_parser 'msrvtt' is a reference parser not implemented here yet \(implemented: mmeb/);
     assert.throws(() => mixtureOptions(s, [], { seed: 1, per_device_train_batch_size: 1, interleave_stopping_strategy: 'longest' }),
       /--interleave_stopping_strategy must be one of first_exhausted, all_exhausted, got 'longest'/);
   });

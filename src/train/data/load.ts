@@ -4,6 +4,7 @@
 import { Vlm2VecError } from '../../errors.ts';
 import { sourceProbabilities, type DataSourceConfig } from './config.ts';
 import { interleaveBatchSize, STOPPING_STRATEGIES, type InterleaveFlags, type MixtureOptions, type StoppingStrategy } from './mixture.ts';
+import { parseLlavahoundCaption, parseLlavahoundQa } from './llavahound.ts';
 import { parseMmeb } from './mmeb.ts';
 import { parseVidore, parseVisrag } from './visdoc.ts';
 import type { ParseOptions, ParsedSource } from './types.ts';
@@ -15,6 +16,8 @@ export const PARSERS: Readonly<Record<string, Parser>> = {
   mmeb: parseMmeb,
   vidore: parseVidore,
   visrag: parseVisrag,
+  llavahound_caption: parseLlavahoundCaption,
+  llavahound_qa: parseLlavahoundQa,
 };
 
 /** Parse every source, in config order. */

@@ -27,6 +27,8 @@ export interface ParquetImageRef {
 export interface TrainItem {
   text: string;
   images: TrainImage[];
+  /** Video frames (paths, in order) for a text holding the video token. */
+  video?: string[];
 }
 
 export interface TrainExample {
