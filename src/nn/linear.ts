@@ -3,7 +3,7 @@
 
 import { Vlm2VecError } from '../errors.ts';
 import type { Tensor } from '../tensor/index.ts';
-import { add, dimEq, fmtShape, gather, matmul, mul, transpose } from '../tensor/index.ts';
+import { add, dimEq, div, fmtShape, gather, matmul, mul, sqrt, square, stopGradient, sum, transpose } from '../tensor/index.ts';
 
 /** Parameters of `torch.nn.Linear`, optionally with a LoRA adapter (PEFT's names and layouts). */
 export interface LinearParams {
@@ -17,6 +17,8 @@ export interface LinearParams {
   lora_B?: { weight: Tensor } | undefined;
   /** alpha / r (PEFT's `scaling`). */
   lora_scaling?: number | undefined;
+  /** DoRA's magnitude m [out] (PEFT's `lora_magnitude_vector`): makes the layer DoRA. */
+  lora_magnitude_vector?: { weight: Tensor } | undefined;
 }
 
 /** Parameters of `torch.nn.Embedding`. */
@@ -36,8 +38,27 @@ export function linear(p: LinearParams, x: Tensor, name = 'linear'): Tensor {
     throw new Vlm2VecError('nn', `${name}.weight: expected [out, in], found ${fmtShape(p.weight.shape)}`);
   }
   let y = matmul(x, transpose(p.weight)); // [..., out]
+  if (p.lora_magnitude_vector !== undefined) {
+    if (p.lora_A === undefined || p.lora_B === undefined) throw new Vlm2VecError('nn', `${name}: a DoRA magnitude needs lora_A and lora_B`);
+    y = mul(add(y, loraDelta(p, x, name)), doraScale(p, name));
+    return p.bias === undefined ? y : add(y, p.bias);
+  }
   if (p.bias !== undefined) y = add(y, p.bias);
   return p.lora_A === undefined && p.lora_B === undefined ? y : add(y, loraDelta(p, x, name));
+}
+
+/**
+ * DoRA's per-output scale m / ‖W + s·BA‖_row, the norm detached as PEFT's DoraLinearLayer
+ * computes it (`weight_norm.detach()`): with it, y = scale ⊙ (x Wᵀ + s·(x Aᵀ) Bᵀ) + b, which is
+ * PEFT's training forward base + (scale − 1)·base_no_bias + scale·s·lora at dropout 0.
+ */
+function doraScale(p: LinearParams, name: string): Tensor {
+  const m = p.lora_magnitude_vector!.weight;
+  if (m.rank !== 1 || !dimEq(m.shape[0]!, p.weight.shape[0]!)) {
+    throw new Vlm2VecError('nn', `${name}: lora_magnitude_vector ${fmtShape(m.shape)} does not fit weight ${fmtShape(p.weight.shape)}`);
+  }
+  const merged = add(p.weight, mul(matmul(p.lora_B!.weight, p.lora_A!.weight), p.lora_scaling!)); // [out, in]
+  return div(m, stopGradient(sqrt(sum(square(merged), 1)))); // [out]
 }
 
 /**

@@ -29,15 +29,16 @@ Writes test/fixtures/train/step/:
                         temperature 0.02; loss, q/p embeddings and d loss / d every lora_A/B
                         (float64 reference, keys as adapter_model.safetensors).
   lora_step.json        the float32 run's largest relative gradient error against float64.
-  train3.{lora,full}.safetensors / train3.json
+  train3.{lora,dora,full}.safetensors / train3.json
                         three HF-Trainer steps on tiny-a, as the reference's loop runs them
                         (InfoNCE on the step's queries and targets, backward, clip_grad_norm_ 1.0
                         … see TRAIN3, AdamW with Trainer.get_decay_parameter_names' groups, linear
                         schedule with 1 warmup step so step 0 has lr 0): for the LoRA of
-                        model/lora-grad (continuing from that adapter; its factors train) and for
-                        full fine-tuning (every parameter trains). Per step the loss, lr and
+                        model/lora-grad and the DoRA of model/tiny-a-dora (continuing from each
+                        adapter: its factors and magnitudes train) and for full fine-tuning
+                        (every parameter trains). Per step the loss, lr and
                         pre-clip grad norm; the trainable parameters after the third step (torch
-                        float32 run, our names: checkpoint layout, LoRA factors as
+                        float32 run, and the float64 run under "f64." keys; our names: checkpoint layout, LoRA factors as
                         <module>.lora_A.weight; of the embedding table only the rows
                         `embed_tokens.ids`); and the largest |float32 − float64| of those.
 
@@ -65,6 +66,7 @@ FIX = os.path.join(ROOT, "test", "fixtures")
 OUT = os.path.join(FIX, "train", "step")
 TINY = os.path.join(FIX, "model", "tiny-a")
 LORA = os.path.join(FIX, "model", "lora-grad")
+DORA = os.path.join(FIX, "model", "tiny-a-dora")
 TEMPERATURE = 0.02
 torch.set_num_threads(1)
 VERSIONS = {"torch": torch.__version__, "transformers": transformers.__version__, "peft": peft.__version__}
@@ -249,7 +251,7 @@ def lora_step():
 
 # Steps of train3: (query rows, target rows) of case a_mixed_left.
 TRAIN3 = {"rows": [[[0, 3], [3, 6]], [[3, 6], [0, 3]], [[0, 3], [3, 6]]], "warmup_steps": 1, "max_grad_norm": 1.0,
-          "weight_decay": 0.1, "lr": {"lora": 1e-2, "full": 1e-3}, "schedule": "linear"}
+          "weight_decay": 0.1, "lr": {"lora": 1e-2, "dora": 1e-2, "full": 1e-3}, "schedule": "linear"}
 
 
 def our_name(n):
@@ -266,7 +268,8 @@ def our_name(n):
 
 def train3_run(kind, dtype, attn, x, cfg):
     base = Qwen2VLForConditionalGeneration.from_pretrained(TINY, dtype=torch.float32, attn_implementation=attn)
-    model = (PeftModel.from_pretrained(base, LORA, is_trainable=True) if kind == "lora" else base).to(dtype)
+    adapter = {"lora": LORA, "dora": DORA}.get(kind)
+    model = (PeftModel.from_pretrained(base, adapter, is_trainable=True) if adapter else base).to(dtype)
     model.train()
     decayed = set(Trainer.get_decay_parameter_names(None, model))
     params = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
@@ -292,7 +295,7 @@ def train3():
     x = case_arrays("a_mixed_left")
     cfg = transformers.AutoConfig.from_pretrained(TINY)
     meta = {}
-    for kind in ["lora", "full"]:
+    for kind in ["lora", "dora", "full"]:
         l32, lr32, n32, w32 = train3_run(kind, torch.float32, "eager", x, cfg)
         l64, lr64, n64, w64 = train3_run(kind, torch.float64, "sdpa", x, cfg)
         assert lr32 == lr64 and lr32[0] == 0.0
@@ -300,20 +303,23 @@ def train3():
         noise = max(float((w32[k].double() - w64[k]).abs().max()) for k in w32)
         moved = max(float((w32[k] - w0[k]).abs().max()) for k in w32 if k in w0) if kind == "full" else None
         print(f"train3 {kind}: losses {l32} (f64 {l64}), lrs {lr32}, norms {n32}; f32 vs f64 weights {noise:.3g}; moved {moved}")
+        # Weights of the float32 torch run, and of the float64 run rounded to float32 ("f64." keys).
         out = dict(w32)
+        out.update({f"f64.{k}": v.float() for k, v in w64.items()})
         if kind == "full":
             # The embedding table is most of the model's bytes: keep the rows of the batch's tokens
             # (they have gradients) and a few others (weight decay only), with their ids.
             ids = torch.unique(x["input_ids"])
             ids = torch.cat([ids, torch.tensor([1, 1000, 100000])])
             out["model.embed_tokens.weight"] = w32["model.embed_tokens.weight"][ids]
+            out["f64.model.embed_tokens.weight"] = w64["model.embed_tokens.weight"][ids].float()
             out["embed_tokens.ids"] = ids.to(torch.int64)
         save_file({k: v.contiguous() for k, v in out.items()}, os.path.join(OUT, f"train3.{kind}.safetensors"))
         meta[kind] = {"lr": TRAIN3["lr"][kind], "loss_per_step": l32, "loss_per_step_float64": l64, "lr_per_step": lr32,
                       "grad_norm_per_step": n32, "float32_vs_float64_max_abs": noise, "trainable": len(w32)}
     with open(os.path.join(OUT, "train3.json"), "w") as fh:
-        json.dump({"generator": "tools/reference/train_step.py", "model": "tiny-a", "adapter": "model/lora-grad", "case": "a_mixed_left",
-                   "temperature": TEMPERATURE, **{k: v for k, v in TRAIN3.items() if k != "lr"}, "runs": meta, "versions": VERSIONS}, fh, indent=1)
+        json.dump({"generator": "tools/reference/train_step.py", "model": "tiny-a", "adapters": {"lora": "model/lora-grad", "dora": "model/tiny-a-dora"},
+                   "case": "a_mixed_left", "temperature": TEMPERATURE, **{k: v for k, v in TRAIN3.items() if k != "lr"}, "runs": meta, "versions": VERSIONS}, fh, indent=1)
 
 
 def main():

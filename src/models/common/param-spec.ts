@@ -42,6 +42,7 @@ export interface LinearLeaves<L> {
   lora_A?: { weight: L } | undefined;
   lora_B?: { weight: L } | undefined;
   lora_scaling?: number | undefined;
+  lora_magnitude_vector?: { weight: L } | undefined;
 }
 
 /** A bias-free linear layer's leaves. */
@@ -150,16 +151,21 @@ export function splitTrainable(specs: readonly ParamSpec[], trainableRoles: read
   return { trainable, frozen: specs.filter((s) => !trainableRoles.includes(s.role)) };
 }
 
-/** LoRA factors of one linear module: A [r, in], B [out, r] (PEFT's lora_A / lora_B weights). */
+/**
+ * LoRA factors of one linear module: A [r, in], B [out, r] (PEFT's lora_A / lora_B weights), and
+ * for DoRA the magnitude m [out] (PEFT's lora_magnitude_vector).
+ */
 export interface LoraFactors<L> {
   A: L;
   B: L;
+  m?: L | undefined;
 }
 
 /**
  * A copy of `tree` whose linear modules named in `factors` (dotted module paths, e.g.
  * `model.layers.0.self_attn.q_proj`) carry the LoRA factors and `scaling` (alpha / r), so the
- * forward computes W·x + s·B(A·x) with A and B as whatever the caller passes: graph inputs under
+ * forward computes W·x + s·B(A·x) (DoRA with `m`: scaled per output row by m / ‖W + s·BA‖, the
+ * norm detached) with A, B and m as whatever the caller passes: graph inputs under
  * `valueAndGrad` / `vjp` when training, constants otherwise. Untouched subtrees are shared.
  *
  * @example const p = attachLora(params, { 'model.layers.0.self_attn.q_proj': { A, B } }, 2);
@@ -171,7 +177,7 @@ export function attachLora<T, L>(tree: T, factors: Readonly<Record<string, LoraF
     if (f !== undefined) {
       byModule.delete(path);
       if (typeof node !== 'object' || node === null || !('weight' in node)) throw new Vlm2VecError('params', `${path} is not a linear module`);
-      return { ...node, lora_A: { weight: f.A }, lora_B: { weight: f.B }, lora_scaling: scaling };
+      return { ...node, lora_A: { weight: f.A }, lora_B: { weight: f.B }, lora_scaling: scaling, ...(f.m === undefined ? {} : { lora_magnitude_vector: { weight: f.m } }) };
     }
     if (Array.isArray(node)) {
       const prefix = `${path}.`;
