@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parseDatasetConfig, readDatasetConfig } from './config.ts';
-import { loadTrainSources, mixtureOptions } from './load.ts';
+import { loadTrainSources, mixtureOptions, PARSERS } from './load.ts';
 import { mixtureBatches } from './mixture.ts';
 
 const ROOT = fileURLToPath(new URL('../../../test/fixtures/train/data/', import.meta.url));
@@ -27,6 +27,11 @@ describe('loading a dataset_config', () => {
     // each slot points at a parsed example
     const ex = parsed[seen[0]!.source]!.examples[seen[0]!.row]!;
     assert.ok(ex.source.startsWith('mmeb/'));
+  });
+
+  it('has a parser for every source of the reference V2 mix (train_alltasks.yaml)', () => {
+    const all = readDatasetConfig(join(ROOT, 'train_alltasks.yaml'));
+    assert.deepEqual([...new Set(all.map((s) => s.dataset_parser))].filter((p) => !PARSERS[p]), []);
   });
 
   it('names a reference parser that is not implemented, and a bad stopping strategy', async () => {
