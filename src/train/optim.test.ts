@@ -123,3 +123,35 @@ test('weight-decay groups = Trainer.get_decay_parameter_names: every tiny-a para
     assert.equal(decays(path, 'lora'), want, path);
   }
 });
+
+test('resume: 2 steps, state and weights copied out, a new loop restored from them and 3 more steps = 5 uninterrupted steps, bit for bit', async () => {
+  const t = await readStepTensors('optim.safetensors');
+  const c = (await readStepJson<{ cases: OptimCase[] }>('optim.json')).cases[0]!; // linear with warmup, decay, clipping
+  const opts = { ...ADAMW_DEFAULTS, weightDecay: c.weight_decay, learningRate: c.lr, schedule: c.schedule, warmupSteps: c.warmup, totalSteps: c.total_steps, maxGradNorm: c.max_grad_norm };
+  const fresh = () => NAMES.map((n) => ({ name: n, data: need(t, `init.${n}`).slice(), decay: n !== 'bias' }));
+  const grads = (s: number) => NAMES.map((n) => need(t, `g.${s}.${n}`).slice());
+  const whole = fresh();
+  const a = new OptimizerLoop(whole, opts);
+  for (let s = 0; s < 5; s++) a.step(grads(s));
+
+  const first = fresh();
+  const b = new OptimizerLoop(first, opts);
+  for (let s = 0; s < 2; s++) b.step(grads(s));
+  const saved = { weights: first.map((p) => p.data.slice()), adamw: b.adamw.state(), schedulerStep: b.schedulerStep };
+  b.step(grads(2)); // the state copy must not follow the live loop
+  const resumed = NAMES.map((n, j) => ({ name: n, data: saved.weights[j]!, decay: n !== 'bias' }));
+  const r = new OptimizerLoop(resumed, opts);
+  r.adamw.loadState(saved.adamw);
+  r.schedulerStep = saved.schedulerStep;
+  for (let s = 2; s < 5; s++) r.step(grads(s));
+  resumed.forEach((p, j) => assert.deepEqual(p.data, whole[j]!.data, p.name));
+  assert.ok(maxAbsDiff(whole[0]!.data, need(t, 'linear.4.w')) <= TOL, 'and the uninterrupted run is the golden one');
+
+  const bad = new OptimizerLoop(fresh(), opts);
+  const m = new Map(saved.adamw.moments);
+  m.delete('bias');
+  assert.throws(() => bad.adamw.loadState({ step: 2, moments: m }), /no moments for bias/);
+  m.set('bias', { expAvg: new Float32Array(2), expAvgSq: new Float32Array(2) });
+  assert.throws(() => bad.adamw.loadState({ step: 2, moments: m }), /bias: saved moments have 2 \/ 2 values, the parameter 6/);
+  assert.throws(() => bad.adamw.loadState({ step: 2, moments: new Map([...saved.adamw.moments, ['lm_head.weight', saved.adamw.moments.get('w')!]]) }), /does not train: lm_head.weight/);
+});

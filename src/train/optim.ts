@@ -126,6 +126,15 @@ export interface AdamWOptions {
 export const ADAMW_DEFAULTS: AdamWOptions = { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 };
 
 /**
+ * AdamW's state as a checkpoint keeps it: steps taken and both moments by parameter name (the
+ * shape src/train/checkpoint.ts writes as optimizer.safetensors).
+ */
+export interface AdamWState {
+  readonly step: number;
+  readonly moments: ReadonlyMap<string, { readonly expAvg: Float32Array; readonly expAvgSq: Float32Array }>;
+}
+
+/**
  * torch.optim.AdamW (amsgrad off, maximize off) over float32 parameters, with HF's two groups:
  * `weightDecay` for the decaying ones, 0 for the rest. State: the step count and both moments.
  *
@@ -140,6 +149,31 @@ export class AdamW {
   constructor(readonly params: readonly TrainableParam[], readonly opts: AdamWOptions) {
     this.expAvg = params.map((p) => new Float32Array(p.data.length));
     this.expAvgSq = params.map((p) => new Float32Array(p.data.length));
+  }
+
+  /** A copy of the state (for a checkpoint). */
+  state(): AdamWState {
+    return {
+      step: this.stepCount,
+      moments: new Map(this.params.map((p, j) => [p.name, { expAvg: this.expAvg[j]!.slice(), expAvgSq: this.expAvgSq[j]!.slice() }])),
+    };
+  }
+
+  /** Takes a saved state: the same parameter names, each moment the parameter's length. */
+  loadState(s: AdamWState): void {
+    if (!Number.isInteger(s.step) || s.step < 0) throw new Vlm2VecError('adamw', `saved step ${s.step} is not a step count`);
+    const extra = [...s.moments.keys()].filter((n) => !this.params.some((p) => p.name === n));
+    if (extra.length > 0) throw new Vlm2VecError('adamw', `the saved state has moments for parameters this run does not train: ${extra.slice(0, 3).join(', ')}`);
+    this.params.forEach((p, j) => {
+      const m = s.moments.get(p.name);
+      if (!m) throw new Vlm2VecError('adamw', `the saved state has no moments for ${p.name}`);
+      if (m.expAvg.length !== p.data.length || m.expAvgSq.length !== p.data.length) {
+        throw new Vlm2VecError('adamw', `${p.name}: saved moments have ${m.expAvg.length} / ${m.expAvgSq.length} values, the parameter ${p.data.length}`);
+      }
+      this.expAvg[j]!.set(m.expAvg);
+      this.expAvgSq[j]!.set(m.expAvgSq);
+    });
+    this.stepCount = s.step;
   }
 
   /** One update with gradients `grads` (one per parameter, same lengths) at learning rate `lr`. */
