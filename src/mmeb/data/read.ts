@@ -93,7 +93,9 @@ export async function readRows(files: readonly string[], opts: ReadOptions = {})
   for (const f of files) {
     if (budget <= 0) break;
     const rows = f.toLowerCase().endsWith('.parquet') ? await readParquet(f, opts, budget) : await readJson(f, budget);
-    out.push(...rows);
+    // Not push(...rows): spreading ~100k+ rows (MMEB-train subsets, LLaVA-Hound JSON lines)
+    // overflows the call stack.
+    for (const r of rows) out.push(r);
     budget -= rows.length;
   }
   return out;

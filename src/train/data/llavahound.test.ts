@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -36,6 +37,20 @@ describe('LLaVA-Hound parsers', () => {
     assert.equal(got.skipped, 3 + 64);
     assert.deepEqual(got.examples[0]!.query.video!.map((p) => p.split('/').at(-1)), ['c01.jpg', 'c02.jpg', 'c03.jpg', 'c04.jpg', 'c06.jpg', 'c07.jpg', 'c08.jpg', 'c10.jpg']);
     assert.deepEqual(got.examples[1]!.query.video!.map((p) => p.split('/').at(-1)), ['frame_1.png', 'frame_2.png', 'frame_3.png', 'frame_10.png', 'frame_20.png']);
+  });
+
+  it('reads a JSON-lines file of 200k rows (the real files hold 240k–300k)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hound-'));
+    try {
+      const line = JSON.stringify({ id: 'x', video: 'nowhere', conversations: [{ value: '<video> q' }, { value: 'a' }] });
+      writeFileSync(join(dir, 'big.jsonl'), `${Array(200_000).fill(line).join('\n')}\n`);
+      const src = parseDatasetConfig(`V:\n  dataset_parser: llavahound_qa\n  dataset_path: big.jsonl\n  video_frame_basedir: frames\n  num_frames: 8\n  weight: 1\n`, 'h.yaml', { dataBasedir: dir })[0]!;
+      const got = await parseLlavahoundQa(src, { dataDir: dir, style: 'qwen2_vl' });
+      assert.equal(got.numRows, 200_000);
+      assert.equal(got.skipped, 200_000); // no frame folders
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('errors name the source and what is missing', async () => {
