@@ -108,6 +108,19 @@ test('GradCache (chunks 1/1, 2/3, 3/2) gives the whole-batch loss and gradients 
   assert.ok(off > 1e-2, `a dropped chunk is off by ${off}`);
 });
 
+test('hard negatives (two targets per query: 3 queries, 6 targets): GradCache (chunks 1/2, 3/3) = the whole batch', async () => {
+  const { cfg, enc, factors } = await setup;
+  const q = sliceQwen2VLBatch(goldenBatch(goldenCase('a_mixed_left'), false), cfg, 0, 3);
+  const p = goldenBatch(goldenCase('a_mixed_right'), false); // rows grouped [pos_i, neg_i] for i = 0..2
+  const plain = await plainStep(enc, factors, q, p, { temperature: 0.02 });
+  for (const [qc, pc] of [[1, 2], [3, 3]] as const) {
+    const gc = await gradCacheStep(enc, factors, q, p, { temperature: 0.02, qChunkSize: qc, pChunkSize: pc });
+    assert.ok(Math.abs(gc.loss - plain.loss) <= 1e-6 * Math.abs(plain.loss), `chunks ${qc}/${pc}: loss ${gc.loss} vs ${plain.loss}`);
+    const worst = Math.max(...gc.grads.map((g, j) => relL2(g, plain.grads[j]!)));
+    assert.ok(worst <= 2e-6, `chunks ${qc}/${pc}: worst relative gradient error ${worst}`);
+  }
+});
+
 test('GradCache refuses chunk sizes that do not divide the batch; row slicing refuses ranges outside it', async () => {
   const { cfg, enc, factors } = await setup;
   const q = goldenBatch(goldenCase('a_mixed_left'));
