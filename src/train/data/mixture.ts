@@ -48,8 +48,9 @@ export interface MixtureOptions {
  *   "restart" re-wraps an examples iterable that, in `datasets` ≥ 2.18, keeps its position, so it
  *   yields no more examples in this pass and its draws are skipped: every source is read once.
  * - `runLength` 0 (HF's RandomlyCyclingMultiSourcesExamplesIterable): it starts over at row 0.
- * An empty source counts as run out when first drawn. A single source is read once, in order,
- * as the reference does without interleaving.
+ * An empty source counts as run out when first drawn. A source of weight 0 is never drawn, so
+ * with `all_exhausted` the stream then never ends (as in the reference; `max_steps` ends the
+ * run). A single source is read once, in order, as the reference does without interleaving.
  *
  * @example
  * [...mixtureOrder({ lengths: [2, 1], probabilities: [0.5, 0.5], runLength: 2, seed: 42, stoppingStrategy: 'first_exhausted' })];
