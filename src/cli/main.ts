@@ -55,6 +55,11 @@ export const COMMANDS: Readonly<Record<string, CommandEntry>> = {
     description: 'Export a local Qwen2-VL / VLM2Vec model (adapter merged) as ONNX for plain onnxruntime',
     load: async () => (await import('./export.ts')).registerExport,
   },
+  train: {
+    term: 'train',
+    description: "Train a VLM2Vec embedder (contrastive InfoNCE, GradCache, DoRA/LoRA) with the reference's train.py flags",
+    load: async () => (await import('./train.ts')).registerTrain,
+  },
 };
 
 /** The package version, from package.json two levels up (src/cli/ in a clone, dist/cli/ when installed). */

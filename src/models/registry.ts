@@ -13,6 +13,7 @@ import type { PaddingSide } from '../io/text/tokenizer.ts';
 import { warnToStderr, type WarningSink } from '../util/warn.ts';
 import type { ModelConfig, ParseConfigOptions } from './common/config.ts';
 import type { Encoder, LoadEncoderArgs } from './encoder.ts';
+import type { LoadTrainModelArgs, TrainModel } from './common/train-model.ts';
 import { QWEN2_VL } from './qwen2-vl/record.ts';
 import type { Qwen2VLExportManifest } from './qwen2-vl/encoder.ts';
 
@@ -36,6 +37,8 @@ export interface ModelRecord<C extends ModelConfig = ModelConfig, E extends Enco
   readonly paddingSide: PaddingSide;
   /** Loads the weights (adapter merged) and returns the encoder. */
   loadEncoder(args: LoadEncoderArgs<C>): Promise<E>;
+  /** Sets the architecture up for `vlm2vec train` (absent: it does not train). */
+  loadTrainModel?(args: LoadTrainModelArgs<C>): Promise<TrainModel>;
 }
 
 /** A record of any architecture (what the registry holds). */

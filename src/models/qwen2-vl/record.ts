@@ -6,6 +6,7 @@ import { parseQwen2VLConfig, type Qwen2VLConfig } from './config.ts';
 import { Qwen2VLEncoder, QWEN2VL_PAD_TOKEN_ID } from './encoder.ts';
 import { Qwen2VLModel } from './model.ts';
 import { IMAGE_PAD, VIDEO_PAD } from './processor.ts';
+import { loadQwen2VLTrainModel } from './train-model.ts';
 
 /** Qwen2-VL (VLM2Vec, VLM2Vec-V2, GME): last-token pooling over the final-norm hidden states. */
 export const QWEN2_VL: ModelRecord<Qwen2VLConfig, Qwen2VLEncoder> = {
@@ -21,4 +22,5 @@ export const QWEN2_VL: ModelRecord<Qwen2VLConfig, Qwen2VLEncoder> = {
     const model = await Qwen2VLModel.load(dir, { adapter, dtype, onProgress, config });
     return new Qwen2VLEncoder(model, tokenizer, processor);
   },
+  loadTrainModel: loadQwen2VLTrainModel,
 };

@@ -1,0 +1,131 @@
+// The training loop end to end on the fixtures (tiny-a, the three MMEB-train subsets of
+// test/fixtures/train/data/): a few steps write checkpoints, the logs and the final adapter; a
+// run stopped (cleanly, and by SIGKILL from outside) and resumed with --resume_from auto ends
+// with exactly the bytes of an uninterrupted run's adapter.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadAdapter } from '../io/weights/peft.ts';
+import { configureRuntime } from '../tensor/index.ts';
+import { parseTrainArgs } from './args.ts';
+import { listCheckpoints } from './checkpoint.ts';
+import { readTrainerState } from './checkpoint-trainer-state.ts';
+import { runTraining, TRAIN_LOG_FILE } from './loop.ts';
+
+configureRuntime({ threads: 1 });
+
+const ROOT = join(import.meta.dirname, '..', '..');
+const DATA = join(ROOT, 'test', 'fixtures', 'train', 'data');
+
+/** Flags of a small run: 3 sources, batches of 2 (5 per pass), r 4 on the reference's targets. */
+function flags(out: string, extra: string[] = []): string[] {
+  return [
+    '--model_name', join(ROOT, 'test', 'fixtures', 'model', 'tiny-a'), '--lora', '--lora_r', '4', '--lora_alpha', '8',
+    '--dataset_config', join(DATA, 'mix.yaml'), '--data_basedir', join(DATA, 'basedir'), '--data', join(DATA, 'hub'),
+    '--output_dir', out, '--per_device_train_batch_size', '2', '--interleave_batch_size', '2', '--normalize', 'True',
+    '--learning_rate', '1e-3', '--warmup_steps', '1', '--save_steps', '2', '--lora_dropout', '0', ...extra,
+  ];
+}
+
+const tmp = (name: string): string => mkdtempSync(join(tmpdir(), `train-loop-${name}-`));
+const quiet = { onWarning: () => undefined };
+
+test('four LoRA steps: finite losses, the schedule, checkpoints 2 and 4, trainer_state.json, the JSONL log, the final adapter', async () => {
+  const out = tmp('e2e');
+  const { args } = parseTrainArgs(flags(out, ['--lora_type', 'lora', '--max_steps', '4']));
+  const steps: { loss: number; learningRate: number; gradNorm: number }[] = [];
+  const r = await runTraining(args, { ...quiet, onStep: (s) => steps.push(s) });
+  assert.deepEqual([r.globalStep, r.maxSteps, r.finished, r.resumedFrom], [4, 4, true, 0]);
+  assert.ok(steps.every((s) => Number.isFinite(s.loss) && s.loss > 0 && s.gradNorm > 0), JSON.stringify(steps));
+  // Linear with 1 warmup step over 4 (HF's lr_lambda): 0, 1, 2/3, 1/3 of 1e-3.
+  const lrs = [0, 1e-3, 1e-3 * (2 / 3), 1e-3 * (1 / 3)];
+  steps.forEach((s, k) => assert.ok(Math.abs(s.learningRate - lrs[k]!) < 1e-15, `step ${k + 1} lr ${s.learningRate}`));
+  const cks = await listCheckpoints(out);
+  assert.deepEqual(cks.map((c) => [c.step, c.complete, c.weights]), [[2, true, 'adapter'], [4, true, 'adapter']]);
+  const state = await readTrainerState(join(out, 'trainer_state.json'));
+  assert.equal(state.global_step, 4);
+  assert.deepEqual(state.log_history.map((e) => e.step), [1, 2, 3, 4]);
+  // HF logs the lr after the scheduler step: 1, 2/3, 1/3, 0 of 1e-3; grad_norm before clipping.
+  state.log_history.forEach((e, k) => {
+    assert.deepEqual(Object.keys(e).sort(), ['epoch', 'grad_norm', 'learning_rate', 'loss', 'step']);
+    assert.ok(Math.abs(e.learning_rate! - (lrs[k + 1] ?? 0)) < 1e-15, `log ${k}: lr ${e.learning_rate}`);
+    assert.equal(e.loss, steps[k]!.loss);
+    assert.equal(e.grad_norm, steps[k]!.gradNorm);
+    assert.equal(e.epoch, (k + 1) / 5);
+  });
+  const log = readFileSync(join(out, TRAIN_LOG_FILE), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { step: number; sources: string[] });
+  assert.deepEqual(log.map((l) => l.step), [1, 2, 3, 4]);
+  assert.ok(log.every((l) => l.sources.length === 2 && l.sources.every((s) => s.startsWith('mmeb/'))));
+  // The final adapter: peft's format, the reference's default targets that exist in Qwen2-VL
+  // (q/k/v/o_proj, down_proj of each LM layer; none in the vision tower), B trained away from 0.
+  const ad = await loadAdapter(out);
+  assert.deepEqual([ad.config.r, ad.config.loraAlpha, ad.config.useDora, ad.config.initLoraWeights], [4, 8, false, 'gaussian']);
+  const kinds = new Set([...ad.modules.keys()].map((m) => m.split('.').at(-1)));
+  assert.deepEqual([...kinds].sort(), ['down_proj', 'k_proj', 'o_proj', 'q_proj', 'v_proj']);
+  assert.ok([...ad.modules.keys()].every((m) => m.startsWith('model.layers.')));
+  const b = [...ad.modules.values()][0]!.loraB.data as Float32Array;
+  assert.ok(b.some((x) => x !== 0), 'lora_B moved from its zero init');
+  // The last checkpoint holds the same adapter as OUT/.
+  assert.deepEqual(readFileSync(join(out, 'checkpoint-4', 'adapter_model.safetensors')), readFileSync(join(out, 'adapter_model.safetensors')));
+});
+
+test('stopped after step 3 and resumed with --resume_from auto (from checkpoint-2): the same final DoRA adapter bytes and log as one run (GradCache on)', async () => {
+  const extra = ['--max_steps', '5', '--grad_cache', 'True', '--gc_q_chunk_size', '1', '--gc_p_chunk_size', '2', '--save_total_limit', '1'];
+  const whole = tmp('whole');
+  await runTraining(parseTrainArgs(flags(whole, extra)).args, quiet);
+  const cut = tmp('cut');
+  const first = await runTraining(parseTrainArgs(flags(cut, extra)).args, { ...quiet, stopAfterStep: 3 });
+  assert.deepEqual([first.globalStep, first.finished], [3, false]);
+  assert.ok(!existsSync(join(cut, 'adapter_model.safetensors')));
+  const again = await runTraining(parseTrainArgs(flags(cut, [...extra, '--resume_from', 'auto'])).args, quiet);
+  assert.deepEqual([again.resumedFrom, again.globalStep, again.finished], [2, 5, true]);
+  assert.deepEqual((await listCheckpoints(cut)).map((c) => c.step), [4], 'save_total_limit 1');
+  assert.deepEqual(readFileSync(join(cut, 'adapter_model.safetensors')), readFileSync(join(whole, 'adapter_model.safetensors')));
+  assert.deepEqual(readFileSync(join(cut, 'trainer_state.json'), 'utf8'), readFileSync(join(whole, 'trainer_state.json'), 'utf8'));
+  assert.ok((await loadAdapter(whole)).config.useDora, "--lora trains DoRA, as the reference's");
+});
+
+test('vlm2vec train killed with SIGKILL after its first checkpoint, then --resume_from auto: the adapter of an uninterrupted run, bit for bit', async () => {
+  const extra = ['--lora_type', 'lora', '--max_steps', '8'];
+  const whole = tmp('kill-whole');
+  await runTraining(parseTrainArgs(flags(whole, extra)).args, quiet);
+  const out = tmp('kill');
+  const child = spawn(process.execPath, [join(ROOT, 'bin', 'vlm2vec.js'), 'train', ...flags(out, extra)], { stdio: 'ignore' });
+  const exited = new Promise<NodeJS.Signals | null>((res) => child.on('exit', (_c, sig) => res(sig)));
+  let killedAt = -1;
+  for (;;) {
+    const done = (await listCheckpoints(out)).filter((c) => c.complete);
+    if (done.length > 0) {
+      child.kill('SIGKILL');
+      killedAt = done.at(-1)!.step;
+      break;
+    }
+    if (child.exitCode !== null) break;
+    await new Promise((res) => setTimeout(res, 10));
+  }
+  assert.equal(await exited, 'SIGKILL', 'the child was killed mid-run');
+  assert.ok(killedAt >= 2 && killedAt < 8, `killed after checkpoint-${killedAt}`);
+  assert.ok(!existsSync(join(out, 'adapter_model.safetensors')), 'no final adapter yet');
+  const r = await runTraining(parseTrainArgs(flags(out, [...extra, '--resume_from', 'auto'])).args, quiet);
+  assert.ok(r.resumedFrom >= 2 && r.finished);
+  assert.deepEqual(readFileSync(join(out, 'adapter_model.safetensors')), readFileSync(join(whole, 'adapter_model.safetensors')));
+});
+
+test('bad input: an adapter as --model_name, a non-adapter --checkpoint_path with --lora, a missing dataset_config', async () => {
+  const out = tmp('bad');
+  const adapter = join(ROOT, 'test', 'fixtures', 'train', 'checkpoint', 'adapter-lora');
+  await assert.rejects(runTraining(parseTrainArgs(flags(out, ['--checkpoint_path', join(DATA, 'basedir')])).args, quiet),
+    /--checkpoint_path .*basedir has no adapter_config\.json; with --lora it must be a PEFT adapter folder/);
+  const missing = parseTrainArgs(flags(out)).args;
+  missing.dataset_config = join(DATA, 'nope.yaml');
+  await assert.rejects(runTraining(missing, quiet), /cannot read dataset_config .*nope\.yaml/);
+  // Continuing from the fixture LoRA adapter keeps its own config (r 2, alpha 6, k/gate/up_proj), not --lora_r 4.
+  const cont = tmp('cont');
+  await runTraining(parseTrainArgs(flags(cont, ['--checkpoint_path', adapter, '--max_steps', '2'])).args, quiet);
+  const ad = await loadAdapter(cont);
+  assert.deepEqual([ad.config.r, ad.config.loraAlpha, ad.config.useDora, [...ad.config.targetModules]], [2, 6, false, ['k_proj', 'gate_proj', 'up_proj']]);
+});
