@@ -9,7 +9,9 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Checkpoint } from '../io/weights/checkpoint.ts';
 import { loadAdapter } from '../io/weights/peft.ts';
+import { saveAdapter } from '../io/weights/peft-write.ts';
 import { configureRuntime } from '../tensor/index.ts';
 import { parseTrainArgs } from './args.ts';
 import { listCheckpoints } from './checkpoint.ts';
@@ -113,9 +115,34 @@ test('vlm2vec train killed with SIGKILL after its first checkpoint, then --resum
   const r = await runTraining(parseTrainArgs(flags(out, [...extra, '--resume_from', 'auto'])).args, quiet);
   assert.ok(r.resumedFrom >= 2 && r.finished);
   assert.deepEqual(readFileSync(join(out, 'adapter_model.safetensors')), readFileSync(join(whole, 'adapter_model.safetensors')));
+  assert.equal(readFileSync(join(out, 'trainer_state.json'), 'utf8'), readFileSync(join(whole, 'trainer_state.json'), 'utf8'));
 });
 
-test('bad input: an adapter as --model_name, a non-adapter --checkpoint_path with --lora, a missing dataset_config', async () => {
+test('full fine-tuning with --image_encoder_freeze: the vision tower stays the base weights, the rest trains; stopped and resumed = one run, bit for bit', async () => {
+  const extra = ['--max_steps', '4', '--weight_decay', '0.1', '--image_encoder_freeze'];
+  const full = (out: string): string[] => flags(out, extra).filter((f, i, a) => f !== '--lora' && !['--lora_r', '--lora_alpha'].includes(a[i - 1]!) && !['--lora_r', '--lora_alpha'].includes(f));
+  const whole = tmp('full-whole');
+  await runTraining(parseTrainArgs(full(whole)).args, quiet);
+  const cut = tmp('full-cut');
+  await runTraining(parseTrainArgs(full(cut)).args, { ...quiet, stopAfterStep: 3 });
+  const r = await runTraining(parseTrainArgs([...full(cut), '--resume_from', 'auto']).args, quiet);
+  assert.deepEqual([r.resumedFrom, r.globalStep], [2, 4]);
+  assert.deepEqual((await listCheckpoints(cut)).map((c) => [c.step, c.weights]), [[2, 'model'], [4, 'model']]);
+  assert.deepEqual(readFileSync(join(cut, 'model.safetensors')), readFileSync(join(whole, 'model.safetensors')));
+  const base = await Checkpoint.open(join(ROOT, 'test', 'fixtures', 'model', 'tiny-a'));
+  const got = await Checkpoint.open(whole);
+  try {
+    for (const n of base.names()) {
+      const same = Buffer.from((await base.readFloat32(n)).buffer).equals(Buffer.from((await got.readFloat32(n)).buffer));
+      assert.equal(same, n.startsWith('visual.'), `${n}: ${n.startsWith('visual.') ? 'frozen' : 'trained'}`);
+    }
+  } finally {
+    await base.close();
+    await got.close();
+  }
+});
+
+test('bad input: a non-adapter --checkpoint_path with --lora, a missing dataset_config, an adapter for another base; a continued adapter keeps its own config', async () => {
   const out = tmp('bad');
   const adapter = join(ROOT, 'test', 'fixtures', 'train', 'checkpoint', 'adapter-lora');
   await assert.rejects(runTraining(parseTrainArgs(flags(out, ['--checkpoint_path', join(DATA, 'basedir')])).args, quiet),
@@ -123,6 +150,13 @@ test('bad input: an adapter as --model_name, a non-adapter --checkpoint_path wit
   const missing = parseTrainArgs(flags(out)).args;
   missing.dataset_config = join(DATA, 'nope.yaml');
   await assert.rejects(runTraining(missing, quiet), /cannot read dataset_config .*nope\.yaml/);
+  // An adapter made for a wider model: its q_proj factors do not fit tiny-a's q_proj.
+  const wrong = tmp('wrong');
+  const inF = (await loadAdapter(adapter)).modules.get('model.layers.0.self_attn.k_proj')!.loraA.shape[1]!;
+  await saveAdapter(wrong, { r: 2, loraAlpha: 4, loraDropout: 0, targetModules: ['q_proj'], useDora: false, useRslora: false, baseModelNameOrPath: 'other', revision: undefined, rankPattern: {}, alphaPattern: {}, initLoraWeights: true },
+    new Map([['model.layers.0.self_attn.q_proj.lora_A.weight', { shape: [2, inF + 8], data: new Float32Array(2 * (inF + 8)) }], ['model.layers.0.self_attn.q_proj.lora_B.weight', { shape: [inF, 2], data: new Float32Array(2 * inF) }]]));
+  await assert.rejects(runTraining(parseTrainArgs(flags(out, ['--checkpoint_path', wrong])).args, quiet),
+    new RegExp(`adapter tensor model\\.layers\\.0\\.self_attn\\.q_proj\\.lora_A\\.weight is \\[2, ${inF + 8}\\], but model\\.layers\\.0\\.self_attn\\.q_proj\\.weight of this model is \\[\\d+, ${inF}\\] \\(is the adapter for another base model\\?\\)`));
   // Continuing from the fixture LoRA adapter keeps its own config (r 2, alpha 6, k/gate/up_proj), not --lora_r 4.
   const cont = tmp('cont');
   await runTraining(parseTrainArgs(flags(cont, ['--checkpoint_path', adapter, '--max_steps', '2'])).args, quiet);

@@ -150,6 +150,12 @@ export async function loadQwen2VLTrainModel(args: LoadTrainModelArgs<Qwen2VLConf
       if (!m) throw new Vlm2VecError('qwen2_vl', `adapter tensor '${name}' is not lora_A / lora_B / lora_magnitude_vector`);
       const module = m[1]!;
       if (!roles.has(`${module}.weight`)) throw new Vlm2VecError('qwen2_vl', `the adapter has ${name}, but the model has no module ${module} (is it for another base model?)`);
+      const [out, inF] = shapes.get(`${module}.weight`) as [number, number];
+      const okShape = m[2] === 'lora_A.weight' ? t.shape.length === 2 && t.shape[1] === inF
+        : m[2] === 'lora_B.weight' ? t.shape.length === 2 && t.shape[0] === out : t.shape.length === 1 && t.shape[0] === out;
+      if (!okShape) {
+        throw new Vlm2VecError('qwen2_vl', `adapter tensor ${name} is [${t.shape.join(', ')}], but ${module}.weight of this model is [${out}, ${inF}] (is the adapter for another base model?)`);
+      }
       const f = (factors[module] ??= {} as LoraFactors<Tensor>) as unknown as Record<string, Tensor>;
       f[m[2] === 'lora_A.weight' ? 'A' : m[2] === 'lora_B.weight' ? 'B' : 'm'] = tensor(t);
     }
