@@ -1,0 +1,83 @@
+// The main-thread side of the server's model worker (worker.ts): loads the model in a worker
+// thread and runs batches there, so the event loop keeps answering `/health` and new requests
+// while ONNX Runtime computes. One batch is in the worker at a time (the batcher waits for it).
+
+import { Worker } from 'node:worker_threads';
+import { Vlm2VecError } from '../errors.ts';
+import type { LocalEmbedderOptions } from '../embed/local.ts';
+import type { BytesEmbedItem } from '../embed/protocol.ts';
+
+/** One item of a batch: the item and its index in its own request (for error messages). */
+export interface WorkItem {
+  item: BytesEmbedItem;
+  index: number;
+}
+
+/** The outcome of one item: its vector and prompt tokens, or the HTTP status and message of its failure. */
+export type ItemResult =
+  | { ok: true; vector: Float32Array; tokens: number }
+  | { ok: false; status: 400 | 500; message: string; media?: { kind: 'images' | 'video'; index: number } };
+
+export interface BatchRequest {
+  id: number;
+  items: WorkItem[];
+}
+
+export type BatchReply = { id: number; results: ItemResult[] } | { id: number; error: string };
+
+/** A model loaded in a worker thread. */
+export class ModelThread {
+  private next = 0;
+  private readonly pending = new Map<number, { resolve: (r: ItemResult[]) => void; reject: (e: Error) => void }>();
+
+  private constructor(private readonly worker: Worker, readonly id: string, readonly dim: number) {
+    worker.on('message', (m: BatchReply) => {
+      const p = this.pending.get(m.id);
+      if (!p) return;
+      this.pending.delete(m.id);
+      if ('results' in m) p.resolve(m.results);
+      else p.reject(new Vlm2VecError('serve', m.error));
+    });
+    worker.on('error', (e) => this.failAll(e));
+    worker.on('exit', () => this.failAll(new Vlm2VecError('serve', 'the model worker exited')));
+  }
+
+  /**
+   * Starts the worker and waits for the model (load errors are rethrown here).
+   *
+   * @example const m = await ModelThread.load('/models/VLM2Vec-V2.0', {}, 50_000_000);
+   */
+  static async load(model: string, options: LocalEmbedderOptions, maxImagePixels: number): Promise<ModelThread> {
+    // Functions cannot cross to the worker: load progress is not reported from there.
+    const { onLoad: _onLoad, ...cloneable } = options;
+    const worker = new Worker(new URL('./worker-boot.mjs', import.meta.url), { workerData: { model, options: cloneable, maxImagePixels } });
+    const ready = await new Promise<{ ready: boolean; dim?: number; id?: string; error?: string }>((resolve, reject) => {
+      worker.once('message', resolve);
+      worker.once('error', reject);
+    });
+    if (!ready.ready) {
+      await worker.terminate();
+      throw new Vlm2VecError('serve', `loading ${model} failed: ${ready.error ?? 'unknown error'}`);
+    }
+    return new ModelThread(worker, ready.id!, ready.dim!);
+  }
+
+  /** Embeds a batch; each item succeeds or fails on its own. */
+  run(items: WorkItem[]): Promise<ItemResult[]> {
+    const id = this.next++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.worker.postMessage({ id, items } satisfies BatchRequest);
+    });
+  }
+
+  private failAll(e: Error): void {
+    for (const p of this.pending.values()) p.reject(e);
+    this.pending.clear();
+  }
+
+  async close(): Promise<void> {
+    this.worker.removeAllListeners('exit');
+    await this.worker.terminate();
+  }
+}

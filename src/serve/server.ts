@@ -1,0 +1,416 @@
+// `vlm2vec serve`: an OpenAI-compatible multimodal embedding server over one local model.
+//
+// node:http, not a framework: five routes, one JSON body each, and the parts that matter here —
+// counting body bytes as they arrive (413 before buffering a huge body), seeing the client go
+// away (its queued work is dropped), answering while closing — are a few lines on the raw
+// request/response objects that a framework would wrap. No dependency to pin or audit.
+//
+// Requests are decoded by src/embed/protocol.ts (OpenAI's text form, our item form, vLLM's chat
+// form), their items queued in the Batcher (dynamic batching across requests, bounded queue →
+// 429), computed in the model thread (worker.ts: the event loop stays free for /health), and
+// answered in OpenAI's shape with `usage`. Every error is an OpenAI-shaped body; none stops the
+// server. Loopback by default; an API key and CORS are opt-in.
+
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { timingSafeEqual } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { Vlm2VecError, errorDetail } from '../errors.ts';
+import type { LoadEvent, LocalEmbedderOptions } from '../embed/local.ts';
+import { MediaError } from '../embed/media-error.ts';
+import { DEFAULT_PROMPT_STYLE, formatInput, imageToken, type PromptStyle } from '../embed/prompt.ts';
+import { decodeRequest, encodeResponse, errorBody, ProtocolError, type DecodedRequest } from '../embed/protocol.ts';
+import type { WeightDtype } from '../models/common/float16.ts';
+import { Batcher, CancelledError, QueueFullError } from './batcher.ts';
+import { ServeMetrics } from './metrics.ts';
+import { ModelThread, type ItemResult, type WorkItem } from './model-thread.ts';
+
+/** Limits and batching of a server; every field has a default (see {@link DEFAULT_SERVE_LIMITS}). */
+export interface ServeLimits {
+  /** Rows per forward pass inside a batch. */
+  batchSize: number;
+  /** Items per dynamic batch across requests. */
+  maxBatchItems: number;
+  /** Longest wait for more items before a partial batch leaves, ms. */
+  maxWaitMs: number;
+  /** Items waiting for the model beyond which requests get 429. */
+  maxQueueItems: number;
+  /** Bytes of one request body (413 beyond). */
+  maxBodyBytes: number;
+  /** Items per request. */
+  maxItems: number;
+  /** Frames of one item's video. */
+  maxFrames: number;
+  /** Images plus frames of one item. */
+  maxMediaPerItem: number;
+  /** Pixels (width × height) of one image or frame, read from its header before decoding. */
+  maxImagePixels: number;
+  /** Characters of one item's text. */
+  maxTextChars: number;
+  /** Seconds from receiving a request to answering it (504 beyond). */
+  timeoutSeconds: number;
+}
+
+/**
+ * Defaults a single user never trips: dozens of concurrent RemoteEmbedder clients (32 items each)
+ * queue rather than get 429; a body of tens of MB (a few dozen large images) passes.
+ */
+export const DEFAULT_SERVE_LIMITS: Readonly<ServeLimits> = Object.freeze({
+  batchSize: 8,
+  maxBatchItems: 32,
+  maxWaitMs: 5,
+  maxQueueItems: 4096,
+  maxBodyBytes: 64 * 1024 * 1024,
+  maxItems: 1024,
+  maxFrames: 64,
+  maxMediaPerItem: 64,
+  // Pillow's decompression-bomb threshold (Image.MAX_IMAGE_PIXELS).
+  maxImagePixels: 89_478_485,
+  maxTextChars: 1_000_000,
+  timeoutSeconds: 300,
+});
+
+/** Options of {@link startServer}. */
+export interface ServeOptions extends Partial<ServeLimits> {
+  /** Model folder, hub id or adapter folder (as `vlm2vec embed --model`). */
+  model: string;
+  adapter?: string | undefined;
+  tokenizer?: string | undefined;
+  dtype?: WeightDtype | undefined;
+  threads?: number | undefined;
+  minPixels?: number | undefined;
+  maxPixels?: number | undefined;
+  /** Prompt style of OpenAI's text form (default qwen2_vl); must be the model's. */
+  promptStyle?: PromptStyle | undefined;
+  /** Default 127.0.0.1 (loopback only). */
+  host?: string | undefined;
+  /** Default 8000; 0 picks a free port. */
+  port?: number | undefined;
+  /** The model id of `/v1/models` and answers (default: the embedder's identity). */
+  servedModelName?: string | undefined;
+  /** Required as `Authorization: Bearer <key>` on every route but `/health`. */
+  apiKey?: string | undefined;
+  /** `Access-Control-Allow-Origin` value (e.g. `*`); absent: no CORS headers. */
+  cors?: string | undefined;
+  onLoad?: ((e: LoadEvent) => void) | undefined;
+}
+
+/** A running server. */
+export interface ServeHandle {
+  /** e.g. `http://127.0.0.1:8000` (the API is under `/v1`). */
+  url: string;
+  /** Resolves when the model is loaded (rejects with the load error). */
+  ready: Promise<void>;
+  /** Stops accepting connections, answers what is in flight, stops the model. */
+  close(): Promise<void>;
+  readonly metrics: ServeMetrics;
+}
+
+type ErrorType = 'invalid_request_error' | 'authentication_error' | 'not_found_error' | 'server_overloaded' | 'server_error' | 'timeout';
+
+/** An error answered with its own status (not a protocol or media error). */
+class HttpError extends Vlm2VecError {
+  constructor(readonly status: number, readonly type: ErrorType, message: string, readonly code: string | null = null, readonly param: string | null = null) {
+    super('serve', message);
+  }
+}
+
+/** Counts bytes as they arrive; past the limit the body is discarded and the request is refused. */
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = Number(req.headers['content-length'] ?? NaN);
+  const tooLarge = (n: number): HttpError => new HttpError(413, 'invalid_request_error',
+    `request body: ${n} bytes, more than the limit of ${limit} (--max-body-bytes)`, 'payload_too_large');
+  if (declared > limit) {
+    req.resume();
+    return Promise.reject(tooLarge(declared));
+  }
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let over = false;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > limit) over = true;
+      if (!over) chunks.push(c);
+    });
+    req.on('end', () => (over ? reject(tooLarge(size)) : resolve(Buffer.concat(chunks))));
+    req.on('error', reject);
+  });
+}
+
+function sameKey(got: string | undefined, want: string): boolean {
+  const a = Buffer.from(got ?? '');
+  const b = Buffer.from(`Bearer ${want}`);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/**
+ * Starts listening at once (`/health` says 503 while the model loads) and loads the model in a
+ * worker thread.
+ *
+ * @example
+ * const srv = await startServer({ model: 'TIGER-Lab/VLM2Vec-Qwen2VL-2B', port: 8000 });
+ * await srv.ready; // POST http://127.0.0.1:8000/v1/embeddings {"input": "a cat"}
+ * await srv.close();
+ */
+export async function startServer(opts: ServeOptions): Promise<ServeHandle> {
+  const limits: ServeLimits = { ...DEFAULT_SERVE_LIMITS };
+  for (const k of Object.keys(DEFAULT_SERVE_LIMITS) as (keyof ServeLimits)[]) {
+    const v = opts[k];
+    if (v !== undefined) {
+      if (!(Number.isFinite(v) && v >= 0)) throw new Vlm2VecError('serve', `${k} must be a non-negative number, got ${v}`);
+      limits[k] = v;
+    }
+  }
+  const style = opts.promptStyle ?? DEFAULT_PROMPT_STYLE;
+  const metrics = new ServeMetrics();
+  let model: ModelThread | undefined;
+  let loadError: Error | undefined;
+  let closing = false;
+  let inFlight = 0;
+
+  const batcher = new Batcher((items) => model!.run(items), {
+    maxBatchItems: limits.maxBatchItems,
+    maxWaitMs: limits.maxWaitMs,
+    maxQueueItems: limits.maxQueueItems,
+    onBatch: (b) => {
+      metrics.batchSize.observe(b.items);
+      metrics.batchTokens.observe(b.tokens);
+      metrics.batchTime.observe(b.seconds);
+    },
+  });
+
+  const modelName = (): string => opts.servedModelName ?? model?.id ?? opts.model;
+
+  const info = () => ({
+    model: modelName(),
+    model_source: opts.model,
+    ...(opts.adapter ? { adapter: opts.adapter } : {}),
+    dim: model?.dim ?? null,
+    ready: model !== undefined,
+    prompt_style: style,
+    dtype: opts.dtype ?? 'float32',
+    request_forms: ['openai (input: string | string[])', 'vlm2vec (input: [{text, images?, video?}])', 'vllm (messages: chat form)'],
+    encoding_formats: ['float', 'base64'],
+    limits: {
+      max_body_bytes: limits.maxBodyBytes,
+      max_items_per_request: limits.maxItems,
+      max_frames_per_video: limits.maxFrames,
+      max_media_per_item: limits.maxMediaPerItem,
+      max_image_pixels: limits.maxImagePixels,
+      max_text_chars: limits.maxTextChars,
+      timeout_seconds: limits.timeoutSeconds,
+    },
+    batching: {
+      batch_size: limits.batchSize,
+      max_batch_items: limits.maxBatchItems,
+      max_wait_ms: limits.maxWaitMs,
+      max_queue_items: limits.maxQueueItems,
+    },
+  });
+
+  function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+    if (res.writableEnded || res.destroyed) return;
+    const text = typeof body === 'string' ? body : JSON.stringify(body);
+    res.writeHead(status, {
+      'content-type': typeof body === 'string' ? 'text/plain; version=0.0.4; charset=utf-8' : 'application/json',
+      ...(opts.cors !== undefined ? { 'access-control-allow-origin': opts.cors, vary: 'Origin' } : {}),
+      ...(closing ? { connection: 'close' } : {}),
+      ...headers,
+    });
+    res.end(text);
+  }
+
+  function sendError(res: ServerResponse, err: Error): number {
+    if (err instanceof HttpError) {
+      send(res, err.status, { error: { message: err.message, type: err.type, param: err.param, code: err.code } },
+        err.status === 401 ? { 'www-authenticate': 'Bearer' } : {});
+      return err.status;
+    }
+    if (err instanceof QueueFullError) {
+      send(res, 429, { error: { message: err.message, type: 'server_overloaded', param: null, code: 'queue_full' } }, { 'retry-after': String(err.retryAfter) });
+      return 429;
+    }
+    if (err instanceof ProtocolError || err instanceof MediaError) {
+      send(res, 400, errorBody(err));
+      return 400;
+    }
+    send(res, 500, { error: { message: err.message, type: 'server_error', param: null, code: null } });
+    return 500;
+  }
+
+  /** The request's answer from its items' results: the first failure fails the whole request. */
+  function answer(decoded: DecodedRequest, results: ItemResult[]): unknown {
+    const bad = results.findIndex((r) => !r.ok);
+    if (bad >= 0) {
+      const r = results[bad] as Extract<ItemResult, { ok: false }>;
+      if (r.status === 500) throw new Vlm2VecError('serve', r.message);
+      if (r.media) throw new MediaError(r.message, undefined, { item: bad, ...r.media });
+      throw new ProtocolError(decoded.protocol === 'vllm' ? 'messages[0].content' : `input[${bad}]`, r.message);
+    }
+    const ok = results as Extract<ItemResult, { ok: true }>[];
+    const tokens = ok.reduce((s, r) => s + r.tokens, 0);
+    metrics.embeddings += ok.length;
+    metrics.tokens += tokens;
+    return encodeResponse(ok.map((r) => r.vector), { model: modelName(), encodingFormat: decoded.encodingFormat, promptTokens: tokens });
+  }
+
+  async function embeddings(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const raw = await readBody(req, limits.maxBodyBytes);
+    let body: unknown;
+    try {
+      body = JSON.parse(raw.toString('utf8'));
+    } catch (e) {
+      throw new ProtocolError('request body', `not valid JSON: ${(e as Error).message}`);
+    }
+    if (model === undefined) {
+      throw new HttpError(503, 'server_error', loadError ? `the model failed to load: ${loadError.message}` : 'the model is still loading; retry when GET /health answers 200', 'model_loading');
+    }
+    const dims = (body as { dimensions?: unknown } | null)?.dimensions;
+    if (dims !== undefined && dims !== null && dims !== model.dim) {
+      throw new ProtocolError('dimensions', `VLM2Vec is not a Matryoshka model: its embeddings have ${model.dim} dimensions and cannot be ` +
+        `shortened (got ${JSON.stringify(dims)}); omit "dimensions"`);
+    }
+    const decoded = decodeRequest(body, {
+      maxItems: limits.maxItems, maxMediaPerItem: limits.maxMediaPerItem, maxTextChars: limits.maxTextChars,
+      maxMediaBytes: limits.maxBodyBytes, imageToken: imageToken(style),
+    });
+    // OpenAI's text form: each string is embedded as `vlm2vec embed` embeds {"text": …}.
+    const input = (body as { input?: unknown }).input;
+    const strings = typeof input === 'string' ? [true] : Array.isArray(input) ? input.map((x) => typeof x === 'string') : [];
+    const items: WorkItem[] = decoded.items.map((item, index) => {
+      if ((item.video?.length ?? 0) > limits.maxFrames) {
+        throw new ProtocolError(`input[${index}].video`, `${item.video!.length} frames, more than the limit of ${limits.maxFrames} per video (--max-frames)`);
+      }
+      return { item: strings[index] ? { text: formatInput({ text: item.text }, style).text } : item, index };
+    });
+    const ctl = new AbortController();
+    const timer = setTimeout(() => ctl.abort(new HttpError(504, 'timeout',
+      `the request was not answered within ${limits.timeoutSeconds} s (--timeout)`, 'timeout')), limits.timeoutSeconds * 1000);
+    // The client went away: its items leave the queue (or their results are dropped).
+    const onClose = (): void => {
+      if (!res.writableEnded) ctl.abort(new CancelledError('the client closed the connection'));
+    };
+    res.on('close', onClose);
+    try {
+      const { results, queueSeconds } = await batcher.submit(items, ctl.signal);
+      metrics.queueTime.observe(queueSeconds);
+      send(res, 200, answer(decoded, results));
+    } finally {
+      clearTimeout(timer);
+      res.off('close', onClose);
+    }
+  }
+
+  async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = (req.url ?? '/').split('?')[0]!;
+    const method = req.method ?? 'GET';
+    if (method === 'OPTIONS' && opts.cors !== undefined) {
+      send(res, 204, '', {
+        'access-control-allow-methods': 'GET, POST, OPTIONS',
+        'access-control-allow-headers': 'authorization, content-type',
+        'access-control-max-age': '600',
+      });
+      return;
+    }
+    if (path === '/health' && method === 'GET') {
+      if (model) send(res, 200, { status: 'ok' });
+      else send(res, 503, { status: loadError ? 'failed' : 'loading', ...(loadError ? { error: loadError.message } : {}) });
+      return;
+    }
+    if (opts.apiKey !== undefined && !sameKey(req.headers.authorization, opts.apiKey)) {
+      throw new HttpError(401, 'authentication_error', 'missing or wrong API key: send "Authorization: Bearer <key>"', 'invalid_api_key');
+    }
+    if (path === '/v1/embeddings' || path === '/embeddings') {
+      if (method !== 'POST') throw new HttpError(405, 'invalid_request_error', `${path} takes POST, not ${method}`, 'method_not_allowed');
+      metrics.requests++;
+      const t0 = performance.now();
+      inFlight++;
+      try {
+        await embeddings(req, res);
+      } catch (e) {
+        const status = sendError(res, e instanceof Error ? e : new Error(String(e)));
+        metrics.fail(e instanceof CancelledError ? 'cancelled' : status === 429 ? 'overloaded' : status === 413 ? 'payload_too_large'
+          : status === 504 ? 'timeout' : status >= 500 ? 'server' : 'validation');
+        return;
+      } finally {
+        inFlight--;
+        metrics.latency.observe((performance.now() - t0) / 1000);
+      }
+      return;
+    }
+    if (method !== 'GET') throw new HttpError(405, 'invalid_request_error', `${path} takes GET, not ${method}`, 'method_not_allowed');
+    if (path === '/v1/models' || path === '/models') {
+      if (!model) throw new HttpError(503, 'server_error', 'the model is still loading', 'model_loading');
+      send(res, 200, { object: 'list', data: [{ id: modelName(), object: 'model', created: 0, owned_by: 'vlm2vec' }] });
+    } else if (path === '/info') {
+      send(res, 200, info());
+    } else if (path === '/metrics') {
+      send(res, 200, metrics.render({ queueItems: batcher.queuedItems, inFlightRequests: inFlight, ready: model !== undefined }));
+    } else {
+      throw new HttpError(404, 'not_found_error', `no route GET ${path} (routes: POST /v1/embeddings, GET /health, /v1/models, /info, /metrics)`, 'not_found');
+    }
+  }
+
+  const server: Server = createServer((req, res) => {
+    if (closing) {
+      send(res, 503, { error: { message: 'the server is shutting down', type: 'server_error', param: null, code: 'shutting_down' } });
+      req.resume();
+      return;
+    }
+    route(req, res).catch((e: unknown) => sendError(res, e instanceof Error ? e : new Error(String(e))));
+  });
+  // Node's own 5-minute request timeout would cut a long queue wait short of --timeout.
+  server.requestTimeout = 0;
+
+  const host = opts.host ?? '127.0.0.1';
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (e) => reject(new Vlm2VecError('serve', `cannot listen on ${host}:${opts.port ?? 8000}: ${e.message}`, { cause: e })));
+    server.listen(opts.port ?? 8000, host, resolve);
+  });
+  const addr = server.address() as AddressInfo;
+  const url = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
+
+  const local: LocalEmbedderOptions = {
+    adapter: opts.adapter, tokenizerDir: opts.tokenizer, dtype: opts.dtype, threads: opts.threads,
+    minPixels: opts.minPixels, maxPixels: opts.maxPixels, batchSize: limits.batchSize, promptStyle: style,
+  };
+  const ready = ModelThread.load(opts.model, local, limits.maxImagePixels).then(
+    (m) => {
+      if (closing) return m.close();
+      model = m;
+      return undefined;
+    },
+    (e: unknown) => {
+      loadError = e instanceof Error ? e : new Error(errorDetail(e));
+      throw loadError;
+    },
+  );
+  // The caller awaits `ready`; an unobserved load failure must not crash the process.
+  ready.catch(() => {});
+
+  return {
+    url,
+    ready,
+    metrics,
+    async close() {
+      if (closing) return;
+      closing = true;
+      await new Promise<void>((resolve) => {
+        const t0 = performance.now();
+        const poll = setInterval(() => {
+          if (inFlight > 0) return;
+          server.closeIdleConnections();
+          // A client holding a connection open without a request does not delay the exit.
+          if (performance.now() - t0 > 2000) server.closeAllConnections();
+        }, 20);
+        server.close(() => {
+          clearInterval(poll);
+          resolve();
+        });
+        server.closeIdleConnections();
+      });
+      await batcher.drain();
+      await model?.close();
+    },
+  };
+}
