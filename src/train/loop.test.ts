@@ -142,7 +142,7 @@ test('full fine-tuning with --image_encoder_freeze: the vision tower stays the b
   }
 });
 
-test('bad input: a non-adapter --checkpoint_path with --lora, a missing dataset_config, an adapter for another base; a continued adapter keeps its own config', async () => {
+test('bad input: a non-adapter --checkpoint_path with --lora, a missing dataset_config, an adapter for another base, a NaN loss; a continued adapter keeps its own config', async () => {
   const out = tmp('bad');
   const adapter = join(ROOT, 'test', 'fixtures', 'train', 'checkpoint', 'adapter-lora');
   await assert.rejects(runTraining(parseTrainArgs(flags(out, ['--checkpoint_path', join(DATA, 'basedir')])).args, quiet),
@@ -157,6 +157,12 @@ test('bad input: a non-adapter --checkpoint_path with --lora, a missing dataset_
     new Map([['model.layers.0.self_attn.q_proj.lora_A.weight', { shape: [2, inF + 8], data: new Float32Array(2 * (inF + 8)) }], ['model.layers.0.self_attn.q_proj.lora_B.weight', { shape: [inF, 2], data: new Float32Array(2 * inF) }]]));
   await assert.rejects(runTraining(parseTrainArgs(flags(out, ['--checkpoint_path', wrong])).args, quiet),
     new RegExp(`adapter tensor model\\.layers\\.0\\.self_attn\\.q_proj\\.lora_A\\.weight is \\[2, ${inF + 8}\\], but model\\.layers\\.0\\.self_attn\\.q_proj\\.weight of this model is \\[\\d+, ${inF}\\] \\(is the adapter for another base model\\?\\)`));
+  // A loss that turns NaN (lr 1e30 blows the weights up after step 1): the error names the step
+  // and the batch's sources, and checkpoint-1 stays complete.
+  const nan = tmp('nan');
+  await assert.rejects(runTraining(parseTrainArgs(flags(nan, ['--lora_type', 'lora', '--max_steps', '4', '--lr_scheduler_type', 'constant']).map((f, i, a) => ({ '--save_steps': '1', '--warmup_steps': '0', '--learning_rate': '1e30' } as Record<string, string>)[a[i - 1]!] ?? f)).args, quiet),
+    /training step 2 \(batch from mmeb\/[A-Za-z_0-9]+(, mmeb\/[A-Za-z_0-9]+)*\) failed: step 1: the loss is NaN; the weights were not updated; the last good checkpoint .*checkpoint-1 is kept/);
+  assert.deepEqual((await listCheckpoints(nan)).map((c) => [c.step, c.complete]), [[1, true]]);
   // Continuing from the fixture LoRA adapter keeps its own config (r 2, alpha 6, k/gate/up_proj), not --lora_r 4.
   const cont = tmp('cont');
   await runTraining(parseTrainArgs(flags(cont, ['--checkpoint_path', adapter, '--max_steps', '2'])).args, quiet);

@@ -33,7 +33,7 @@ import type { EncoderInput } from '../models/encoder.ts';
 import { modelRecord, parseModelConfig } from '../models/registry.ts';
 import { ensureOutputDir } from '../util/fs.ts';
 import type { TrainArgs } from './args.ts';
-import { findResumeCheckpoint, loadCheckpointState, loadCheckpointWeights, saveCheckpoint, TRAINER_STATE_FILE, type CheckpointEntry } from './checkpoint.ts';
+import { findResumeCheckpoint, listCheckpoints, loadCheckpointState, loadCheckpointWeights, saveCheckpoint, TRAINER_STATE_FILE, type CheckpointEntry } from './checkpoint.ts';
 import { newTrainerState, readTrainerState, writeTrainerState, type LogEntry, type TrainerState } from './checkpoint-trainer-state.ts';
 import { readDatasetConfig } from './data/config.ts';
 import { loadTrainSources, mixtureOptions } from './data/load.ts';
@@ -261,7 +261,9 @@ export async function runTraining(a: TrainArgs, opts: TrainRunOptions = {}): Pro
       } catch (e) {
         if (!(e instanceof Vlm2VecError)) throw e;
         const srcs = [...new Set(examples.map((x) => x.source))].join(', ');
-        throw new Vlm2VecError('train', `${e.detail} (global step ${globalStep + 1}, batch from ${srcs}); the last checkpoint in ${a.output_dir} is kept`, { cause: e });
+        const last = (await listCheckpoints(a.output_dir)).filter((c) => c.complete).pop();
+        const kept = last ? `the last good checkpoint ${last.dir} is kept` : 'no checkpoint was saved yet';
+        throw new Vlm2VecError('train', `training step ${globalStep + 1} (batch from ${srcs}) failed: ${e.detail}; ${kept}`, { cause: e });
       }
       globalStep++;
       position = next;
