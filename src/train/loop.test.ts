@@ -16,7 +16,7 @@ import { configureRuntime } from '../tensor/index.ts';
 import { parseTrainArgs } from './args.ts';
 import { listCheckpoints } from './checkpoint.ts';
 import { readTrainerState } from './checkpoint-trainer-state.ts';
-import { runTraining, TRAIN_LOG_FILE } from './loop.ts';
+import { runTraining, TRAIN_LOG_FILE, TRAIN_REPORT_FILE } from './loop.ts';
 
 configureRuntime({ threads: 1 });
 
@@ -71,6 +71,8 @@ test('four LoRA steps: finite losses, the schedule, checkpoints 2 and 4, trainer
   assert.ok([...ad.modules.keys()].every((m) => m.startsWith('model.layers.')));
   const b = [...ad.modules.values()][0]!.loraB.data as Float32Array;
   assert.ok(b.some((x) => x !== 0), 'lora_B moved from its zero init');
+  const report = readFileSync(join(out, TRAIN_REPORT_FILE), 'utf8');
+  assert.deepEqual([...report.matchAll(/data-field="(\w+)" data-points="(\d+)"/g)].map((m) => [m[1], Number(m[2])]), [['loss', 4], ['learning_rate', 4], ['grad_norm', 4]]);
   // The last checkpoint holds the same adapter as OUT/.
   assert.deepEqual(readFileSync(join(out, 'checkpoint-4', 'adapter_model.safetensors')), readFileSync(join(out, 'adapter_model.safetensors')));
 });

@@ -31,7 +31,7 @@ import { saveAdapter } from '../io/weights/peft-write.ts';
 import type { TrainModel, TrainWeightsInit } from '../models/common/train-model.ts';
 import type { EncoderInput } from '../models/encoder.ts';
 import { modelRecord, parseModelConfig } from '../models/registry.ts';
-import { ensureOutputDir } from '../util/fs.ts';
+import { ensureOutputDir, writeFileAtomic } from '../util/fs.ts';
 import type { TrainArgs } from './args.ts';
 import { findResumeCheckpoint, listCheckpoints, loadCheckpointState, loadCheckpointWeights, saveCheckpoint, TRAINER_STATE_FILE, type CheckpointEntry } from './checkpoint.ts';
 import { newTrainerState, readTrainerState, writeTrainerState, type LogEntry, type TrainerState } from './checkpoint-trainer-state.ts';
@@ -41,10 +41,13 @@ import { mixtureBatches, mixtureOrder, type SamplerPosition } from './data/mixtu
 import { ParquetImageReader } from './data/parquet-image.ts';
 import type { ParsedSource, TrainExample, TrainItem } from './data/types.ts';
 import { ADAMW_DEFAULTS, decays, warmupStepsOf } from './optim.ts';
+import { trainReportHtml } from './report.ts';
 import { TrainStep, type TrainStepInfo } from './step.ts';
 
 /** The JSONL log beside the checkpoints: one line per optimizer step. */
 export const TRAIN_LOG_FILE = 'train_log.jsonl';
+/** The run's curves (report.ts), written when the run ends or stops. */
+export const TRAIN_REPORT_FILE = 'train_report.html';
 
 /** One step as the progress display and the JSONL log see it. */
 export interface StepReport extends TrainStepInfo {
@@ -293,5 +296,6 @@ export async function runTraining(a: TrainArgs, opts: TrainRunOptions = {}): Pro
     event(`saved the final ${w.kind === 'adapter' ? 'adapter' : 'model'} to ${a.output_dir}`);
   }
   await writeTrainerState(join(a.output_dir, TRAINER_STATE_FILE), state);
+  await writeFileAtomic(join(a.output_dir, TRAIN_REPORT_FILE), await trainReportHtml(state.log_history, { model: a.model_name, outputDir: a.output_dir, globalStep, maxSteps }));
   return { globalStep, maxSteps, resumedFrom, finished, logHistory: state.log_history };
 }
