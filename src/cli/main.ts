@@ -55,6 +55,21 @@ export const COMMANDS: Readonly<Record<string, CommandEntry>> = {
     description: 'Export a local Qwen2-VL / VLM2Vec model (adapter merged) as ONNX for plain onnxruntime',
     load: async () => (await import('./export.ts')).registerExport,
   },
+  serve: {
+    term: 'serve [options]',
+    description: 'Serve a local VLM2Vec model over HTTP: OpenAI-compatible multimodal /v1/embeddings with dynamic batching',
+    load: async () => (await import('./serve.ts')).registerServe,
+  },
+  index: {
+    term: 'index [options]',
+    description: 'Embed the images, PDF pages, videos and texts of a folder into a LanceDB vector index (incremental)',
+    load: async () => (await import('./index-cmd.ts')).registerIndex,
+  },
+  search: {
+    term: 'search [options] [query]',
+    description: 'Search a vlm2vec index (made by vlm2vec index) with a text or an image',
+    load: async () => (await import('./search.ts')).registerSearch,
+  },
   train: {
     term: 'train',
     description: "Train a VLM2Vec embedder (contrastive InfoNCE, GradCache, DoRA/LoRA) with the reference's train.py flags",
