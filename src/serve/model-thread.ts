@@ -4,7 +4,7 @@
 
 import { Worker } from 'node:worker_threads';
 import { Vlm2VecError } from '../errors.ts';
-import type { LocalEmbedderOptions } from '../embed/local.ts';
+import type { LoadEvent, LocalEmbedderOptions } from '../embed/local.ts';
 import type { BytesEmbedItem } from '../embed/protocol.ts';
 
 /** One item of a batch: the item and its index in its own request (for error messages). */
@@ -48,11 +48,19 @@ export class ModelThread {
    * @example const m = await ModelThread.load('/models/VLM2Vec-V2.0', {}, 50_000_000);
    */
   static async load(model: string, options: LocalEmbedderOptions, maxImagePixels: number): Promise<ModelThread> {
-    // Functions cannot cross to the worker: load progress is not reported from there.
-    const { onLoad: _onLoad, ...cloneable } = options;
+    // Functions cannot cross to the worker: its load events come back as messages.
+    const { onLoad, ...cloneable } = options;
     const worker = new Worker(new URL('./worker-boot.mjs', import.meta.url), { workerData: { model, options: cloneable, maxImagePixels } });
     const ready = await new Promise<{ ready: boolean; dim?: number; id?: string; error?: string }>((resolve, reject) => {
-      worker.once('message', resolve);
+      const onMessage = (m: { load?: LoadEvent; ready?: boolean }): void => {
+        if (m.load) {
+          onLoad?.(m.load);
+          return;
+        }
+        worker.off('message', onMessage);
+        resolve(m as { ready: boolean });
+      };
+      worker.on('message', onMessage);
       worker.once('error', reject);
     });
     if (!ready.ready) {

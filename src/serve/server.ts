@@ -103,6 +103,8 @@ export interface ServeHandle {
   /** Stops accepting connections, answers what is in flight, stops the model. */
   close(): Promise<void>;
   readonly metrics: ServeMetrics;
+  /** Embeddings requests being handled now. */
+  readonly inFlight: number;
 }
 
 type ErrorType = 'invalid_request_error' | 'authentication_error' | 'not_found_error' | 'server_overloaded' | 'server_error' | 'timeout';
@@ -372,7 +374,7 @@ export async function startServer(opts: ServeOptions): Promise<ServeHandle> {
 
   const local: LocalEmbedderOptions = {
     adapter: opts.adapter, tokenizerDir: opts.tokenizer, dtype: opts.dtype, threads: opts.threads,
-    minPixels: opts.minPixels, maxPixels: opts.maxPixels, batchSize: limits.batchSize, promptStyle: style,
+    minPixels: opts.minPixels, maxPixels: opts.maxPixels, batchSize: limits.batchSize, promptStyle: style, onLoad: opts.onLoad,
   };
   const ready = ModelThread.load(opts.model, local, limits.maxImagePixels).then(
     (m) => {
@@ -392,6 +394,9 @@ export async function startServer(opts: ServeOptions): Promise<ServeHandle> {
     url,
     ready,
     metrics,
+    get inFlight() {
+      return inFlight;
+    },
     async close() {
       if (closing) return;
       closing = true;

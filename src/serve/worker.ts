@@ -69,7 +69,8 @@ async function runBatch(emb: LocalEmbedder, items: WorkItem[]): Promise<ItemResu
   return out;
 }
 
-LocalEmbedder.load(model, options).then(
+// Load progress crosses to the main thread (the CLI draws it): a hub model takes minutes.
+LocalEmbedder.load(model, { ...options, onLoad: (e) => port.postMessage({ load: e }) }).then(
   (emb) => {
     port.postMessage({ ready: true, dim: emb.dim, id: emb.id });
     port.on('message', (req: BatchRequest) => {
