@@ -22,14 +22,17 @@ Examples:
   $ vlm2vec train --model_name Qwen/Qwen2-VL-2B-Instruct --checkpoint_path ckpt/VLM2Vec-V2.0 --lora \\
       --dataset_config mine.yaml --data_basedir data --output_dir runs/mine --max_steps 200
 
+  # Score MMEB image QA tasks every 100 steps while training (log_history, train_report.html)
+  $ vlm2vec train --config run.yaml --eval_tasks image/QA --eval_data data/mmeb --eval_steps 100
+
   # The same keys from a file (YAML or JSON); flags on the command line win
   $ vlm2vec train --config run.yaml --learning_rate 2e-5
 
 --lora trains DoRA, as the reference's --lora does (peft use_dora=True, init_lora_weights
 "gaussian", alpha 64, dropout 0.1 by default); --lora_type lora trains plain LoRA.
 Output: OUT/checkpoint-<step>/ every --save_steps (PEFT adapter or full model, optimizer,
-scheduler and sampler state), OUT/trainer_state.json, OUT/train_log.jsonl, and the final
-adapter (or model) in OUT/. --resume_from auto continues from the newest complete checkpoint.
+scheduler and sampler state), OUT/trainer_state.json, OUT/train_log.jsonl, OUT/train_report.html
+(curves), OUT/eval/step-<N>/ with --eval_tasks, and the final adapter (or model) in OUT/. --resume_from auto continues from the newest complete checkpoint.
 `;
 
 function flagsHelp(): string {

@@ -89,6 +89,11 @@ export const TRAIN_FLAGS = {
   logging_steps: { kind: 'float', def: 1, help: 'log every N steps' },
   resume_from: { kind: 'str', def: 'none', help: 'auto (the newest complete checkpoint), none, or a step' },
   image_encoder_freeze: { kind: 'bool', def: false, help: 'full fine-tuning: keep the vision tower frozen' },
+  // Ours: MMEB evaluation during training, through the eval harness.
+  eval_tasks: { kind: 'list', help: 'ours: MMEB tasks to evaluate during training (names, modalities, globs, as eval --tasks)' },
+  eval_data: { kind: 'str', help: 'ours: the MMEB data folder (as eval --data)' },
+  eval_steps: { kind: 'int', help: 'ours: evaluate every N steps (default: --save_steps)' },
+  eval_benchmark: { kind: 'str', def: 'mmeb-v2', choices: ['mmeb-v2', 'mmeb-v1'], help: 'ours: the benchmark the tasks are taken from' },
 } as const satisfies Record<string, FlagSpec>;
 
 export type TrainFlagName = keyof typeof TRAIN_FLAGS;
@@ -166,6 +171,10 @@ export interface TrainArgs {
   logging_steps: number;
   resume_from: ResumeFrom;
   image_encoder_freeze: boolean;
+  eval_tasks: string[] | undefined;
+  eval_data: string | undefined;
+  eval_steps: number | undefined;
+  eval_benchmark: 'mmeb-v2' | 'mmeb-v1';
 }
 
 /** What {@link parseTrainArgs} returns: the arguments and the warnings to print. */
@@ -363,5 +372,7 @@ function check(a: TrainArgs, warnings: string[]): void {
       fail(`--gc_p_chunk_size ${a.gc_p_chunk_size} does not divide the ${targets} targets of a batch (--per_device_train_batch_size ${a.per_device_train_batch_size} × (1 + --num_hardneg ${a.num_hardneg}))`);
     }
   }
+  if ((a.eval_tasks === undefined) !== (a.eval_data === undefined)) fail('--eval_tasks and --eval_data go together (the tasks, and the MMEB data folder they are read from)');
+  if (a.eval_steps !== undefined && a.eval_steps < 1) fail(`--eval_steps must be ≥ 1, got ${a.eval_steps}`);
   if (!a.lora && a.lora_type !== 'dora') warnings.push('--lora_type applies only with --lora (this run fine-tunes the full model)');
 }

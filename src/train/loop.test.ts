@@ -12,6 +12,8 @@ import { join } from 'node:path';
 import { Checkpoint } from '../io/weights/checkpoint.ts';
 import { loadAdapter } from '../io/weights/peft.ts';
 import { saveAdapter } from '../io/weights/peft-write.ts';
+import { LocalEmbedder } from '../embed/local.ts';
+import { runEval } from '../mmeb/run/eval.ts';
 import { configureRuntime } from '../tensor/index.ts';
 import { parseTrainArgs } from './args.ts';
 import { listCheckpoints } from './checkpoint.ts';
@@ -142,6 +144,31 @@ test('full fine-tuning with --image_encoder_freeze: the vision tower stays the b
     await base.close();
     await got.close();
   }
+});
+
+test('--eval_tasks: MMEB scores of the trained weights every --eval_steps, in log_history and the report, equal to eval on the saved checkpoint', async () => {
+  const out = tmp('eval');
+  const mmeb = join(ROOT, 'test', 'fixtures', 'mmeb', 'data');
+  await runTraining(parseTrainArgs(flags(out, ['--lora_type', 'lora', '--max_steps', '4', '--eval_tasks', 'OK-VQA,ImageNet-1K', '--eval_data', mmeb])).args, quiet);
+  const state = await readTrainerState(join(out, 'trainer_state.json'));
+  const evals = state.log_history.filter((e) => Object.keys(e).some((k) => k.startsWith('eval_')));
+  assert.deepEqual(evals.map((e) => e.step), [2, 4]);
+  // The adapter evaluated at step 2 is checkpoint-2's, and its scores are those of `eval` on
+  // checkpoint-2 (loaded as base + adapter). (On these fixtures the scores are coarse: a few
+  // queries each, and the same as the base model's, so the bytes are what shows the weights.)
+  assert.deepEqual(readFileSync(join(out, 'eval', 'step-2', 'model', 'adapter_model.safetensors')), readFileSync(join(out, 'checkpoint-2', 'adapter_model.safetensors')));
+  const embedder = await LocalEmbedder.load(join(out, 'checkpoint-2'));
+  try {
+    const r = await runEval({ embedder, benchmark: 'mmeb-v2', tasks: ['OK-VQA', 'ImageNet-1K'], dataDir: mmeb, outDir: tmp('eval-direct'), cacheDir: null, onWarning: () => undefined });
+    const want = Object.fromEntries(Object.entries(r.summary.scores).map(([g, v]) => [`eval_${g}`, v]));
+    assert.ok(Object.keys(want).includes('eval_image/QA') && Object.keys(want).includes('eval_image/CLS'), Object.keys(want).join(', '));
+    const { step, epoch, ...got } = evals[0]!;
+    assert.deepEqual([step, epoch], [2, 0.4]);
+    assert.deepEqual(got, want);
+  } finally {
+    await embedder.close();
+  }
+  assert.match(readFileSync(join(out, TRAIN_REPORT_FILE), 'utf8'), /data-field="eval_image\/QA" data-points="2"/);
 });
 
 test('bad input: a non-adapter --checkpoint_path with --lora, a missing dataset_config, an adapter for another base, a NaN loss; a continued adapter keeps its own config', async () => {

@@ -16,9 +16,10 @@
 // clipping, `learning_rate` the scheduler's lr after that step (HF logs `get_last_lr()` after
 // `lr_scheduler.step()`), `epoch` the fraction of passes done.
 
-import { appendFile, mkdir } from 'node:fs/promises';
+import { appendFile, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Vlm2VecError } from '../errors.ts';
+import { LocalEmbedder } from '../embed/local.ts';
 import { resolveLocalModel } from '../embed/local-resolve.ts';
 import type { PromptStyle } from '../embed/prompt.ts';
 import { loadImageRGB } from '../io/media/image.ts';
@@ -28,8 +29,9 @@ import { readJsonFile } from '../io/weights/hf-configs.ts';
 import { saveModelFolder } from '../io/weights/model-write.ts';
 import { adapterTensors, isAdapterFolder, loadAdapter } from '../io/weights/peft.ts';
 import { saveAdapter } from '../io/weights/peft-write.ts';
-import type { TrainModel, TrainWeightsInit } from '../models/common/train-model.ts';
+import type { TrainedWeights, TrainModel, TrainWeightsInit } from '../models/common/train-model.ts';
 import type { EncoderInput } from '../models/encoder.ts';
+import { runEval } from '../mmeb/run/eval.ts';
 import { modelRecord, parseModelConfig } from '../models/registry.ts';
 import { ensureOutputDir, writeFileAtomic } from '../util/fs.ts';
 import type { TrainArgs } from './args.ts';
@@ -147,6 +149,12 @@ async function setUpModel(a: TrainArgs, warn: (m: string) => void, event: (m: st
   return { model, promptStyle: record.promptStyle, adapterBase: a.model_name, resume };
 }
 
+/** Writes trained weights as a PEFT adapter folder (naming its base) or a full model folder. */
+async function writeWeights(dir: string, w: TrainedWeights, base: string): Promise<void> {
+  if (w.kind === 'adapter') await saveAdapter(dir, { ...w.config, baseModelNameOrPath: w.config.baseModelNameOrPath ?? base }, w.tensors);
+  else await saveModelFolder(dir, w.tensors, w.config, { processorFrom: w.processorFrom });
+}
+
 /** Decodes an item's media and lets the model prepare it. */
 async function prepareItem(model: TrainModel, item: TrainItem, parquet: ParquetImageReader, at: string) {
   const load = async (src: string | Uint8Array, what: string): Promise<RgbImage> => {
@@ -242,6 +250,34 @@ export async function runTraining(a: TrainArgs, opts: TrainRunOptions = {}): Pro
     event(`saved ${dir}`);
   };
 
+  const evalEvery = a.eval_steps ?? saveEvery;
+  const evaluate = async (): Promise<void> => {
+    if (a.eval_tasks === undefined || a.eval_data === undefined) return;
+    const dir = join(a.output_dir, 'eval', `step-${globalStep}`);
+    await rm(dir, { recursive: true, force: true });
+    const modelDir = join(dir, 'model');
+    const weights = model.weights(train.master);
+    await writeWeights(modelDir, weights, adapterBase);
+    const embedder = await LocalEmbedder.load(modelDir, { minPixels: a.resize_min_pixels, maxPixels: a.resize_max_pixels });
+    let summary;
+    try {
+      const r = await runEval({
+        embedder, benchmark: a.eval_benchmark, tasks: a.eval_tasks, dataDir: a.eval_data, outDir: join(dir, 'results'), cacheDir: null,
+        concurrency: 1, modelLabel: `step-${globalStep}`, onWarning: warn,
+      });
+      for (const t of r.tasks) if (t.status === 'failed') warn(`evaluation at step ${globalStep}: ${t.task.name} failed: ${t.error}`);
+      summary = r.summary;
+    } finally {
+      await embedder.close();
+      // The evaluated adapter stays beside its scores (small); a full model would be gigabytes.
+      if (weights.kind === 'model') await rm(modelDir, { recursive: true, force: true });
+    }
+    const entry: Record<string, number> = {};
+    for (const [g, v] of Object.entries(summary.scores)) if (v !== undefined) entry[`eval_${g}`] = v;
+    state.log_history.push({ ...entry, epoch: state.epoch, step: globalStep });
+    event(`evaluated step ${globalStep}: ${Object.entries(entry).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')}`);
+  };
+
   if (globalStep < maxSteps) {
     const stop = Math.min(maxSteps, opts.stopAfterStep ?? maxSteps);
     for (const { slots, next } of mixtureBatches(mix, bs, position)) {
@@ -285,14 +321,15 @@ export async function runTraining(a: TrainArgs, opts: TrainRunOptions = {}): Pro
       state.global_step = globalStep;
       state.epoch = epoch;
       opts.onStep?.(report);
+      // Evaluation first, so the checkpoint's log_history holds its scores (as HF's order).
+      if (globalStep % evalEvery === 0) await evaluate();
       if (globalStep % saveEvery === 0) await save();
     }
   }
   const finished = globalStep >= maxSteps;
   if (finished) {
     const w = model.weights(train.master);
-    if (w.kind === 'adapter') await saveAdapter(a.output_dir, { ...w.config, baseModelNameOrPath: w.config.baseModelNameOrPath ?? adapterBase }, w.tensors);
-    else await saveModelFolder(a.output_dir, w.tensors, w.config, { processorFrom: w.processorFrom });
+    await writeWeights(a.output_dir, w, adapterBase);
     event(`saved the final ${w.kind === 'adapter' ? 'adapter' : 'model'} to ${a.output_dir}`);
   }
   await writeTrainerState(join(a.output_dir, TRAINER_STATE_FILE), state);

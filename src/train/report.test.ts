@@ -19,4 +19,6 @@ test('the page: three SVG charts with their point counts, the model name escaped
   assert.deepEqual([...html.matchAll(/data-field="(\w+)" data-points="(\d+)"><svg/g)].map((m) => [m[1], Number(m[2])]), [['loss', 3], ['learning_rate', 3], ['grad_norm', 2]]);
   assert.match(html, /Training run: a&lt;b&gt;/);
   assert.match(html, /step 3 of 10; 3 log entries/);
+  const withEval = await trainReportHtml([...LOG, { step: 3, epoch: 1.5, 'eval_image/QA': 33.33 }], { model: 'm', outputDir: 'o', globalStep: 3, maxSteps: 3 });
+  assert.deepEqual([...withEval.matchAll(/data-field="([\w/]+)" data-points="(\d+)"/g)].map((m) => [m[1], Number(m[2])]), [['loss', 3], ['learning_rate', 3], ['grad_norm', 2], ['eval_image/QA', 1]]);
 });

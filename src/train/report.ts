@@ -1,5 +1,5 @@
-// OUT/train_report.html: the run's loss, learning-rate and gradient-norm curves over the steps
-// of trainer_state.json's log_history, as static SVG (Vega-Lite rendered in Node, like the MMEB
+// OUT/train_report.html: the run's loss, learning-rate and gradient-norm curves (and the MMEB
+// scores of --eval_tasks) over the steps of trainer_state.json's log_history, as static SVG (Vega-Lite rendered in Node, like the MMEB
 // report: one self-contained page, no script, no network).
 
 import type { TopLevelSpec } from 'vega-lite';
@@ -15,11 +15,11 @@ export const TRAIN_CURVES = { loss: 'loss (InfoNCE)', learning_rate: 'learning r
  *
  * @example trainCurveSpec(state.log_history, 'loss').data // { values: [{ step: 1, value: 2.3 }, …] }
  */
-export function trainCurveSpec(log: readonly LogEntry[], field: keyof typeof TRAIN_CURVES): TopLevelSpec & { data: { values: { step: number; value: number }[] } } {
+export function trainCurveSpec(log: readonly LogEntry[], field: string): TopLevelSpec & { data: { values: { step: number; value: number }[] } } {
   const values = log.filter((e) => typeof e[field] === 'number' && Number.isFinite(e[field])).map((e) => ({ step: e.step, value: e[field]! }));
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: TRAIN_CURVES[field],
+    title: (TRAIN_CURVES as Record<string, string>)[field] ?? `${field.slice('eval_'.length)} (MMEB score ×100, evaluated during training)`,
     data: { values },
     mark: { type: 'line', point: values.length <= 50 },
     width: 560,
@@ -53,7 +53,9 @@ export async function trainReportHtml(log: readonly LogEntry[], info: TrainRepor
     `<h1>Training run: ${escapeHtml(info.model)}</h1>`,
     `<p>Output <code>${escapeHtml(info.outputDir)}</code>, step ${info.globalStep} of ${info.maxSteps}; ${log.length} log entries (trainer_state.json log_history).</p>`,
   ];
-  for (const field of Object.keys(TRAIN_CURVES) as (keyof typeof TRAIN_CURVES)[]) {
+  // Then one chart per MMEB group scored during training (`eval_<group>` entries).
+  const evals = [...new Set(log.flatMap((e) => Object.keys(e).filter((k) => k.startsWith('eval_'))))];
+  for (const field of [...Object.keys(TRAIN_CURVES), ...evals]) {
     const spec = trainCurveSpec(log, field);
     parts.push(`<figure class="chart" data-field="${field}" data-points="${spec.data.values.length}">${await specSvg(spec)}</figure>`);
   }
