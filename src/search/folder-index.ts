@@ -287,7 +287,7 @@ export async function maintainVectorIndex(table: import('@lancedb/lancedb').Tabl
   const has = (await table.listIndices()).some((i) => i.columns.includes('vector'));
   if (!has && rows >= threshold) {
     const { lance } = await loadLance();
-    await table.createIndex('vector', { config: lance.Index.hnswSq({ distanceType: 'cosine' }) });
+    await table.createIndex('vector', { config: lance.Index.hnswSq({ distanceType: 'cosine', numPartitions: Math.max(1, Math.round(rows / 1_000_000)) }) });
     return true;
   }
   // Compacts the small fragments of batched writes and indexes rows added since.

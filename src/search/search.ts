@@ -31,6 +31,14 @@ export interface SearchOptions {
   promptStyle?: PromptStyle | undefined;
   /** Scan every row even when a vector index exists (exact; for checking recall). */
   exact?: boolean | undefined;
+  /**
+   * With a vector index: candidates re-scored with the full float32 vectors, as a multiple of
+   * topK (default 10). HNSW-SQ ranks with 8-bit quantized vectors; without re-scoring recall@10
+   * was 0.46 on 20k clustered 64-d vectors, with it 0.98 (vector-index.test.ts).
+   */
+  refineFactor?: number | undefined;
+  /** With a vector index: HNSW search breadth (LanceDB's default when unset). */
+  ef?: number | undefined;
   storageOptions?: Record<string, string> | undefined;
 }
 
@@ -79,6 +87,10 @@ export async function searchIndex(opts: SearchOptions): Promise<SearchHit[]> {
   for (const [i, k] of kinds.entries()) {
     let q = table.vectorSearch(Array.from(vectors[i]!)).distanceType('cosine').where(`kind = ${sqlString(k)}`).select(['path', 'page', 'kind', '_distance']).limit(topK);
     if (opts.exact) q = q.bypassVectorIndex();
+    else {
+      q = q.refineFactor(opts.refineFactor ?? 10);
+      if (opts.ef !== undefined) q = q.ef(opts.ef);
+    }
     for (const r of await q.toArray()) hits.push({ path: r.path as string, page: r.page as number, kind: r.kind as ItemKind, score: 1 - (r._distance as number) });
   }
   return hits.sort((a, b) => b.score - a.score).slice(0, topK);
