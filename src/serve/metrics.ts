@@ -12,7 +12,8 @@ const TOKEN_BUCKETS = [16, 64, 256, 1024, 4096, 16384, 65536];
 class Histogram {
   private readonly counts: number[];
   private sum = 0;
-  private count = 0;
+  /** Observations so far. */
+  count = 0;
   constructor(readonly name: string, readonly help: string, private readonly buckets: readonly number[]) {
     this.counts = buckets.map(() => 0);
   }

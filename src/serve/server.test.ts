@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { join } from 'node:path';
+import { crc32, deflateSync } from 'node:zlib';
 import { FIXTURES, TOKENIZER_DIR } from '../models/qwen2-vl/fixtures.test-helper.ts';
 import { LocalEmbedder } from '../embed/local.ts';
 import { RemoteEmbedder } from '../embed/remote.ts';
@@ -70,6 +71,24 @@ function assertSame(got: Float32Array[], want: Float32Array[], what: string): vo
     const c = cos(g, want[i]!);
     assert.ok(c >= 0.999999, `${what}[${i}]: cos ${c}`);
   });
+}
+
+/** A valid PNG header announcing width × height pixels, with almost no pixel data (a decompression bomb's shape). */
+function bombPng(width: number, height: number): Buffer {
+  const chunk = (type: string, data: Buffer): Buffer => {
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(data.length);
+    const body = Buffer.concat([Buffer.from(type, 'ascii'), data]);
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(crc32(body) >>> 0);
+    return Buffer.concat([len, body, crc]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr[8] = 8; // bit depth
+  ihdr[9] = 2; // RGB
+  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(Buffer.alloc(16))), chunk('IEND', Buffer.alloc(0))]);
 }
 
 /** Items of every kind, as files (for LocalEmbedder) — the wire form is built from the same files. */
@@ -175,10 +194,13 @@ test('bad requests are each a 4xx in OpenAI shape with a message, and the server
     ['two chat messages', { messages: [{ role: 'user', content: 'a' }, { role: 'user', content: 'b' }] }, 400, /messages: expected exactly one user message/],
     ['chat part type', { messages: [{ role: 'user', content: [{ type: 'audio', audio: 'x' }] }] }, 400, /messages\[0\]\.content\[0\]\.type/],
     ['both forms', { input: 'x', messages: [] }, 400, /has both "input".*and "messages"/],
-    ['too many frames', { input: [{ text: '<|video_pad|>', video: Array(65).fill(uri[FRAMES[0]!]) }] }, 400, /input\[0\]: 65 images and video frames, more than the limit of 64/],
+    ['too many frames', { input: [{ text: '<|video_pad|>', video: Array(65).fill(uri[FRAMES[0]!]) }] }, 400, /input\[0\]\.video: 65 frames, more than the limit of 64 per video \(--max-frames\)/],
+    ['too many media', { input: [{ text: 'x', images: Array(257).fill(uri[FRAMES[0]!]) }] }, 400, /input\[0\]: 257 images and video frames, more than the limit of 256 per item/],
+    ['decompression bomb', { input: [{ text: '<|image_pad|> x', images: [toDataUri(bombPng(20000, 20000))] }] }, 400, /images\[0\]: 20000×20000 = 400000000 pixels, more than the server's limit of 89478485/],
   ];
   for (const [what, body, status, msg] of cases) {
     const r = await post(body);
+    if (what === 'decompression bomb') assert.equal(r.json.error.param, 'input[0].images[0]');
     assert.equal(r.status, status, `${what}: ${JSON.stringify(r.json)}`);
     assert.equal(typeof r.json.error?.message, 'string', what);
     assert.match(r.json.error.message, msg, what);
@@ -314,6 +336,26 @@ test('API key, CORS, 413, 429 with Retry-After when the queue is full, a gone cl
     assert.equal(answered.json.data.length, 40);
     assert.ok(performance.now() - t0 < 5000);
     await assert.rejects(fetch(`${s.url}/health`));
+  } finally {
+    await s.close();
+  }
+});
+
+test('a request not answered within --timeout is a 504 and the server goes on', async () => {
+  const s = await startServer({ model: MODEL, tokenizer: TOKENIZER_DIR, port: 0, threads: 1, timeoutSeconds: 0.25 });
+  await s.ready;
+  try {
+    const url = `${s.url}/v1/embeddings`;
+    // 120 items of 2 images each take the tiny model well over 250 ms on one thread.
+    const slow = await post({ input: Array.from({ length: 120 }, (_, i) => ({ text: `<|image_pad|><|image_pad|> ${i}`, images: [uri[IMG_A], uri[IMG_B]] })) }, url);
+    assert.equal(slow.status, 504, JSON.stringify(slow.json).slice(0, 200));
+    assert.equal(slow.json.error.code, 'timeout');
+    assert.match(slow.json.error.message, /not answered within 0\.25 s \(--timeout\)/);
+    // Once the abandoned batch has left the model, a small request is answered.
+    for (let t = 0; s.metrics.batchSize.count === 0 && t < 10_000; t += 10) await new Promise((r) => setTimeout(r, 10));
+    const ok = await post({ input: 'after the timeout' }, url);
+    assert.equal(ok.status, 200);
+    assertSame(vectors(ok.json), await local.embedInputs([{ text: 'after the timeout' }]), 'after timeout');
   } finally {
     await s.close();
   }

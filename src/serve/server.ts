@@ -62,7 +62,7 @@ export const DEFAULT_SERVE_LIMITS: Readonly<ServeLimits> = Object.freeze({
   maxBodyBytes: 64 * 1024 * 1024,
   maxItems: 1024,
   maxFrames: 64,
-  maxMediaPerItem: 64,
+  maxMediaPerItem: 256,
   // Pillow's decompression-bomb threshold (Image.MAX_IMAGE_PIXELS).
   maxImagePixels: 89_478_485,
   maxTextChars: 1_000_000,

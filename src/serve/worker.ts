@@ -29,7 +29,7 @@ async function checkPixels(item: WorkItem): Promise<void> {
     const list = item.item[kind] ?? [];
     for (let j = 0; j < list.length; j++) {
       // An unreadable header is left to the decoder, whose error names the format.
-      const meta = await sharp(list[j]!).metadata().catch(() => undefined);
+      const meta = await sharp(list[j]!, { limitInputPixels: false }).metadata().catch(() => undefined);
       const px = (meta?.width ?? 0) * (meta?.height ?? 0);
       if (px > maxImagePixels) {
         throw new MediaError(`item ${item.index}: ${kind}[${j}]: ${meta!.width}×${meta!.height} = ${px} pixels, more than the ` +
