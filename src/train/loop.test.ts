@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Checkpoint } from '../io/weights/checkpoint.ts';
@@ -171,7 +171,7 @@ test('--eval_tasks: MMEB scores of the trained weights every --eval_steps, in lo
   assert.match(readFileSync(join(out, TRAIN_REPORT_FILE), 'utf8'), /data-field="eval_image\/QA" data-points="2"/);
 });
 
-test('bad input: a non-adapter --checkpoint_path with --lora, a missing dataset_config, an adapter for another base, a NaN loss; a continued adapter keeps its own config', async () => {
+test('bad input: a non-adapter --checkpoint_path with --lora, a missing dataset_config, an adapter for another base, a NaN loss, a corrupt image; a continued adapter keeps its own config', async () => {
   const out = tmp('bad');
   const adapter = join(ROOT, 'test', 'fixtures', 'train', 'checkpoint', 'adapter-lora');
   await assert.rejects(runTraining(parseTrainArgs(flags(out, ['--checkpoint_path', join(DATA, 'basedir')])).args, quiet),
@@ -192,6 +192,15 @@ test('bad input: a non-adapter --checkpoint_path with --lora, a missing dataset_
   await assert.rejects(runTraining(parseTrainArgs(flags(nan, ['--lora_type', 'lora', '--max_steps', '4', '--lr_scheduler_type', 'constant']).map((f, i, a) => ({ '--save_steps': '1', '--warmup_steps': '0', '--learning_rate': '1e30' } as Record<string, string>)[a[i - 1]!] ?? f)).args, quiet),
     /training step 2 \(batch from mmeb\/[A-Za-z_0-9]+(, mmeb\/[A-Za-z_0-9]+)*\) failed: step 1: the loss is NaN; the weights were not updated; the last good checkpoint .*checkpoint-1 is kept/);
   assert.deepEqual((await listCheckpoints(nan)).map((c) => [c.step, c.complete]), [[1, true]]);
+  // A corrupt image (the file exists, so parsing passes): the step that needs it names the source,
+  // the data file and row, the side and the image file.
+  const based = tmp('corrupt');
+  cpSync(join(DATA, 'basedir'), based, { recursive: true });
+  const imnet = join(based, 'mmeb-images', 'images', 'ImageNet_1K', 'Train');
+  for (const f of readdirSync(imnet)) writeFileSync(join(imnet, f), 'not an image');
+  const corrupt = parseTrainArgs(flags(tmp('corrupt-out'), ['--lora_type', 'lora', '--max_steps', '5'])).args;
+  corrupt.data_basedir = based;
+  await assert.rejects(runTraining(corrupt, quiet), /mmeb\/ImageNet_1K \(.*original.*row \d+\) query: cannot decode .*ImageNet_1K\/Train\/n\d+_\d+\.(jpg|JPEG)/);
   // Continuing from the fixture LoRA adapter keeps its own config (r 2, alpha 6, k/gate/up_proj), not --lora_r 4.
   const cont = tmp('cont');
   await runTraining(parseTrainArgs(flags(cont, ['--checkpoint_path', adapter, '--max_steps', '2'])).args, quiet);
