@@ -4,6 +4,7 @@
 // text → document page, text → video, image → image, ...; see instructions.ts), each embedding
 // searches its own kind, and the lists are merged by cosine similarity.
 
+import { resolve } from 'node:path';
 import type { Table } from '@lancedb/lancedb';
 import { DEFAULT_PROMPT_STYLE, formatInput, type PromptStyle } from '../embed/prompt.ts';
 import type { EmbedItem } from '../embed/types.ts';
@@ -80,7 +81,9 @@ export async function searchIndex(opts: SearchOptions): Promise<SearchHit[]> {
   const kinds: ItemKind[] = [];
   for (const k of opts.kinds ?? ITEM_KINDS) if ((await table.countRows(`kind = ${sqlString(k)}`)) > 0) kinds.push(k);
   if (kinds.length === 0) return [];
-  const items = kinds.map((k) => formatInput(mode === 'text' ? { instruction: inst[k], text: opts.text! } : { instruction: inst[k], images: [opts.image as string] }, style));
+  // A relative image path is relative to the working directory.
+  const image = typeof opts.image === 'string' ? resolve(opts.image) : opts.image;
+  const items = kinds.map((k) => formatInput(mode === 'text' ? { instruction: inst[k], text: opts.text! } : { instruction: inst[k], images: [image as string] }, style));
   // formatInput types media as paths; bytes pass through unchanged to the embedder.
   const vectors = await opts.embedder.embed(items as EmbedItem[]);
   const hits: SearchHit[] = [];
