@@ -207,7 +207,9 @@ test('bad requests are each a 4xx in OpenAI shape with a message, and the server
     assert.ok('type' in r.json.error && 'code' in r.json.error, what);
   }
   const wrongRoute = await fetch(`${srv.url}/v2/embeddings`, { method: 'POST', body: '{}' });
-  assert.equal(wrongRoute.status, 405);
+  assert.equal(wrongRoute.status, 404);
+  assert.match(((await wrongRoute.json()) as { error: { message: string } }).error.message, /no route POST \/v2\/embeddings/);
+  assert.equal((await fetch(`${srv.url}/info`, { method: 'POST', body: '{}' })).status, 405);
   assert.equal((await fetch(`${srv.url}/nothing`)).status, 404);
   assert.equal((await fetch(`${srv.url}/v1/embeddings`)).status, 405);
   const ok = await post({ input: ITEMS.map(wire) });

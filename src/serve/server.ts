@@ -116,6 +116,8 @@ class HttpError extends Vlm2VecError {
   }
 }
 
+const GET_ROUTES = new Set(['/v1/models', '/models', '/info', '/metrics']);
+
 /** Counts bytes as they arrive; past the limit the body is discarded and the request is refused. */
 function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const declared = Number(req.headers['content-length'] ?? NaN);
@@ -340,16 +342,17 @@ export async function startServer(opts: ServeOptions): Promise<ServeHandle> {
       }
       return;
     }
+    if (!GET_ROUTES.has(path)) {
+      throw new HttpError(404, 'not_found_error', `no route ${method} ${path} (routes: POST /v1/embeddings, GET /health, /v1/models, /info, /metrics)`, 'not_found');
+    }
     if (method !== 'GET') throw new HttpError(405, 'invalid_request_error', `${path} takes GET, not ${method}`, 'method_not_allowed');
     if (path === '/v1/models' || path === '/models') {
       if (!model) throw new HttpError(503, 'server_error', 'the model is still loading', 'model_loading');
       send(res, 200, { object: 'list', data: [{ id: modelName(), object: 'model', created: 0, owned_by: 'vlm2vec' }] });
     } else if (path === '/info') {
       send(res, 200, info());
-    } else if (path === '/metrics') {
-      send(res, 200, metrics.render({ queueItems: batcher.queuedItems, inFlightRequests: inFlight, ready: model !== undefined }));
     } else {
-      throw new HttpError(404, 'not_found_error', `no route GET ${path} (routes: POST /v1/embeddings, GET /health, /v1/models, /info, /metrics)`, 'not_found');
+      send(res, 200, metrics.render({ queueItems: batcher.queuedItems, inFlightRequests: inFlight, ready: model !== undefined }));
     }
   }
 
