@@ -171,6 +171,25 @@ test('--eval_tasks: MMEB scores of the trained weights every --eval_steps, in lo
   assert.match(readFileSync(join(out, TRAIN_REPORT_FILE), 'utf8'), /data-field="eval_image\/QA" data-points="2"/);
 });
 
+test('--num_hardneg 1: each query gets its positive and its hard negative as targets, which raises the first loss over in-batch negatives alone', async () => {
+  const dir = tmp('hardneg');
+  const yaml = join(dir, 'cirr.yaml');
+  // CIRR of the fixture hub: every row has a neg_text / neg_image_path.
+  writeFileSync(yaml, 'CIRR:\n  dataset_parser: mmeb\n  dataset_name: TIGER-Lab/MMEB-train\n  subset_name: CIRR\n  dataset_split: original\n  image_dir: mmeb-images\n  weight: 1\n');
+  const first = async (hardneg: string, gc: string[]): Promise<number> => {
+    const a = parseTrainArgs(flags(tmp('hardneg-out'), ['--lora_type', 'lora', '--max_steps', '1', '--num_hardneg', hardneg, ...gc])).args;
+    a.dataset_config = yaml;
+    const losses: number[] = [];
+    await runTraining(a, { ...quiet, onStep: (s) => losses.push(s.loss) });
+    return losses[0]!;
+  };
+  const plain = await first('0', []);
+  const withNeg = await first('1', []);
+  const withNegGc = await first('1', ['--grad_cache', 'True', '--gc_q_chunk_size', '1', '--gc_p_chunk_size', '2']);
+  assert.ok(Number.isFinite(plain) && withNeg > plain, `loss with hard negatives ${withNeg}, without ${plain}`);
+  assert.ok(Math.abs(withNegGc - withNeg) <= 1e-6 * withNeg, `GradCache ${withNegGc} vs ${withNeg}`);
+});
+
 test('bad input: a non-adapter --checkpoint_path with --lora, a missing dataset_config, an adapter for another base, a NaN loss, a corrupt image; a continued adapter keeps its own config', async () => {
   const out = tmp('bad');
   const adapter = join(ROOT, 'test', 'fixtures', 'train', 'checkpoint', 'adapter-lora');

@@ -287,9 +287,12 @@ export async function runTraining(a: TrainArgs, opts: TrainRunOptions = {}): Pro
       const where = (ex: TrainExample): string => `${ex.source} (${ex.file} row ${ex.row})`;
       const queries = [];
       const targets = [];
+      // Targets grouped per query (positive, then its negatives), so every query of a batch needs
+      // the same number of hard negatives; a source without any trains on in-batch negatives only.
+      const k = examples[0]!.negs.length;
       for (const ex of examples) {
-        if (ex.negs.length !== a.num_hardneg) {
-          throw new Vlm2VecError('train-data', `${where(ex)} has ${ex.negs.length} hard negatives; every example needs --num_hardneg ${a.num_hardneg}`);
+        if (ex.negs.length !== k) {
+          throw new Vlm2VecError('train-data', `${where(ex)} has ${ex.negs.length} hard negatives and ${where(examples[0]!)} ${k}; the examples of a batch need the same number (--num_hardneg ${a.num_hardneg})`);
         }
         queries.push(await prepareItem(model, ex.query, parquet, `${where(ex)} query`));
         for (const [k, it] of [ex.pos, ...ex.negs].entries()) targets.push(await prepareItem(model, it, parquet, `${where(ex)} ${k === 0 ? 'positive' : `negative ${k}`}`));
