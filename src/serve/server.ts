@@ -57,7 +57,7 @@ export interface ServeLimits {
 export const DEFAULT_SERVE_LIMITS: Readonly<ServeLimits> = Object.freeze({
   batchSize: 8,
   maxBatchItems: 32,
-  maxWaitMs: 5,
+  maxWaitMs: 0,
   maxQueueItems: 4096,
   maxBodyBytes: 64 * 1024 * 1024,
   maxItems: 1024,
