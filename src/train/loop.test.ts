@@ -3,10 +3,10 @@
 // run stopped (cleanly, and by SIGKILL from outside) and resumed with --resume_from auto ends
 // with exactly the bytes of an uninterrupted run's adapter.
 
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Checkpoint } from '../io/weights/checkpoint.ts';
@@ -35,7 +35,16 @@ function flags(out: string, extra: string[] = []): string[] {
   ];
 }
 
-const tmp = (name: string): string => mkdtempSync(join(tmpdir(), `train-loop-${name}-`));
+const made: string[] = [];
+const tmp = (name: string): string => {
+  const d = mkdtempSync(join(tmpdir(), `train-loop-${name}-`));
+  made.push(d);
+  return d;
+};
+// Full-model checkpoints carry the model and tokenizer files: tens of MB per run.
+after(() => {
+  for (const d of made) rmSync(d, { recursive: true, force: true });
+});
 const quiet = { onWarning: () => undefined };
 
 test('four LoRA steps: finite losses, the schedule, checkpoints 2 and 4, trainer_state.json, the JSONL log, the final adapter', async () => {
