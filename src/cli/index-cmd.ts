@@ -3,10 +3,12 @@
 
 import type { Command } from 'commander';
 import { LocalEmbedder } from '../embed/local.ts';
+import { Vlm2VecError } from '../errors.ts';
 import { DEFAULT_CANDIDATE_INSTRUCTIONS } from '../search/instructions.ts';
 import { DEFAULT_INDEX_THRESHOLD, indexFolder } from '../search/folder-index.ts';
 import type { WeightDtype } from '../models/common/float16.ts';
 import { pointToHelp, positiveInt } from '../util/cli-args.ts';
+import { isDirSync } from '../util/fs.ts';
 import { DTYPE_HELP, parseDtypeOption } from './embed.ts';
 import { formatDuration, loadReporter, ProgressBar } from './progress.ts';
 
@@ -72,6 +74,8 @@ export function registerIndex(program: Command): void {
     .addHelpText('after', INDEX_EXAMPLES)
     .action(async (o: IndexCliOptions) => {
       const err = process.stderr;
+      // A wrong folder is found before the (slow) model load.
+      if (!isDirSync(o.input)) throw new Vlm2VecError('index', `input folder (--input) ${o.input} does not exist or is not a folder`);
       const modelOptions: Record<string, string | number> = {};
       for (const k of ['tokenizer', 'dtype', 'minPixels', 'maxPixels'] as const) if (o[k] !== undefined) modelOptions[k] = o[k]!;
       const embedder = await LocalEmbedder.load(o.model, {
