@@ -98,7 +98,7 @@ test('stopped after step 3 and resumed with --resume_from auto (from checkpoint-
   assert.ok(!existsSync(join(cut, 'adapter_model.safetensors')));
   const again = await runTraining(parseTrainArgs(flags(cut, [...extra, '--resume_from', 'auto'])).args, quiet);
   assert.deepEqual([again.resumedFrom, again.globalStep, again.finished], [2, 5, true]);
-  assert.deepEqual((await listCheckpoints(cut)).map((c) => c.step), [4], 'save_total_limit 1');
+  assert.deepEqual((await listCheckpoints(cut)).map((c) => c.step), [5], 'save_total_limit 1; the last step is saved too, as HF does');
   assert.deepEqual(readFileSync(join(cut, 'adapter_model.safetensors')), readFileSync(join(whole, 'adapter_model.safetensors')));
   assert.deepEqual(readFileSync(join(cut, 'trainer_state.json'), 'utf8'), readFileSync(join(whole, 'trainer_state.json'), 'utf8'));
   assert.ok((await loadAdapter(whole)).config.useDora, "--lora trains DoRA, as the reference's");
@@ -178,6 +178,20 @@ test('--eval_tasks: MMEB scores of the trained weights every --eval_steps, in lo
     await embedder.close();
   }
   assert.match(readFileSync(join(out, TRAIN_REPORT_FILE), 'utf8'), /data-field="eval_image\/QA" data-points="2"/);
+});
+
+test('--logging_steps 2: an entry every second step with the mean loss since the last one (HF: not at a last step off the interval)', async () => {
+  const out = tmp('logsteps');
+  const steps: { loss: number; gradNorm: number }[] = [];
+  const a = parseTrainArgs(flags(out, ['--lora_type', 'lora', '--max_steps', '5', '--logging_steps', '2'])).args;
+  await runTraining(a, { ...quiet, onStep: (s) => steps.push(s) });
+  const log = (await readTrainerState(join(out, 'trainer_state.json'))).log_history;
+  assert.equal(steps.length, 5);
+  assert.deepEqual(log.map((e) => e.step), [2, 4]);
+  assert.deepEqual(log.map((e) => e.loss), [(steps[0]!.loss + steps[1]!.loss) / 2, (steps[2]!.loss + steps[3]!.loss) / 2]);
+  assert.deepEqual(log.map((e) => e.grad_norm), [steps[1]!.gradNorm, steps[3]!.gradNorm]);
+  // save_steps 2 over 5 steps: 2, 4, and the last step.
+  assert.deepEqual((await listCheckpoints(out)).map((c) => c.step), [2, 4, 5]);
 });
 
 test('--num_hardneg 1: each query gets its positive and its hard negative as targets, which raises the first loss over in-batch negatives alone', async () => {

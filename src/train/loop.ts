@@ -316,7 +316,7 @@ export async function runTraining(a: TrainArgs, opts: TrainRunOptions = {}): Pro
       };
       await appendFile(logFile, `${JSON.stringify({ step: globalStep, loss: info.loss, learning_rate: info.learningRate, grad_norm: info.gradNorm, epoch, sources: report.sources })}\n`);
       sinceLog.push(info.loss);
-      if (globalStep % logEvery === 0 || globalStep === maxSteps) {
+      if (globalStep % logEvery === 0) {
         const loss = sinceLog.reduce((s, x) => s + x, 0) / sinceLog.length;
         state.log_history.push({ loss, grad_norm: info.gradNorm, learning_rate: report.nextLearningRate, epoch, step: globalStep });
         sinceLog = [];
@@ -326,7 +326,8 @@ export async function runTraining(a: TrainArgs, opts: TrainRunOptions = {}): Pro
       opts.onStep?.(report);
       // Evaluation first, so the checkpoint's log_history holds its scores (as HF's order).
       if (globalStep % evalEvery === 0) await evaluate();
-      if (globalStep % saveEvery === 0) await save();
+      // HF's DefaultFlowCallback also saves at the last step (with save_strategy "steps").
+      if (globalStep % saveEvery === 0 || globalStep === maxSteps) await save();
     }
   }
   const finished = globalStep >= maxSteps;
