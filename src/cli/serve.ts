@@ -78,6 +78,7 @@ export function registerServe(program: Command): void {
     .option('--api-key <key>', 'require "Authorization: Bearer <key>" on every route but /health (default: $VLM2VEC_API_KEY)')
     .option('--cors [origin]', 'send Access-Control-Allow-Origin (default origin *); off unless given')
     .option('--batch-size <n>', 'rows per forward pass', positiveInt('--batch-size'), d.batchSize)
+    .option('--max-batch-tokens <n>', 'padded tokens (rows × longest row) per forward pass; a longer item goes alone', positiveInt('--max-batch-tokens'), d.maxBatchTokens)
     .option('--max-batch-items <n>', 'items per dynamic batch across concurrent requests', positiveInt('--max-batch-items'), d.maxBatchItems)
     .option('--max-wait-ms <n>', 'longest wait for more requests before a partial batch starts', nonNegativeInt('--max-wait-ms'), d.maxWaitMs)
     .option('--max-queue-items <n>', 'items waiting for the model beyond which requests get 429', positiveInt('--max-queue-items'), d.maxQueueItems)

@@ -50,7 +50,7 @@ export class ServeMetrics {
   }
 
   /** The exposition text, with the gauges read now. */
-  render(gauges: { queueItems: number; inFlightRequests: number; ready: boolean }): string {
+  render(gauges: { queueItems: number; inFlightRequests: number; ready: boolean; forwardPasses: number }): string {
     const out: string[] = [
       '# HELP vlm2vec_requests_total Embeddings requests received',
       '# TYPE vlm2vec_requests_total counter',
@@ -64,6 +64,9 @@ export class ServeMetrics {
       '# HELP vlm2vec_tokens_total Prompt tokens embedded',
       '# TYPE vlm2vec_tokens_total counter',
       `vlm2vec_tokens_total ${this.tokens}`,
+      '# HELP vlm2vec_forward_passes_total Forward passes of the model (a batch splits by --batch-size rows and --max-batch-tokens)',
+      '# TYPE vlm2vec_forward_passes_total counter',
+      `vlm2vec_forward_passes_total ${gauges.forwardPasses}`,
       '# HELP vlm2vec_queue_items Items waiting for the model',
       '# TYPE vlm2vec_queue_items gauge',
       `vlm2vec_queue_items ${gauges.queueItems}`,

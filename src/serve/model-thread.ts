@@ -23,11 +23,13 @@ export interface BatchRequest {
   items: WorkItem[];
 }
 
-export type BatchReply = { id: number; results: ItemResult[] } | { id: number; error: string };
+export type BatchReply = { id: number; results: ItemResult[]; passes: number } | { id: number; error: string };
 
 /** A model loaded in a worker thread. */
 export class ModelThread {
   private next = 0;
+  /** Forward passes run so far. */
+  forwardPasses = 0;
   private readonly pending = new Map<number, { resolve: (r: ItemResult[]) => void; reject: (e: Error) => void }>();
 
   private constructor(private readonly worker: Worker, readonly id: string, readonly dim: number) {
@@ -35,7 +37,10 @@ export class ModelThread {
       const p = this.pending.get(m.id);
       if (!p) return;
       this.pending.delete(m.id);
-      if ('results' in m) p.resolve(m.results);
+      if ('results' in m) {
+        this.forwardPasses += m.passes;
+        p.resolve(m.results);
+      }
       else p.reject(new Vlm2VecError('serve', m.error));
     });
     worker.on('error', (e) => this.failAll(e));
@@ -45,12 +50,12 @@ export class ModelThread {
   /**
    * Starts the worker and waits for the model (load errors are rethrown here).
    *
-   * @example const m = await ModelThread.load('/models/VLM2Vec-V2.0', {}, 50_000_000);
+   * @example const m = await ModelThread.load('/models/VLM2Vec-V2.0', {}, { maxImagePixels: 50_000_000, maxBatchTokens: 16384 });
    */
-  static async load(model: string, options: LocalEmbedderOptions, maxImagePixels: number): Promise<ModelThread> {
+  static async load(model: string, options: LocalEmbedderOptions, limits: { maxImagePixels: number; maxBatchTokens: number }): Promise<ModelThread> {
     // Functions cannot cross to the worker: its load events come back as messages.
     const { onLoad, ...cloneable } = options;
-    const worker = new Worker(new URL('./worker-boot.mjs', import.meta.url), { workerData: { model, options: cloneable, maxImagePixels } });
+    const worker = new Worker(new URL('./worker-boot.mjs', import.meta.url), { workerData: { model, options: cloneable, ...limits } });
     const ready = await new Promise<{ ready: boolean; dim?: number; id?: string; error?: string }>((resolve, reject) => {
       const onMessage = (m: { load?: LoadEvent; ready?: boolean }): void => {
         if (m.load) {

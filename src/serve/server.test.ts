@@ -141,11 +141,15 @@ test("OpenAI's text form (a string, a list) embeds as LocalEmbedder does, float 
   }
 });
 
+const passesSoFar = async (base: string) => Number(/vlm2vec_forward_passes_total (\d+)/.exec(await (await fetch(`${base}/metrics`)).text())![1]);
+
 test('our item form (text, image, video frames) and the vLLM chat form equal LocalEmbedder', async () => {
   const want = await local.embed(ITEMS);
+  const before = await passesSoFar(srv.url);
   const r = await post({ input: ITEMS.map(wire), encoding_format: 'base64' });
   assert.equal(r.status, 200, JSON.stringify(r.json));
   assertSame(vectors(r.json), want, 'items');
+  assert.equal(await passesSoFar(srv.url) - before, 1, '5 items fit one forward pass of 8 rows and 16384 tokens');
   const chat = await post({ messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: uri[IMG_A] } }, { type: 'text', text: ' Represent the given image.' }] }] });
   assert.equal(chat.status, 200, JSON.stringify(chat.json));
   assertSame(vectors(chat.json), [want[1]!], 'chat');
@@ -343,8 +347,8 @@ test('API key, CORS, 413, 429 with Retry-After when the queue is full, a gone cl
   }
 });
 
-test('a request not answered within --timeout is a 504 and the server goes on', async () => {
-  const s = await startServer({ model: MODEL, tokenizer: TOKENIZER_DIR, port: 0, threads: 1, timeoutSeconds: 0.25 });
+test('a request not answered within --timeout is a 504 and the server goes on; --max-batch-tokens splits passes', async () => {
+  const s = await startServer({ model: MODEL, tokenizer: TOKENIZER_DIR, port: 0, threads: 1, timeoutSeconds: 0.25, maxBatchTokens: 1 });
   await s.ready;
   try {
     const url = `${s.url}/v1/embeddings`;
@@ -358,6 +362,11 @@ test('a request not answered within --timeout is a 504 and the server goes on', 
     const ok = await post({ input: 'after the timeout' }, url);
     assert.equal(ok.status, 200);
     assertSame(vectors(ok.json), await local.embedInputs([{ text: 'after the timeout' }]), 'after timeout');
+    // --max-batch-tokens 1: every row is a forward pass of its own, with the same vectors.
+    const before = await passesSoFar(s.url);
+    const three = await post({ input: ITEMS.slice(0, 3).map(wire) }, url);
+    assertSame(vectors(three.json), await local.embed(ITEMS.slice(0, 3)), 'one row per pass');
+    assert.equal(await passesSoFar(s.url) - before, 3);
   } finally {
     await s.close();
   }

@@ -28,6 +28,8 @@ import { ModelThread, type ItemResult, type WorkItem } from './model-thread.ts';
 export interface ServeLimits {
   /** Rows per forward pass inside a batch. */
   batchSize: number;
+  /** Padded tokens (rows × longest row) per forward pass; a longer item goes alone. */
+  maxBatchTokens: number;
   /** Items per dynamic batch across requests. */
   maxBatchItems: number;
   /** Longest wait for more items before a partial batch leaves, ms. */
@@ -56,6 +58,8 @@ export interface ServeLimits {
  */
 export const DEFAULT_SERVE_LIMITS: Readonly<ServeLimits> = Object.freeze({
   batchSize: 8,
+  // text-embeddings-inference's default.
+  maxBatchTokens: 16384,
   maxBatchItems: 32,
   maxWaitMs: 0,
   maxQueueItems: 4096,
@@ -206,6 +210,7 @@ export async function startServer(opts: ServeOptions): Promise<ServeHandle> {
     },
     batching: {
       batch_size: limits.batchSize,
+      max_batch_tokens: limits.maxBatchTokens,
       max_batch_items: limits.maxBatchItems,
       max_wait_ms: limits.maxWaitMs,
       max_queue_items: limits.maxQueueItems,
@@ -352,7 +357,7 @@ export async function startServer(opts: ServeOptions): Promise<ServeHandle> {
     } else if (path === '/info') {
       send(res, 200, info());
     } else {
-      send(res, 200, metrics.render({ queueItems: batcher.queuedItems, inFlightRequests: inFlight, ready: model !== undefined }));
+      send(res, 200, metrics.render({ queueItems: batcher.queuedItems, inFlightRequests: inFlight, ready: model !== undefined, forwardPasses: model?.forwardPasses ?? 0 }));
     }
   }
 
@@ -379,7 +384,7 @@ export async function startServer(opts: ServeOptions): Promise<ServeHandle> {
     adapter: opts.adapter, tokenizerDir: opts.tokenizer, dtype: opts.dtype, threads: opts.threads,
     minPixels: opts.minPixels, maxPixels: opts.maxPixels, batchSize: limits.batchSize, promptStyle: style, onLoad: opts.onLoad,
   };
-  const ready = ModelThread.load(opts.model, local, limits.maxImagePixels).then(
+  const ready = ModelThread.load(opts.model, local, { maxImagePixels: limits.maxImagePixels, maxBatchTokens: limits.maxBatchTokens }).then(
     (m) => {
       if (closing) return m.close();
       model = m;

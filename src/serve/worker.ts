@@ -12,15 +12,18 @@ import { MediaError } from '../embed/media-error.ts';
 import { errorDetail } from '../errors.ts';
 import type { PreparedItem } from '../models/encoder.ts';
 import type { BatchReply, BatchRequest, ItemResult, WorkItem } from './model-thread.ts';
+import { passes } from './passes.ts';
 
 interface Init {
   model: string;
   options: LocalEmbedderOptions;
   /** Largest image or frame accepted, in pixels (width × height, read from the file's header). */
   maxImagePixels: number;
+  /** Padded tokens per forward pass (bounds the activations' memory). */
+  maxBatchTokens: number;
 }
 
-const { model, options, maxImagePixels } = workerData as Init;
+const { model, options, maxImagePixels, maxBatchTokens } = workerData as Init;
 const port = parentPort!;
 
 /** Refuses an image whose header announces more pixels than the limit, before decoding it. */
@@ -44,8 +47,9 @@ function failure(e: unknown, status: 400 | 500): ItemResult {
   return { ok: false, status, message: errorDetail(e), ...(media ? { media } : {}) };
 }
 
-async function runBatch(emb: LocalEmbedder, items: WorkItem[]): Promise<ItemResult[]> {
+async function runBatch(emb: LocalEmbedder, items: WorkItem[]): Promise<{ results: ItemResult[]; passes: number }> {
   const out: ItemResult[] = new Array(items.length);
+  let count = 0;
   const prepared: (PreparedItem | undefined)[] = await Promise.all(items.map(async (w, k) => {
     try {
       await checkPixels(w);
@@ -57,8 +61,8 @@ async function runBatch(emb: LocalEmbedder, items: WorkItem[]): Promise<ItemResu
   }));
   // Rows grouped by token length (as LocalEmbedder.embed does) to limit padding.
   const good = prepared.flatMap((p, k) => (p ? [k] : [])).sort((a, b) => prepared[a]!.ids.length - prepared[b]!.ids.length || a - b);
-  for (let s = 0; s < good.length; s += emb.batchSize) {
-    const idx = good.slice(s, s + emb.batchSize);
+  for (const idx of passes(good.map((k) => prepared[k]!.ids.length), emb.batchSize, maxBatchTokens).map((p) => p.map((j) => good[j]!))) {
+    count++;
     try {
       const { embeddings } = await emb.encodePrepared(idx.map((k) => prepared[k]!));
       idx.forEach((k, r) => (out[k] = { ok: true, vector: embeddings[r]!, tokens: prepared[k]!.ids.length }));
@@ -66,7 +70,7 @@ async function runBatch(emb: LocalEmbedder, items: WorkItem[]): Promise<ItemResu
       idx.forEach((k) => (out[k] = failure(e, 500)));
     }
   }
-  return out;
+  return { results: out, passes: count };
 }
 
 // Load progress crosses to the main thread (the CLI draws it): a hub model takes minutes.
@@ -75,9 +79,9 @@ LocalEmbedder.load(model, { ...options, onLoad: (e) => port.postMessage({ load: 
     port.postMessage({ ready: true, dim: emb.dim, id: emb.id });
     port.on('message', (req: BatchRequest) => {
       runBatch(emb, req.items).then(
-        (results) => {
+        ({ results, passes }) => {
           const transfer = results.flatMap((r) => (r.ok ? [r.vector.buffer as ArrayBuffer] : []));
-          port.postMessage({ id: req.id, results } satisfies BatchReply, transfer);
+          port.postMessage({ id: req.id, results, passes } satisfies BatchReply, transfer);
         },
         (e: unknown) => port.postMessage({ id: req.id, error: errorDetail(e) } satisfies BatchReply),
       );
