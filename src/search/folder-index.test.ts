@@ -246,3 +246,31 @@ test('a SIGKILL mid-run loses no stored row; the rerun completes to what an unin
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('an unreadable file is reported and not stored (the others are), and a rerun retries it; an aborted run keeps its writes', async () => {
+  const emb = await embedder;
+  const { dir, input, db } = await makeFolder();
+  try {
+    await writeFile(join(input, 'broken.png'), 'not a png');
+    const errors: string[] = [];
+    const r = await indexFolder({ input, db, embedder: emb, modelSpec: MODEL, onFileError: (p, m) => errors.push(`${p}: ${m}`) });
+    assert.deepEqual([r.embeddedFiles, r.failedFiles, r.rows], [5, 1, 6]);
+    assert.equal(errors.length, 1);
+    assert.match(errors[0]!, /^broken\.png: /);
+    await copyFile(join(FIXTURES, 'images', 'tiny.png'), join(input, 'broken.png'));
+    const again = await indexFolder({ input, db, embedder: emb, modelSpec: MODEL });
+    assert.deepEqual([again.embeddedFiles, again.failedFiles, again.rows], [1, 0, 7]);
+
+    // Abort after the first chunk: what was embedded is written, the rest waits for the rerun.
+    const db2 = join(dir, 'db2');
+    const ctl = new AbortController();
+    const small = LocalEmbedder.fromEncoder(emb.id, emb.encoder, { batchSize: 1 }); // chunks of 2 items
+    const part = await indexFolder({ input, db: db2, embedder: small, modelSpec: MODEL, signal: ctl.signal, onProgress: (d) => d > 0 && ctl.abort() });
+    assert.equal(part.interrupted, true);
+    assert.ok(part.rows > 0 && part.rows < 7, `rows ${part.rows}`);
+    const rest = await indexFolder({ input, db: db2, embedder: emb, modelSpec: MODEL });
+    assert.deepEqual([rest.interrupted, rest.rows, rest.unchangedFiles + rest.embeddedFiles], [false, 7, 6]);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
