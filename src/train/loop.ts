@@ -11,10 +11,10 @@
 // trainable forward has no dropout; the mixture is a function of the seed), so a resumed run
 // computes exactly the steps an uninterrupted one would, and ends with the same bits (loop.test.ts).
 //
-// Logged values follow HF's Trainer: `loss` is the mean over the steps since the last log (HF
-// also rounds it to 4 digits; we keep the float), `grad_norm` the last step's norm before
-// clipping, `learning_rate` the scheduler's lr after that step (HF logs `get_last_lr()` after
-// `lr_scheduler.step()`), `epoch` the fraction of passes done.
+// Logged values follow HF's Trainer (transformers 5.18 `_maybe_log_save_evaluate`): `loss` is the
+// mean over the steps since the last log, `grad_norm` the last step's norm before clipping,
+// `learning_rate` the lr that step used (read before `lr_scheduler.step()`), `epoch` the fraction
+// of passes done.
 
 import { appendFile, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -56,7 +56,7 @@ export interface StepReport extends TrainStepInfo {
   step: number;
   maxSteps: number;
   epoch: number;
-  /** The lr the next step will use (what HF logs as learning_rate). */
+  /** The lr the next step will use. */
   nextLearningRate: number;
   /** Pairs per second over this step. */
   samplesPerSecond: number;
@@ -318,7 +318,7 @@ export async function runTraining(a: TrainArgs, opts: TrainRunOptions = {}): Pro
       sinceLog.push(info.loss);
       if (globalStep % logEvery === 0) {
         const loss = sinceLog.reduce((s, x) => s + x, 0) / sinceLog.length;
-        state.log_history.push({ loss, grad_norm: info.gradNorm, learning_rate: report.nextLearningRate, epoch, step: globalStep });
+        state.log_history.push({ loss, grad_norm: info.gradNorm, learning_rate: info.learningRate, epoch, step: globalStep });
         sinceLog = [];
       }
       state.global_step = globalStep;
