@@ -6,7 +6,7 @@ import { Option, type Command } from 'commander';
 import { DEFAULT_PROMPT_STYLE, PROMPT_STYLES, type PromptStyle } from '../embed/prompt.ts';
 import type { WeightDtype } from '../models/common/float16.ts';
 import { DEFAULT_SERVE_LIMITS, startServer, type ServeLimits } from '../serve/server.ts';
-import { intAtLeast, nonNegativeInt, pointToHelp, positiveInt } from '../util/cli-args.ts';
+import { collectList, intAtLeast, nonNegativeInt, pointToHelp, positiveInt } from '../util/cli-args.ts';
 import { DTYPE_HELP, parseDtypeOption } from './embed.ts';
 import { loadReporter } from './progress.ts';
 
@@ -57,6 +57,7 @@ interface ServeCliOptions extends Partial<ServeLimits> {
   servedModelName?: string;
   apiKey?: string;
   cors?: string | true;
+  allowLocalMedia?: string[];
 }
 
 /** Registers `vlm2vec serve`. */
@@ -76,6 +77,7 @@ export function registerServe(program: Command): void {
     .option('--port <n>', 'port (0: any free port)', nonNegativeInt('--port'), 8000)
     .option('--served-model-name <name>', 'model id in /v1/models and answers (default: the model identity)')
     .option('--api-key <key>', 'require "Authorization: Bearer <key>" on every route but /health (default: $VLM2VEC_API_KEY)')
+    .option('--allow-local-media <dir>', 'let requests name media files under DIR by absolute path or file: URL (repeatable; default: data URIs only)', collectList)
     .option('--cors [origin]', 'send Access-Control-Allow-Origin (default origin *); off unless given')
     .option('--batch-size <n>', 'rows per forward pass', positiveInt('--batch-size'), d.batchSize)
     .option('--max-batch-tokens <n>', 'padded tokens (rows × longest row) per forward pass; a longer item goes alone', positiveInt('--max-batch-tokens'), d.maxBatchTokens)

@@ -190,6 +190,7 @@ test('bad requests are each a 4xx in OpenAI shape with a message, and the server
     ['item text a number', { input: [{ text: 3 }] }, 400, /input\[0\]\.text: expected a string/],
     ['misspelt field', { input: [{ text: 'x', image: [uri[IMG_A]] }] }, 400, /input\[0\]\.image: unknown field/],
     ['image not a data URI', { input: [{ text: '<|image_pad|>', images: ['http://example.com/x.png'] }] }, 400, /input\[0\]\.images\[0\]: expected a data URI/],
+    ['a local path', { input: [{ text: '<|image_pad|>', images: [IMG_A] }] }, 400, /input\[0\]\.images\[0\]: .* is a local path; .*--allow-local-media/],
     ['bad base64', { input: [{ text: '<|image_pad|>', images: ['data:image/png;base64,@@@@'] }] }, 400, /not valid base64/],
     ['dimensions', { input: 'x', dimensions: 8 }, 400, /dimensions: VLM2Vec is not a Matryoshka model: its embeddings have 24 dimensions/],
     ['encoding_format', { input: 'x', encoding_format: 'int8' }, 400, /encoding_format: expected "float" or "base64"/],
@@ -276,7 +277,7 @@ test('load: 24 concurrent clients, results equal sequential ones, /health answer
 
 test('API key, CORS, 413, 429 with Retry-After when the queue is full, a gone client, graceful shutdown', async () => {
   const s = await startServer({
-    model: MODEL, tokenizer: TOKENIZER_DIR, port: 0, threads: 1, apiKey: 'k3y', cors: '*',
+    model: MODEL, tokenizer: TOKENIZER_DIR, port: 0, threads: 1, apiKey: 'k3y', cors: '*', allowLocalMedia: [join(FIXTURES, 'images')],
     maxBodyBytes: 2_000_000, maxBatchItems: 1, maxQueueItems: 2, maxWaitMs: 0,
   });
   await s.ready;
@@ -292,6 +293,13 @@ test('API key, CORS, 413, 429 with Retry-After when the queue is full, a gone cl
     const ok = await post({ input: 'x' }, url, auth);
     assert.equal(ok.status, 200);
     assert.equal(ok.headers.get('access-control-allow-origin'), '*');
+    // --allow-local-media: a file under the folder by path equals its data URI; one outside is refused.
+    const byPath = await post({ input: [{ text: '<|image_pad|> Represent the given image.', images: [IMG_A] }] }, url, auth);
+    assert.equal(byPath.status, 200, JSON.stringify(byPath.json));
+    assertSame(vectors(byPath.json), [(await local.embed([ITEMS[1]!]))[0]!], 'local path');
+    const outside = await post({ input: [{ text: '<|video_pad|>', video: [FRAMES[0]] }] }, url, auth);
+    assert.equal(outside.status, 400);
+    assert.equal(outside.json.error.param, 'input[0].video[0]');
     const pre = await fetch(url, { method: 'OPTIONS' });
     assert.equal(pre.status, 204);
     assert.match(pre.headers.get('access-control-allow-headers') ?? '', /authorization/);

@@ -22,6 +22,7 @@ import { decodeRequest, encodeResponse, errorBody, ProtocolError, type DecodedRe
 import type { WeightDtype } from '../models/common/float16.ts';
 import { Batcher, CancelledError, QueueFullError } from './batcher.ts';
 import { ServeMetrics } from './metrics.ts';
+import { inlineLocalMedia, mediaRoots } from './local-media.ts';
 import { ModelThread, type ItemResult, type WorkItem } from './model-thread.ts';
 
 /** Limits and batching of a server; every field has a default (see {@link DEFAULT_SERVE_LIMITS}). */
@@ -93,6 +94,8 @@ export interface ServeOptions extends Partial<ServeLimits> {
   servedModelName?: string | undefined;
   /** Required as `Authorization: Bearer <key>` on every route but `/health`. */
   apiKey?: string | undefined;
+  /** Folders whose files a request may name by absolute path or file: URL (default: none, data URIs only). */
+  allowLocalMedia?: readonly string[] | undefined;
   /** `Access-Control-Allow-Origin` value (e.g. `*`); absent: no CORS headers. */
   cors?: string | undefined;
   onLoad?: ((e: LoadEvent) => void) | undefined;
@@ -170,6 +173,12 @@ export async function startServer(opts: ServeOptions): Promise<ServeHandle> {
     }
   }
   const style = opts.promptStyle ?? DEFAULT_PROMPT_STYLE;
+  let roots: string[];
+  try {
+    roots = await mediaRoots(opts.allowLocalMedia ?? []);
+  } catch (e) {
+    throw new Vlm2VecError('serve', `--allow-local-media: ${(e as Error).message}`, { cause: e });
+  }
   const metrics = new ServeMetrics();
   let model: ModelThread | undefined;
   let loadError: Error | undefined;
@@ -196,6 +205,7 @@ export async function startServer(opts: ServeOptions): Promise<ServeHandle> {
     dim: model?.dim ?? null,
     ready: model !== undefined,
     prompt_style: style,
+    local_media_folders: roots,
     dtype: opts.dtype ?? 'float32',
     request_forms: ['openai (input: string | string[])', 'vlm2vec (input: [{text, images?, video?}])', 'vllm (messages: chat form)'],
     encoding_formats: ['float', 'base64'],
@@ -279,6 +289,7 @@ export async function startServer(opts: ServeOptions): Promise<ServeHandle> {
       throw new ProtocolError('dimensions', `VLM2Vec is not a Matryoshka model: its embeddings have ${model.dim} dimensions and cannot be ` +
         `shortened (got ${JSON.stringify(dims)}); omit "dimensions"`);
     }
+    await inlineLocalMedia(body, roots, limits.maxBodyBytes);
     const decoded = decodeRequest(body, {
       maxItems: limits.maxItems, maxMediaPerItem: limits.maxMediaPerItem, maxTextChars: limits.maxTextChars,
       maxMediaBytes: limits.maxBodyBytes, imageToken: imageToken(style),
