@@ -11,6 +11,7 @@ test('the public entry exports the embedders, the protocol, the registry, nn and
     'MediaError', 'Vlm2VecError', 'errorDetail', 'formatInput',
     'decodeRequest', 'encodeResponse', 'decodeResponse', 'errorBody', 'errorStatus', 'parseMediaField',
     'registerModel', 'modelRecord', 'resolveModel', 'runEval', 'runEvalV1', 'scoreTask', 'loadTask',
+    'startServer',
   ] as const;
   for (const n of names) assert.equal(typeof (api as Record<string, unknown>)[n], 'function', n);
   assert.equal(typeof api.nn.linear, 'function');

@@ -20,6 +20,8 @@ export {
   mediaField, parseMediaField, ProtocolError, BadResponseError, DEFAULT_REQUEST_LIMITS,
   type DecodedRequest, type DecodeRequestOptions, type RequestLimits, type EmbeddingsResponse, type EncodingFormat, type RemoteProtocol,
 } from './embed/protocol.ts';
+// The embedding server of `vlm2vec serve` (OpenAI-compatible /v1/embeddings, dynamic batching).
+export { startServer, DEFAULT_SERVE_LIMITS, type ServeOptions, type ServeHandle, type ServeLimits } from './serve/server.ts';
 
 // MMEB / MMEB-V2: tasks, loading, evaluation, metrics, aggregation.
 export type { LoadedTask, PredLine, QueryRow, ScoreDict, TaskDef } from './mmeb/tasks/types.ts';
