@@ -140,6 +140,8 @@ async function setUpModel(a: TrainArgs, warn: (m: string) => void, event: (m: st
   } else {
     init = { kind: 'full', freezeVision: a.image_encoder_freeze };
   }
+  const dropout = init.kind === 'adapter' || init.kind === 'new-adapter' ? init.config.loraDropout : 0;
+  if (dropout > 0) warn(`lora_dropout ${dropout} is kept in adapter_config.json, but the training forward here applies no dropout`);
   const configJson = (await readJsonFile('config', join(dir, 'config.json'))) as Record<string, unknown>;
   const config = parseModelConfig(configJson, { file: join(dir, 'config.json'), strict: false });
   if (config.modelType !== resolved.model.config.modelType) {
@@ -182,7 +184,6 @@ export async function runTraining(a: TrainArgs, opts: TrainRunOptions = {}): Pro
   const event = opts.onEvent ?? (() => undefined);
   ensureOutputDir(a.output_dir, { what: 'output folder (--output_dir)', area: 'train' });
   await mkdir(a.output_dir, { recursive: true });
-  if (a.lora_dropout > 0 && a.lora) warn(`--lora_dropout ${a.lora_dropout} is written to adapter_config.json, but the training forward here has no dropout`);
 
   // Data first: a bad config fails before the model loads.
   const sources = readDatasetConfig(a.dataset_config, a.data_basedir === undefined ? {} : { dataBasedir: a.data_basedir });
