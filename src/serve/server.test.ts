@@ -305,6 +305,19 @@ test('API key, CORS, 413, 429 with Retry-After when the queue is full, a gone cl
     assert.match(pre.headers.get('access-control-allow-headers') ?? '', /authorization/);
     assert.equal(srv.url.length > 0 && (await fetch(`${srv.url}/health`)).headers.get('access-control-allow-origin'), null, 'CORS off by default');
 
+    // Clients that announce a huge body, or stop mid-body, and vanish: the server goes on.
+    for (const length of [10 ** 9, 5000]) {
+      await new Promise<void>((resolve) => {
+        const req = request({ host: '127.0.0.1', port: Number(new URL(s.url).port), path: '/v1/embeddings', method: 'POST', headers: { ...auth, 'content-length': String(length) } });
+        req.on('error', () => resolve());
+        req.on('response', () => resolve());
+        req.write('{"input": "abc', () => setTimeout(() => {
+          req.destroy();
+          resolve();
+        }, 20));
+      });
+    }
+    assert.equal((await post({ input: 'still here' }, url, auth)).status, 200);
     const big = await post({ input: 'x'.repeat(2_500_000) }, url, auth);
     assert.equal(big.status, 413);
     assert.match(big.json.error.message, /more than the limit of 2000000/);

@@ -373,6 +373,8 @@ export async function startServer(opts: ServeOptions): Promise<ServeHandle> {
   }
 
   const server: Server = createServer((req, res) => {
+    // A client aborting mid-body makes the request emit 'error'; unheard, that would end the process.
+    req.on('error', () => {});
     if (closing) {
       send(res, 503, { error: { message: 'the server is shutting down', type: 'server_error', param: null, code: 'shutting_down' } });
       req.resume();
