@@ -85,6 +85,7 @@ export function registerServe(program: Command): void {
     .option('--max-wait-ms <n>', 'longest wait for more requests before a partial batch starts', nonNegativeInt('--max-wait-ms'), d.maxWaitMs)
     .option('--max-queue-items <n>', 'items waiting for the model beyond which requests get 429', positiveInt('--max-queue-items'), d.maxQueueItems)
     .option('--max-body-bytes <n>', 'request body limit (413 beyond)', positiveInt('--max-body-bytes'), d.maxBodyBytes)
+    .option('--max-concurrent-requests <n>', 'embeddings requests handled at once (429 beyond, before reading the body)', positiveInt('--max-concurrent-requests'), d.maxConcurrentRequests)
     .option('--max-items <n>', 'items per request', positiveInt('--max-items'), d.maxItems)
     .option('--max-media-per-item <n>', 'images plus video frames per item', positiveInt('--max-media-per-item'), d.maxMediaPerItem)
     .option('--max-frames <n>', 'frames per video', positiveInt('--max-frames'), d.maxFrames)

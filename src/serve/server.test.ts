@@ -369,12 +369,19 @@ test('API key, CORS, 413, 429 with Retry-After when the queue is full, a gone cl
 });
 
 test('a request not answered within --timeout is a 504 and the server goes on; --max-batch-tokens splits passes', async () => {
-  const s = await startServer({ model: MODEL, tokenizer: TOKENIZER_DIR, port: 0, threads: 1, timeoutSeconds: 0.25, maxBatchTokens: 1 });
+  const s = await startServer({ model: MODEL, tokenizer: TOKENIZER_DIR, port: 0, threads: 1, timeoutSeconds: 0.25, maxBatchTokens: 1, maxConcurrentRequests: 1 });
   await s.ready;
   try {
     const url = `${s.url}/v1/embeddings`;
     // 120 items of 2 images each take the tiny model well over 250 ms on one thread.
-    const slow = await post({ input: Array.from({ length: 120 }, (_, i) => ({ text: `<|image_pad|><|image_pad|> ${i}`, images: [uri[IMG_A], uri[IMG_B]] })) }, url);
+    const slowReq = post({ input: Array.from({ length: 120 }, (_, i) => ({ text: `<|image_pad|><|image_pad|> ${i}`, images: [uri[IMG_A], uri[IMG_B]] })) }, url);
+    // --max-concurrent-requests 1: a second request while the first is handled is refused at once.
+    for (let t = 0; s.inFlight === 0 && t < 2000; t += 2) await new Promise((r) => setTimeout(r, 2));
+    const second = await post({ input: 'second' }, url);
+    assert.equal(second.status, 429);
+    assert.equal(second.headers.get('retry-after'), '1');
+    assert.match(second.json.error.message, /--max-concurrent-requests/);
+    const slow = await slowReq;
     assert.equal(slow.status, 504, JSON.stringify(slow.json).slice(0, 200));
     assert.equal(slow.json.error.code, 'timeout');
     assert.match(slow.json.error.message, /not answered within 0\.25 s \(--timeout\)/);

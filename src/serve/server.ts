@@ -39,6 +39,9 @@ export interface ServeLimits {
   maxQueueItems: number;
   /** Bytes of one request body (413 beyond). */
   maxBodyBytes: number;
+  /** Embeddings requests handled at once (429 beyond, before the body is read): with the body
+   *  limit, this bounds the memory held by request bodies. */
+  maxConcurrentRequests: number;
   /** Items per request. */
   maxItems: number;
   /** Frames of one item's video. */
@@ -65,6 +68,8 @@ export const DEFAULT_SERVE_LIMITS: Readonly<ServeLimits> = Object.freeze({
   maxWaitMs: 0,
   maxQueueItems: 4096,
   maxBodyBytes: 64 * 1024 * 1024,
+  // text-embeddings-inference's default.
+  maxConcurrentRequests: 512,
   maxItems: 1024,
   maxFrames: 64,
   maxMediaPerItem: 256,
@@ -211,6 +216,7 @@ export async function startServer(opts: ServeOptions): Promise<ServeHandle> {
     encoding_formats: ['float', 'base64'],
     limits: {
       max_body_bytes: limits.maxBodyBytes,
+      max_concurrent_requests: limits.maxConcurrentRequests,
       max_items_per_request: limits.maxItems,
       max_frames_per_video: limits.maxFrames,
       max_media_per_item: limits.maxMediaPerItem,
@@ -346,6 +352,10 @@ export async function startServer(opts: ServeOptions): Promise<ServeHandle> {
       const t0 = performance.now();
       inFlight++;
       try {
+        if (inFlight > limits.maxConcurrentRequests) {
+          req.resume();
+          throw new QueueFullError(`${inFlight - 1} requests are being handled, the limit (--max-concurrent-requests); retry in 1 s`, 1);
+        }
         await embeddings(req, res);
       } catch (e) {
         const status = sendError(res, e instanceof Error ? e : new Error(String(e)));
