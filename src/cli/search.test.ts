@@ -5,6 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -71,6 +72,9 @@ test('search usage errors: no query, both queries, a folder without an index', a
     r = cli('search', '--db', dir, 'x');
     assert.equal(r.status, 1);
     assert.match(r.stderr, /holds no vlm2vec index .*make one with vlm2vec index --db/);
+    r = cli('search', '--db', join(dir, 'missing'), 'x');
+    assert.match(r.stderr, /missing does not exist: make an index with vlm2vec index --db/);
+    assert.equal(existsSync(join(dir, 'missing')), false, 'no folder left behind');
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -3,6 +3,7 @@
 // is what lets a rerun refuse another model, adapter or instruction instead of mixing two
 // embedding spaces in one table, and lets `search` load the index's own model.
 
+import { existsSync } from 'node:fs';
 import type { Connection, Table } from '@lancedb/lancedb';
 import { Vlm2VecError } from '../errors.ts';
 import type { CandidateInstructions, ItemKind } from './instructions.ts';
@@ -72,6 +73,10 @@ export interface OpenIndex {
 
 /** Opens (or prepares to create) the index at `uri`: a folder, or an `s3://` / `gs://` / `az://` URI. */
 export async function openIndex(uri: string, opts: { mustExist?: boolean; storageOptions?: Record<string, string> | undefined } = {}): Promise<OpenIndex> {
+  // connect() creates a missing local folder: a search must not leave one behind.
+  if (opts.mustExist && !/^[a-z][a-z0-9+.-]*:\/\//i.test(uri) && !existsSync(uri)) {
+    throw new Vlm2VecError('search', `${uri} does not exist: make an index with vlm2vec index --db ${uri}`);
+  }
   const { lance, arrow } = await loadLance();
   const db = await lance.connect(uri, opts.storageOptions ? { storageOptions: opts.storageOptions } : {});
   const names = await db.tableNames();
