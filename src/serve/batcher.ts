@@ -79,7 +79,7 @@ export class Batcher {
     return new Promise((resolve, reject) => {
       const job: Job = { items, enqueued: performance.now(), resolve, reject, gone: false };
       if (signal) {
-        if (signal.aborted) return reject(new CancelledError('request abandoned'));
+        if (signal.aborted) return reject(signal.reason instanceof Error ? signal.reason : new CancelledError('request abandoned'));
         signal.addEventListener('abort', () => this.abandon(job, signal.reason), { once: true });
       }
       this.queue.push(job);

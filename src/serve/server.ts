@@ -280,6 +280,24 @@ export async function startServer(opts: ServeOptions): Promise<ServeHandle> {
   }
 
   async function embeddings(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    // The timeout counts from the request's arrival; a client that goes away abandons its items
+    // (they leave the queue, or their results are dropped).
+    const ctl = new AbortController();
+    const timer = setTimeout(() => ctl.abort(new HttpError(504, 'timeout',
+      `the request was not answered within ${limits.timeoutSeconds} s (--timeout)`, 'timeout')), limits.timeoutSeconds * 1000);
+    const onClose = (): void => {
+      if (!res.writableEnded) ctl.abort(new CancelledError('the client closed the connection'));
+    };
+    res.on('close', onClose);
+    try {
+      await embedRequest(req, res, ctl.signal);
+    } finally {
+      clearTimeout(timer);
+      res.off('close', onClose);
+    }
+  }
+
+  async function embedRequest(req: IncomingMessage, res: ServerResponse, signal: AbortSignal): Promise<void> {
     const raw = await readBody(req, limits.maxBodyBytes);
     let body: unknown;
     try {
@@ -309,22 +327,9 @@ export async function startServer(opts: ServeOptions): Promise<ServeHandle> {
       }
       return { item: strings[index] ? { text: formatInput({ text: item.text }, style).text } : item, index };
     });
-    const ctl = new AbortController();
-    const timer = setTimeout(() => ctl.abort(new HttpError(504, 'timeout',
-      `the request was not answered within ${limits.timeoutSeconds} s (--timeout)`, 'timeout')), limits.timeoutSeconds * 1000);
-    // The client went away: its items leave the queue (or their results are dropped).
-    const onClose = (): void => {
-      if (!res.writableEnded) ctl.abort(new CancelledError('the client closed the connection'));
-    };
-    res.on('close', onClose);
-    try {
-      const { results, queueSeconds } = await batcher.submit(items, ctl.signal);
-      metrics.queueTime.observe(queueSeconds);
-      send(res, 200, answer(decoded, results));
-    } finally {
-      clearTimeout(timer);
-      res.off('close', onClose);
-    }
+    const { results, queueSeconds } = await batcher.submit(items, signal);
+    metrics.queueTime.observe(queueSeconds);
+    send(res, 200, answer(decoded, results));
   }
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -392,8 +397,9 @@ export async function startServer(opts: ServeOptions): Promise<ServeHandle> {
     }
     route(req, res).catch((e: unknown) => sendError(res, e instanceof Error ? e : new Error(String(e))));
   });
-  // Node's own 5-minute request timeout would cut a long queue wait short of --timeout.
-  server.requestTimeout = 0;
+  // Receiving a request (headers and body) is bounded too, against clients that send slowly;
+  // Node checks it every few seconds, so it is coarse.
+  server.requestTimeout = Math.max(1000, limits.timeoutSeconds * 1000);
 
   const host = opts.host ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {
