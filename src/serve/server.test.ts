@@ -102,7 +102,7 @@ const ITEMS: EmbedItem<string>[] = [
 const wire = (it: EmbedItem<string>) => ({ text: it.text, ...(it.images ? { images: it.images.map((p) => uri[p]!) } : {}), ...(it.video ? { video: it.video.map((p) => uri[p]!) } : {}) });
 
 test('/health is 503 while the model loads, then 200; /v1/models and /info describe the model', async () => {
-  const s = await startServer({ model: MODEL, tokenizer: TOKENIZER_DIR, port: 0, threads: 1 });
+  const s = await startServer({ model: MODEL, tokenizer: TOKENIZER_DIR, port: 0, threads: 1, servedModelName: 'tiny-vlm2vec' });
   try {
     const early = await fetch(`${s.url}/health`);
     assert.equal(early.status, 503);
@@ -110,6 +110,17 @@ test('/health is 503 while the model loads, then 200; /v1/models and /info descr
     assert.equal((await post({ input: 'x' }, `${s.url}/v1/embeddings`)).status, 503);
     await s.ready;
     assert.equal((await fetch(`${s.url}/health`)).status, 200);
+    // --served-model-name names the model in /v1/models and in answers.
+    assert.equal(((await (await fetch(`${s.url}/v1/models`)).json()) as { data: { id: string }[] }).data[0]!.id, 'tiny-vlm2vec');
+    assert.equal((await post({ input: 'x' }, `${s.url}/v1/embeddings`)).json.model, 'tiny-vlm2vec');
+    // The Prometheus text has every metric the issue lists, in the exposition format.
+    const m = await (await fetch(`${s.url}/metrics`)).text();
+    for (const name of ['vlm2vec_requests_total 2', 'vlm2vec_request_failures_total{reason="unavailable"} 1', 'vlm2vec_embeddings_total 1',
+      'vlm2vec_tokens_total ', 'vlm2vec_queue_items 0', 'vlm2vec_forward_passes_total 1', 'vlm2vec_ready 1',
+      '# TYPE vlm2vec_request_duration_seconds histogram', 'vlm2vec_request_duration_seconds_bucket{le="+Inf"} 2',
+      '# TYPE vlm2vec_request_queue_duration_seconds histogram', 'vlm2vec_batch_size_bucket{le="1"} 1', '# TYPE vlm2vec_batch_tokens histogram']) {
+      assert.ok(m.includes(name), `${name} missing from /metrics:\n${m}`);
+    }
   } finally {
     await s.close();
   }

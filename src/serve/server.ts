@@ -365,7 +365,7 @@ export async function startServer(opts: ServeOptions): Promise<ServeHandle> {
       } catch (e) {
         const status = sendError(res, e instanceof Error ? e : new Error(String(e)));
         metrics.fail(e instanceof CancelledError ? 'cancelled' : status === 429 ? 'overloaded' : status === 413 ? 'payload_too_large'
-          : status === 504 ? 'timeout' : status >= 500 ? 'server' : 'validation');
+          : status === 504 ? 'timeout' : status === 503 ? 'unavailable' : status >= 500 ? 'server' : 'validation');
         return;
       } finally {
         inFlight--;
