@@ -273,11 +273,14 @@ test('load: 32 concurrent clients, results equal sequential ones, /health answer
   done = true;
   await probe;
   const seconds = (performance.now() - t0) / 1000;
-  // /health was answered during the load; its latency is measured and reported, with a generous
-  // bound (2 cores shared with other test processes: a strict 100 ms would test the machine).
+  // /health was answered during the load; its latency is measured and reported.
   assert.ok(busyHealth >= 1, `/health answered ${busyHealth} times during ${seconds.toFixed(2)} s of load`);
   const sorted = [...health].sort((a, b) => a - b);
   const p99 = sorted[Math.floor(sorted.length * 0.99)]!;
+  const median = sorted[sorted.length >> 1]!;
+  // The issue's 100 ms holds for the median; the tail gets a generous bound because clients, server
+  // and a LocalEmbedder share this test process's event loop on 2 shared cores.
+  assert.ok(median < 100, `/health median ${median.toFixed(1)} ms`);
   assert.ok(p99 < 1000, `/health p99 ${p99.toFixed(1)} ms`);
   // Batching happened: some batch held more than one request's 2 items.
   const after = await (await fetch(`${srv.url}/metrics`)).text();
