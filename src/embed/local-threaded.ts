@@ -7,6 +7,7 @@ import { Vlm2VecError } from '../errors.ts';
 import type { LocalEmbedderOptions } from './local.ts';
 import { MediaError } from './media-error.ts';
 import type { EmbedContext, EmbedItem, Embedder } from './types.ts';
+import { WorkerCalls } from '../util/worker-calls.ts';
 
 type Reply = { id: number; vectors?: Float32Array[]; error?: string; media?: boolean };
 
@@ -19,19 +20,16 @@ type Reply = { id: number; vectors?: Float32Array[]; error?: string; media?: boo
  * await emb.close();
  */
 export class ThreadedLocalEmbedder implements Embedder {
-  private next = 0;
-  private readonly pending = new Map<number, { resolve: (v: Float32Array[]) => void; reject: (e: Error) => void }>();
+  private readonly calls: WorkerCalls<Reply, Float32Array[]>;
 
-  private constructor(private readonly worker: Worker, readonly id: string, readonly dim: number) {
-    worker.on('message', (m: Reply) => {
-      const p = this.pending.get(m.id);
-      if (!p) return;
-      this.pending.delete(m.id);
-      if (m.error === undefined) p.resolve(m.vectors!);
-      else p.reject(m.media === true ? new MediaError(m.error, undefined) : new Vlm2VecError('embed', m.error));
-    });
-    worker.on('error', (e) => this.failAll(e));
-    worker.on('exit', () => this.failAll(new Vlm2VecError('embed', 'the embedding worker exited')));
+  private constructor(worker: Worker, readonly id: string, readonly dim: number) {
+    this.calls = new WorkerCalls<Reply, Float32Array[]>(
+      worker,
+      (m) => m.error === undefined
+        ? { value: m.vectors! }
+        : { error: m.media === true ? new MediaError(m.error, undefined) : new Vlm2VecError('embed', m.error) },
+      () => new Vlm2VecError('embed', 'the embedding worker exited'),
+    );
   }
 
   /** Starts the worker and waits until the model is loaded (load errors are rethrown here). */
@@ -52,20 +50,10 @@ export class ThreadedLocalEmbedder implements Embedder {
   }
 
   embed(items: readonly EmbedItem[], _ctx?: EmbedContext): Promise<Float32Array[]> {
-    const id = this.next++;
-    return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      this.worker.postMessage({ id, items });
-    });
+    return this.calls.call({ items });
   }
 
-  private failAll(e: Error): void {
-    for (const p of this.pending.values()) p.reject(e);
-    this.pending.clear();
-  }
-
-  async close(): Promise<void> {
-    this.worker.removeAllListeners('exit');
-    await this.worker.terminate();
+  close(): Promise<void> {
+    return this.calls.close();
   }
 }

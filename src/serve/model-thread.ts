@@ -6,6 +6,7 @@ import { Worker } from 'node:worker_threads';
 import { Vlm2VecError } from '../errors.ts';
 import type { LoadEvent, LocalEmbedderOptions } from '../embed/local.ts';
 import type { BytesEmbedItem } from '../embed/protocol.ts';
+import { WorkerCalls } from '../util/worker-calls.ts';
 
 /** One item of a batch: the item and its index in its own request (for error messages). */
 export interface WorkItem {
@@ -27,24 +28,20 @@ export type BatchReply = { id: number; results: ItemResult[]; passes: number } |
 
 /** A model loaded in a worker thread. */
 export class ModelThread {
-  private next = 0;
   /** Forward passes run so far. */
   forwardPasses = 0;
-  private readonly pending = new Map<number, { resolve: (r: ItemResult[]) => void; reject: (e: Error) => void }>();
+  private readonly calls: WorkerCalls<BatchReply, ItemResult[]>;
 
-  private constructor(private readonly worker: Worker, readonly id: string, readonly dim: number) {
-    worker.on('message', (m: BatchReply) => {
-      const p = this.pending.get(m.id);
-      if (!p) return;
-      this.pending.delete(m.id);
-      if ('results' in m) {
+  private constructor(worker: Worker, readonly id: string, readonly dim: number) {
+    this.calls = new WorkerCalls<BatchReply, ItemResult[]>(
+      worker,
+      (m) => {
+        if (!('results' in m)) return { error: new Vlm2VecError('serve', m.error) };
         this.forwardPasses += m.passes;
-        p.resolve(m.results);
-      }
-      else p.reject(new Vlm2VecError('serve', m.error));
-    });
-    worker.on('error', (e) => this.failAll(e));
-    worker.on('exit', () => this.failAll(new Vlm2VecError('serve', 'the model worker exited')));
+        return { value: m.results };
+      },
+      () => new Vlm2VecError('serve', 'the model worker exited'),
+    );
   }
 
   /**
@@ -77,20 +74,10 @@ export class ModelThread {
 
   /** Embeds a batch; each item succeeds or fails on its own. */
   run(items: WorkItem[]): Promise<ItemResult[]> {
-    const id = this.next++;
-    return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      this.worker.postMessage({ id, items } satisfies BatchRequest);
-    });
+    return this.calls.call({ items } satisfies Omit<BatchRequest, 'id'>);
   }
 
-  private failAll(e: Error): void {
-    for (const p of this.pending.values()) p.reject(e);
-    this.pending.clear();
-  }
-
-  async close(): Promise<void> {
-    this.worker.removeAllListeners('exit');
-    await this.worker.terminate();
+  close(): Promise<void> {
+    return this.calls.close();
   }
 }
