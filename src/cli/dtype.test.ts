@@ -13,7 +13,8 @@ import * as ort from 'onnxruntime-node';
 import { compareRows, FP16_FIXTURE, fp16Array, fp16Batch } from '../models/qwen2-vl/fixtures.test-helper.ts';
 import { visionIndexInputs } from '../models/qwen2-vl/vision.ts';
 import { configureRuntime } from '../tensor/index.ts';
-import { parseDtypeOption, registerEmbed } from './embed.ts';
+import { registerEmbed } from './embed.ts';
+import { parseDtypeOption } from './model-options.ts';
 import { registerEval } from './eval.ts';
 import { registerExport, runExport, type ExportManifest } from './export.ts';
 

@@ -15,17 +15,18 @@ import { mkdtemp, open, readFile, rm, stat, truncate } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
-import { InvalidArgumentError, Option, type Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { z } from 'zod';
 import { LocalEmbedder, type LoadEvent, type LocalEmbedderOptions } from '../embed/local.ts';
 import { DEFAULT_PROMPT_STYLE, formatInput, PROMPT_STYLES, type PromptStyle } from '../embed/prompt.ts';
 import type { EmbedItem } from '../embed/types.ts';
 import { Vlm2VecError, errorDetail } from '../errors.ts';
-import { parseWeightDtype, type WeightDtype } from '../models/common/float16.ts';
+import type { WeightDtype } from '../models/common/float16.ts';
 import { sampleFramePaths } from '../io/media/frames.ts';
 import { extractVideoFrames } from '../io/media/video.ts';
 import { checkOutputFile, ensureOutputDir, writeFileAtomic } from '../util/fs.ts';
 import { hiddenAlias, pointToHelp, positiveInt } from '../util/cli-args.ts';
+import { addLocalModelOptions } from './model-options.ts';
 import { formatDuration, loadReporter, ProgressBar, type ProgressStream } from './progress.ts';
 
 const InputLine = z
@@ -326,23 +327,6 @@ export async function runEmbed(opts: EmbedJobOptions): Promise<EmbedJobResult> {
   return finish();
 }
 
-/** Help text of `--dtype` (embed, eval --model, export). */
-export const DTYPE_HELP = 'weights: float32 (default) or float16 (matrices held in float16, compute in float32: ' +
-  'about half the weight memory, ~20-30% slower on CPU, embeddings within ~1e-3 of float32)';
-
-/**
- * Commander parser of `--dtype` (a clear error with a did-you-mean for fp16/half).
- *
- * @example program.option('--dtype <dtype>', DTYPE_HELP, parseDtypeOption)
- */
-export function parseDtypeOption(v: string): WeightDtype {
-  try {
-    return parseWeightDtype(v, '--dtype');
-  } catch (e) {
-    throw new InvalidArgumentError(errorDetail(e, 'weights'));
-  }
-}
-
 /** `vlm2vec embed --help` examples (exported for its test). */
 export const EMBED_EXAMPLES = `
 Examples:
@@ -374,18 +358,12 @@ prompt settings, and a run with other ones is refused (use another --out).
 
 /** Registers `vlm2vec embed`. */
 export function registerEmbed(program: Command): void {
-  const cmd = pointToHelp(program.command('embed'))
+  const cmd = addLocalModelOptions(pointToHelp(program.command('embed'))
     .description('Embed JSONL items ({instruction?, text?, image?, video?} per line) with a local VLM2Vec / Qwen2-VL model')
     .requiredOption('-m, --model <dir|hub-id>', 'model folder (config.json + safetensors or pytorch_model.bin), hub id owner/name[@rev], or PEFT adapter folder')
     .requiredOption('-i, --input <file>', 'JSONL input, one item per line (relative media paths: relative to its folder)')
-    .requiredOption('-o, --out <file>', 'JSONL output: {"index", "embedding"} per line (reused to resume)')
-    .option('--adapter <dir|hub-id>', 'PEFT LoRA/DoRA adapter merged into --model at load')
-    .option('--tokenizer <dir>', 'folder with tokenizer.json (default: the model folder, then the adapter, then the base)')
+    .requiredOption('-o, --out <file>', 'JSONL output: {"index", "embedding"} per line (reused to resume)'))
     .option('--batch-size <n>', 'items per forward pass', positiveInt('--batch-size'), 8)
-    .option('--threads <n>', 'ONNX Runtime threads', positiveInt('--threads'))
-    .option('--dtype <dtype>', DTYPE_HELP, parseDtypeOption)
-    .option('--min-pixels <n>', "image min pixels (default 3136, VLM2Vec's)", positiveInt('--min-pixels'))
-    .option('--max-pixels <n>', "image max pixels (default 1003520, VLM2Vec's)", positiveInt('--max-pixels'))
     .addOption(new Option('--prompt-style <style>', 'prompt format').choices([...PROMPT_STYLES]).default(DEFAULT_PROMPT_STYLE));
   hiddenAlias(cmd, '--output <file>', 'out');
   cmd

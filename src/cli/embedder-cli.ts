@@ -10,7 +10,7 @@ import { Vlm2VecError } from '../errors.ts';
 import type { WeightDtype } from '../models/common/float16.ts';
 import { promptStyles } from '../models/registry.ts';
 import { nonNegativeInt, positiveInt } from '../util/cli-args.ts';
-import { DTYPE_HELP, parseDtypeOption } from './embed.ts';
+import { addLocalModelOptions } from './model-options.ts';
 import { loadReporter, type ProgressStream } from './progress.ts';
 
 /** Parsed values of the options {@link addEmbedderOptions} declares, plus `--model` and `--style`. */
@@ -43,7 +43,7 @@ const LOCAL_ONLY = ['adapter', 'tokenizer', 'threads', 'dtype', 'minPixels', 'ma
  * @example addEmbedderOptions(program.command('eval').requiredOption('-m, --model <url|dir|hub-id>', '…', collectList))
  */
 export function addEmbedderOptions(cmd: Command): Command {
-  return cmd
+  cmd
     .option('--model-name <name>', 'model name sent in requests (default: read from GET <base>/models); part of the cache key')
     .addOption(new Option('--protocol <protocol>', 'wire protocol: vlm2vec (batched {text, images, video} items) or vllm ' +
       '(vLLM /v1/embeddings chat form, one item per request, no video)').choices(['vlm2vec', 'vllm']).default('vlm2vec'))
@@ -53,13 +53,8 @@ export function addEmbedderOptions(cmd: Command): Command {
     .option('--no-cache', 'do not read or write the embedding cache')
     .option('--retries <n>', 'retries of a failed request before giving up', nonNegativeInt('--retries'), 5)
     .option('--timeout <seconds>', 'timeout of one request', positiveInt('--timeout'), 300)
-    .option('--api-key <key>', 'API key sent as a Bearer token (default: $VLM2VEC_API_KEY)')
-    .option('--adapter <dir|hub-id>', 'local model: PEFT LoRA/DoRA adapter merged into --model at load')
-    .option('--tokenizer <dir>', 'local model: folder with tokenizer.json (default: model, then adapter, then base folder)')
-    .option('--threads <n>', 'local model: ONNX Runtime threads', positiveInt('--threads'))
-    .option('--dtype <dtype>', `local model: ${DTYPE_HELP}`, parseDtypeOption)
-    .option('--min-pixels <n>', 'local model: image min pixels (default 3136, VLM2Vec\'s)', positiveInt('--min-pixels'))
-    .option('--max-pixels <n>', 'local model: image max pixels (default 1003520, VLM2Vec\'s)', positiveInt('--max-pixels'));
+    .option('--api-key <key>', 'API key sent as a Bearer token (default: $VLM2VEC_API_KEY)');
+  return addLocalModelOptions(cmd, 'local model: ');
 }
 
 /**

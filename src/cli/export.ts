@@ -23,7 +23,7 @@ import { Vlm2VecError } from '../errors.ts';
 import { loadAdapter } from '../io/weights/peft.ts';
 import { modelRecord, type ExportManifest } from '../models/registry.ts';
 import { parseWeightDtype, type WeightDtype } from '../models/common/float16.ts';
-import { DTYPE_HELP, parseDtypeOption } from './embed.ts';
+import { DTYPE_HELP, parseDtypeOption } from './model-options.ts';
 import { checkOutputDir, ensureOutputDir } from '../util/fs.ts';
 import { hiddenAlias, nonNegativeInt, pointToHelp } from '../util/cli-args.ts';
 import { loadReporter } from './progress.ts';

@@ -9,7 +9,7 @@ import { DEFAULT_INDEX_THRESHOLD, indexFolder } from '../search/folder-index.ts'
 import type { WeightDtype } from '../models/common/float16.ts';
 import { pointToHelp, positiveInt } from '../util/cli-args.ts';
 import { isDirSync } from '../util/fs.ts';
-import { DTYPE_HELP, parseDtypeOption } from './embed.ts';
+import { addLocalModelOptions } from './model-options.ts';
 import { formatDuration, loadReporter, ProgressBar } from './progress.ts';
 
 interface IndexCliOptions {
@@ -51,18 +51,12 @@ S3: credentials and region from the usual AWS environment variables (LanceDB's s
 
 /** Registers `vlm2vec index`. */
 export function registerIndex(program: Command): void {
-  pointToHelp(program.command('index'))
+  addLocalModelOptions(pointToHelp(program.command('index'))
     .description('Embed the images, PDF pages, videos and texts of a folder into a LanceDB vector index (incremental)')
     .requiredOption('-m, --model <dir|hub-id>', 'model folder, hub id owner/name[@rev], or PEFT adapter folder')
     .requiredOption('-i, --input <folder>', 'folder to index (recursively)')
-    .requiredOption('--db <dir|uri>', 'LanceDB database: a folder, or s3:// gs:// az:// URI')
-    .option('--adapter <dir|hub-id>', 'PEFT LoRA/DoRA adapter merged into --model at load')
-    .option('--tokenizer <dir>', 'folder with tokenizer.json (default: the model folder, then the adapter, then the base)')
+    .requiredOption('--db <dir|uri>', 'LanceDB database: a folder, or s3:// gs:// az:// URI'))
     .option('--batch-size <n>', 'items per forward pass', positiveInt('--batch-size'), 8)
-    .option('--threads <n>', 'ONNX Runtime threads', positiveInt('--threads'))
-    .option('--dtype <dtype>', DTYPE_HELP, parseDtypeOption)
-    .option('--min-pixels <n>', "image min pixels (default 3136, VLM2Vec's)", positiveInt('--min-pixels'))
-    .option('--max-pixels <n>', "image max pixels (default 1003520, VLM2Vec's)", positiveInt('--max-pixels'))
     .option('--image-instruction <text>', 'instruction of image items', DEFAULT_CANDIDATE_INSTRUCTIONS.image)
     .option('--page-instruction <text>', 'instruction of PDF pages', DEFAULT_CANDIDATE_INSTRUCTIONS.page)
     .option('--video-instruction <text>', 'instruction of videos', DEFAULT_CANDIDATE_INSTRUCTIONS.video)

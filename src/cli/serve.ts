@@ -7,7 +7,7 @@ import { DEFAULT_PROMPT_STYLE, PROMPT_STYLES, type PromptStyle } from '../embed/
 import type { WeightDtype } from '../models/common/float16.ts';
 import { DEFAULT_SERVE_LIMITS, startServer, type ServeLimits } from '../serve/server.ts';
 import { collectList, intAtLeast, nonNegativeInt, pointToHelp, positiveInt } from '../util/cli-args.ts';
-import { DTYPE_HELP, parseDtypeOption } from './embed.ts';
+import { addLocalModelOptions } from './model-options.ts';
 import { loadReporter } from './progress.ts';
 
 /** `vlm2vec serve --help` examples (exported for its test). */
@@ -63,15 +63,9 @@ interface ServeCliOptions extends Partial<ServeLimits> {
 /** Registers `vlm2vec serve`. */
 export function registerServe(program: Command): void {
   const d = DEFAULT_SERVE_LIMITS;
-  pointToHelp(program.command('serve'))
+  addLocalModelOptions(pointToHelp(program.command('serve'))
     .description('Serve a local VLM2Vec model over HTTP: OpenAI-compatible multimodal /v1/embeddings with dynamic batching')
-    .requiredOption('-m, --model <dir|hub-id>', 'model folder, hub id owner/name[@rev], or PEFT adapter folder')
-    .option('--adapter <dir|hub-id>', 'PEFT LoRA/DoRA adapter merged into --model at load')
-    .option('--tokenizer <dir>', 'folder with tokenizer.json (default: the model folder, then the adapter, then the base)')
-    .option('--dtype <dtype>', DTYPE_HELP, parseDtypeOption)
-    .option('--threads <n>', 'ONNX Runtime threads', positiveInt('--threads'))
-    .option('--min-pixels <n>', "image min pixels (default 3136, VLM2Vec's)", positiveInt('--min-pixels'))
-    .option('--max-pixels <n>', "image max pixels after resizing (default 1003520, VLM2Vec's)", positiveInt('--max-pixels'))
+    .requiredOption('-m, --model <dir|hub-id>', 'model folder, hub id owner/name[@rev], or PEFT adapter folder'))
     .addOption(new Option('--prompt-style <style>', 'prompt format of OpenAI-form strings').choices([...PROMPT_STYLES]).default(DEFAULT_PROMPT_STYLE))
     .option('--host <addr>', 'address to listen on (0.0.0.0: every interface)', '127.0.0.1')
     .option('--port <n>', 'port (0: any free port)', nonNegativeInt('--port'), 8000)
