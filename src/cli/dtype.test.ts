@@ -20,9 +20,9 @@ import { registerExport, runExport, type ExportManifest } from './export.ts';
 
 configureRuntime({ threads: 1 });
 
-test('--dtype accepts float32/float16 and rejects anything else naming the flag', async () => {
-  assert.equal(parseDtypeOption('float16'), 'float16');
-  assert.equal(parseDtypeOption('float32'), 'float32');
+test('--dtype accepts float32/float16/int8/q4/q4-128 and rejects anything else naming the flag', async () => {
+  for (const d of ['float16', 'float32', 'int8', 'q4', 'q4-128']) assert.equal(parseDtypeOption(d), d);
+  assert.throws(() => parseDtypeOption('q8'), /got "q8" \(did you mean 'int8'\?\)/);
   for (const [register, args] of [
     [registerEmbed, ['embed', '--model', 'm', '--input', 'i', '--output', 'o']],
     [registerExport, ['export', '--model', 'm', '--out', 'o']],
@@ -31,7 +31,7 @@ test('--dtype accepts float32/float16 and rejects anything else naming the flag'
     const program = new Command('vlm2vec').exitOverride().configureOutput({ writeErr: () => undefined });
     register(program);
     await assert.rejects(program.parseAsync([...args, '--dtype', 'fp16'], { from: 'user' }),
-      /--dtype must be 'float32' or 'float16', got "fp16" \(did you mean 'float16'\?\)/, `${args[0]}`);
+      /--dtype must be one of 'float32', 'float16', 'int8', 'q4', 'q4-128', got "fp16" \(did you mean 'float16'\?\)/, `${args[0]}`);
   }
   // eval: --dtype is a local-model option, refused for endpoints.
   const program = new Command('vlm2vec').exitOverride().configureOutput({ writeErr: () => undefined });

@@ -7,11 +7,13 @@ import { parseWeightDtype, type WeightDtype } from '../models/common/float16.ts'
 import { positiveInt } from '../util/cli-args.ts';
 
 /** Help text of `--dtype`. */
-export const DTYPE_HELP = 'weights: float32 (default) or float16 (matrices held in float16, compute in float32: ' +
-  'about half the weight memory, ~20-30% slower on CPU, embeddings within ~1e-3 of float32)';
+export const DTYPE_HELP = 'weights: float32 (default); float16 (matrices held in float16, compute in float32: ' +
+  'about half the weight memory, ~20-30% slower on CPU, embeddings within ~1e-3 of float32); ' +
+  'int8 (linear matrices int8 per channel, int8 compute) or q4 / q4-128 (4-bit blocks of 32 / 128): ' +
+  'inference only, see docs/quantization.md for speed and accuracy';
 
 /**
- * Commander parser of `--dtype` (a clear error with a did-you-mean for fp16/half).
+ * Commander parser of `--dtype` (a clear error with a did-you-mean for fp16/half/q8/int4...).
  *
  * @example program.option('--dtype <dtype>', DTYPE_HELP, parseDtypeOption)
  */

@@ -1,12 +1,14 @@
 // Element types of the engine and their mapping to JS typed arrays and ONNX TensorProto codes.
 // bfloat16 is deliberately absent: ORT's JS API has no bf16 tensors, so checkpoints convert it on load.
+// uint8 / int8 exist for quantized weights (packed 4-bit blocks, int8 matrices, zero points): no
+// arithmetic primitive accepts them, only leaves, casts and the quantized matmul (ops/quant.ts).
 
 import { Vlm2VecError } from '../errors.ts';
 
 /** Element type of a tensor. */
-export type DType = 'float32' | 'float16' | 'float64' | 'int64' | 'int32' | 'bool';
+export type DType = 'float32' | 'float16' | 'float64' | 'int64' | 'int32' | 'bool' | 'uint8' | 'int8';
 
-export const DTYPES: readonly DType[] = ['float32', 'float16', 'float64', 'int64', 'int32', 'bool'];
+export const DTYPES: readonly DType[] = ['float32', 'float16', 'float64', 'int64', 'int32', 'bool', 'uint8', 'int8'];
 
 /** Typed array holding the elements of each dtype (float16 as raw IEEE half bits). */
 export interface TypedArrayOf {
@@ -16,6 +18,8 @@ export interface TypedArrayOf {
   int64: BigInt64Array;
   int32: Int32Array;
   bool: Uint8Array;
+  uint8: Uint8Array;
+  int8: Int8Array;
 }
 export type TypedArray = TypedArrayOf[DType];
 
@@ -27,6 +31,8 @@ export const ONNX_DTYPE: Record<DType, number> = {
   int64: 7,
   float16: 10,
   float64: 11,
+  uint8: 2,
+  int8: 3,
 };
 
 /** Bytes per element. */
@@ -37,6 +43,8 @@ export const DTYPE_BYTES: Record<DType, number> = {
   int64: 8,
   int32: 4,
   bool: 1,
+  uint8: 1,
+  int8: 1,
 };
 
 export function isFloat(d: DType): boolean {
@@ -61,7 +69,10 @@ export function allocTyped(d: DType, n: number): TypedArray {
     case 'int32':
       return new Int32Array(n);
     case 'bool':
+    case 'uint8':
       return new Uint8Array(n);
+    case 'int8':
+      return new Int8Array(n);
     default: {
       const never: never = d;
       throw new Vlm2VecError('tensor', `unknown dtype ${String(never)}`);
@@ -76,7 +87,13 @@ export function dtypeOfTyped(a: TypedArray): DType {
   if (a instanceof BigInt64Array) return 'int64';
   if (a instanceof Int32Array) return 'int32';
   if (a instanceof Uint16Array) return 'float16';
+  if (a instanceof Int8Array) return 'int8';
   return 'bool';
+}
+
+/** Whether `a` is the typed array that holds dtype `d` (a Uint8Array holds both bool and uint8). */
+export function holdsDType(a: TypedArray, d: DType): boolean {
+  return d === 'uint8' ? a instanceof Uint8Array : dtypeOfTyped(a) === d;
 }
 
 /** Converts one float to IEEE half bits (round to nearest even). */

@@ -2,20 +2,26 @@
 // 'float16') every matrix held as float16 and cast to float32 in the graph right before its
 // MatMul, compute staying float32 — on ORT's CPU EP float16 buys memory, not speed. Vectors
 // (biases, norm weights) are rounded to float16 values but stored as float32. The measurements
-// behind these choices, the accuracy and the costs: docs/float16.md.
+// behind these choices, the accuracy and the costs: docs/float16.md. The quantized dtypes (int8,
+// q4, q4-128) hold linear matrices packed (common/quantize.ts, docs/quantization.md), embedding
+// tables as float16, and every other tensor in exact float32.
 // Which tensors are matrices and which are stored transposed comes from each parameter's role
 // (common/param-spec.ts), not from its name.
 
 import { Vlm2VecError } from '../../errors.ts';
 import { f16ToF32, f32ToF16 } from '../../io/weights/safetensors-dtype.ts';
 import type { Tensor } from '../../tensor/index.ts';
-import { cast, fromArray, transpose } from '../../tensor/index.ts';
+import { cast, fromArray, isQuantized, transpose } from '../../tensor/index.ts';
 import type { ParamSpec } from './param-spec.ts';
+import { quantizeInt8, quantizeQ4, quantizedTensor, quantSchemeOf, type QuantizedMatrix } from './quantize.ts';
 
-/** How the weights are held: float32, or float16 matrices computed in float32 (see the file comment). */
-export type WeightDtype = 'float32' | 'float16';
+/**
+ * How the weights are held: float32, float16 matrices computed in float32 (see the file comment),
+ * or quantized linear matrices: int8 per channel, 4-bit in blocks of 32 ('q4') or 128 ('q4-128').
+ */
+export type WeightDtype = 'float32' | 'float16' | 'int8' | 'q4' | 'q4-128';
 
-export const WEIGHT_DTYPES: readonly WeightDtype[] = ['float32', 'float16'];
+export const WEIGHT_DTYPES: readonly WeightDtype[] = ['float32', 'float16', 'int8', 'q4', 'q4-128'];
 
 /**
  * Checks a user-given dtype (CLI flag, option object) and names where it came from.
@@ -25,8 +31,9 @@ export const WEIGHT_DTYPES: readonly WeightDtype[] = ['float32', 'float16'];
 export function parseWeightDtype(value: unknown, where = 'dtype'): WeightDtype {
   if (value === undefined) return 'float32';
   if (typeof value === 'string' && (WEIGHT_DTYPES as readonly string[]).includes(value)) return value as WeightDtype;
-  const hint = value === 'fp16' || value === 'half' ? " (did you mean 'float16'?)" : value === 'fp32' ? " (did you mean 'float32'?)" : '';
-  throw new Vlm2VecError('weights', `${where} must be 'float32' or 'float16', got ${JSON.stringify(value)}${hint}`);
+  const hints: Record<string, string> = { fp16: 'float16', half: 'float16', fp32: 'float32', q8: 'int8', uint8: 'int8', int4: 'q4', q4_0: 'q4', 'q4-32': 'q4', q4f16: 'q4' };
+  const hint = typeof value === 'string' && hints[value] ? ` (did you mean '${hints[value]}'?)` : '';
+  throw new Vlm2VecError('weights', `${where} must be one of ${WEIGHT_DTYPES.map((d) => `'${d}'`).join(', ')}, got ${JSON.stringify(value)}${hint}`);
 }
 
 /**
@@ -34,7 +41,10 @@ export function parseWeightDtype(value: unknown, where = 'dtype'): WeightDtype {
  * half bits) is stored transposed, [in, out] (`transposed: true`), so its graph needs no Transpose
  * per call: linear's `x·Wᵀ` then reads the Cast output directly.
  */
-export type HostTensor = { data: Float32Array; shape: number[] } | { data: Uint16Array; shape: number[]; transposed: boolean };
+export type HostTensor =
+  | { data: Float32Array; shape: number[] }
+  | { data: Uint16Array; shape: number[]; transposed: boolean }
+  | { data: QuantizedMatrix['q']; shape: number[]; quantized: QuantizedMatrix };
 
 /** Host weights by canonical name. */
 export type HostWeights = Map<string, HostTensor>;
@@ -47,6 +57,17 @@ export function heldAsHalf(spec: HeldSpec): boolean {
 /** Whose float16 copy is stored [in, out]: linear weights (embedding tables are gathered by row). */
 export function storedTransposed(spec: HeldSpec): boolean {
   return spec.role === 'linear';
+}
+
+/** Matrices quantized under int8 / q4: 2-D linear weights (a Conv kernel used as one stays float). */
+export function heldQuantized(spec: HeldSpec): boolean {
+  return spec.role === 'linear' && spec.shape.length === 2;
+}
+
+/** Whether `dtype` holds `spec` as float16 bits (float16: every matrix; quantized dtypes: embedding tables). */
+export function heldHalf(spec: HeldSpec, dtype: WeightDtype): boolean {
+  if (dtype === 'float16') return heldAsHalf(spec);
+  return quantSchemeOf(dtype) !== undefined && spec.role === 'embedding' && spec.shape.length >= 2;
 }
 
 /** What holding needs to know of a parameter. */
@@ -90,12 +111,33 @@ function transposeHalf(src: Uint16Array, rows: number, cols: number): Uint16Arra
 export function holdTensor(spec: HeldSpec, data: Float32Array, dtype: WeightDtype): HostTensor {
   const shape = [...spec.shape];
   if (dtype === 'float32') return { data, shape };
+  const quant = quantSchemeOf(dtype);
+  if (quant && heldQuantized(spec)) {
+    const [n, k] = shape as [number, number];
+    const q = quant.scheme === 'int8' ? quantizeInt8(data, n, k, spec.path) : quantizeQ4(data, n, k, quant.blockSize, spec.path);
+    return { data: q.q, shape, quantized: q };
+  }
+  if (quant && !heldHalf(spec, dtype)) return { data, shape }; // vectors and kernels stay exact float32
   const half = f32ToF16(data);
   checkHalfRange(spec.path, half, () => data);
   if (!heldAsHalf(spec)) return { data: f16ToF32(half), shape };
   if (!storedTransposed(spec)) return { data: half, shape, transposed: false };
   const rows = shape[0]!;
   return { data: transposeHalf(half, rows, half.length / rows), shape, transposed: true };
+}
+
+/**
+ * The dtype a built parameter tree holds, read from its token-embedding table and one linear
+ * weight (a quantized weight carries its scheme and block size).
+ *
+ * @example heldDtypeOf(params.model.embed_tokens.weight, params.model.layers[0].mlp.up_proj.weight) // 'q4'
+ */
+export function heldDtypeOf(embeddingTable: Tensor, linearWeight: Tensor | undefined): WeightDtype {
+  if (linearWeight && isQuantized(linearWeight)) {
+    const a = linearWeight.attrs as { scheme: 'int8' | 'q4'; blockSize: number };
+    return a.scheme === 'int8' ? 'int8' : a.blockSize === 32 ? 'q4' : 'q4-128';
+  }
+  return embeddingTable.dtype === 'float16' ? 'float16' : 'float32';
 }
 
 /**
@@ -121,8 +163,9 @@ export function heldTensor(host: HostWeights, spec: Pick<ParamSpec, 'path' | 'sh
   const w = host.get(spec.path);
   if (!w) throw new Vlm2VecError('weights', `tensor ${spec.path} was not loaded`);
   const dims = [...(spec.use ?? w.shape)];
+  if ('quantized' in w) return quantizedTensor(w.quantized);
   if (w.data instanceof Float32Array) return fromArray(w.data, dims, 'float32');
-  if (!('transposed' in w) || !w.transposed) return fromArray(w.data, dims, 'float16');
+  if (!('transposed' in w) || !w.transposed) return fromArray(w.data as Uint16Array, dims, 'float16');
   if (dims.length !== 2) throw new Vlm2VecError('weights', `float16 tensor ${spec.path} is stored transposed but used as [${dims.join(', ')}]`);
   return transpose(cast(fromArray(w.data, [dims[1]!, dims[0]!], 'float16'), 'float32'));
 }

@@ -1,13 +1,13 @@
 // Checkpoint → host weights, for any architecture: every tensor of a parameter spec list is
-// found (under its canonical name), shape-checked, widened or held as float16
-// (common/float16.ts), and a PEFT adapter is merged on the way in (common/merge-adapter.ts).
+// found (under its canonical name), shape-checked, widened, held as float16 or quantized
+// (common/float16.ts, common/quantize.ts), and a PEFT adapter is merged on the way in (common/merge-adapter.ts).
 
 import { Vlm2VecError } from '../../errors.ts';
 import type { Checkpoint } from '../../io/weights/checkpoint.ts';
 import type { PeftAdapter } from '../../io/weights/peft.ts';
 import { toFloat16, toFloat32 } from '../../io/weights/safetensors-dtype.ts';
 import { TORCH_DTYPE_BYTES } from '../../io/weights/torch-pickle.ts';
-import { checkHalfRange, heldAsHalf, holdTensor, parseWeightDtype, storedTransposed, type HostWeights, type WeightDtype } from './float16.ts';
+import { checkHalfRange, heldHalf, holdTensor, parseWeightDtype, storedTransposed, type HostWeights, type WeightDtype } from './float16.ts';
 import { mergeAdapterInto } from './merge-adapter.ts';
 import type { ParamSpec } from './param-spec.ts';
 
@@ -80,7 +80,7 @@ export async function readWeights(ckpt: Checkpoint, specs: readonly ParamSpec[],
       bytesDone += bytesOf(stored);
       onProgress({ type: 'weights', file: info.file, shard: shards.indexOf(info.file) + 1, shards: shards.length, bytesDone, bytesTotal });
     }
-    if (dtype === 'float16' && !adapted.has(name) && heldAsHalf(spec) && !storedTransposed(spec)) {
+    if (!adapted.has(name) && heldHalf(spec, dtype) && !storedTransposed(spec)) {
       // The largest tensor (token embeddings, 0.9 GB in float32 for Qwen2-VL-2B) never widens.
       let half = toFloat16(raw.dtype, raw.data, stored);
       if (half === raw.data) half = new Uint16Array(half);
@@ -97,7 +97,7 @@ export async function readWeights(ckpt: Checkpoint, specs: readonly ParamSpec[],
     onProgress?.({ type: 'adapter', dir: adapter.dir, modules: adapter.modules.size });
     mergeAdapterInto(host, adapter);
   }
-  if (dtype === 'float16') {
+  if (dtype !== 'float32') {
     for (const name of adapted) {
       const w = host.get(name);
       const spec = expected.get(name);

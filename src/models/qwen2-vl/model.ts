@@ -30,7 +30,7 @@ import { hasMedia, packText, packVision, type Qwen2VLBatch } from './batch.ts';
 import { textGraph, visionGraph, type PooledTensors } from './forward.ts';
 import { visionIndexInputs } from './vision.ts';
 import { buildParams, readQwen2VLWeights, type Qwen2VLParams } from './weights.ts';
-import { FLOAT16_SESSION, parseWeightDtype, type WeightDtype } from '../common/float16.ts';
+import { FLOAT16_SESSION, heldDtypeOf, parseWeightDtype, type WeightDtype } from '../common/float16.ts';
 import type { ModelLoadEvent } from '../common/weights.ts';
 
 export type { Qwen2VLBatch } from './batch.ts';
@@ -91,10 +91,13 @@ function detachBuffers(tree: unknown): void {
     // A float16-held matrix is a lazy Transpose(Cast(constant)): its buffer is on the constant.
     let t = leaf;
     while (t.value === undefined && t.inputs.length === 1 && (t.prim === 'cast' || t.prim === 'permute')) t = t.inputs[0]!;
-    const buf = t.value?.buffer;
-    // Never a small shared buffer (Node's 8 KB Buffer pool backs unrelated Buffers): only
-    // buffers the weight owns outright, or large ones (file reads holding several weights).
-    if (buf instanceof ArrayBuffer && buf.byteLength > 0 && (buf.byteLength === t.value!.byteLength || buf.byteLength >= 1 << 20)) buffers.add(buf);
+    // A quantized matrix (--dtype int8/q4) is a dequantize node over its packed constants.
+    for (const c of t.prim === 'dequantize' ? t.inputs : [t]) {
+      const buf = c.value?.buffer;
+      // Never a small shared buffer (Node's 8 KB Buffer pool backs unrelated Buffers): only
+      // buffers the weight owns outright, or large ones (file reads holding several weights).
+      if (buf instanceof ArrayBuffer && buf.byteLength > 0 && (buf.byteLength === c.value!.byteLength || buf.byteLength >= 1 << 20)) buffers.add(buf);
+    }
   }
   for (const buf of buffers) structuredClone(buf, { transfer: [buf] });
   // The transferred memory belongs to the dropped clones until a full GC collects them; V8 does
@@ -144,7 +147,7 @@ export class Qwen2VLModel {
   readonly dtype: WeightDtype;
 
   private constructor(readonly config: Qwen2VLConfig, readonly params: Qwen2VLParams, readonly source: string) {
-    this.dtype = params.model.embed_tokens.weight.dtype === 'float16' ? 'float16' : 'float32';
+    this.dtype = heldDtypeOf(params.model.embed_tokens.weight, params.model.layers[0]?.mlp.up_proj.weight);
   }
 
   /** Loads config.json (flat 4.x or nested 5.x layout) and the weights of `dir` (safetensors, else pytorch_model.bin). */

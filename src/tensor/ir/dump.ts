@@ -55,6 +55,8 @@ export function fmtAttrs(p: PrimitiveName, attrs: PrimAttrs[PrimitiveName]): str
       return ` ${a.start}..${a.end} step ${a.step}`;
     case 'full':
       return ` ${fmtShape(a.shape as string[])} value=${a.value}`;
+    case 'dequantize': case 'quantMatMul':
+      return ` ${a.scheme} [${a.n},${a.k}]${a.scheme === 'q4' ? ` block=${a.blockSize} accuracy=${a.accuracyLevel}` : ''}`;
     default: {
       const never: never = p;
       return String(never);

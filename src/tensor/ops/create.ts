@@ -2,7 +2,7 @@
 
 import { Vlm2VecError } from '../../errors.ts';
 import type { DType, TypedArray } from '../dtype.ts';
-import { DTYPES, dtypeOfTyped, typedFromNumbers } from '../dtype.ts';
+import { DTYPES, dtypeOfTyped, holdsDType, typedFromNumbers } from '../dtype.ts';
 import type { Dim, Shape } from '../shape.ts';
 import { fmtShape, numel } from '../shape.ts';
 import { Tensor } from '../tensor.ts';
@@ -23,7 +23,7 @@ function checkDType(d: string, op: string): DType {
 export function fromArray(data: TypedArray | readonly number[], shape: readonly number[], dtype?: DType): Tensor {
   const d = dtype ?? (Array.isArray(data) ? 'float32' : dtypeOfTyped(data as TypedArray));
   checkDType(d, 'fromArray');
-  const arr = Array.isArray(data) || dtypeOfTyped(data as TypedArray) !== d ? typedFromNumbers(d, data as ArrayLike<number>) : (data as TypedArray);
+  const arr = Array.isArray(data) || !holdsDType(data as TypedArray, d) ? typedFromNumbers(d, data as ArrayLike<number>) : (data as TypedArray);
   if (numel(shape, 'fromArray') !== arr.length) {
     throw new Vlm2VecError('fromArray', `shape ${fmtShape(shape)} needs ${numel(shape)} elements, data has ${arr.length}`);
   }

@@ -5,3 +5,4 @@ export * from './shape.ts';
 export * from './reduce.ts';
 export * from './compose.ts';
 export * from './fused.ts';
+export * from './quant.ts';

@@ -33,6 +33,20 @@ export interface FusedAttrs {
   reference: Tensor;
 }
 
+/**
+ * A quantized [N, K] weight matrix (primitives/quant.ts): 'int8' per output channel, or 'q4'
+ * blocks of `blockSize` along K; `accuracyLevel` is MatMulNBits' (4 = int8 compute, 1 = float32).
+ */
+export interface QuantAttrs {
+  scheme: 'int8' | 'q4';
+  n: number;
+  k: number;
+  /** q4 only (0 for int8). */
+  blockSize: number;
+  /** q4 only (0 for int8). */
+  accuracyLevel: number;
+}
+
 /** Attributes of each primitive. The keys are the primitive names. */
 export interface PrimAttrs {
   constant: { data: TypedArray };
@@ -87,6 +101,8 @@ export interface PrimAttrs {
   cumsum: { axis: number; exclusive: boolean; reverse: boolean };
   arange: { start: number; end: Dim; step: number; dtype: DType };
   full: { shape: Dim[]; value: number; dtype: DType };
+  dequantize: QuantAttrs;
+  quantMatMul: QuantAttrs;
 }
 
 export type PrimitiveName = keyof PrimAttrs;

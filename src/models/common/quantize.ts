@@ -1,0 +1,195 @@
+// Quantized weight matrices for inference (--dtype int8 | q4 | q4-128), for every architecture:
+// the quantizers, their exact inverse, and the tensors the graphs capture. What runs, why, and
+// what it costs: docs/quantization.md. tools/reference/quantize_weights.py is the numpy reference
+// these must equal bit for bit (src/models/common/quantize.test.ts).
+//
+// - int8: per output channel, symmetric. scale[n] = max|W[n,:]| / 127, q = clamp(rint(W/scale),
+//   ±127), stored transposed [K, N] for com.microsoft DynamicQuantizeMatMul, which quantizes the
+//   activations per call (uint8, asymmetric, one scale per tensor) and multiplies in integers.
+// - q4: blocks of `blockSize` (32, or 128 for 'q4-128') along K for each output row, asymmetric:
+//   lo = min(0, block), hi = max(0, block), scale = (hi − lo)/15, zp = clamp(rint(−lo/scale), 0,
+//   15), q = clamp(rint(W/scale) + zp, 0, 15); packed two per byte, low nibble first, as
+//   com.microsoft MatMulNBits reads them ([N, blocks, blockSize/2], zero points [N, ⌈blocks/2⌉]).
+//   A ragged last block (K not a multiple) is padded with zeros. MatMulNBits runs with
+//   accuracy_level 4 (activations quantized to int8 per block, integer dot products).
+// All arithmetic is float32 (Math.fround) with round-half-to-even, as numpy's float32 rint does.
+
+import { Vlm2VecError } from '../../errors.ts';
+import type { Tensor, Tree } from '../../tensor/index.ts';
+import { dequantize, fromArray, isQuantized, treeMap, type QuantAttrs } from '../../tensor/index.ts';
+
+/** A quantized [N, K] matrix (checkpoint layout [out, in]) in the kernels' layout (file comment). */
+export interface QuantizedMatrix {
+  readonly scheme: 'int8' | 'q4';
+  /** Output features (rows of the checkpoint's weight). */
+  readonly n: number;
+  /** Input features. */
+  readonly k: number;
+  /** q4: values per block along K; int8: 0. */
+  readonly blockSize: number;
+  /** int8: q [K, N]; q4: packed nibbles [N, blocks, blockSize/2]. */
+  readonly q: Int8Array | Uint8Array;
+  /** int8: [N]; q4: [N, blocks]. */
+  readonly scales: Float32Array;
+  /** q4: packed zero points [N, ⌈blocks/2⌉]; int8: none (symmetric). */
+  readonly zeroPoints: Uint8Array | undefined;
+}
+
+/** The quantization a weight dtype asks for, or undefined for float32 / float16. */
+export function quantSchemeOf(dtype: string): { scheme: 'int8' | 'q4'; blockSize: number } | undefined {
+  if (dtype === 'int8') return { scheme: 'int8', blockSize: 0 };
+  if (dtype === 'q4') return { scheme: 'q4', blockSize: 32 };
+  if (dtype === 'q4-128') return { scheme: 'q4', blockSize: 128 };
+  return undefined;
+}
+
+/** MatMulNBits' accuracy_level for q4: 4 = int8 compute (the fast path; docs/quantization.md). */
+export const Q4_ACCURACY_LEVEL = 4;
+
+/** Round half to even, as numpy's rint (Math.round rounds halves up). */
+function rint(x: number): number {
+  const r = Math.round(x);
+  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+function checkMatrix(what: string, w: Float32Array, n: number, k: number): void {
+  if (!Number.isInteger(n) || !Number.isInteger(k) || n <= 0 || k <= 0 || w.length !== n * k) {
+    throw new Vlm2VecError('quantize', `${what}: expected a [${n}, ${k}] float32 matrix, found ${w.length} values`);
+  }
+  for (let i = 0; i < w.length; i++) {
+    if (!Number.isFinite(w[i]!)) throw new Vlm2VecError('quantize', `${what}: element ${i} is ${w[i]}; only finite weights can be quantized`);
+  }
+}
+
+/**
+ * Per-output-channel symmetric int8 (file comment).
+ *
+ * @example const q = quantizeInt8(w, 1536, 8960); q.q // Int8Array [8960 · 1536], laid out [K, N]
+ */
+export function quantizeInt8(w: Float32Array, n: number, k: number, what = 'matrix'): QuantizedMatrix {
+  checkMatrix(what, w, n, k);
+  const q = new Int8Array(n * k);
+  const scales = new Float32Array(n);
+  for (let r = 0; r < n; r++) {
+    let amax = 0;
+    for (let c = 0; c < k; c++) amax = Math.max(amax, Math.abs(w[r * k + c]!));
+    // An all-zero row dequantizes to zeros whatever its scale; 1 keeps the division finite.
+    const s = amax === 0 ? 1 : Math.fround(amax / 127);
+    scales[r] = s;
+    for (let c = 0; c < k; c++) q[c * n + r] = Math.min(127, Math.max(-127, rint(Math.fround(w[r * k + c]! / s))));
+  }
+  return { scheme: 'int8', n, k, blockSize: 0, q, scales, zeroPoints: undefined };
+}
+
+/**
+ * Block-wise asymmetric 4-bit in MatMulNBits' layout (file comment).
+ *
+ * @example const q = quantizeQ4(w, 8960, 1536, 32); q.q.length // 8960 · 48 · 16
+ */
+export function quantizeQ4(w: Float32Array, n: number, k: number, blockSize = 32, what = 'matrix'): QuantizedMatrix {
+  checkMatrix(what, w, n, k);
+  if (blockSize < 16 || (blockSize & (blockSize - 1)) !== 0) throw new Vlm2VecError('quantize', `${what}: block size must be a power of two ≥ 16, got ${blockSize}`);
+  const blocks = Math.ceil(k / blockSize);
+  const half = blockSize / 2;
+  const zpBytes = Math.ceil(blocks / 2);
+  const q = new Uint8Array(n * blocks * half);
+  const scales = new Float32Array(n * blocks);
+  const zeroPoints = new Uint8Array(n * zpBytes);
+  const vals = new Uint8Array(blockSize);
+  for (let r = 0; r < n; r++) {
+    for (let b = 0; b < blocks; b++) {
+      const c0 = b * blockSize;
+      const c1 = Math.min(k, c0 + blockSize);
+      let lo = 0;
+      let hi = 0;
+      for (let c = c0; c < c1; c++) {
+        const v = w[r * k + c]!;
+        if (v < lo) lo = v;
+        if (v > hi) hi = v;
+      }
+      const s = hi === lo ? 1 : Math.fround(Math.fround(hi - lo) / 15);
+      const zp = Math.min(15, Math.max(0, rint(Math.fround(-lo / s))));
+      vals.fill(zp); // padding past K: zero weights
+      for (let c = c0; c < c1; c++) vals[c - c0] = Math.min(15, Math.max(0, rint(Math.fround(w[r * k + c]! / s)) + zp));
+      const at = (r * blocks + b) * half;
+      for (let j = 0; j < half; j++) q[at + j] = vals[2 * j]! | (vals[2 * j + 1]! << 4);
+      scales[r * blocks + b] = s;
+      zeroPoints[r * zpBytes + (b >> 1)]! |= zp << ((b & 1) * 4);
+    }
+  }
+  return { scheme: 'q4', n, k, blockSize, q, scales, zeroPoints };
+}
+
+/**
+ * The float32 [N, K] matrix a quantized one stands for: int8 q·scale, q4 (q − zp)·scale, each
+ * one float32 product (what the kernels dequantize to).
+ *
+ * @example const w2 = dequantizeMatrix(quantizeInt8(w, n, k)); // ≈ w, [N, K]
+ */
+export function dequantizeMatrix(m: QuantizedMatrix): Float32Array {
+  const { n, k } = m;
+  const out = new Float32Array(n * k);
+  if (m.scheme === 'int8') {
+    for (let r = 0; r < n; r++) for (let c = 0; c < k; c++) out[r * k + c] = Math.fround(m.q[c * n + r]! * m.scales[r]!);
+    return out;
+  }
+  const blocks = Math.ceil(k / m.blockSize);
+  const zpBytes = Math.ceil(blocks / 2);
+  for (let r = 0; r < n; r++) {
+    for (let c = 0; c < k; c++) {
+      const b = Math.floor(c / m.blockSize);
+      const j = c - b * m.blockSize;
+      const byte = m.q[(r * blocks + b) * (m.blockSize / 2) + (j >> 1)]!;
+      const v = (byte >> ((j & 1) * 4)) & 15;
+      const zp = (m.zeroPoints![r * zpBytes + (b >> 1)]! >> ((b & 1) * 4)) & 15;
+      out[r * k + c] = Math.fround((v - zp) * m.scales[r * blocks + b]!);
+    }
+  }
+  return out;
+}
+
+/**
+ * The graph tensor of a quantized matrix: a float32 [N, K] `dequantize` node over the packed
+ * constants (they become initializers under jit). `linear` multiplies from the packed form
+ * (src/nn/linear.ts); any other use dequantizes.
+ *
+ * @example const w = quantizedTensor(quantizeQ4(data, 8960, 1536)); // float32 [8960, 1536]
+ */
+export function quantizedTensor(m: QuantizedMatrix, accuracyLevel = Q4_ACCURACY_LEVEL): Tensor {
+  const attrs: QuantAttrs = { scheme: m.scheme, n: m.n, k: m.k, blockSize: m.blockSize, accuracyLevel: m.scheme === 'q4' ? accuracyLevel : 0 };
+  if (m.scheme === 'int8') return dequantize([fromArray(m.q, [m.k, m.n], 'int8'), fromArray(m.scales, [m.n], 'float32')], attrs);
+  const blocks = Math.ceil(m.k / m.blockSize);
+  return dequantize([
+    fromArray(m.q, [m.n, blocks, m.blockSize / 2], 'uint8'),
+    fromArray(m.scales, [m.n, blocks], 'float32'),
+    fromArray(m.zeroPoints!, [m.n, Math.ceil(blocks / 2)], 'uint8'),
+  ], attrs);
+}
+
+/** The quantized matrix behind a {@link quantizedTensor} (its constants, not copied). */
+export function quantizedMatrixOf(t: Tensor): QuantizedMatrix {
+  if (!isQuantized(t) || t.inputs.some((i) => i.value === undefined)) throw new Vlm2VecError('quantize', `expected a quantized weight of constants, found ${t.prim}`);
+  const a = t.attrs as QuantAttrs;
+  const [q, s, zp] = t.inputs.map((i) => i.value!);
+  return { scheme: a.scheme, n: a.n, k: a.k, blockSize: a.blockSize, q: q as Int8Array | Uint8Array, scales: s as Float32Array, zeroPoints: zp as Uint8Array | undefined };
+}
+
+/**
+ * The same parameter tree with every quantized weight replaced by its dequantized float32 matrix:
+ * the float reference the quantized graphs are tested against (docs/quantization.md).
+ *
+ * @example const ref = Qwen2VLModel.fromParams(cfg, dequantizedParams(model.params));
+ */
+export function dequantizedParams<T extends Tree<Tensor>>(tree: T): T {
+  return treeMap(tree, (t) => (isQuantized(t) ? fromArray(dequantizeMatrix(quantizedMatrixOf(t)), [...t.shape] as number[], 'float32') : t)) as T;
+}
+
+/**
+ * The same parameter tree with every q4 weight multiplied at MatMulNBits accuracy level `level`
+ * (1: float32 compute, slower, no activation rounding; 4: int8 compute, the default).
+ *
+ * @example const exact = withQ4AccuracyLevel(model.params, 1);
+ */
+export function withQ4AccuracyLevel<T extends Tree<Tensor>>(tree: T, level: number): T {
+  return treeMap(tree, (t) => (isQuantized(t) && (t.attrs as QuantAttrs).scheme === 'q4' ? dequantize(t.inputs, { ...(t.attrs as QuantAttrs), accuracyLevel: level }) : t)) as T;
+}

@@ -1,0 +1,41 @@
+// Quantized weight matrices (inference only; rules and layouts in primitives/quant.ts and
+// docs/quantization.md). A quantized weight is an ordinary float32 [N, K] tensor — a `dequantize`
+// node over packed integer constants — so parameter trees, shapes and any other use keep working;
+// `linear` (src/nn/linear.ts) recognizes it and multiplies from the packed form instead.
+
+import { Vlm2VecError } from '../../errors.ts';
+import type { QuantAttrs } from '../primitives/types.ts';
+import { fmtShape } from '../shape.ts';
+import type { Tensor } from '../tensor.ts';
+import { makeNode } from '../ir/node.ts';
+
+export type { QuantAttrs };
+
+/**
+ * The float32 [N, K] matrix that quantized constants stand for. int8: `[q int8 [K, N], scale
+ * float32 [N]]` (W[n,k] = q[k,n]·scale[n]); q4: `[packed uint8 [N, blocks, bs/2], scales float32
+ * [N, blocks], zero points uint8 [N, ⌈blocks/2⌉]]` (MatMulNBits' layout, low nibble first).
+ *
+ * @example const w = dequantize([q, s], { scheme: 'int8', n: 8, k: 16, blockSize: 0, accuracyLevel: 0 }); // float32 [8, 16]
+ */
+export function dequantize(quantized: readonly Tensor[], attrs: QuantAttrs): Tensor {
+  return makeNode('dequantize', quantized, { ...attrs });
+}
+
+/** Whether `w` is a quantized weight (a {@link dequantize} node), so x·Wᵀ can run from the packed form. */
+export function isQuantized(w: Tensor): boolean {
+  return w.prim === 'dequantize';
+}
+
+/**
+ * x·Wᵀ for a quantized weight `w` (a {@link dequantize} node), as one ORT kernel on the packed
+ * constants: com.microsoft DynamicQuantizeMatMul (int8; x quantized to uint8 per call, per
+ * tensor) or MatMulNBits (4-bit, with `w`'s accuracy level). No gradient: differentiating
+ * through it throws.
+ *
+ * @example const y = quantMatMul(x, w); // x [B, T, K] → [B, T, N]
+ */
+export function quantMatMul(x: Tensor, w: Tensor): Tensor {
+  if (w.prim !== 'dequantize') throw new Vlm2VecError('quantMatMul', `w must be a quantized weight (a dequantize node), found ${w.prim} ${fmtShape(w.shape)}`);
+  return makeNode('quantMatMul', [x, ...w.inputs], { ...(w.attrs as QuantAttrs) });
+}

@@ -1,0 +1,107 @@
+// Quantized weights (inference only). `dequantize` turns packed integer constants back into the
+// float32 [N, K] matrix they stand for (standard ONNX ops: DequantizeLinear for int8, bit masks and
+// shifts for 4-bit blocks); `quantMatMul` is x·Wᵀ straight from the packed form through one ORT
+// contrib kernel (com.microsoft DynamicQuantizeMatMul for int8, MatMulNBits for 4-bit), which is
+// where the speed and the memory saving are. The layouts are documented in docs/quantization.md
+// and produced by src/models/common/quantize.ts.
+//
+// Neither has a gradient. DynamicQuantizeMatMul and MatMulNBits with accuracy_level 4 quantize the
+// activations on the fly, and that rounding has no useful derivative; the integer inputs have none
+// at all. Differentiating through quantMatMul is refused with a typed error rather than silently
+// cut (a LoRA trained on a quantized base would otherwise get wrong gradients upstream).
+import { Vlm2VecError } from '../../errors.ts';
+import type { Tensor } from '../tensor.ts';
+import { dimEq, fmtShape } from '../shape.ts';
+import type { LowerCtx, PrimitiveDef, QuantAttrs } from './types.ts';
+
+/** The quantized constants a scheme needs, in order, with their dtypes and shapes. */
+export function quantInputSpec(a: QuantAttrs): { what: string; dtype: 'int8' | 'uint8' | 'float32'; shape: number[] }[] {
+  if (a.scheme === 'int8') {
+    return [
+      { what: 'weights', dtype: 'int8', shape: [a.k, a.n] },
+      { what: 'scales', dtype: 'float32', shape: [a.n] },
+    ];
+  }
+  const blocks = Math.ceil(a.k / a.blockSize);
+  return [
+    { what: 'packed weights', dtype: 'uint8', shape: [a.n, blocks, a.blockSize / 2] },
+    { what: 'scales', dtype: 'float32', shape: [a.n, blocks] },
+    { what: 'zero points', dtype: 'uint8', shape: [a.n, Math.ceil(blocks / 2)] },
+  ];
+}
+
+function checkQuantInputs(op: string, qs: readonly Tensor[], a: QuantAttrs): void {
+  if (a.scheme === 'q4' && (a.blockSize < 16 || (a.blockSize & (a.blockSize - 1)) !== 0)) {
+    throw new Vlm2VecError(op, `4-bit block size must be a power of two ≥ 16, got ${a.blockSize}`);
+  }
+  const spec = quantInputSpec(a);
+  if (qs.length !== spec.length) throw new Vlm2VecError(op, `${a.scheme} expects ${spec.length} quantized inputs, got ${qs.length}`);
+  spec.forEach((s, i) => {
+    const t = qs[i]!;
+    if (t.dtype !== s.dtype || t.rank !== s.shape.length || t.shape.some((d, j) => d !== s.shape[j])) {
+      throw new Vlm2VecError(op, `${a.scheme} ${s.what}: expected ${s.dtype}${fmtShape(s.shape)}, found ${t.dtype}${fmtShape(t.shape)}`);
+    }
+  });
+}
+
+/** Lowers 4-bit nibbles packed two per byte (low nibble first) along the last axis to float32, doubling it. */
+function unpackNibbles(ctx: LowerCtx, packed: string, outShape: readonly number[]): string {
+  const lo = ctx.emit('BitwiseAnd', [packed, ctx.scalar(15, 'uint8')]);
+  const hi = ctx.emit('BitShift', [packed, ctx.scalar(4, 'uint8')], { direction: { kind: 'string', value: 'RIGHT' } });
+  const axis = outShape.length; // a new last axis: [..., bytes, 2]
+  const pair = ctx.emit('Concat', [ctx.emit('Unsqueeze', [lo, ctx.i64([axis])]), ctx.emit('Unsqueeze', [hi, ctx.i64([axis])])], { axis: { kind: 'int', value: axis } });
+  return ctx.emit('Cast', [ctx.emit('Reshape', [pair, ctx.i64([...outShape])])], { to: { kind: 'int', value: 1 } });
+}
+
+export const dequantize: PrimitiveDef<'dequantize'> = {
+  infer(inputs, a) {
+    checkQuantInputs('dequantize', inputs, a);
+    return { shape: [a.n, a.k], dtype: 'float32' };
+  },
+  lower(ctx, ins, node) {
+    const a = node.attrs;
+    if (a.scheme === 'int8') {
+      const wt = ctx.emit('DequantizeLinear', [ins[0]!, ins[1]!], { axis: { kind: 'int', value: 1 } }); // [K, N]
+      return ctx.emit('Transpose', [wt], { perm: { kind: 'ints', value: [1, 0] } });
+    }
+    const blocks = Math.ceil(a.k / a.blockSize);
+    const q = unpackNibbles(ctx, ins[0]!, [a.n, blocks, a.blockSize]); // [N, nb, bs]
+    const zpAll = unpackNibbles(ctx, ins[2]!, [a.n, 2 * Math.ceil(blocks / 2)]);
+    const zp = ctx.emit('Slice', [zpAll, ctx.i64([0]), ctx.i64([blocks]), ctx.i64([1])]); // [N, nb]
+    const unsq = (t: string) => ctx.emit('Unsqueeze', [t, ctx.i64([2])]);
+    const w = ctx.emit('Mul', [ctx.emit('Sub', [q, unsq(zp)]), unsq(ins[1]!)]); // [N, nb, bs]
+    const flat = ctx.emit('Reshape', [w, ctx.i64([a.n, blocks * a.blockSize])]);
+    return blocks * a.blockSize === a.k ? flat : ctx.emit('Slice', [flat, ctx.i64([0]), ctx.i64([a.k]), ctx.i64([1])]);
+  },
+  vjp: null, // integer constants: nothing to differentiate
+};
+
+export const quantMatMul: PrimitiveDef<'quantMatMul'> = {
+  infer(inputs, a) {
+    const x = inputs[0];
+    if (!x || x.dtype !== 'float32' || x.rank < 2 || !dimEq(x.shape[x.rank - 1]!, a.k)) {
+      throw new Vlm2VecError('quantMatMul', `x must be float32 [..., ${a.k}], found ${x ? `${x.dtype}${fmtShape(x.shape)}` : 'nothing'}`);
+    }
+    checkQuantInputs('quantMatMul', inputs.slice(1), a);
+    return { shape: [...x.shape.slice(0, -1), a.n], dtype: 'float32' };
+  },
+  lower(ctx, ins, node) {
+    const a = node.attrs;
+    if (a.scheme === 'int8') return ctx.emit('DynamicQuantizeMatMul', [ins[0]!, ins[1]!, ins[2]!], {}, 'com.microsoft');
+    const attrs = {
+      K: { kind: 'int', value: a.k },
+      N: { kind: 'int', value: a.n },
+      bits: { kind: 'int', value: 4 },
+      block_size: { kind: 'int', value: a.blockSize },
+      accuracy_level: { kind: 'int', value: a.accuracyLevel },
+    } as const;
+    return ctx.emit('MatMulNBits', [ins[0]!, ins[1]!, ins[2]!, ins[3]!], attrs, 'com.microsoft');
+  },
+  vjp: (node) => {
+    throw new Vlm2VecError(
+      'quantMatMul',
+      `${node.attrs.scheme} [${node.attrs.n}, ${node.attrs.k}] weights are inference-only: quantized matmuls have no gradient; ` +
+        "load the model with dtype 'float32' (or 'float16') to train or differentiate it",
+    );
+  },
+};
