@@ -3,7 +3,7 @@
 
 import { Vlm2VecError } from '../errors.ts';
 import type { Tensor } from '../tensor/index.ts';
-import { add, dimEq, div, fmtShape, gather, matmul, mul, sqrt, square, stopGradient, sum, transpose } from '../tensor/index.ts';
+import { add, dimEq, div, fmtShape, gather, isQuantized, matmul, mul, quantMatMul, sqrt, square, stopGradient, sum, transpose } from '../tensor/index.ts';
 
 /** Parameters of `torch.nn.Linear`, optionally with a LoRA adapter (PEFT's names and layouts). */
 export interface LinearParams {
@@ -37,7 +37,8 @@ export function linear(p: LinearParams, x: Tensor, name = 'linear'): Tensor {
   if (p.weight.rank !== 2) {
     throw new Vlm2VecError('nn', `${name}.weight: expected [out, in], found ${fmtShape(p.weight.shape)}`);
   }
-  let y = matmul(x, transpose(p.weight)); // [..., out]
+  // A quantized weight (--dtype int8 / q4) multiplies from its packed form: docs/quantization.md.
+  let y = isQuantized(p.weight) ? quantMatMul(x, p.weight) : matmul(x, transpose(p.weight)); // [..., out]
   if (p.lora_magnitude_vector !== undefined) {
     if (p.lora_A === undefined || p.lora_B === undefined) throw new Vlm2VecError('nn', `${name}: a DoRA magnitude needs lora_A and lora_B`);
     y = mul(add(y, loraDelta(p, x, name)), doraScale(p, name));
