@@ -124,6 +124,22 @@ export interface TrainableEncoder<P, B> {
   rows(batch: B): number;
   /** Rows [start, end) of a batch at its full padded length, as the reference's chunks keep it. */
   sliceRows(batch: B, start: number, end: number): B;
-  /** Pooled reps [rows, D]: L2-normalized (`--normalize True`) or the pooled hidden states. */
-  reps(params: P, batch: B): Tensor;
+  /**
+   * Pooled reps [rows, D]: L2-normalized (`--normalize True`) or the pooled hidden states.
+   * `random` is given by a training step only: it makes the forward stochastic (LoRA dropout)
+   * as a pure function of it, so GradCache's two passes over a chunk agree; without it the
+   * forward is deterministic (evaluation).
+   */
+  reps(params: P, batch: B, random?: RepsRandom): Tensor;
+}
+
+/**
+ * Where a training forward draws its randomness (LoRA dropout masks): the run's seed, the
+ * optimizer step, the side (0 queries, 1 targets) and the chunk's first row in its side's batch.
+ */
+export interface RepsRandom {
+  readonly seed: number;
+  readonly step: number;
+  readonly side: 0 | 1;
+  readonly firstRow: number;
 }
