@@ -7,8 +7,9 @@
 //
 // Resume (`--resume_from auto | <step>`) restores what decides the rest of the run: the trained
 // weights (float32, as saved), AdamW's moments and step count, the scheduler step, the sampler
-// position (epoch, batch) and the log history. Nothing else is random while training (the
-// trainable forward has no dropout; the mixture is a function of the seed), so a resumed run
+// position (epoch, batch) and the log history. Nothing else is random while training (LoRA
+// dropout masks are a function of the seed and the step, nn/dropout.ts; the mixture is a
+// function of the seed), so a resumed run
 // computes exactly the steps an uninterrupted one would, and ends with the same bits (loop.test.ts).
 //
 // Logged values follow HF's Trainer (transformers 5.18 `_maybe_log_save_evaluate`): `loss` is the
@@ -140,8 +141,6 @@ async function setUpModel(a: TrainArgs, warn: (m: string) => void, event: (m: st
   } else {
     init = { kind: 'full', freezeVision: a.image_encoder_freeze };
   }
-  const dropout = init.kind === 'adapter' || init.kind === 'new-adapter' ? init.config.loraDropout : 0;
-  if (dropout > 0) warn(`lora_dropout ${dropout} is kept in adapter_config.json, but the training forward here applies no dropout`);
   const configJson = (await readJsonFile('config', join(dir, 'config.json'))) as Record<string, unknown>;
   const config = parseModelConfig(configJson, { file: join(dir, 'config.json'), strict: false });
   if (config.modelType !== resolved.model.config.modelType) {
@@ -211,7 +210,7 @@ export async function runTraining(a: TrainArgs, opts: TrainRunOptions = {}): Pro
     ...ADAMW_DEFAULTS, beta1: a.adam_beta1, beta2: a.adam_beta2, eps: a.adam_epsilon, weightDecay: a.weight_decay,
     learningRate: a.learning_rate, schedule: a.lr_scheduler_type, warmupSteps, totalSteps: maxSteps, maxGradNorm: a.max_grad_norm,
     temperature: a.temperature, gradCache: a.grad_cache ? { qChunkSize: a.gc_q_chunk_size, pChunkSize: a.gc_p_chunk_size } : undefined,
-    decay: (path) => decays(path, model.role(path)),
+    decay: (path) => decays(path, model.role(path)), seed: a.seed,
   });
 
   let position: SamplerPosition = { epoch: 0, batch: 0 };
