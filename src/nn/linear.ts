@@ -3,7 +3,8 @@
 
 import { Vlm2VecError } from '../errors.ts';
 import type { Tensor } from '../tensor/index.ts';
-import { add, dimEq, div, fmtShape, gather, isQuantized, matmul, mul, quantMatMul, sqrt, square, stopGradient, sum, transpose } from '../tensor/index.ts';
+import { applyDropout, type LoraDropout } from './dropout.ts';
+import { add, dimEq, div, fmtShape, gather, isQuantized, matmul, mul, quantMatMul, sqrt, square, stopGradient, sub, sum, transpose } from '../tensor/index.ts';
 
 /** Parameters of `torch.nn.Linear`, optionally with a LoRA adapter (PEFT's names and layouts). */
 export interface LinearParams {
@@ -19,6 +20,8 @@ export interface LinearParams {
   lora_scaling?: number | undefined;
   /** DoRA's magnitude m [out] (PEFT's `lora_magnitude_vector`): makes the layer DoRA. */
   lora_magnitude_vector?: { weight: Tensor } | undefined;
+  /** LoRA dropout on the adapter's input (training forwards only; nn/dropout.ts). */
+  lora_dropout?: LoraDropout | undefined;
 }
 
 /** Parameters of `torch.nn.Embedding`. */
@@ -41,12 +44,25 @@ export function linear(p: LinearParams, x: Tensor, name = 'linear'): Tensor {
   let y = isQuantized(p.weight) ? quantMatMul(x, p.weight) : matmul(x, transpose(p.weight)); // [..., out]
   if (p.lora_magnitude_vector !== undefined) {
     if (p.lora_A === undefined || p.lora_B === undefined) throw new Vlm2VecError('nn', `${name}: a DoRA magnitude needs lora_A and lora_B`);
-    y = mul(add(y, loraDelta(p, x, name)), doraScale(p, name));
-    return p.bias === undefined ? y : add(y, p.bias);
+    const scale = doraScale(p, name);
+    if (!dropping(p)) {
+      y = mul(add(y, loraDelta(p, x, name)), scale);
+      return p.bias === undefined ? y : add(y, p.bias);
+    }
+    // peft's DoRA with dropout active (DoraLinearVariant.forward: base_result = None): the base
+    // output keeps the undropped input, the DoRA terms use the dropped one x̃, whose base product
+    // is computed again: y = x Wᵀ + b + (scale − 1)·(x̃ Wᵀ) + scale·s·(x̃ Aᵀ) Bᵀ.
+    const xd = applyDropout(x, p.lora_dropout!);
+    if (p.bias !== undefined) y = add(y, p.bias);
+    const baseDropped = matmul(xd, transpose(p.weight));
+    return add(y, add(mul(baseDropped, sub(scale, 1)), mul(loraDelta(p, xd, name), scale)));
   }
   if (p.bias !== undefined) y = add(y, p.bias);
-  return p.lora_A === undefined && p.lora_B === undefined ? y : add(y, loraDelta(p, x, name));
+  if (p.lora_A === undefined && p.lora_B === undefined) return y;
+  return add(y, loraDelta(p, dropping(p) ? applyDropout(x, p.lora_dropout!) : x, name)); // lora_B(lora_A(dropout(x)))·s
 }
+
+const dropping = (p: LinearParams): boolean => p.lora_dropout !== undefined && p.lora_dropout.p > 0;
 
 /**
  * DoRA's per-output scale m / ‖W + s·BA‖_row, the norm detached as PEFT's DoraLinearLayer

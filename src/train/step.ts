@@ -9,13 +9,15 @@
 //   2. the loss over all reps and its gradient w.r.t. the reps (the "cache"),
 //   3. per chunk again, the encoder's VJP with the cached rep gradients as cotangents, summed into
 //      the parameter gradients.
-// The reference replays each chunk's RNG state in pass 2 so dropout masks match; our trainable
-// forwards have no dropout, so both passes are the same function.
+// The reference replays each chunk's RNG state in pass 3 so its dropout masks match pass 1's.
+// Here the masks are a function of (seed, step, side, row: models/encoder.ts RepsRandom,
+// nn/dropout.ts), so both passes over a chunk draw the same ones by construction, and a row's
+// masks are those the whole-batch step gives it.
 // Gradients come back as host Float32Arrays in the leaves' treeFlatten order (what optim.ts takes);
 // `TrainStep` puts the two together: gradient, clip, AdamW, schedule, new parameter tensors.
 
 import { Vlm2VecError } from '../errors.ts';
-import type { TrainableEncoder } from '../models/encoder.ts';
+import type { RepsRandom, TrainableEncoder } from '../models/encoder.ts';
 import type { Tensor } from '../tensor/index.ts';
 import { fromArray, realize, treeFlatten, valueAndGrad, vjp } from '../tensor/index.ts';
 import { infoNCE } from './loss.ts';
@@ -25,7 +27,12 @@ import { decays, OptimizerLoop, type OptimizerLoopOptions, type TrainableParam }
 export interface StepOptions {
   /** InfoNCE temperature (`--temperature`). */
   temperature: number;
+  /** The run's seed and the optimizer step: a stochastic forward (LoRA dropout) draws from them; absent: none. */
+  random?: { seed: number; step: number } | undefined;
 }
+
+const randomOf = (opts: StepOptions, side: 0 | 1, firstRow: number): RepsRandom | undefined =>
+  opts.random === undefined ? undefined : { ...opts.random, side, firstRow };
 
 /** GradCache's chunk sizes (`--gc_q_chunk_size`, `--gc_p_chunk_size`). */
 export interface GradCacheOptions extends StepOptions {
@@ -55,7 +62,7 @@ function leavesOf<P>(params: P): { leaves: Tensor[]; paths: string[] } {
  * @example const { loss, grads } = await plainStep(enc, lora, queries, targets, { temperature: 0.02 });
  */
 export async function plainStep<P, B>(enc: TrainableEncoder<P, B>, params: P, queries: B, targets: B, opts: StepOptions): Promise<StepGradients> {
-  const f = valueAndGrad((p: P) => infoNCE(enc.reps(p, queries), enc.reps(p, targets), opts));
+  const f = valueAndGrad((p: P) => infoNCE(enc.reps(p, queries, randomOf(opts, 0, 0)), enc.reps(p, targets, randomOf(opts, 1, 0)), opts));
   const [loss, grads] = f(params) as unknown as [Tensor, P];
   const g = leavesOf(grads).leaves;
   await realize([loss, ...g]);
@@ -77,8 +84,8 @@ function chunks(n: number, size: number, what: string): [number, number][] {
  */
 export async function gradCacheStep<P, B>(enc: TrainableEncoder<P, B>, params: P, queries: B, targets: B, opts: GradCacheOptions): Promise<StepGradients> {
   const sides = [
-    { batch: queries, ranges: chunks(enc.rows(queries), opts.qChunkSize, 'gc_q_chunk_size') },
-    { batch: targets, ranges: chunks(enc.rows(targets), opts.pChunkSize, 'gc_p_chunk_size') },
+    { side: 0 as const, batch: queries, ranges: chunks(enc.rows(queries), opts.qChunkSize, 'gc_q_chunk_size') },
+    { side: 1 as const, batch: targets, ranges: chunks(enc.rows(targets), opts.pChunkSize, 'gc_p_chunk_size') },
   ];
   // 1. Reps without gradient, chunk by chunk (nothing is differentiated, so no graph is kept).
   const reps: { data: Float32Array; dim: number }[] = [];
@@ -86,7 +93,7 @@ export async function gradCacheStep<P, B>(enc: TrainableEncoder<P, B>, params: P
     const parts: Float32Array[] = [];
     let dim = 0;
     for (const [a, b] of side.ranges) {
-      const r = enc.reps(params, enc.sliceRows(side.batch, a, b));
+      const r = enc.reps(params, enc.sliceRows(side.batch, a, b), randomOf(opts, side.side, a));
       dim = r.shape[1] as number;
       parts.push(await hostF32(r));
     }
@@ -110,7 +117,7 @@ export async function gradCacheStep<P, B>(enc: TrainableEncoder<P, B>, params: P
     const dim = reps[s]!.dim;
     for (const [a, b] of side.ranges) {
       const chunk = enc.sliceRows(side.batch, a, b);
-      const { vjp: back } = vjp((pp: P) => enc.reps(pp, chunk), params);
+      const { vjp: back } = vjp((pp: P) => enc.reps(pp, chunk, randomOf(opts, side.side, a)), params);
       const cot = fromArray(cache[s]!.slice(a * dim, b * dim), [b - a, dim], 'float32');
       const g = leavesOf(back(cot)[0] as P).leaves;
       await realize(g);
@@ -134,6 +141,8 @@ export interface TrainStepOptions extends OptimizerLoopOptions, StepOptions {
    * specs, since HF also exempts LayerNorm weights whose names do not say "norm".
    */
   decay?: ((path: string) => boolean) | undefined;
+  /** `--seed`: with the optimizer step, the key of the step's dropout masks (default 42, HF's). */
+  seed?: number | undefined;
 }
 
 /** What one step did, as HF logs it. */
@@ -192,10 +201,12 @@ export class TrainStep<P, B> {
    * (naming the step) before anything is updated, so the weights stay those of the last good step.
    */
   async step(queries: B, targets: B): Promise<TrainStepInfo> {
-    const g = this.opts.gradCache
-      ? await gradCacheStep(this.enc, this.current, queries, targets, { temperature: this.opts.temperature, ...this.opts.gradCache })
-      : await plainStep(this.enc, this.current, queries, targets, this.opts);
     const at = this.optimizer.schedulerStep;
+    // The masks of step k are keyed by k itself, so a resumed run draws an unbroken run's masks.
+    const step = { temperature: this.opts.temperature, random: { seed: this.opts.seed ?? 42, step: at } };
+    const g = this.opts.gradCache
+      ? await gradCacheStep(this.enc, this.current, queries, targets, { ...step, ...this.opts.gradCache })
+      : await plainStep(this.enc, this.current, queries, targets, step);
     if (!Number.isFinite(g.loss)) throw new Vlm2VecError('train', `step ${at}: the loss is ${g.loss}; the weights were not updated`);
     const bad = g.grads.findIndex((x) => !x.every(Number.isFinite));
     if (bad >= 0) throw new Vlm2VecError('train', `step ${at}: the gradient of ${g.paths[bad]} is not finite; the weights were not updated`);

@@ -42,6 +42,14 @@ Writes test/fixtures/train/step/:
                         <module>.lora_A.weight; of the embedding table only the rows
                         `embed_tokens.ids`); and the largest |float32 − float64| of those.
 
+  train3.{lora,dora}_dropout.safetensors
+                        the same three steps with LoRA dropout 0.1 (the reference's default) on
+                        the LoRA and the DoRA adapter: peft's lora_dropout modules replaced by
+                        fixed masks from the deterministic spec of src/nn/dropout.ts, implemented
+                        again below in numpy (DROPOUT_SPEC), so torch sees our masks; peft's own
+                        forwards do the rest (for DoRA, the base product of the dropped input).
+  dropout.json          mask samples of that spec (keep 1 / drop 0) for a few sites.
+
 Regenerate from the repository root (deterministic, one thread, under a minute; run after
 model_qwen2vl.py and model_qwen2vl_lora_grad.py):
     tools/reference/.venv/bin/python tools/reference/train_step.py
@@ -50,9 +58,15 @@ model_qwen2vl.py and model_qwen2vl_lora_grad.py):
 import json
 import math
 import os
+import sys
 import tempfile
 
 import numpy as np
+
+try:  # a torchvision built for another torch breaks `import transformers`; nothing here needs it
+    import torchvision  # noqa: F401
+except Exception:
+    sys.modules["torchvision"] = None
 import peft
 import torch
 import torch.nn.functional as F
@@ -249,9 +263,91 @@ def lora_step():
                    "float32_torch_max_rel_grad_err": rel, "versions": VERSIONS}, fh, indent=1)
 
 
+# DROPOUT_SPEC: the LoRA dropout masks of src/nn/dropout.ts, written again from its header.
+def mix32(x):
+    """lowbias32 over uint32 arrays (products wrap mod 2^32)."""
+    x = np.array(x, dtype=np.uint32)
+    x ^= x >> np.uint32(16)
+    x *= np.uint32(0x7FEB352D)
+    x ^= x >> np.uint32(15)
+    x *= np.uint32(0x846CA68B)
+    x ^= x >> np.uint32(16)
+    return x
+
+
+def fnv1a32(s):
+    h = 0x811C9DC5
+    for b in s.encode("utf-8"):
+        h = ((h ^ b) * 0x01000193) & 0xFFFFFFFF
+    return h
+
+
+def dropout_key(seed, step, side, module, chunk=None):
+    k = mix32(mix32(mix32(mix32(seed % 2**32) ^ np.uint32(step)) ^ np.uint32(side)) ^ np.uint32(fnv1a32(module)))
+    if chunk is not None:
+        k = mix32(k ^ np.uint32(chunk + 1))
+    return k
+
+
+def keep_mask(p, seed, step, side, module, first_row, shape):
+    """Keep mask (bool, `shape`): rank >= 3 per row of the whole batch, rank 2 per chunk."""
+    cols = shape[-1]
+    units = int(np.prod(shape[:-1]))
+    if len(shape) >= 3:
+        key, first = dropout_key(seed, step, side, module), first_row * int(np.prod(shape[1:-1]))
+    else:
+        key, first = dropout_key(seed, step, side, module, first_row), 0
+    u = np.arange(first, first + units, dtype=np.uint64).astype(np.uint32)
+    ku = mix32(key ^ mix32(u))
+    h = mix32(ku[:, None] ^ np.arange(cols, dtype=np.uint32)[None, :])
+    return (h >= np.uint32(math.floor(p * 2**32))).reshape(shape)
+
+
+DROPOUT_SAMPLES = [
+    {"p": 0.3, "seed": 42, "step": 0, "side": 0, "module": "model.layers.0.self_attn.q_proj", "first_row": 0, "shape": [3, 5, 16]},
+    {"p": 0.3, "seed": 42, "step": 0, "side": 0, "module": "model.layers.0.self_attn.q_proj", "first_row": 2, "shape": [1, 5, 16]},
+    {"p": 0.1, "seed": 2**40 + 7, "step": 5, "side": 1, "module": "model.layers.1.mlp.down_proj", "first_row": 0, "shape": [2, 3, 40]},
+    {"p": 0.5, "seed": 1, "step": 2, "side": 1, "module": "visual.blocks.0.attn.qkv", "first_row": 4, "shape": [6, 16]},
+]
+
+
+def dropout_samples():
+    out = [{**c, "keep": keep_mask(c["p"], c["seed"], c["step"], c["side"], c["module"], c["first_row"], c["shape"]).astype(int).reshape(-1).tolist()}
+           for c in DROPOUT_SAMPLES]
+    with open(os.path.join(OUT, "dropout.json"), "w") as fh:
+        json.dump({"generator": "tools/reference/train_step.py", "samples": out}, fh)
+
+
+class FixedMaskDropout(torch.nn.Module):
+    """peft's lora_dropout module with the masks of DROPOUT_SPEC for the current (seed, step, side)."""
+
+    site = {"seed": None, "step": None, "side": None}
+
+    def __init__(self, p, module):
+        super().__init__()
+        self.p, self.module = p, module
+
+    def forward(self, x):
+        s = FixedMaskDropout.site
+        keep = keep_mask(self.p, s["seed"], s["step"], s["side"], self.module, 0, list(x.shape))
+        return x * (torch.from_numpy(keep).to(x.dtype) / (1 - self.p))
+
+
+def use_fixed_dropout(model, p):
+    """Replaces every LoRA layer's dropout (nn.Identity at the fixture adapters' 0.0) with fixed masks."""
+    n = 0
+    for name, mod in model.named_modules():
+        if hasattr(mod, "lora_dropout") and "default" in mod.lora_dropout:
+            mod.lora_dropout["default"] = FixedMaskDropout(p, our_name(name))
+            n += 1
+    assert n > 0
+    return n
+
+
 # Steps of train3: (query rows, target rows) of case a_mixed_left.
 TRAIN3 = {"rows": [[[0, 3], [3, 6]], [[3, 6], [0, 3]], [[0, 3], [3, 6]]], "warmup_steps": 1, "max_grad_norm": 1.0,
-          "weight_decay": 0.1, "lr": {"lora": 1e-2, "dora": 1e-2, "full": 1e-3}, "schedule": "linear"}
+          "weight_decay": 0.1, "lr": {"lora": 1e-2, "dora": 1e-2, "full": 1e-3, "lora_dropout": 1e-2, "dora_dropout": 1e-2},
+          "schedule": "linear", "dropout": 0.1, "seed": 42}
 
 
 def our_name(n):
@@ -268,8 +364,10 @@ def our_name(n):
 
 def train3_run(kind, dtype, attn, x, cfg):
     base = Qwen2VLForConditionalGeneration.from_pretrained(TINY, dtype=torch.float32, attn_implementation=attn)
-    adapter = {"lora": LORA, "dora": DORA}.get(kind)
+    adapter = {"lora": LORA, "dora": DORA, "lora_dropout": LORA, "dora_dropout": DORA}.get(kind)
     model = (PeftModel.from_pretrained(base, adapter, is_trainable=True) if adapter else base).to(dtype)
+    if kind.endswith("_dropout"):
+        use_fixed_dropout(model, TRAIN3["dropout"])
     model.train()
     decayed = set(Trainer.get_decay_parameter_names(None, model))
     params = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
@@ -279,8 +377,11 @@ def train3_run(kind, dtype, attn, x, cfg):
     steps = len(TRAIN3["rows"])
     sched = get_scheduler(TRAIN3["schedule"], optimizer, num_warmup_steps=TRAIN3["warmup_steps"], num_training_steps=steps)
     losses, lrs, norms = [], [], []
-    for (qa, qb), (pa, pb) in TRAIN3["rows"]:
-        loss = contrastive(embed(model, rows(x, cfg, qa, qb), dtype), embed(model, rows(x, cfg, pa, pb), dtype), TEMPERATURE)
+    for step, ((qa, qb), (pa, pb)) in enumerate(TRAIN3["rows"]):
+        FixedMaskDropout.site.update(seed=TRAIN3["seed"], step=step, side=0)
+        q = embed(model, rows(x, cfg, qa, qb), dtype)
+        FixedMaskDropout.site.update(side=1)
+        loss = contrastive(q, embed(model, rows(x, cfg, pa, pb), dtype), TEMPERATURE)
         loss.backward()
         norms.append(float(torch.nn.utils.clip_grad_norm_([p for _, p in params], TRAIN3["max_grad_norm"])))
         lrs.append(sched.get_last_lr()[0])
@@ -295,7 +396,7 @@ def train3():
     x = case_arrays("a_mixed_left")
     cfg = transformers.AutoConfig.from_pretrained(TINY)
     meta = {}
-    for kind in ["lora", "dora", "full"]:
+    for kind in ["lora", "dora", "full", "lora_dropout", "dora_dropout"]:
         l32, lr32, n32, w32 = train3_run(kind, torch.float32, "eager", x, cfg)
         l64, lr64, n64, w64 = train3_run(kind, torch.float64, "sdpa", x, cfg)
         assert lr32 == lr64 and lr32[0] == 0.0
@@ -318,7 +419,8 @@ def train3():
         meta[kind] = {"lr": TRAIN3["lr"][kind], "loss_per_step": l32, "loss_per_step_float64": l64, "lr_per_step": lr32,
                       "grad_norm_per_step": n32, "float32_vs_float64_max_abs": noise, "trainable": len(w32)}
     with open(os.path.join(OUT, "train3.json"), "w") as fh:
-        json.dump({"generator": "tools/reference/train_step.py", "model": "tiny-a", "adapters": {"lora": "model/lora-grad", "dora": "model/tiny-a-dora"},
+        json.dump({"generator": "tools/reference/train_step.py", "model": "tiny-a",
+                   "adapters": {"lora": "model/lora-grad", "dora": "model/tiny-a-dora", "lora_dropout": "model/lora-grad", "dora_dropout": "model/tiny-a-dora"},
                    "case": "a_mixed_left", "temperature": TEMPERATURE, **{k: v for k, v in TRAIN3.items() if k != "lr"}, "runs": meta, "versions": VERSIONS}, fh, indent=1)
 
 
@@ -328,6 +430,7 @@ def main():
     optim()
     decay()
     lora_step()
+    dropout_samples()
     train3()
     print("wrote", OUT)
 

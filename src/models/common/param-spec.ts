@@ -167,17 +167,23 @@ export interface LoraFactors<L> {
  * forward computes W·x + s·B(A·x) (DoRA with `m`: scaled per output row by m / ‖W + s·BA‖, the
  * norm detached) with A, B and m as whatever the caller passes: graph inputs under
  * `valueAndGrad` / `vjp` when training, constants otherwise. Untouched subtrees are shared.
+ * `dropout` (training forwards only) gives each adapted module its LoRA dropout (nn/dropout.ts
+ * `LoraDropout`, by module path).
  *
  * @example const p = attachLora(params, { 'model.layers.0.self_attn.q_proj': { A, B } }, 2);
  */
-export function attachLora<T, L>(tree: T, factors: Readonly<Record<string, LoraFactors<L>>>, scaling: number): T {
+export function attachLora<T, L>(tree: T, factors: Readonly<Record<string, LoraFactors<L>>>, scaling: number, dropout?: (module: string) => unknown): T {
   const byModule = new Map(Object.entries(factors));
   const walk = (node: unknown, path: string): unknown => {
     const f = byModule.get(path);
     if (f !== undefined) {
       byModule.delete(path);
       if (typeof node !== 'object' || node === null || !('weight' in node)) throw new Vlm2VecError('params', `${path} is not a linear module`);
-      return { ...node, lora_A: { weight: f.A }, lora_B: { weight: f.B }, lora_scaling: scaling, ...(f.m === undefined ? {} : { lora_magnitude_vector: { weight: f.m } }) };
+      return {
+        ...node, lora_A: { weight: f.A }, lora_B: { weight: f.B }, lora_scaling: scaling,
+        ...(f.m === undefined ? {} : { lora_magnitude_vector: { weight: f.m } }),
+        ...(dropout === undefined ? {} : { lora_dropout: dropout(path) }),
+      };
     }
     if (Array.isArray(node)) {
       const prefix = `${path}.`;

@@ -176,7 +176,8 @@ export async function loadQwen2VLTrainModel(args: LoadTrainModelArgs<Qwen2VLConf
   const adapterConfig = config;
   return {
     ...common,
-    encoder: qwen2VLTrainable(params, cfg, { scaling: [...scalings][0]!, normalize: args.normalize }),
+    // The adapter's own lora_dropout (new: --lora_dropout; continued: its adapter_config.json), as peft loads it.
+    encoder: qwen2VLTrainable(params, cfg, { scaling: [...scalings][0]!, normalize: args.normalize, dropout: adapterConfig.loraDropout }),
     params: ordered,
     role: (): ParamRole => 'lora',
     weights: (leaves): TrainedWeights => ({

@@ -6,7 +6,8 @@
 
 import { Vlm2VecError } from '../../errors.ts';
 import type { Tensor } from '../../tensor/index.ts';
-import type { TrainableEncoder } from '../encoder.ts';
+import type { RepsRandom, TrainableEncoder } from '../encoder.ts';
+import { rowKeyedDropout } from '../../nn/dropout.ts';
 import { attachLora, type LoraFactors } from '../common/param-spec.ts';
 import { batchTensors, packBatch, ropeRows, type Qwen2VLBatch } from './batch.ts';
 import type { Qwen2VLConfig } from './config.ts';
@@ -83,13 +84,22 @@ const slicer = (cfg: Qwen2VLConfig) => ({
 
 /**
  * The trainable encoder of Qwen2-VL with LoRA factors (scaling alpha / r) as the trainable
- * leaves; `params` are the frozen weights (captured).
+ * leaves; `params` are the frozen weights (captured). With `dropout` > 0 (the adapter's
+ * lora_dropout), a call given a training step's `random` applies peft's LoRA dropout with masks
+ * from nn/dropout.ts: the language model's inputs [rows, L, in] per row of the whole batch,
+ * vision inputs (packed patches) per chunk. Without `random` (evaluation) nothing is dropped.
  *
- * @example const enc = qwen2VLTrainable(buildParams(host, cfg), cfg, { scaling: 2, normalize: true });
- * const { grads } = await gradCacheStep(enc, factors, queries, targets, { temperature: 0.02, qChunkSize: 8, pChunkSize: 8 });
+ * @example const enc = qwen2VLTrainable(buildParams(host, cfg), cfg, { scaling: 2, normalize: true, dropout: 0.1 });
+ * const { grads } = await gradCacheStep(enc, factors, queries, targets, { temperature: 0.02, qChunkSize: 8, pChunkSize: 8, random: { seed: 42, step: 0 } });
  */
-export function qwen2VLTrainable(params: Qwen2VLParams, cfg: Qwen2VLConfig, opts: Qwen2VLTrainableOptions & { scaling: number }): TrainableEncoder<Qwen2VLLoraFactors, Qwen2VLBatch> {
-  return { ...slicer(cfg), reps: (lora, batch) => repsOf(attachLora(params, lora, opts.scaling), cfg, batch, opts.normalize) };
+export function qwen2VLTrainable(params: Qwen2VLParams, cfg: Qwen2VLConfig, opts: Qwen2VLTrainableOptions & { scaling: number; dropout?: number | undefined }): TrainableEncoder<Qwen2VLLoraFactors, Qwen2VLBatch> {
+  const p = opts.dropout ?? 0;
+  if (!(p >= 0 && p < 1)) throw new Vlm2VecError('qwen2_vl', `lora_dropout ${p} must be in [0, 1)`);
+  const dropout = (r: RepsRandom) => (module: string) => rowKeyedDropout(p, { seed: r.seed, step: r.step, side: r.side, module }, r.firstRow);
+  return {
+    ...slicer(cfg),
+    reps: (lora, batch, random) => repsOf(attachLora(params, lora, opts.scaling, p > 0 && random !== undefined ? dropout(random) : undefined), cfg, batch, opts.normalize),
+  };
 }
 
 /**
