@@ -3,7 +3,7 @@
 
 import type { Command } from 'commander';
 import { Vlm2VecError } from '../errors.ts';
-import { isBenchmarkName, selectTasks } from '../mmeb/tasks/registry.ts';
+import { isPublishedBenchmark, selectTasks } from '../mmeb/tasks/registry.ts';
 import { checkData, checkDataDeep, extractCommands, planPull, pullData, type CheckRow, type PullEvent } from '../mmeb/data/pull.ts';
 import type { TaskDef } from '../mmeb/tasks/types.ts';
 import { STDIO, type CliOutput } from './io.ts';
@@ -38,7 +38,7 @@ interface PullV1CliOptions {
 }
 
 function tasksOf(o: DataCliOptions): TaskDef[] {
-  if (!isBenchmarkName(o.benchmark)) throw new Vlm2VecError('data', `unknown benchmark '${o.benchmark}': expected mmeb-v2 or mmeb-v1`);
+  if (!isPublishedBenchmark(o.benchmark)) throw new Vlm2VecError('data', `unknown benchmark '${o.benchmark}': expected mmeb-v2 or mmeb-v1`);
   return selectTasks(o.benchmark, o.tasks ?? []);
 }
 

@@ -63,7 +63,7 @@ export function registerEval(program: Command): void {
     .requiredOption('-m, --model <url|dir|hub-id>', 'embedding endpoint base URL (http(s)://host:port[/v1]); repeat or comma-separate to spread ' +
       'the work over several servers (a dead one is dropped, the others carry on). Or one local model run in this process: a ' +
       'model folder, a hub id (owner/name[@rev], cached) or a PEFT adapter folder', collectList)
-    .addOption(new Option('-b, --benchmark <name>', 'benchmark').choices(['mmeb-v2', 'mmeb-v1']).default('mmeb-v2'))
+    .addOption(new Option('-b, --benchmark <name>', 'benchmark').choices(['mmeb-v2', 'mmeb-v1', 'mini']).default('mmeb-v2'))
     .option('-t, --tasks <spec>', 'tasks to run: names, modalities (image|video|visdoc), groups (video/MRET, v1/IND), ' +
       "globs ('ViDoRe_*'), or all; repeat or comma-separate (default: the whole benchmark)", collectTasks)
     .requiredOption('-d, --data <dir>', 'data folder: HF dataset repos as <dir>/<org>/<repo>/ plus image-tasks/, video-tasks/, visdoc-tasks/')

@@ -4,7 +4,7 @@
 import type { Command } from 'commander';
 import { intAtLeast, pointToHelp } from '../util/cli-args.ts';
 import { Vlm2VecError } from '../errors.ts';
-import { isBenchmarkName } from '../mmeb/tasks/registry.ts';
+import { isPublishedBenchmark } from '../mmeb/tasks/registry.ts';
 import { isPublishedVersion, PUBLISHED_VERSIONS, DEFAULT_PUBLISHED_VERSION, leaderboard } from '../mmeb/report/published.ts';
 import { summaryDocument } from '../mmeb/score/aggregate.ts';
 import { leaderboardText } from '../mmeb/report/index.ts';
@@ -46,7 +46,7 @@ Examples:
 `)
     .action((o: Options) => {
       const version = o.version === 'v2.1.0' ? 'v2.1' : o.version;
-      if (!isBenchmarkName(o.benchmark)) throw new Vlm2VecError('leaderboard', `--benchmark '${o.benchmark}': expected mmeb-v2 or mmeb-v1`);
+      if (!isPublishedBenchmark(o.benchmark)) throw new Vlm2VecError('leaderboard', `--benchmark '${o.benchmark}': expected mmeb-v2 or mmeb-v1`);
       if (!isPublishedVersion(version)) {
         throw new Vlm2VecError('leaderboard', `--version '${o.version}': expected one of ${PUBLISHED_VERSIONS.join(', ')}`);
       }

@@ -5,7 +5,7 @@ import { extname, join } from 'node:path';
 import type { Command } from 'commander';
 import { hiddenAlias, pointToHelp } from '../util/cli-args.ts';
 import { Vlm2VecError } from '../errors.ts';
-import { isBenchmarkName } from '../mmeb/tasks/registry.ts';
+import { isPublishedBenchmark } from '../mmeb/tasks/registry.ts';
 import { isPublishedVersion, PUBLISHED_VERSIONS, DEFAULT_PUBLISHED_VERSION } from '../mmeb/report/published.ts';
 import { renderReport, type ReportFormat, type ReportOptions } from '../mmeb/report/index.ts';
 import { checkOutputDir, checkOutputFile, isDirSync, writeFileAtomic } from '../util/fs.ts';
@@ -58,7 +58,7 @@ export function registerReport(program: Command, io: CliOutput = STDIO): void {
     .action(async (results: string[], o: Options) => {
       const format = o.format as ReportFormat;
       if (!FORMATS.includes(format)) throw new Vlm2VecError('report', `--format '${o.format}': expected one of ${FORMATS.join(', ')}`);
-      if (!isBenchmarkName(o.benchmark)) throw new Vlm2VecError('report', `--benchmark '${o.benchmark}': expected mmeb-v2 or mmeb-v1`);
+      if (!isPublishedBenchmark(o.benchmark)) throw new Vlm2VecError('report', `--benchmark '${o.benchmark}': expected mmeb-v2 or mmeb-v1`);
       if (!isPublishedVersion(o.baselineVersion)) {
         throw new Vlm2VecError('report', `--baseline-version '${o.baselineVersion}': expected one of ${PUBLISHED_VERSIONS.join(', ')}`);
       }

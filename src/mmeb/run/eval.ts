@@ -9,7 +9,7 @@ import type { PromptStyle } from '../../embed/prompt.ts';
 import type { ScoreDict, TaskDef } from '../tasks/types.ts';
 import { EmbeddingCache } from '../../embed/cache.ts';
 import { FileHasher } from '../../embed/hash.ts';
-import { buildBenchmarks, buildRegistry, selectTasks, type BenchmarkName, type RegistryOptions } from '../tasks/registry.ts';
+import { buildBenchmarks, buildRegistry, MINI_TASKS, selectTasks, type BenchmarkName, type RegistryOptions } from '../tasks/registry.ts';
 import { readResultFolder, summarize, writeSummary, type Summary } from '../score/aggregate.ts';
 import { EmbedFailure, evalTask, type TaskProgress } from './eval-task.ts';
 import { readFinishedScores, scorePath } from './results.ts';
@@ -157,8 +157,10 @@ export async function runEval(opts: EvalOptions): Promise<EvalResult> {
   }
 
   // The summary covers every finished task in OUT (earlier runs' too), partial groups flagged.
-  const run = { ...readResultFolder(opts.outDir, registry), model: opts.modelLabel ?? opts.embedder.id };
-  const summary = summarize(run, opts.benchmark, registry);
+  // The mini benchmark's tasks are not MMEB tasks: its folder is read and summarized over them.
+  const scope = opts.benchmark === 'mini' ? MINI_TASKS : registry;
+  const run = { ...readResultFolder(opts.outDir, scope), model: opts.modelLabel ?? opts.embedder.id };
+  const summary = summarize(run, opts.benchmark, scope);
   const summaryFile = await writeSummary(opts.outDir, summary);
   return { tasks: results, summary, summaryFile };
 }

@@ -9,7 +9,7 @@ import { readFileSync, existsSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { Vlm2VecError } from '../../errors.ts';
 import { writeFileAtomic } from '../../util/fs.ts';
-import { MODALITIES, TASKS, type BenchmarkName } from '../tasks/registry.ts';
+import { MINI_TASKS, MODALITIES, TASKS, type BenchmarkName } from '../tasks/registry.ts';
 import { npMean } from './pyorder.ts';
 import type { TaskDef } from '../tasks/types.ts';
 
@@ -27,6 +27,7 @@ export type GroupName = (typeof GROUPS)[number];
 export const BENCHMARK_GROUPS: Readonly<Record<BenchmarkName, readonly GroupName[]>> = {
   'mmeb-v2': GROUPS,
   'mmeb-v1': ['image', 'image/CLS', 'image/QA', 'image/RET', 'image/VG', 'v1/IND', 'v1/OOD', 'v1/overall'],
+  mini: ['all', 'image', 'video', 'visdoc', 'image/CLS', 'image/RET', 'video/RET', 'visdoc/VDRv1'],
 };
 
 /** Member tasks of a group, from the registry. */
@@ -83,7 +84,7 @@ export function headline(scores: ModelScores, task: TaskDef): number | undefined
  * const s = summarize(readPublishedScores('test/fixtures/published-scores/v2.0.0/VLM2Vec-V2.0-Qwen2VL-2B.json'));
  * s.scores.all; // 58.02…
  */
-export function summarize(run: ModelScores, benchmark: BenchmarkName = 'mmeb-v2', tasks: readonly TaskDef[] = TASKS): Summary {
+export function summarize(run: ModelScores, benchmark: BenchmarkName = 'mmeb-v2', tasks: readonly TaskDef[] = benchmark === 'mini' ? MINI_TASKS : TASKS): Summary {
   const groups = BENCHMARK_GROUPS[benchmark];
   const summary: Summary = { model: run.model, source: run.source, benchmark, scores: {}, partial: {}, tasks: {}, extra_tasks: [] };
   const scope = benchmark === 'mmeb-v1' ? tasks.filter((t) => t.v1 !== undefined) : tasks;

@@ -10,6 +10,7 @@ import type { Modality, MetaTask, TaskDef } from './types.ts';
 import { imageTasks } from './registry-image.ts';
 import { videoTasks, momentSeeker1k8 } from './registry-video.ts';
 import { visdocTasks } from './registry-visdoc.ts';
+import { miniTasks } from './registry-mini.ts';
 
 /** Data/version choices that change task definitions (§10). Defaults = reference HEAD. */
 export interface RegistryOptions {
@@ -73,7 +74,13 @@ export const TASKS: readonly TaskDef[] = buildRegistry();
  */
 export const EXTRA_TASKS: readonly TaskDef[] = freezeUnique([momentSeeker1k8()], 'extra tasks');
 
-export type BenchmarkName = 'mmeb-v2' | 'mmeb-v1';
+export type BenchmarkName = 'mmeb-v2' | 'mmeb-v1' | 'mini';
+
+/** The benchmarks with published scores (leaderboard, report baselines, `data pull`). */
+export type PublishedBenchmarkName = 'mmeb-v2' | 'mmeb-v1';
+
+/** The `mini` benchmark's tasks (registry-mini.ts): not part of MMEB, built from open data. */
+export const MINI_TASKS: readonly TaskDef[] = freezeUnique(miniTasks(), 'mini benchmark');
 
 /** A benchmark is a named, ordered task list. */
 export interface Benchmark {
@@ -87,7 +94,8 @@ export interface Benchmark {
  * mmeb-v1 is the 36 image tasks (with their IND/OOD split). They are evaluated with the V2
  * harness data (`ziyjiang/MMEB_Test_Instruct`), which is how the published V1-style figures of
  * §13 are computed. The legacy `TIGER-Lab/MMEB-eval` harness (§11: its own data, argmax
- * scoring) lives apart in src/mmeb/legacy-v1/ (`vlm2vec eval-v1`).
+ * scoring) lives apart in src/mmeb/legacy-v1/ (`vlm2vec eval-v1`). `mini` is the small benchmark
+ * built from open data (docs/open-data.md); the version options do not apply to it.
  */
 export function buildBenchmarks(tasks: readonly TaskDef[] = TASKS): Readonly<Record<BenchmarkName, Benchmark>> {
   return Object.freeze({
@@ -97,12 +105,18 @@ export function buildBenchmarks(tasks: readonly TaskDef[] = TASKS): Readonly<Rec
       description: 'MMEB (V1): 36 image datasets (20 IND, 16 OOD)',
       tasks: Object.freeze(tasks.filter((t) => t.v1 !== undefined)),
     },
+    mini: { name: 'mini', description: 'mini: 9 small tasks in MMEB formats from open data (docs/open-data.md)', tasks: MINI_TASKS },
   });
 }
 
 export const BENCHMARKS: Readonly<Record<BenchmarkName, Benchmark>> = buildBenchmarks();
 
 export function isBenchmarkName(name: string): name is BenchmarkName {
+  return name === 'mmeb-v2' || name === 'mmeb-v1' || name === 'mini';
+}
+
+/** A benchmark with published scores; `mini` has none. */
+export function isPublishedBenchmark(name: string): name is PublishedBenchmarkName {
   return name === 'mmeb-v2' || name === 'mmeb-v1';
 }
 
