@@ -17,7 +17,7 @@
 import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { SettledEmbedding } from '../embed/local.ts';
 import { DEFAULT_PROMPT_STYLE, formatInput, type PromptStyle } from '../embed/prompt.ts';
 import type { EmbedItem } from '../embed/types.ts';
@@ -127,6 +127,7 @@ export async function indexFolder(opts: IndexFolderOptions): Promise<IndexFolder
     maxTextChars: opts.maxTextChars ?? 8000,
     dim: emb.dim,
   };
+  meta.root = resolve(opts.input);
   const writeBatch = opts.writeBatch ?? 32;
   const files = await walkFolder(opts.input);
   const ix = await openIndex(opts.db, { storageOptions: opts.storageOptions });
@@ -136,6 +137,8 @@ export async function indexFolder(opts: IndexFolderOptions): Promise<IndexFolder
       throw new Vlm2VecError('index', `${opts.db} was made with ${diff}; an index holds one embedding space: ` +
         'use another --db, or the model/adapter/instructions it was made with');
     }
+    // The same index fed from a moved folder: the paths now point there.
+    if (ix.meta.root !== meta.root) await writeMeta(ix, { ...ix.meta, root: meta.root! });
   } else {
     await writeMeta(ix, meta);
   }

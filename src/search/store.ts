@@ -26,6 +26,10 @@ export interface IndexMeta {
   pdfDpi: number;
   maxTextChars: number;
   dim: number;
+  /** Absolute path of the folder last indexed (`--input`), where the stored relative paths
+   *  point: the search page reads thumbnails from there. Absent in indexes made before it was
+   *  recorded. Not part of the index's identity. */
+  root?: string;
 }
 
 /** One stored row (the vector as LanceDB returns it). */
