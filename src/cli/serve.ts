@@ -1,8 +1,11 @@
 // `vlm2vec serve --model DIR|HUB-ID [--host 127.0.0.1] [--port 8000] …`: the OpenAI-compatible
 // embedding server of src/serve/server.ts. This file parses options, prints where it listens and
-// when the model is ready, and turns SIGTERM / SIGINT into a graceful shutdown.
+// when the model is ready, and turns SIGTERM / SIGINT into a graceful shutdown. With `--db DIR`
+// (a `vlm2vec index` database) the model defaults to the index's own, loaded as `search` loads it.
 
 import { Option, type Command } from 'commander';
+import { Vlm2VecError } from '../errors.ts';
+import { openSearchIndex } from '../search/search.ts';
 import { DEFAULT_PROMPT_STYLE, PROMPT_STYLES, type PromptStyle } from '../embed/prompt.ts';
 import type { WeightDtype } from '../models/common/float16.ts';
 import { DEFAULT_SERVE_LIMITS, startServer, type ServeLimits } from '../serve/server.ts';
@@ -34,8 +37,20 @@ Examples:
   # Evaluate through the server (same scores as a local eval)
   $ vlm2vec eval --model http://127.0.0.1:8000/v1 --tasks MSCOCO_i2t -o results/
 
+  # Search a folder index over HTTP, and the search page at http://127.0.0.1:8000/
+  $ vlm2vec index -m TIGER-Lab/VLM2Vec-Qwen2VL-2B --input ~/Pictures --db ~/.vlm2vec/pictures
+  $ vlm2vec serve --db ~/.vlm2vec/pictures --ui          # the index's model; -m must be the same
+  $ curl -s localhost:8000/v1/search -H 'content-type: application/json' \
+      -d '{"query": "a dog on a beach", "top_k": 5}'
+  $ curl -s localhost:8000/v1/search -H 'content-type: application/json' \
+      -d "{\"image\": \"data:image/jpeg;base64,$(base64 -w0 query.jpg)\", \"kinds\": [\"image\"]}"
+
 Routes: POST /v1/embeddings; GET /health (503 while loading, 200 when ready; no key needed),
 /v1/models, /info (model, dimension, limits), /metrics (Prometheus).
+With --db: POST /v1/search {"query": TEXT | "image": DATA-URI, "top_k"?: 10, "kinds"?: [image,
+page, video, text], "instructions"?: {KIND: TEXT}, "exact"?: false} → {"data": [{"rank", "path",
+"page", "kind", "score"}], "usage"}: the results of vlm2vec search on the same index.
+With --ui: the search page at / and GET /thumbnail?path=P&page=N (only files in the index).
 Answers are OpenAI's shape with usage; errors {"error": {"message", "type", "param", "code"}}:
 400 bad request or undecodable media (param names the field), 401 no/wrong key, 413 body too
 large, 429 queue full (Retry-After), 503 loading or shutting down, 504 timeout.
@@ -44,7 +59,10 @@ answer the requests in flight, exit.
 `;
 
 interface ServeCliOptions extends Partial<ServeLimits> {
-  model: string;
+  model?: string;
+  db?: string;
+  ui?: boolean;
+  root?: string;
   adapter?: string;
   tokenizer?: string;
   dtype?: WeightDtype;
@@ -65,7 +83,7 @@ export function registerServe(program: Command): void {
   const d = DEFAULT_SERVE_LIMITS;
   addLocalModelOptions(pointToHelp(program.command('serve'))
     .description('Serve a local VLM2Vec model over HTTP: OpenAI-compatible multimodal /v1/embeddings with dynamic batching')
-    .requiredOption('-m, --model <dir|hub-id>', 'model folder, hub id owner/name[@rev], or PEFT adapter folder'))
+    .option('-m, --model <dir|hub-id>', 'model folder, hub id owner/name[@rev], or PEFT adapter folder (required without --db)'))
     .addOption(new Option('--prompt-style <style>', 'prompt format of OpenAI-form strings').choices([...PROMPT_STYLES]).default(DEFAULT_PROMPT_STYLE))
     .option('--host <addr>', 'address to listen on (0.0.0.0: every interface)', '127.0.0.1')
     .option('--port <n>', 'port (0: any free port)', nonNegativeInt('--port'), 8000)
@@ -73,6 +91,9 @@ export function registerServe(program: Command): void {
     .option('--api-key <key>', 'require "Authorization: Bearer <key>" on every route but /health (default: $VLM2VEC_API_KEY)')
     .option('--allow-local-media <dir>', 'let requests name media files under DIR by absolute path or file: URL (repeatable; default: data URIs only)', collectList)
     .option('--cors [origin]', 'send Access-Control-Allow-Origin (default origin *); off unless given')
+    .option('--db <dir|uri>', 'a vlm2vec index database: POST /v1/search searches it (default model: the index\'s own)')
+    .option('--ui', 'with --db: the search page at / and its thumbnails')
+    .option('--root <folder>', 'with --ui: the folder the index was made from (default: the one it records)')
     .option('--batch-size <n>', 'rows per forward pass', positiveInt('--batch-size'), d.batchSize)
     .option('--max-batch-tokens <n>', 'padded tokens (rows × longest row) per forward pass; a longer item goes alone', positiveInt('--max-batch-tokens'), d.maxBatchTokens)
     .option('--max-batch-items <n>', 'items per dynamic batch across concurrent requests', positiveInt('--max-batch-items'), d.maxBatchItems)
@@ -91,14 +112,29 @@ export function registerServe(program: Command): void {
       const err = process.stderr;
       const { timeout, cors, apiKey, ...rest } = o;
       const key = apiKey ?? process.env['VLM2VEC_API_KEY'];
+      if (o.ui && o.db === undefined) throw new Vlm2VecError('serve', '--ui needs --db DIR (the index the page searches)');
+      if (o.root !== undefined && !o.ui) throw new Vlm2VecError('serve', '--root is the folder of the --ui thumbnails: give --ui too');
+      if (o.model === undefined) {
+        if (o.db === undefined) throw new Vlm2VecError('serve', 'give a model (-m DIR|HUB-ID), or --db DIR to serve the model of that index');
+        // The index's model, loaded as `vlm2vec search` loads it (same identity, or --db is refused).
+        const { meta } = await openSearchIndex(o.db);
+        const mo = meta.modelOptions;
+        rest.model = meta.modelSpec;
+        if (meta.adapter) rest.adapter ??= meta.adapter;
+        for (const k of ['tokenizer', 'dtype', 'minPixels', 'maxPixels'] as const) {
+          if (mo[k] !== undefined && rest[k] === undefined) (rest as Record<string, unknown>)[k] = mo[k];
+        }
+      }
       const srv = await startServer({
         ...rest,
+        model: rest.model!,
         timeoutSeconds: timeout,
         ...(key ? { apiKey: key } : {}),
         ...(cors === undefined ? {} : { cors: cors === true ? '*' : cors }),
         onLoad: loadReporter(err),
       });
-      err.write(`vlm2vec serve: listening on ${srv.url} (POST ${srv.url}/v1/embeddings); loading ${o.model}…\n`);
+      err.write(`vlm2vec serve: listening on ${srv.url} (POST ${srv.url}/v1/embeddings${o.db ? `, ${srv.url}/v1/search` : ''}` +
+        `${o.ui ? `; search page ${srv.url}/` : ''}); loading ${rest.model}…\n`);
       let stopping = false;
       const stop = (signal: string): void => {
         if (stopping) {

@@ -32,8 +32,32 @@ class Histogram {
   }
 }
 
+/** Requests of `POST /v1/search` (`serve --db`), counted apart from embeddings requests. */
+class SearchMetrics {
+  requests = 0;
+  readonly failures = new Map<string, number>();
+  readonly latency = new Histogram('vlm2vec_search_duration_seconds', 'Time from receiving a search request to answering it', TIME_BUCKETS);
+
+  fail(reason: string): void {
+    this.failures.set(reason, (this.failures.get(reason) ?? 0) + 1);
+  }
+
+  render(): string[] {
+    return [
+      '# HELP vlm2vec_search_requests_total Search requests received (serve --db)',
+      '# TYPE vlm2vec_search_requests_total counter',
+      `vlm2vec_search_requests_total ${this.requests}`,
+      '# HELP vlm2vec_search_failures_total Search requests answered with an error, by reason',
+      '# TYPE vlm2vec_search_failures_total counter',
+      ...[...this.failures].map(([k, v]) => `vlm2vec_search_failures_total{reason="${k}"} ${v}`),
+      this.latency.render(),
+    ];
+  }
+}
+
 /** Everything `/metrics` reports. */
 export class ServeMetrics {
+  readonly search = new SearchMetrics();
   requests = 0;
   readonly failures = new Map<string, number>();
   embeddings = 0;
@@ -81,6 +105,7 @@ export class ServeMetrics {
       this.batchSize.render(),
       this.batchTokens.render(),
       this.batchTime.render(),
+      ...this.search.render(),
     ];
     return `${out.join('\n')}\n`;
   }

@@ -10,6 +10,10 @@
 // 429), computed in the model thread (worker.ts: the event loop stays free for /health), and
 // answered in OpenAI's shape with `usage`. Every error is an OpenAI-shaped body; none stops the
 // server. Loopback by default; an API key and CORS are opt-in.
+//
+// With `db` (a `vlm2vec index` database) it also answers `POST /v1/search` (search-route.ts: the
+// search of `vlm2vec search`, its query embedded through the same batcher), and with `ui` the
+// search page at `/` (ui/, ui-files.ts) and its thumbnails (thumbnails.ts).
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
@@ -24,6 +28,11 @@ import { Batcher, CancelledError, QueueFullError } from './batcher.ts';
 import { ServeMetrics } from './metrics.ts';
 import { inlineLocalMedia, mediaRoots } from './local-media.ts';
 import { ModelThread, type ItemResult, type WorkItem } from './model-thread.ts';
+import { searchIndex } from '../search/search.ts';
+import type { IndexMeta } from '../search/store.ts';
+import { BatcherQueryEmbedder, decodeSearchRequest, indexCounts, MAX_TOP_K, modelMismatch, openServedIndex, searchAnswer } from './search-route.ts';
+import { thumbnailRoot, ThumbnailError, Thumbnails } from './thumbnails.ts';
+import { loadUiFiles, UI_HEADERS } from './ui-files.ts';
 
 /** Limits and batching of a server; every field has a default (see {@link DEFAULT_SERVE_LIMITS}). */
 export interface ServeLimits {
@@ -103,6 +112,12 @@ export interface ServeOptions extends Partial<ServeLimits> {
   allowLocalMedia?: readonly string[] | undefined;
   /** `Access-Control-Allow-Origin` value (e.g. `*`); absent: no CORS headers. */
   cors?: string | undefined;
+  /** A `vlm2vec index` database: `POST /v1/search` searches it (its model must be the served one). */
+  db?: string | undefined;
+  /** With `db`: the search page at `/` and its thumbnails at `/thumbnail`. */
+  ui?: boolean | undefined;
+  /** With `ui`: the folder the index was made from (default: the one the index records). */
+  root?: string | undefined;
   onLoad?: ((e: LoadEvent) => void) | undefined;
 }
 
@@ -129,6 +144,8 @@ class HttpError extends Vlm2VecError {
 }
 
 const GET_ROUTES = new Set(['/v1/models', '/models', '/info', '/metrics']);
+const SEARCH_ROUTE = '/v1/search';
+const THUMBNAIL_ROUTE = '/thumbnail';
 
 /** Counts bytes as they arrive; past the limit the body is discarded and the request is refused. */
 function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
@@ -184,6 +201,18 @@ export async function startServer(opts: ServeOptions): Promise<ServeHandle> {
   } catch (e) {
     throw new Vlm2VecError('serve', `--allow-local-media: ${(e as Error).message}`, { cause: e });
   }
+  if (opts.ui && opts.db === undefined) throw new Vlm2VecError('serve', '--ui needs --db DIR: the page searches a vlm2vec index');
+  // The index is checked before the (slow) model load; the model's identity once it is loaded.
+  let indexMeta: IndexMeta | undefined;
+  let thumbnails: Thumbnails | undefined;
+  let uiFiles: Map<string, { type: string; body: Buffer }> | undefined;
+  if (opts.db !== undefined) {
+    indexMeta = await openServedIndex(opts.db);
+    if (opts.ui) {
+      thumbnails = new Thumbnails(opts.db, await thumbnailRoot(opts.root ?? indexMeta.root, opts.db), limits.maxImagePixels);
+      uiFiles = await loadUiFiles();
+    }
+  }
   const metrics = new ServeMetrics();
   let model: ModelThread | undefined;
   let loadError: Error | undefined;
@@ -203,7 +232,17 @@ export async function startServer(opts: ServeOptions): Promise<ServeHandle> {
 
   const modelName = (): string => opts.servedModelName ?? model?.id ?? opts.model;
 
-  const info = () => ({
+  const searchInfo = async () => opts.db === undefined ? null : {
+    route: `POST ${SEARCH_ROUTE}`,
+    db: opts.db,
+    index_model: indexMeta!.modelId,
+    counts: await indexCounts(opts.db).catch(() => null),
+    max_top_k: MAX_TOP_K,
+    ui: opts.ui === true,
+    ...(thumbnails ? { thumbnails_from: opts.root ?? indexMeta!.root } : {}),
+  };
+
+  const info = async () => ({
     model: modelName(),
     model_source: opts.model,
     ...(opts.adapter ? { adapter: opts.adapter } : {}),
@@ -214,6 +253,7 @@ export async function startServer(opts: ServeOptions): Promise<ServeHandle> {
     dtype: opts.dtype ?? 'float32',
     request_forms: ['openai (input: string | string[])', 'vlm2vec (input: [{text, images?, video?}])', 'vllm (messages: chat form)'],
     encoding_formats: ['float', 'base64'],
+    search: await searchInfo(),
     limits: {
       max_body_bytes: limits.maxBodyBytes,
       max_concurrent_requests: limits.maxConcurrentRequests,
@@ -235,7 +275,7 @@ export async function startServer(opts: ServeOptions): Promise<ServeHandle> {
 
   function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
     if (res.writableEnded || res.destroyed) return;
-    const text = typeof body === 'string' ? body : JSON.stringify(body);
+    const text = typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body);
     res.writeHead(status, {
       'content-type': typeof body === 'string' ? 'text/plain; version=0.0.4; charset=utf-8' : 'application/json',
       ...(opts.cors !== undefined ? { 'access-control-allow-origin': opts.cors, vary: 'Origin' } : {}),
@@ -246,6 +286,10 @@ export async function startServer(opts: ServeOptions): Promise<ServeHandle> {
   }
 
   function sendError(res: ServerResponse, err: Error): number {
+    if (err instanceof ThumbnailError) {
+      send(res, err.status, { error: { message: err.message, type: err.status === 400 ? 'invalid_request_error' : 'not_found_error', param: err.status === 400 ? 'path' : null, code: null } });
+      return err.status;
+    }
     if (err instanceof HttpError) {
       send(res, err.status, { error: { message: err.message, type: err.type, param: err.param, code: err.code } },
         err.status === 401 ? { 'www-authenticate': 'Bearer' } : {});
@@ -279,7 +323,9 @@ export async function startServer(opts: ServeOptions): Promise<ServeHandle> {
     return encodeResponse(ok.map((r) => r.vector), { model: modelName(), encodingFormat: decoded.encodingFormat, promptTokens: tokens });
   }
 
-  async function embeddings(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  /** Runs `handle` under the request timeout, aborted when the client goes away. */
+  async function withDeadline(req: IncomingMessage, res: ServerResponse,
+    handle: (req: IncomingMessage, res: ServerResponse, signal: AbortSignal) => Promise<void>): Promise<void> {
     // The timeout counts from the request's arrival; a client that goes away abandons its items
     // (they leave the queue, or their results are dropped).
     const ctl = new AbortController();
@@ -290,14 +336,15 @@ export async function startServer(opts: ServeOptions): Promise<ServeHandle> {
     };
     res.on('close', onClose);
     try {
-      await embedRequest(req, res, ctl.signal);
+      await handle(req, res, ctl.signal);
     } finally {
       clearTimeout(timer);
       res.off('close', onClose);
     }
   }
 
-  async function embedRequest(req: IncomingMessage, res: ServerResponse, signal: AbortSignal): Promise<void> {
+  /** The JSON body of a request, once the model is there to work on it. */
+  async function readJson(req: IncomingMessage): Promise<unknown> {
     const raw = await readBody(req, limits.maxBodyBytes);
     let body: unknown;
     try {
@@ -308,9 +355,15 @@ export async function startServer(opts: ServeOptions): Promise<ServeHandle> {
     if (model === undefined) {
       throw new HttpError(503, 'server_error', loadError ? `the model failed to load: ${loadError.message}` : 'the model is still loading; retry when GET /health answers 200', 'model_loading');
     }
+    return body;
+  }
+
+  async function embedRequest(req: IncomingMessage, res: ServerResponse, signal: AbortSignal): Promise<void> {
+    const body = await readJson(req);
+    const dim = model!.dim;
     const dims = (body as { dimensions?: unknown } | null)?.dimensions;
-    if (dims !== undefined && dims !== null && dims !== model.dim) {
-      throw new ProtocolError('dimensions', `VLM2Vec is not a Matryoshka model: its embeddings have ${model.dim} dimensions and cannot be ` +
+    if (dims !== undefined && dims !== null && dims !== dim) {
+      throw new ProtocolError('dimensions', `VLM2Vec is not a Matryoshka model: its embeddings have ${dim} dimensions and cannot be ` +
         `shortened (got ${JSON.stringify(dims)}); omit "dimensions"`);
     }
     await inlineLocalMedia(body, roots, limits.maxBodyBytes);
@@ -332,6 +385,50 @@ export async function startServer(opts: ServeOptions): Promise<ServeHandle> {
     send(res, 200, answer(decoded, results));
   }
 
+  /** `POST /v1/search`: `searchIndex` with the query embedded through the batcher. */
+  async function searchRequest(req: IncomingMessage, res: ServerResponse, signal: AbortSignal): Promise<void> {
+    const body = await readJson(req);
+    const q = decodeSearchRequest(body, { maxTextChars: limits.maxTextChars, maxMediaBytes: limits.maxBodyBytes });
+    const embedder = new BatcherQueryEmbedder(model!.id, async (items) => {
+      const { results, queueSeconds } = await batcher.submit(items, signal);
+      metrics.queueTime.observe(queueSeconds);
+      return results;
+    });
+    const mode = q.text !== undefined ? 'text' : 'image';
+    const hits = await searchIndex({
+      db: opts.db!, embedder, text: q.text, image: q.image, topK: q.topK, kinds: q.kinds, exact: q.exact,
+      instructions: q.instructions ? { [mode]: q.instructions } : undefined, promptStyle: style,
+    });
+    send(res, 200, searchAnswer(hits, { model: modelName(), mode, tokens: embedder.tokens }));
+  }
+
+  /** A POST route that computes: bounded by --max-concurrent-requests, timed, its failures counted. */
+  async function computeRoute(req: IncomingMessage, res: ServerResponse, kind: 'embeddings' | 'search',
+    handle: (req: IncomingMessage, res: ServerResponse, signal: AbortSignal) => Promise<void>): Promise<void> {
+    const counted = kind === 'embeddings' ? metrics : metrics.search;
+    counted.requests++;
+    const t0 = performance.now();
+    inFlight++;
+    try {
+      if (inFlight > limits.maxConcurrentRequests) {
+        req.resume();
+        throw new QueueFullError(`${inFlight - 1} requests are being handled, the limit (--max-concurrent-requests); retry in 1 s`, 1);
+      }
+      await withDeadline(req, res, handle);
+    } catch (e) {
+      const status = sendError(res, e instanceof Error ? e : new Error(String(e)));
+      counted.fail(e instanceof CancelledError ? 'cancelled' : status === 429 ? 'overloaded' : status === 413 ? 'payload_too_large'
+        : status === 504 ? 'timeout' : status === 503 ? 'unavailable' : status >= 500 ? 'server' : 'validation');
+    } finally {
+      inFlight--;
+      counted.latency.observe((performance.now() - t0) / 1000);
+    }
+  }
+
+  /** The routes this server has, for a 404's message. */
+  const routeList = (): string => ['POST /v1/embeddings', ...(opts.db !== undefined ? [`POST ${SEARCH_ROUTE}`] : []),
+    'GET /health, /v1/models, /info, /metrics', ...(uiFiles ? [`GET / (search page), ${THUMBNAIL_ROUTE}`] : [])].join(', ');
+
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?')[0]!;
     const method = req.method ?? 'GET';
@@ -341,6 +438,12 @@ export async function startServer(opts: ServeOptions): Promise<ServeHandle> {
         'access-control-allow-headers': 'authorization, content-type',
         'access-control-max-age': '600',
       });
+      return;
+    }
+    // The page holds no data (what it shows comes from the routes below): no key needed for it.
+    if (uiFiles?.has(path) && (method === 'GET' || method === 'HEAD')) {
+      const f = uiFiles.get(path)!;
+      send(res, 200, f.body, { 'content-type': f.type, ...UI_HEADERS });
       return;
     }
     if (path === '/health' && method === 'GET') {
@@ -353,35 +456,30 @@ export async function startServer(opts: ServeOptions): Promise<ServeHandle> {
     }
     if (path === '/v1/embeddings' || path === '/embeddings') {
       if (method !== 'POST') throw new HttpError(405, 'invalid_request_error', `${path} takes POST, not ${method}`, 'method_not_allowed');
-      metrics.requests++;
-      const t0 = performance.now();
-      inFlight++;
-      try {
-        if (inFlight > limits.maxConcurrentRequests) {
-          req.resume();
-          throw new QueueFullError(`${inFlight - 1} requests are being handled, the limit (--max-concurrent-requests); retry in 1 s`, 1);
-        }
-        await embeddings(req, res);
-      } catch (e) {
-        const status = sendError(res, e instanceof Error ? e : new Error(String(e)));
-        metrics.fail(e instanceof CancelledError ? 'cancelled' : status === 429 ? 'overloaded' : status === 413 ? 'payload_too_large'
-          : status === 504 ? 'timeout' : status === 503 ? 'unavailable' : status >= 500 ? 'server' : 'validation');
-        return;
-      } finally {
-        inFlight--;
-        metrics.latency.observe((performance.now() - t0) / 1000);
-      }
+      await computeRoute(req, res, 'embeddings', embedRequest);
+      return;
+    }
+    if (path === SEARCH_ROUTE && opts.db !== undefined) {
+      if (method !== 'POST') throw new HttpError(405, 'invalid_request_error', `${path} takes POST, not ${method}`, 'method_not_allowed');
+      await computeRoute(req, res, 'search', searchRequest);
+      return;
+    }
+    if (path === THUMBNAIL_ROUTE && thumbnails) {
+      if (method !== 'GET') throw new HttpError(405, 'invalid_request_error', `${path} takes GET, not ${method}`, 'method_not_allowed');
+      const params = new URL(req.url ?? '/', 'http://x').searchParams;
+      const t = await thumbnails.get(params.get('path'), params.get('page'));
+      send(res, 200, t.body, { ...UI_HEADERS, 'content-type': t.type, 'cache-control': 'private, max-age=60' });
       return;
     }
     if (!GET_ROUTES.has(path)) {
-      throw new HttpError(404, 'not_found_error', `no route ${method} ${path} (routes: POST /v1/embeddings, GET /health, /v1/models, /info, /metrics)`, 'not_found');
+      throw new HttpError(404, 'not_found_error', `no route ${method} ${path} (routes: ${routeList()})`, 'not_found');
     }
     if (method !== 'GET') throw new HttpError(405, 'invalid_request_error', `${path} takes GET, not ${method}`, 'method_not_allowed');
     if (path === '/v1/models' || path === '/models') {
       if (!model) throw new HttpError(503, 'server_error', 'the model is still loading', 'model_loading');
       send(res, 200, { object: 'list', data: [{ id: modelName(), object: 'model', created: 0, owned_by: 'vlm2vec' }] });
     } else if (path === '/info') {
-      send(res, 200, info());
+      send(res, 200, await info());
     } else {
       send(res, 200, metrics.render({ queueItems: batcher.queuedItems, inFlightRequests: inFlight, ready: model !== undefined, forwardPasses: model?.forwardPasses ?? 0 }));
     }
@@ -414,16 +512,20 @@ export async function startServer(opts: ServeOptions): Promise<ServeHandle> {
     minPixels: opts.minPixels, maxPixels: opts.maxPixels, batchSize: limits.batchSize, promptStyle: style, onLoad: opts.onLoad,
   };
   const ready = ModelThread.load(opts.model, local, { maxImagePixels: limits.maxImagePixels, maxBatchTokens: limits.maxBatchTokens }).then(
-    (m) => {
+    async (m) => {
       if (closing) return m.close();
+      const mismatch = indexMeta && modelMismatch(opts.db!, indexMeta, m.id);
+      if (mismatch) {
+        await m.close();
+        throw mismatch;
+      }
       model = m;
       return undefined;
     },
-    (e: unknown) => {
-      loadError = e instanceof Error ? e : new Error(errorDetail(e));
-      throw loadError;
-    },
-  );
+  ).catch((e: unknown) => {
+    loadError = e instanceof Error ? e : new Error(errorDetail(e));
+    throw loadError;
+  });
   // The caller awaits `ready`; an unobserved load failure must not crash the process.
   ready.catch(() => {});
 
