@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Builds dist/ for library users: tsc emits JavaScript + declarations (imports rewritten from
-// .ts to .js), then the runtime assets that code reads by URL (JSON tables, the worker entry)
-// are copied beside it. The CLI itself runs from src/ through tsx and needs no build.
+// .ts to .js), then the runtime assets that code reads by URL (JSON tables, the worker entry,
+// the search page) are copied beside it. The CLI itself runs from src/ through tsx and needs no build.
 import { cpSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -23,5 +23,7 @@ function copyAssets(dir) {
   }
 }
 copyAssets(join(root, 'src'));
+// The search page of `vlm2vec serve --ui`: plain HTML/CSS/JS served as they are.
+cpSync(join(root, 'src', 'serve', 'ui'), join(root, 'dist', 'serve', 'ui'), { recursive: true });
 // stderr: npm pack --json prints the package list on stdout.
 console.error('built dist/');
