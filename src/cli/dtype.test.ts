@@ -10,13 +10,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import * as ort from 'onnxruntime-node';
-import { compareRows, FP16_FIXTURE, fp16Array, fp16Batch } from '../models/qwen2-vl/fixtures.test-helper.ts';
-import { visionIndexInputs } from '../models/qwen2-vl/vision.ts';
+import { compareRows, FP16_FIXTURE, fp16Array } from '../models/qwen2-vl/fixtures.test-helper.ts';
 import { configureRuntime } from '../tensor/index.ts';
 import { registerEmbed } from './embed.ts';
 import { parseDtypeOption } from './model-options.ts';
 import { registerEval } from './eval.ts';
 import { registerExport, runExport, type ExportManifest } from './export.ts';
+import { runExported } from './export.test-helper.ts';
 
 configureRuntime({ threads: 1 });
 
@@ -39,43 +39,6 @@ test('--dtype accepts float32/float16/int8/q4/q4-128 and rejects anything else n
   await assert.rejects(program.parseAsync(['eval', '--model', 'http://127.0.0.1:9', '--data', 'd', '--out', 'o', '--dtype', 'float16'], { from: 'user' }),
     /--dtype applies to a local model, not to endpoint URLs/);
 });
-
-async function runExported(out: string, manifest: ExportManifest, so: ort.InferenceSession.SessionOptions): Promise<Float32Array> {
-  const vision = await ort.InferenceSession.create(join(out, manifest.graphs.vision.file), so);
-  const text = await ort.InferenceSession.create(join(out, manifest.graphs.text.file), so);
-  try {
-    const b = fp16Batch();
-    const [bs, l] = b.shape;
-    const vi = manifest.graphs.vision.inputs;
-    const grids = [...b.imageGrids!, ...b.videoGrids!];
-    const idx = visionIndexInputs(grids, 2);
-    const k = idx.numPatches / 4;
-    const r = await vision.run({
-      [vi.pixel_values!]: new ort.Tensor('float32', new Float32Array([...b.pixelValues!, ...b.pixelValuesVideos!]), [k, 4, 1176]),
-      [vi.patch_pos!]: new ort.Tensor('int32', idx.positionIds, [k, 4, 2]),
-      [vi.segment_ids!]: new ort.Tensor('int32', idx.segmentIds, [k, 4]),
-    });
-    const scatter: bigint[] = [];
-    for (const tok of [BigInt(manifest.imageTokenId), BigInt(manifest.videoTokenId)]) {
-      for (let i = 0; i < bs; i++) for (let j = 0; j < l; j++) if (b.inputIds[i * l + j] === tok) scatter.push(BigInt(i), BigInt(j));
-    }
-    const pos = new BigInt64Array(3 * bs * l);
-    for (let a = 0; a < 3; a++) pos.set(b.positionIds!, a * bs * l);
-    const ti = manifest.graphs.text.inputs;
-    const t = await text.run({
-      [ti.input_ids!]: new ort.Tensor('int64', b.inputIds, [bs, l]),
-      [ti.attention_mask!]: new ort.Tensor('int64', b.attentionMask, [bs, l]),
-      [ti.position_ids!]: new ort.Tensor('int64', pos, [3, bs, l]),
-      [ti.last_index!]: new ort.Tensor('int64', BigInt64Array.from({ length: 2 * bs }, (_, i) => BigInt(i % 2 === 0 ? i / 2 : l - 1)), [bs, 2]),
-      [ti.scatter_index!]: new ort.Tensor('int64', BigInt64Array.from(scatter), [scatter.length / 2, 2]),
-      [ti.features!]: r[manifest.graphs.vision.output]!,
-    });
-    return t[manifest.graphs.text.outputs.embedding]!.data as Float32Array;
-  } finally {
-    await vision.release();
-    await text.release();
-  }
-}
 
 test('export --dtype float16: float16 initializers, plain onnxruntime reproduces model.half().float()', async () => {
   const work = await mkdtemp(join(tmpdir(), 'vlm2vec-export-f16-'));

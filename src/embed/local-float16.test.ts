@@ -28,5 +28,5 @@ test('dtype float16: float16 weights, own cache identity, bf16 checkpoint embedd
 
 test('a bad dtype is rejected before the model is resolved', async () => {
   await assert.rejects(LocalEmbedder.load('/nonexistent/model', { dtype: 'half' as never }),
-    /LocalEmbedderOptions\.dtype must be 'float32' or 'float16', got "half" \(did you mean 'float16'\?\)/);
+    /LocalEmbedderOptions\.dtype must be one of 'float32', 'float16', 'int8', 'q4', 'q4-128', got "half" \(did you mean 'float16'\?\)/);
 });

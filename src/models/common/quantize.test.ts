@@ -4,8 +4,8 @@
 //   every linear weight of the float32 tiny model.
 // - Kernels on ORT: the graph's `dequantize` equals the host dequantizer exactly; q4 at accuracy
 //   level 1 (float32 compute) equals x·W'ᵀ with the dequantized W' up to summation order
-//   (≤ 1e-5 relative to max|y|); int8 (DynamicQuantizeMatMul, activations quantized per call)
-//   equals an exact integer emulation of that quantization (≤ 1e-5 relative) — against x·W'ᵀ it is
+//   (≤ 1e-5 relative to max|y|); int8 (each row of x quantized to uint8, MatMulInteger) equals an
+//   exact integer emulation of that quantization (≤ 1e-5 relative) — against x·W'ᵀ it is
 //   only as close as 8-bit activations allow (measured ~1 % of max|y|, held to 3 %); q4 at level 4
 //   (activations int8 per block) held to 2 %.
 // - Differentiating through a quantized matmul is a typed error.
@@ -90,24 +90,25 @@ const rint = (v: number) => {
   return Math.abs(v % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
 };
 
-/** DynamicQuantizeMatMul by hand: x to uint8 (one scale and zero point per tensor, range including 0), integer products, then both scales. */
+/** The int8 matmul by hand: each row of x to uint8 (its own scale and zero point, range including 0), integer products, then both scales. */
 function emulateInt8(x: Float32Array, m: number, q: QuantizedMatrix): Float32Array {
   const { n, k } = q;
-  let lo = 0;
-  let hi = 0;
-  for (const v of x) {
-    lo = Math.min(lo, v);
-    hi = Math.max(hi, v);
-  }
-  const s = Math.fround(Math.fround(hi - lo) / 255);
-  const zp = Math.min(255, Math.max(0, rint(Math.fround(-lo / s))));
-  const xq = x.map((v) => Math.min(255, Math.max(0, rint(Math.fround(v / s)) + zp)));
   const y = new Float32Array(m * n);
   for (let i = 0; i < m; i++) {
+    const row = x.subarray(i * k, (i + 1) * k);
+    let lo = 0;
+    let hi = 0;
+    for (const v of row) {
+      lo = Math.min(lo, v);
+      hi = Math.max(hi, v);
+    }
+    const s = Math.fround(Math.fround(hi - lo) / 255);
+    const zp = Math.min(255, Math.max(0, rint(Math.fround(-lo / s))));
+    const xq = row.map((v) => Math.min(255, Math.max(0, rint(Math.fround(v / s)) + zp)));
     for (let j = 0; j < n; j++) {
       let acc = 0;
-      for (let c = 0; c < k; c++) acc += (xq[i * k + c]! - zp) * q.q[c * n + j]!;
-      y[i * n + j] = acc * s * q.scales[j]!;
+      for (let c = 0; c < k; c++) acc += (xq[c]! - zp) * q.q[c * n + j]!;
+      y[i * n + j] = Math.fround(Math.fround(acc * s) * q.scales[j]!);
     }
   }
   return y;
@@ -149,4 +150,14 @@ test('quantized matmuls are inference-only: differentiating through one is a typ
   const f = (x: ReturnType<typeof randn>) => sum(quantMatMul(x, wq));
   assert.throws(() => grad(f)(randn([2, 16], { seed: 1 })), /\[quantMatMul\] int8 \[8, 16\] weights are inference-only.*dtype 'float32'/);
   assert.throws(() => quantMatMul(randn([2, 15], { seed: 1 }), wq), /\[quantMatMul\] x must be float32 \[\.\.\., 16\], found float32\[2,15\]/);
+});
+
+test('int8 rows are quantized on their own: a row\'s result does not depend on the rest of the batch', async () => {
+  const [n, k] = [24, 64];
+  const wq = quantizedTensor(quantizeInt8((await randn([n, k], { seed: 5, std: 0.1 }).data()) as Float32Array, n, k));
+  const a = (await randn([1, 3, k], { seed: 6 }).data()) as Float32Array;
+  const big = (await randn([1, 2, k], { seed: 7, std: 50 }).data()) as Float32Array; // a much wider range
+  const alone = (await quantMatMul(fromArray(a, [1, 3, k]), wq).data()) as Float32Array;
+  const withOthers = (await quantMatMul(fromArray(Float32Array.from([...a, ...big]), [1, 5, k]), wq).data()) as Float32Array;
+  assert.deepEqual(withOthers.subarray(0, 3 * n), alone);
 });

@@ -4,8 +4,8 @@
 // these must equal bit for bit (src/models/common/quantize.test.ts).
 //
 // - int8: per output channel, symmetric. scale[n] = max|W[n,:]| / 127, q = clamp(rint(W/scale),
-//   ±127), stored transposed [K, N] for com.microsoft DynamicQuantizeMatMul, which quantizes the
-//   activations per call (uint8, asymmetric, one scale per tensor) and multiplies in integers.
+//   ±127), stored transposed [K, N] as MatMulInteger's B; each call quantizes the activations
+//   per row (uint8, asymmetric) and multiplies in integers (tensor/primitives/quant.ts).
 // - q4: blocks of `blockSize` (32, or 128 for 'q4-128') along K for each output row, asymmetric:
 //   lo = min(0, block), hi = max(0, block), scale = (hi − lo)/15, zp = clamp(rint(−lo/scale), 0,
 //   15), q = clamp(rint(W/scale) + zp, 0, 15); packed two per byte, low nibble first, as
@@ -15,7 +15,7 @@
 // All arithmetic is float32 (Math.fround) with round-half-to-even, as numpy's float32 rint does.
 
 import { Vlm2VecError } from '../../errors.ts';
-import type { Tensor, Tree } from '../../tensor/index.ts';
+import type { Tensor } from '../../tensor/index.ts';
 import { dequantize, fromArray, isQuantized, treeMap, type QuantAttrs } from '../../tensor/index.ts';
 
 /** A quantized [N, K] matrix (checkpoint layout [out, in]) in the kernels' layout (file comment). */
@@ -180,7 +180,7 @@ export function quantizedMatrixOf(t: Tensor): QuantizedMatrix {
  *
  * @example const ref = Qwen2VLModel.fromParams(cfg, dequantizedParams(model.params));
  */
-export function dequantizedParams<T extends Tree<Tensor>>(tree: T): T {
+export function dequantizedParams<T>(tree: T): T {
   return treeMap(tree, (t) => (isQuantized(t) ? fromArray(dequantizeMatrix(quantizedMatrixOf(t)), [...t.shape] as number[], 'float32') : t)) as T;
 }
 
@@ -190,6 +190,36 @@ export function dequantizedParams<T extends Tree<Tensor>>(tree: T): T {
  *
  * @example const exact = withQ4AccuracyLevel(model.params, 1);
  */
-export function withQ4AccuracyLevel<T extends Tree<Tensor>>(tree: T, level: number): T {
+export function withQ4AccuracyLevel<T>(tree: T, level: number): T {
   return treeMap(tree, (t) => (isQuantized(t) && (t.attrs as QuantAttrs).scheme === 'q4' ? dequantize(t.inputs, { ...(t.attrs as QuantAttrs), accuracyLevel: level }) : t)) as T;
+}
+
+/** The manifest entry of a quantized export (docs/export.md, docs/quantization.md). */
+export interface QuantizationManifest {
+  dtype: 'int8' | 'q4' | 'q4-128';
+  /** Which tensors are quantized and how the others are held. */
+  linear: 'int8-per-channel-symmetric' | 'uint4-blockwise-asymmetric';
+  blockSize?: number | undefined;
+  /** The kernel every quantized linear layer runs as (MatMulNBits: domain com.microsoft, version 1). */
+  op: 'MatMulInteger' | 'com.microsoft.MatMulNBits';
+  /** MatMulNBits' accuracy_level (4: activations quantized to int8 per block). */
+  accuracyLevel?: number | undefined;
+  /** Token embeddings: float16 initializer, rows gathered then cast to float32. */
+  embeddings: 'float16-cast-to-float32';
+  /** Everything else (norms, biases, the patch-embedding kernel): float32. */
+  other: 'float32';
+}
+
+/**
+ * The `quantization` entry of an exported manifest for `dtype`, or undefined for float dtypes.
+ *
+ * @example quantizationManifest('q4')?.op // 'com.microsoft.MatMulNBits'
+ */
+export function quantizationManifest(dtype: string): QuantizationManifest | undefined {
+  const s = quantSchemeOf(dtype);
+  if (!s) return undefined;
+  const base = { dtype: dtype as QuantizationManifest['dtype'], embeddings: 'float16-cast-to-float32', other: 'float32' } as const;
+  return s.scheme === 'int8'
+    ? { ...base, linear: 'int8-per-channel-symmetric', op: 'MatMulInteger' }
+    : { ...base, linear: 'uint4-blockwise-asymmetric', blockSize: s.blockSize, op: 'com.microsoft.MatMulNBits', accuracyLevel: Q4_ACCURACY_LEVEL };
 }

@@ -10,6 +10,7 @@ import type { ExportResult } from '../../tensor/index.ts';
 import { fromArray } from '../../tensor/index.ts';
 import { concatFloat32 } from '../../util/arrays.ts';
 import { FLOAT16_SESSION, type WeightDtype } from '../common/float16.ts';
+import { quantizationManifest, type QuantizationManifest } from '../common/quantize.ts';
 import type { ModelLoadEvent } from '../common/weights.ts';
 import type { EncodedRows, Encoder, EncoderInput, ExportedGraph, ExportGraphOptions, ImageProcessorSettings, PreparedItem } from '../encoder.ts';
 import { Qwen2VLModel, TEXT_INPUTS, VISION_INPUTS } from './model.ts';
@@ -48,6 +49,8 @@ export interface Qwen2VLExportManifest {
    * (without them ORT constant-folds the Casts: same results, float32 memory).
    */
   float16?: { weights: 'float16-cast-to-float32'; sessionOptions: typeof FLOAT16_SESSION } | undefined;
+  /** Present for `--dtype int8|q4|q4-128` exports: what is quantized and which kernel runs it (docs/quantization.md). */
+  quantization?: QuantizationManifest | undefined;
 }
 
 function names(res: ExportResult, semantic: readonly string[]): Record<string, string> {
@@ -184,6 +187,7 @@ export class Qwen2VLEncoder implements Encoder<Qwen2VLPrepared> {
         },
       },
       ...(this.model.dtype === 'float16' ? { float16: { weights: 'float16-cast-to-float32', sessionOptions: FLOAT16_SESSION } as const } : {}),
+      ...(quantizationManifest(this.model.dtype) ? { quantization: quantizationManifest(this.model.dtype) } : {}),
     };
   }
 

@@ -28,10 +28,10 @@ export function isQuantized(w: Tensor): boolean {
 }
 
 /**
- * x·Wᵀ for a quantized weight `w` (a {@link dequantize} node), as one ORT kernel on the packed
- * constants: com.microsoft DynamicQuantizeMatMul (int8; x quantized to uint8 per call, per
- * tensor) or MatMulNBits (4-bit, with `w`'s accuracy level). No gradient: differentiating
- * through it throws.
+ * x·Wᵀ for a quantized weight `w` (a {@link dequantize} node), computed from the packed
+ * constants: int8 quantizes each row of x to uint8 and runs MatMulInteger (rows never affect
+ * each other); 4-bit runs com.microsoft MatMulNBits with `w`'s accuracy level. No gradient:
+ * differentiating through it throws.
  *
  * @example const y = quantMatMul(x, w); // x [B, T, K] → [B, T, N]
  */

@@ -1,12 +1,11 @@
 // Quantized weights (inference only). `dequantize` turns packed integer constants back into the
 // float32 [N, K] matrix they stand for (standard ONNX ops: DequantizeLinear for int8, bit masks and
-// shifts for 4-bit blocks); `quantMatMul` is x·Wᵀ straight from the packed form through one ORT
-// contrib kernel (com.microsoft DynamicQuantizeMatMul for int8, MatMulNBits for 4-bit), which is
-// where the speed and the memory saving are. The layouts are documented in docs/quantization.md
+// shifts for 4-bit blocks); `quantMatMul` is x·Wᵀ straight from the packed form (int8: per-row
+// activation quantization + MatMulInteger, standard ONNX; 4-bit: the com.microsoft MatMulNBits
+// contrib kernel), which is where the speed and the memory saving are. The layouts are documented in docs/quantization.md
 // and produced by src/models/common/quantize.ts.
 //
-// Neither has a gradient. DynamicQuantizeMatMul and MatMulNBits with accuracy_level 4 quantize the
-// activations on the fly, and that rounding has no useful derivative; the integer inputs have none
+// Neither has a gradient. Both quantize the activations on the fly (MatMulNBits at accuracy_level 4), and that rounding has no useful derivative; the integer inputs have none
 // at all. Differentiating through quantMatMul is refused with a typed error rather than silently
 // cut (a LoRA trained on a quantized base would otherwise get wrong gradients upstream).
 import { Vlm2VecError } from '../../errors.ts';
@@ -76,6 +75,36 @@ export const dequantize: PrimitiveDef<'dequantize'> = {
   vjp: null, // integer constants: nothing to differentiate
 };
 
+const f32 = { kind: 'int', value: 1 } as const; // TensorProto FLOAT
+const i32 = { kind: 'int', value: 6 } as const; // TensorProto INT32
+const keep = { keepdims: { kind: 'int', value: 1 } } as const;
+
+/**
+ * int8 weights [K, N] with per-channel scales: each row of x is quantized on its own to uint8
+ * (range [min(0, row), max(0, row)], scale (max − min)/255, zero point rint(−min/scale)), then
+ * MatMulInteger (u8·s8, the fast MLAS kernel) gives Σ q_x·q_w, the zero point is taken out as
+ * zp·Σ_k q_w[k, n] (ORT folds that column sum into a constant), and both scales multiply.
+ * Per row, not per tensor as com.microsoft DynamicQuantizeMatMul does: an item's embedding must
+ * not depend on the other rows of its batch (their range would set its scale). Measured on this
+ * machine as fast as DynamicQuantizeMatMul (docs/quantization.md); standard ONNX ops only.
+ */
+function lowerInt8(ctx: LowerCtx, ins: readonly string[], outShape: readonly (number | string)[], k: number): string {
+  const x = ctx.emit('Reshape', [ins[0]!, ctx.i64([-1, k])]); // [M, K]
+  const hi = ctx.emit('Max', [ctx.emit('ReduceMax', [x, ctx.i64([1])], keep), ctx.scalar(0, 'float32')]); // [M, 1]
+  const lo = ctx.emit('Min', [ctx.emit('ReduceMin', [x, ctx.i64([1])], keep), ctx.scalar(0, 'float32')]);
+  // An all-zero row: any positive scale quantizes it to its zero point, i.e. to exact zeros.
+  const scale = ctx.emit('Max', [ctx.emit('Div', [ctx.emit('Sub', [hi, lo]), ctx.scalar(255, 'float32')]), ctx.scalar(1e-30, 'float32')]);
+  const zpF = ctx.emit('Round', [ctx.emit('Div', [ctx.emit('Neg', [lo]), scale])]); // [M, 1], in [0, 255]
+  const flat = (t: string) => ctx.emit('Reshape', [t, ctx.i64([-1])]);
+  const zp = ctx.emit('Cast', [flat(zpF)], { to: { kind: 'int', value: 2 } }); // uint8 [M]
+  const xq = ctx.emit('QuantizeLinear', [x, flat(scale), zp], { axis: { kind: 'int', value: 0 } }); // uint8 [M, K]
+  const acc = ctx.emit('MatMulInteger', [xq, ins[1]!]); // int32 [M, N]: Σ q_x·q_w
+  const colSum = ctx.emit('ReduceSum', [ctx.emit('Cast', [ins[1]!], { to: i32 }), ctx.i64([0])], keep); // [1, N]
+  const exact = ctx.emit('Sub', [acc, ctx.emit('Mul', [ctx.emit('Cast', [zpF], { to: i32 }), colSum])]); // Σ (q_x − zp)·q_w
+  const y = ctx.emit('Mul', [ctx.emit('Mul', [ctx.emit('Cast', [exact], { to: f32 }), scale]), ins[2]!]); // [M, N]
+  return ctx.emit('Reshape', [y, ctx.shapeOf(outShape)]);
+}
+
 export const quantMatMul: PrimitiveDef<'quantMatMul'> = {
   infer(inputs, a) {
     const x = inputs[0];
@@ -87,7 +116,7 @@ export const quantMatMul: PrimitiveDef<'quantMatMul'> = {
   },
   lower(ctx, ins, node) {
     const a = node.attrs;
-    if (a.scheme === 'int8') return ctx.emit('DynamicQuantizeMatMul', [ins[0]!, ins[1]!, ins[2]!], {}, 'com.microsoft');
+    if (a.scheme === 'int8') return lowerInt8(ctx, ins, node.shape, a.k);
     const attrs = {
       K: { kind: 'int', value: a.k },
       N: { kind: 'int', value: a.n },
