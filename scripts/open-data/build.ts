@@ -204,7 +204,7 @@ export function writeTrainData(out: string, subsets: Record<string, TrainRow[]>,
     '# Use with --data_basedir <this folder> (images/ and the vlm2vec-open/ repo are under it).',
     ...names.flatMap((s) => [
       `${s}:`, '  dataset_parser: mmeb', `  dataset_name: ${TRAIN_REPO}`, `  subset_name: ${s}`, '  dataset_split: original',
-      '  image_dir: .', '  weight: 1',
+      "  image_dir: '.'", '  weight: 1',
     ]),
   ];
   const file = join(out, yamlName);
