@@ -236,6 +236,7 @@ test('thumbnails serve only files of the index: traversal, absolute paths, skipp
   try {
     const r = await thumb('path=../outside.png');
     assert.equal(r.status, 403);
+    assert.equal(JSON.parse(r.body.toString()).error.type, 'permission_error');
     assert.match(JSON.parse(r.body.toString()).error.message, /outside the indexed folder/);
   } finally {
     await ix.items!.delete(`path = '../outside.png'`);

@@ -287,7 +287,7 @@ export async function startServer(opts: ServeOptions): Promise<ServeHandle> {
 
   function sendError(res: ServerResponse, err: Error): number {
     if (err instanceof ThumbnailError) {
-      send(res, err.status, { error: { message: err.message, type: err.status === 400 ? 'invalid_request_error' : 'not_found_error', param: err.status === 400 ? 'path' : null, code: null } });
+      send(res, err.status, { error: { message: err.message, type: err.status === 400 ? 'invalid_request_error' : err.status === 403 ? 'permission_error' : 'not_found_error', param: err.status === 400 ? 'path' : null, code: null } });
       return err.status;
     }
     if (err instanceof HttpError) {

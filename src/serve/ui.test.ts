@@ -134,7 +134,7 @@ async function dropFile(page: Page, bytes: Buffer, name: string, type: string): 
   }, { b64: bytes.toString('base64'), name, type });
 }
 
-test('drop an image: searchIndex\'s image-query results, the image itself first; choosing a file does the same', { skip }, async () => {
+test('drop an image: searchIndex\'s image-query results, the image itself first; choosing a file and pasting one do the same', { skip }, async () => {
   const { page, errors } = await openPage();
   try {
     const file = join(fx.input, 'photos', 'green-triangle.png');
@@ -161,6 +161,15 @@ test('drop an image: searchIndex\'s image-query results, the image itself first;
     await page.waitForFunction(() => document.querySelector('#image-name')?.textContent === 'sunset.png');
     await page.waitForFunction(() => (document.querySelector('.card') as HTMLElement | null)?.dataset['path'] === 'photos/sunset.png');
     assertSame(await cards(page, 11), await searchIndex({ db: fx.db, embedder: fx.embedder, image: other, topK: 24 }), 'chosen image');
+    // Pasting an image (Ctrl-V of a copied picture) searches with it too.
+    const pasted = join(fx.input, 'photos', 'red-circle.png');
+    await page.evaluate((b64) => {
+      const dt = new DataTransfer();
+      dt.items.add(new File([Uint8Array.from(atob(b64), (c) => c.charCodeAt(0))], 'image.png', { type: 'image/png' }));
+      document.dispatchEvent(new ClipboardEvent('paste', { clipboardData: dt, bubbles: true, cancelable: true }));
+    }, (await readFile(pasted)).toString('base64'));
+    await page.waitForFunction(() => (document.querySelector('.card') as HTMLElement | null)?.dataset['path'] === 'photos/red-circle.png');
+    assertSame(await cards(page, 11), await searchIndex({ db: fx.db, embedder: fx.embedder, image: pasted, topK: 24 }), 'pasted image');
     // Typing replaces the image query.
     await page.fill('#q', 'night');
     assert.equal(await page.isVisible('#image-chip'), false);
