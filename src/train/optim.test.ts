@@ -16,7 +16,8 @@ import { readJsonFile } from '../io/weights/hf-configs.ts';
 import { parseQwen2VLConfig } from '../models/qwen2-vl/config.ts';
 import { canonicalTensorName, qwen2VLParamSpecs } from '../models/qwen2-vl/weights.ts';
 import { maxAbsDiff, need, readStepJson, readStepTensors } from './fixtures.test-helper.ts';
-import { ADAMW_DEFAULTS, clipGradNorm, decays, lrLambda, OptimizerLoop, warmupStepsOf, type LrSchedulerType } from './optim.ts';
+import { adamwSimdAvailable } from './adamw-simd.ts';
+import { AdamW, ADAMW_DEFAULTS, clipGradNorm, decays, lrLambda, OptimizerLoop, warmupStepsOf, type LrSchedulerType } from './optim.ts';
 
 interface OptimCase {
   name: string;
@@ -154,4 +155,30 @@ test('resume: 2 steps, state and weights copied out, a new loop restored from th
   m.set('bias', { expAvg: new Float32Array(2), expAvgSq: new Float32Array(2) });
   assert.throws(() => bad.adamw.loadState({ step: 2, moments: m }), /bias: saved moments have 2 \/ 2 values, the parameter 6/);
   assert.throws(() => bad.adamw.loadState({ step: 2, moments: new Map([...saved.adamw.moments, ['lm_head.weight', saved.adamw.moments.get('w')!]]) }), /does not train: lm_head.weight/);
+});
+
+test('the WebAssembly SIMD element loop gives the scalar loop\'s bits: edge values, tails of 1–3, several chunks of its memory, 3 steps', () => {
+  assert.ok(adamwSimdAvailable(), 'the kernel compiles on Node 20');
+  // Lengths: a tail only, tails of 1–3 after SIMD lanes, and more than two 2^18-value chunks.
+  const lengths = [3, 5, 6, 7, 600_001];
+  const edge = [0, -0, 1e-45, -1e-45, 1.17e-38, 3e38, -3e38, 1e-30, 1, -1, 0.5, 1e-8];
+  const make = (seed: number) => lengths.map((n, j) => ({
+    name: `p${j}`, decay: j % 2 === 0,
+    data: Float32Array.from({ length: n }, (_, i) => (i < edge.length ? edge[i]! : Math.sin(i * 0.37 + seed) * 2)),
+  }));
+  const grads = (step: number) => lengths.map((n) => Float32Array.from({ length: n }, (_, i) => (i < edge.length ? edge[(i + step) % edge.length]! : Math.cos(i * 1.7 + step) * 1e-3)));
+  const simd = new AdamW(make(1), { ...ADAMW_DEFAULTS, weightDecay: 0.1 });
+  const scalar = new AdamW(make(1), { ...ADAMW_DEFAULTS, weightDecay: 0.1 });
+  scalar.simd = false;
+  for (let step = 0; step < 3; step++) {
+    simd.step(grads(step), 1e-3);
+    scalar.step(grads(step), 1e-3);
+  }
+  const bits = (a: Float32Array) => new Uint32Array(a.buffer, a.byteOffset, a.length);
+  simd.params.forEach((p, j) => {
+    assert.deepEqual(bits(p.data), bits(scalar.params[j]!.data), `${p.name}: weights`);
+    assert.deepEqual(bits(simd.expAvg[j]!), bits(scalar.expAvg[j]!), `${p.name}: exp_avg`);
+    assert.deepEqual(bits(simd.expAvgSq[j]!), bits(scalar.expAvgSq[j]!), `${p.name}: exp_avg_sq`);
+  });
+  assert.ok(simd.params[4]!.data.some((x, i) => x !== make(1)[4]!.data[i]), 'the weights moved');
 });
