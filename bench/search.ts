@@ -4,7 +4,10 @@
 // the database is timed): exact (flat scan) vs the HNSW-SQ index `vlm2vec index` builds from its
 // threshold on, with recall@10 of the indexed search against exact. Also the write rate and the
 // index build time. Latencies include opening the database, as one `vlm2vec search` does.
-// Usage: npm run bench:search -- [n=100000] [dim=768] [queries=50]   (env EF=n: HNSW search breadth)
+// Usage: npm run bench:search -- [--rows N] [--dim D] [--queries Q]   (or positional N D Q; env EF=n:
+// HNSW search breadth). Defaults 100,000 × 768, 50 queries. From 500,000 rows the default dim is
+// 256: 1M × 256 float32 is 1 GB of vectors (written to a temp folder, scanned per exact query),
+// where 1M × 768 would be 3 GB plus the HNSW-SQ graph; give --dim 768 on a machine with the room.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,7 +17,19 @@ import { DEFAULT_CANDIDATE_INSTRUCTIONS } from '../src/search/instructions.ts';
 import { itemsTable, openIndex, toArrow, writeMeta, type ItemRow } from '../src/search/store.ts';
 import { searchIndex } from '../src/search/search.ts';
 
-const [n, dim, nq] = [Number(process.argv[2] ?? 100_000), Number(process.argv[3] ?? 768), Number(process.argv[4] ?? 50)];
+/** `--name N` or the positional value at `pos` (the older form), else undefined. */
+function arg(name: string, pos: number): number | undefined {
+  const argv = process.argv.slice(2);
+  const i = argv.indexOf(`--${name}`);
+  const raw = i >= 0 ? argv[i + 1] : argv.filter((a, j) => !a.startsWith('--') && !argv[j - 1]?.startsWith('--'))[pos];
+  if (raw === undefined) return undefined;
+  const v = Number(raw.replaceAll('_', ''));
+  if (!Number.isInteger(v) || v < 1) throw new Error(`bench:search: --${name} must be a positive integer, got ${raw}`);
+  return v;
+}
+const n = arg('rows', 0) ?? 100_000;
+const dim = arg('dim', 1) ?? (n >= 500_000 ? 256 : 768);
+const nq = arg('queries', 2) ?? 50;
 const r = rng(42);
 const gauss = (): number => Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r());
 const unit = (v: Float32Array): Float32Array => {
