@@ -84,13 +84,16 @@ test('tiny fixture model: nested (saved by transformers) and hand-written flat l
 });
 
 test('unknown or missing model_type lists the supported ones', async () => {
-  assert.deepEqual(supportedModelTypes(), ['qwen2_vl']);
-  assert.throws(() => modelRecord('mamba'), /model_type 'mamba' is not supported \(supported: qwen2_vl\)/);
+  // Every built-in architecture is listed, in registration order (Qwen2-VL first).
+  const list = supportedModelTypes().join(', ');
+  assert.equal(supportedModelTypes()[0], 'qwen2_vl');
+  assert.ok(supportedModelTypes().includes('llava_next'), list);
+  assert.throws(() => modelRecord('mamba'), { message: `[config] model_type 'mamba' is not supported (supported: ${list})` });
   assert.equal(modelRecord('qwen2_vl').padTokenId, 151643, "Qwen2-VL's <|endoftext|>, VLM2Vec's pad token");
   await assert.rejects(loadModelConfig(`${CFG}/unknown-model-type.json`), {
-    message: `[config] ${CFG}/unknown-model-type.json: model_type 'mamba' is not supported (supported: qwen2_vl)`,
+    message: `[config] ${CFG}/unknown-model-type.json: model_type 'mamba' is not supported (supported: ${list})`,
   });
-  assert.throws(() => parseModelConfig({ hidden_size: 3 }), /config\.json: missing model_type \(supported: qwen2_vl\)/);
+  assert.throws(() => parseModelConfig({ hidden_size: 3 }), { message: `[config] config.json: missing model_type (supported: ${list})` });
   assert.throws(() => parseModelConfig([1]), /expected a JSON object/);
   await assert.rejects(loadModelConfig('/nonexistent/config.json'), /\/nonexistent\/config\.json: cannot read/);
 });
