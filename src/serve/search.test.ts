@@ -7,7 +7,7 @@
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { readFile, rm, symlink, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -283,6 +283,13 @@ test('the page is served with a same-origin Content-Security-Policy; with an API
 
 test('vlm2vec serve --db DIR --ui (no -m) serves the index\'s own model; -m with another model exits 1 naming both', async () => {
   const BIN = join(import.meta.dirname, '..', '..', 'bin', 'vlm2vec.js');
+  const help = spawnSync(process.execPath, [BIN, 'serve', '--help'], { encoding: 'utf8' });
+  for (const s of ['--db <dir|uri>', '--ui', '--root <folder>', 'POST /v1/search {"query": TEXT | "image": DATA-URI', 'curl -s localhost:8000/v1/search']) {
+    assert.ok(help.stdout.includes(s), `${s} missing from serve --help`);
+  }
+  const noModel = spawnSync(process.execPath, [BIN, 'serve', '--port', '0'], { encoding: 'utf8' });
+  assert.equal(noModel.status, 1);
+  assert.match(noModel.stderr, /give a model \(-m DIR\|HUB-ID\), or --db DIR/);
   const child = spawn(process.execPath, [BIN, 'serve', '--db', fx.db, '--ui', '--port', '0', '--threads', '1'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
