@@ -52,6 +52,8 @@ export interface TrainingState {
   readonly scheduler: JsonValue;
   readonly rng: JsonValue;
   readonly sampler: JsonValue;
+  /** Running totals the end-of-training summary needs (the loss sum for `train_loss`). */
+  readonly totals?: JsonValue;
 }
 
 export interface CheckpointContents {
@@ -111,8 +113,8 @@ export async function saveCheckpoint(out: string, step: number, contents: Checkp
     phase('optimizer');
     await writeOptimizerState(join(tmp, OPTIMIZER_FILE), contents.optimizer);
     phase('state');
-    const { globalStep, scheduler, rng, sampler } = contents.training;
-    const training = { format: 'vlm2vec-training-state/1', global_step: globalStep, scheduler, rng, sampler };
+    const { globalStep, scheduler, rng, sampler, totals } = contents.training;
+    const training = { format: 'vlm2vec-training-state/1', global_step: globalStep, scheduler, rng, sampler, ...(totals === undefined ? {} : { totals }) };
     await writeSynced(join(tmp, TRAINING_STATE_FILE), `${JSON.stringify(training, null, 2)}\n`);
     await writeSynced(join(tmp, TRAINER_STATE_FILE), trainerStateJson(contents.trainerState));
     phase('marker');
@@ -290,7 +292,7 @@ export async function loadCheckpointState(entry: CheckpointEntry): Promise<Loade
   if (!entry.complete) throw new Vlm2VecError('checkpoint', `${entry.dir} is incomplete: ${entry.problem}`);
   const optimizer = await readOptimizerState(join(entry.dir, OPTIMIZER_FILE));
   const file = join(entry.dir, TRAINING_STATE_FILE);
-  let json: { format?: unknown; global_step?: unknown; scheduler?: JsonValue; rng?: JsonValue; sampler?: JsonValue };
+  let json: { format?: unknown; global_step?: unknown; scheduler?: JsonValue; rng?: JsonValue; sampler?: JsonValue; totals?: JsonValue };
   try {
     json = JSON.parse(await readFile(file, 'utf8')) as typeof json;
   } catch (e) {
@@ -299,7 +301,7 @@ export async function loadCheckpointState(entry: CheckpointEntry): Promise<Loade
   if (json.format !== 'vlm2vec-training-state/1' || json.global_step !== entry.step) {
     throw new Vlm2VecError('checkpoint', `${file}: expected format vlm2vec-training-state/1 at step ${entry.step}, found ${String(json.format)} at ${String(json.global_step)}`);
   }
-  return { optimizer, training: { globalStep: entry.step, scheduler: json.scheduler ?? null, rng: json.rng ?? null, sampler: json.sampler ?? null } };
+  return { optimizer, training: { globalStep: entry.step, scheduler: json.scheduler ?? null, rng: json.rng ?? null, sampler: json.sampler ?? null, ...(json.totals === undefined ? {} : { totals: json.totals }) } };
 }
 
 /** The trained weights of a checkpoint, as float32 tensors keyed by checkpoint-layout names. */

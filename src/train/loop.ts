@@ -28,7 +28,7 @@ import type { RgbImage } from '../io/media/image-types.ts';
 import { HfTokenizer } from '../io/text/tokenizer.ts';
 import { readJsonFile } from '../io/weights/hf-configs.ts';
 import { saveModelFolder } from '../io/weights/model-write.ts';
-import { adapterTensors, isAdapterFolder, loadAdapter } from '../io/weights/peft.ts';
+import { adapterTensors, isAdapterFolder, loadAdapter, loadAdapterConfig, type PeftAdapter } from '../io/weights/peft.ts';
 import { saveAdapter } from '../io/weights/peft-write.ts';
 import type { TrainedWeights, TrainModel, TrainWeightsInit } from '../models/common/train-model.ts';
 import type { EncoderInput } from '../models/encoder.ts';
@@ -36,10 +36,11 @@ import { runEval } from '../mmeb/run/eval.ts';
 import { modelRecord, parseModelConfig } from '../models/registry.ts';
 import { ensureOutputDir, writeFileAtomic } from '../util/fs.ts';
 import type { TrainArgs } from './args.ts';
+import { checkAdapterBase, checkAdapterCoverage } from './checkpoint-match.ts';
 import { findResumeCheckpoint, listCheckpoints, loadCheckpointState, loadCheckpointWeights, saveCheckpoint, TRAINER_STATE_FILE, type CheckpointEntry } from './checkpoint.ts';
 import { newTrainerState, readTrainerState, writeTrainerState, type LogEntry, type TrainerState } from './checkpoint-trainer-state.ts';
 import { readDatasetConfig } from './data/config.ts';
-import { loadTrainSources, mixtureOptions } from './data/load.ts';
+import { checkParsersImplemented, loadTrainSources, mixtureOptions } from './data/load.ts';
 import { mixtureBatches, mixtureOrder, type SamplerPosition } from './data/mixture.ts';
 import { ParquetImageReader } from './data/parquet-image.ts';
 import type { ParsedSource, TrainExample, TrainItem } from './data/types.ts';
@@ -98,6 +99,12 @@ interface Setup {
 
 /** The base model and where its trainable weights start (resume > checkpoint_path > new). */
 async function setUpModel(a: TrainArgs, warn: (m: string) => void, event: (m: string) => void): Promise<Setup> {
+  const { checkpoint: resume, skipped } = await findResumeCheckpoint(a.output_dir, a.resume_from);
+  for (const s of skipped) warn(`skipping ${s.dir}: ${s.problem}`);
+  // A hub adapter for another hub model fails here, before that model is looked up or fetched.
+  if (!resume && a.checkpoint_path !== undefined && (await isAdapterFolder(a.checkpoint_path))) {
+    checkAdapterBase(a.checkpoint_path, (await loadAdapterConfig(a.checkpoint_path)).baseModelNameOrPath, a.model_name);
+  }
   const resolved = await resolveLocalModel(a.model_name, { minPixels: a.resize_min_pixels, maxPixels: a.resize_max_pixels });
   if (resolved.adapterDir !== undefined) {
     throw new Vlm2VecError('train', `--model_name ${a.model_name} is a PEFT adapter folder; pass its base model as --model_name and the adapter as --checkpoint_path`);
@@ -105,10 +112,9 @@ async function setUpModel(a: TrainArgs, warn: (m: string) => void, event: (m: st
   const record = modelRecord(resolved.model.config.modelType);
   if (!record.loadTrainModel) throw new Vlm2VecError('train', `${record.name} (model_type ${resolved.model.config.modelType}) has no training support`);
   const tokenizer = await HfTokenizer.fromFolder(resolved.tokenizerDir!, { paddingSide: record.paddingSide, padTokenId: record.padTokenId });
-  const { checkpoint: resume, skipped } = await findResumeCheckpoint(a.output_dir, a.resume_from);
-  for (const s of skipped) warn(`skipping ${s.dir}: ${s.problem}`);
   let dir = resolved.model.dir;
   let init: TrainWeightsInit;
+  let continued: PeftAdapter | undefined;
   if (resume) {
     event(`resuming from ${resume.dir}`);
     const w = await loadCheckpointWeights(resume);
@@ -121,6 +127,7 @@ async function setUpModel(a: TrainArgs, warn: (m: string) => void, event: (m: st
     if (await isAdapterFolder(a.checkpoint_path)) {
       // The adapter keeps its own configuration (r, alpha, targets, use_dora): --lora* do not apply.
       const ad = await loadAdapter(a.checkpoint_path);
+      continued = ad;
       if (!a.lora) warn(`--checkpoint_path ${a.checkpoint_path} is an adapter: training it (without --lora, the reference would fine-tune the full model)`);
       init = { kind: 'adapter', config: ad.config, tensors: adapterTensors(ad) };
       event(`continuing from the adapter ${a.checkpoint_path} (r ${ad.config.r}, alpha ${ad.config.loraAlpha}, ${ad.config.useDora ? 'DoRA' : 'LoRA'})`);
@@ -147,7 +154,50 @@ async function setUpModel(a: TrainArgs, warn: (m: string) => void, event: (m: st
     throw new Vlm2VecError('train', `${dir} is a ${config.modelType} model, --model_name ${a.model_name} a ${resolved.model.config.modelType}`);
   }
   const model = await record.loadTrainModel({ dir, config, configJson, tokenizer, processor: resolved.processor, normalize: a.normalize, init, maxLen: a.max_len });
+  // After the loader's per-tensor checks (module exists, shapes fit), which name the tensor.
+  if (continued) await checkAdapterCoverage(a.checkpoint_path!, continued, resolved.model.dir);
   return { model, promptStyle: record.promptStyle, adapterBase: a.model_name, resume };
+}
+
+/** Python's `round(x, digits)` for the summary's speeds (ties are too rare in timings to matter). */
+const pyRound = (x: number, digits: number): number => Number(x.toFixed(digits));
+
+/**
+ * HF Trainer's last log_history entry (transformers 5.18 `_finalize_training`; the reference's own
+ * `_inner_training_loop` in src/trainer.py logs the same): `speed_metrics("train", start_time,
+ * num_samples=max_steps × batch, num_steps=max_steps)` (the reference's IterableDataset has no
+ * length, so HF counts samples from max_steps), `total_flos`, `train_loss`, then `epoch` and
+ * `step` as `log()` adds them.
+ *
+ * - `total_flos` is 0, as the reference writes it: HF's `floating_point_ops` counts only models
+ *   with `num_parameters` and an `input_ids` input, and the reference's MMEBModel (an nn.Module
+ *   fed `{qry, tgt}`) has neither.
+ * - `train_loss` is the mean of every step's loss. HF divides only this session's sum by
+ *   `global_step`, which understates it after a resume; we carry the sum through checkpoints
+ *   instead, so a resumed run reports what an uninterrupted one does.
+ * - The speeds, as HF's, divide the whole run's samples and steps by this session's runtime, so
+ *   after a resume they overstate the speed.
+ */
+export function trainSummary(r: { runtimeMs: number; maxSteps: number; batchSize: number; lossSum: number; globalStep: number; epoch: number }): LogEntry {
+  const runtime = r.runtimeMs / 1000;
+  const speeds = runtime === 0 ? {} : {
+    train_samples_per_second: pyRound((r.maxSteps * r.batchSize) / runtime, 3),
+    train_steps_per_second: pyRound(r.maxSteps / runtime, 3),
+  };
+  return {
+    train_runtime: pyRound(runtime, 4), ...speeds, total_flos: 0, train_loss: r.lossSum / Math.max(r.globalStep, 0.001),
+    epoch: r.epoch, step: r.globalStep,
+  };
+}
+
+/**
+ * A checkpoint without the loss sum (from before it was kept): the sum its log entries imply,
+ * exact when `logging_steps` divides the checkpoint's step (each entry is a mean over that many).
+ */
+function lossSumFromLog(log: readonly LogEntry[], every: number): number {
+  let sum = 0;
+  for (const e of log) if (typeof e['loss'] === 'number') sum += e['loss'] * every;
+  return sum;
 }
 
 /** Writes trained weights as a PEFT adapter folder (naming its base) or a full model folder. */
@@ -186,6 +236,7 @@ export async function runTraining(a: TrainArgs, opts: TrainRunOptions = {}): Pro
 
   // Data first: a bad config fails before the model loads.
   const sources = readDatasetConfig(a.dataset_config, a.data_basedir === undefined ? {} : { dataBasedir: a.data_basedir });
+  checkParsersImplemented(sources);
   const { model, promptStyle, adapterBase, resume } = await setUpModel(a, warn, event);
   const parsed: ParsedSource[] = await loadTrainSources(sources, {
     dataDir: a.data ?? a.data_basedir ?? '.', style: promptStyle as PromptStyle, numHardneg: a.num_hardneg,
@@ -216,6 +267,8 @@ export async function runTraining(a: TrainArgs, opts: TrainRunOptions = {}): Pro
   let position: SamplerPosition = { epoch: 0, batch: 0 };
   let state: TrainerState = newTrainerState({ max_steps: maxSteps, logging_steps: logEvery, save_steps: saveEvery, train_batch_size: bs, num_train_epochs: Math.ceil(maxSteps / batchesPerEpoch) });
   let globalStep = 0;
+  // Σ step losses since step 1, for the summary's train_loss (carried through checkpoints).
+  let lossSum = 0;
   if (resume) {
     const st = await loadCheckpointState(resume);
     const adamw = train.optimizer.adamw;
@@ -231,6 +284,8 @@ export async function runTraining(a: TrainArgs, opts: TrainRunOptions = {}): Pro
     position = st.training.sampler as unknown as SamplerPosition;
     globalStep = resume.step;
     state = { ...(await readTrainerState(join(resume.dir, TRAINER_STATE_FILE))), max_steps: maxSteps };
+    const totals = st.training.totals as { loss_sum?: unknown } | null | undefined;
+    lossSum = typeof totals?.loss_sum === 'number' ? totals.loss_sum : lossSumFromLog(state.log_history, logEvery);
   }
   const resumedFrom = globalStep;
   const parquet = new ParquetImageReader();
@@ -244,7 +299,7 @@ export async function runTraining(a: TrainArgs, opts: TrainRunOptions = {}): Pro
     const dir = await saveCheckpoint(a.output_dir, globalStep, {
       weights: w,
       optimizer: { step: train.optimizer.adamw.stepCount, moments },
-      training: { globalStep, scheduler: { step: train.optimizer.schedulerStep }, rng: { seed: a.seed }, sampler: { ...position } },
+      training: { globalStep, scheduler: { step: train.optimizer.schedulerStep }, rng: { seed: a.seed }, sampler: { ...position }, totals: { loss_sum: lossSum } },
       trainerState: state,
     }, { saveTotalLimit: a.save_total_limit });
     event(`saved ${dir}`);
@@ -278,6 +333,8 @@ export async function runTraining(a: TrainArgs, opts: TrainRunOptions = {}): Pro
     event(`evaluated step ${globalStep}: ${Object.entries(entry).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')}`);
   };
 
+  // HF's start_time: after the set-up, before the first step of this session.
+  const startTime = performance.now();
   if (globalStep < maxSteps) {
     const stop = Math.min(maxSteps, opts.stopAfterStep ?? maxSteps);
     for (const { slots, next } of mixtureBatches(mix, bs, position)) {
@@ -305,7 +362,9 @@ export async function runTraining(a: TrainArgs, opts: TrainRunOptions = {}): Pro
         const srcs = [...new Set(examples.map((x) => x.source))].join(', ');
         const last = (await listCheckpoints(a.output_dir)).filter((c) => c.complete).pop();
         const kept = last ? `the last good checkpoint ${last.dir} is kept` : 'no checkpoint was saved yet';
-        throw new Vlm2VecError('train', `training step ${globalStep + 1} (batch from ${srcs}) failed: ${e.detail}; ${kept}`, { cause: e });
+        // TrainStep numbers its own (0-based) steps; the run's step is named here instead.
+        const why = e.detail.replace(/^step \d+: /, '');
+        throw new Vlm2VecError('train', `training step ${globalStep + 1} (batch from ${srcs}) failed: ${why}; ${kept}`, { cause: e });
       }
       globalStep++;
       position = next;
@@ -316,6 +375,7 @@ export async function runTraining(a: TrainArgs, opts: TrainRunOptions = {}): Pro
       };
       await appendFile(logFile, `${JSON.stringify({ step: globalStep, loss: info.loss, learning_rate: info.learningRate, grad_norm: info.gradNorm, epoch, sources: report.sources })}\n`);
       sinceLog.push(info.loss);
+      lossSum += info.loss;
       if (globalStep % logEvery === 0) {
         const loss = sinceLog.reduce((s, x) => s + x, 0) / sinceLog.length;
         state.log_history.push({ loss, grad_norm: info.gradNorm, learning_rate: info.learningRate, epoch, step: globalStep });
@@ -335,6 +395,7 @@ export async function runTraining(a: TrainArgs, opts: TrainRunOptions = {}): Pro
     const w = model.weights(train.master);
     await writeWeights(a.output_dir, w, adapterBase);
     event(`saved the final ${w.kind === 'adapter' ? 'adapter' : 'model'} to ${a.output_dir}`);
+    state.log_history.push(trainSummary({ runtimeMs: performance.now() - startTime, maxSteps, batchSize: bs, lossSum, globalStep, epoch: state.epoch }));
   }
   await writeTrainerState(join(a.output_dir, TRAINER_STATE_FILE), state);
   await writeFileAtomic(join(a.output_dir, TRAIN_REPORT_FILE), await trainReportHtml(state.log_history, { model: a.model_name, outputDir: a.output_dir, globalStep, maxSteps }));

@@ -14,7 +14,7 @@ import { closestName } from '../../util/text.ts';
 
 /** The `dataset_parser` names the reference registers (src/data/dataset/*.py). */
 export const REFERENCE_PARSERS = [
-  'mmeb', 'vidore', 'visrag', 'llavahound_caption', 'llavahound_qa', 'berri', 'video_classification',
+  'mmeb', 'vidore', 'visrag', 'llavahound_caption', 'llavahound_qa', 'beir', 'berri', 'video_classification',
   'didemo', 'docmatix', 'gui', 'msrvtt', 'msvd', 'mteb_cluster', 'mteb_training', 'pixmo', 'ssv2',
 ] as const;
 export type ReferenceParser = (typeof REFERENCE_PARSERS)[number];

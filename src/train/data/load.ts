@@ -20,16 +20,25 @@ export const PARSERS: Readonly<Record<string, Parser>> = {
   llavahound_qa: parseLlavahoundQa,
 };
 
+/**
+ * Refuses, before anything loads, a source whose `dataset_parser` the reference has but this
+ * toolkit does not implement (unknown names were already refused, with a did-you-mean, by config.ts).
+ *
+ * @example checkParsersImplemented(readDatasetConfig('mix.yaml')); // throws for `dataset_parser: msrvtt`
+ */
+export function checkParsersImplemented(sources: readonly DataSourceConfig[]): void {
+  for (const src of sources) {
+    if (!PARSERS[src.dataset_parser]) {
+      throw new Vlm2VecError('train-data', `source '${src.name}' of ${src.file}: dataset_parser not implemented: ${src.dataset_parser} (a parser of the reference, outside its V2 mix); implemented: ${Object.keys(PARSERS).join(', ')}`);
+    }
+  }
+}
+
 /** Parse every source, in config order. */
 export async function loadTrainSources(sources: readonly DataSourceConfig[], opts: ParseOptions): Promise<ParsedSource[]> {
+  checkParsersImplemented(sources);
   const out: ParsedSource[] = [];
-  for (const src of sources) {
-    const parse = PARSERS[src.dataset_parser];
-    if (!parse) {
-      throw new Vlm2VecError('train-data', `source '${src.name}' of ${src.file}: dataset_parser '${src.dataset_parser}' is a reference parser not implemented here yet (implemented: ${Object.keys(PARSERS).join(', ')})`);
-    }
-    out.push(await parse(src, opts));
-  }
+  for (const src of sources) out.push(await PARSERS[src.dataset_parser]!(src, opts));
   return out;
 }
 
