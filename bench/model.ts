@@ -1,17 +1,23 @@
 // `npm run bench:model` (node --import tsx bench/model.ts [--threads N] [--iters N] [--skip-torch] [--keep-weights]
-//   [--dtype float32|float16] [--no-arena]):
+//   [--dtype float32|float16|int8|q4|q4-128] [--rounds N] [--no-arena]):
 // embeddings/s and peak RSS of our Qwen2-VL encoder vs transformers + PyTorch CPU (fp32, same
 // threads) on a model with Qwen2-VL-2B's widths (hidden 1536, 12/2 heads, MLP 8960, vision
 // 1280 / 16 heads, vocab 151936) and reduced depth (4 LM + 4 vision layers), random weights,
 // on the same inputs: a text-only batch and a batch of 448×448 image + text rows.
 // Ours runs in this process (peak RSS = this process); PyTorch runs in its own process (always fp32).
 // --dtype float16 runs ours with float16-held weights (float32 compute; docs/float16.md).
+// --dtype int8 | q4 | q4-128 (docs/quantization.md) runs, in alternation for --rounds rounds (default
+// 2), each in its own process so peak RSS is its own: ours float32, ours quantized, PyTorch fp32 and
+// PyTorch dynamic int8 (torch.ao.quantization.quantize_dynamic on every nn.Linear), and reports
+// embeddings/s, peak RSS, load time, held weight bytes and the cosine of each quantized embedding
+// to its own float32 one (same random weights, same inputs).
 
 import { spawnSync } from 'node:child_process';
 import { parseQwen2VLConfig } from '../src/models/qwen2-vl/config.ts';
 import { Qwen2VLModel } from '../src/models/qwen2-vl/model.ts';
 import { buildParams, qwen2VLParamSpecs } from '../src/models/qwen2-vl/weights.ts';
 import { holdTensor, parseWeightDtype, type HostWeights } from '../src/models/common/float16.ts';
+import { quantSchemeOf } from '../src/models/common/quantize.ts';
 import { configureRuntime } from '../src/tensor/index.ts';
 import { timeIt } from './case.ts';
 import { referencePython } from './python.ts';
@@ -27,7 +33,9 @@ const SKIP_TORCH = process.argv.includes('--skip-torch');
 const KEEP_WEIGHTS = process.argv.includes('--keep-weights');
 // ORT's CPU memory arena off (configureRuntime({ cpuMemArena: false })): lower RSS between runs.
 const NO_ARENA = process.argv.includes('--no-arena');
-const DTYPE = parseWeightDtype(process.argv.includes('--dtype') ? process.argv[process.argv.indexOf('--dtype') + 1] : undefined, '--dtype');
+// A comma list of quantized dtypes (--dtype int8,q4) runs each of them in the same alternation.
+const DTYPES = (process.argv.includes('--dtype') ? process.argv[process.argv.indexOf('--dtype') + 1]! : 'float32').split(',').map((d) => parseWeightDtype(d, '--dtype'));
+const DTYPE = DTYPES[0]!;
 const PYTHON = referencePython();
 
 const TEXT_B = 8;
@@ -82,20 +90,32 @@ function imageRows(): number[][] {
   return ids(IMG_B, IMG_TEXT, 3).map((t) => [...new Array<number>(n).fill(IMAGE_ID), ...t]);
 }
 
-async function runOurs(): Promise<{ textPerS: number; imagePerS: number; peakRssMb: number; endRssMb: number }> {
+interface Run { textPerS: number; imagePerS: number; peakRssMb: number; endRssMb?: number; loadS?: number; weightMb?: number; embeddings?: number[] }
+
+async function runOurs(): Promise<Run & { endRssMb: number; loadS: number; weightMb: number; embeddings: number[] }> {
   configureRuntime({ threads: THREADS, interOpThreads: 1, ...(NO_ARENA ? { cpuMemArena: false } : {}) });
   const cfg = parseQwen2VLConfig(CONFIG, { file: 'bench config' });
   const host: HostWeights = new Map();
   let seed = 1;
+  let holdMs = 0;
+  let weightBytes = 0;
   for (const spec of qwen2VLParamSpecs(cfg)) {
     const name = spec.path;
     const n = spec.shape.reduce((a, b) => a * b, 1);
     const isNorm = /norm|ln_q/.test(name) && name.endsWith('weight');
-    host.set(name, holdTensor(spec, isNorm ? new Float32Array(n).fill(1) : randomArray(n, seed++, 0.03), DTYPE));
+    const data = isNorm ? new Float32Array(n).fill(1) : randomArray(n, seed++, 0.03);
+    // Load time counts holding (rounding / quantizing) and session building, not the random fill.
+    const t0 = performance.now();
+    const held = holdTensor(spec, data, DTYPE);
+    holdMs += performance.now() - t0;
+    weightBytes += held.data.byteLength + ('quantized' in held ? held.quantized.scales.byteLength + (held.quantized.zeroPoints?.byteLength ?? 0) : 0);
+    host.set(name, held);
   }
+  const t0 = performance.now();
   const model = Qwen2VLModel.fromParams(cfg, buildParams(host, cfg), 'bench');
   // As LocalEmbedder does by default: build both sessions, then free the host weights.
   if (!KEEP_WEIGHTS) await model.releaseHostWeights();
+  const loadS = (holdMs + performance.now() - t0) / 1000;
   const text = batchOf(ids(TEXT_B, TEXT_L, 1));
   const textMs = await timeIt(() => model.encode(text), ITERS, 1);
   const patches = GRID[0] * GRID[1] * GRID[2];
@@ -105,16 +125,25 @@ async function runOurs(): Promise<{ textPerS: number; imagePerS: number; peakRss
     imageGrids: Array.from({ length: IMG_B }, () => GRID),
   };
   const imgMs = await timeIt(() => model.encode(img), ITERS, 1);
-  return { textPerS: (TEXT_B * 1000) / textMs, imagePerS: (IMG_B * 1000) / imgMs, peakRssMb: process.resourceUsage().maxRSS / 1024, endRssMb: process.memoryUsage().rss / 2 ** 20 };
+  const embeddings = [...(await model.encode(text)).embeddings, ...(await model.encode(img)).embeddings];
+  return {
+    textPerS: (TEXT_B * 1000) / textMs, imagePerS: (IMG_B * 1000) / imgMs, peakRssMb: process.resourceUsage().maxRSS / 1024,
+    endRssMb: process.memoryUsage().rss / 2 ** 20, loadS, weightMb: weightBytes / 2 ** 20, embeddings,
+  };
 }
 
-const TORCH_SCRIPT = `
+const torchScript = (int8: boolean): string => `
 import json, resource, statistics, time, torch
 from transformers import Qwen2VLConfig, Qwen2VLForConditionalGeneration
 torch.set_num_threads(${THREADS})
 cfg = Qwen2VLConfig.from_dict(json.loads('''${JSON.stringify(CONFIG)}'''))
+torch.manual_seed(0)
+t0 = time.perf_counter()
 with torch.device('cpu'):
     m = Qwen2VLForConditionalGeneration(cfg).eval()
+if ${int8 ? 'True' : 'False'}:
+    m = torch.ao.quantization.quantize_dynamic(m, {torch.nn.Linear}, dtype=torch.qint8)
+load_s = time.perf_counter() - t0
 def ids(b, l, seed):
     return [[1000 + ((r * 7919 + j * 104729 + seed) % 50000) for j in range(l)] for r in range(b)]
 def batch(rows):
@@ -139,24 +168,36 @@ tx = batch(ids(${TEXT_B}, ${TEXT_L}, 1))
 t_text = med(lambda: run(*tx))
 n = ${(GRID[0] * GRID[1] * GRID[2]) / 4}
 ix = batch([[${IMAGE_ID}] * n + r for r in ids(${IMG_B}, ${IMG_TEXT}, 3)])
+torch.manual_seed(1)
 pv = torch.randn(${IMG_B} * ${GRID[0] * GRID[1] * GRID[2]}, 1176)
 grid = torch.tensor([[${GRID.join(', ')}]] * ${IMG_B})
 t_img = med(lambda: run(*ix, pixel_values=pv, image_grid_thw=grid))
-print(json.dumps({"textPerS": ${TEXT_B} / t_text, "imagePerS": ${IMG_B} / t_img, "peakRssMb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+emb = torch.cat([run(*tx), run(*ix, pixel_values=pv, image_grid_thw=grid)]).flatten().tolist()
+print(json.dumps({"textPerS": ${TEXT_B} / t_text, "imagePerS": ${IMG_B} / t_img, "peakRssMb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "loadS": load_s, "embeddings": emb}))
 `;
 
-function runTorch(): { textPerS: number; imagePerS: number; peakRssMb: number } | string {
+function runTorch(int8 = false): Run | string {
   if (SKIP_TORCH) return 'skipped (--skip-torch)';
   if (PYTHON.missing !== undefined) return PYTHON.missing;
-  const r = spawnSync(PYTHON.python, ['-c', TORCH_SCRIPT], { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: String(THREADS) }, maxBuffer: 1 << 24 });
+  const r = spawnSync(PYTHON.python, ['-c', torchScript(int8)], { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: String(THREADS) }, maxBuffer: 1 << 26 });
   if (r.status !== 0) return `python failed (${r.status}): ${r.stderr.slice(-500)}`;
-  return JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as { textPerS: number; imagePerS: number; peakRssMb: number };
+  return JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as Run;
 }
 
-const ours = await runOurs();
-if (process.argv.includes("--ours-only")) { console.log(JSON.stringify(ours)); process.exit(0); }
-const torch = runTorch();
+if (process.argv.includes('--ours-only')) {
+  // Exit only once the (large) line is flushed: process.exit would cut a piped stdout short.
+  const line = JSON.stringify(await runOurs()) + '\n';
+  process.stdout.write(line, () => process.exit(0));
+  await new Promise(() => undefined);
+}
 const f = (x: number): string => x.toFixed(2);
+if (DTYPES.length > 1 && !DTYPES.every((d) => quantSchemeOf(d))) throw new Error('--dtype: a list may hold only int8 / q4 / q4-128');
+if (quantSchemeOf(DTYPE)) {
+  await compareQuantized();
+  process.exit(0);
+}
+const ours = await runOurs();
+const torch = runTorch();
 console.log(`Qwen2-VL 2B widths, 4 LM + 4 vision layers, ours ${DTYPE} weights (PyTorch fp32), ${THREADS} threads, median of ${ITERS}`);
 console.log(`text batch ${TEXT_B}×${TEXT_L} tokens; image batch ${IMG_B}× (448×448 image = 256 tokens + ${IMG_TEXT} text)`);
 console.log(`ours:    text ${f(ours.textPerS)} emb/s, image ${f(ours.imagePerS)} emb/s, peak RSS ${ours.peakRssMb.toFixed(0)} MB, RSS after the runs ${ours.endRssMb.toFixed(0)} MB` +
@@ -167,4 +208,84 @@ if (typeof torch === 'string') {
   console.log(`pytorch: text ${f(torch.textPerS)} emb/s, image ${f(torch.imagePerS)} emb/s, peak RSS ${torch.peakRssMb.toFixed(0)} MB`);
   console.log(`ratio ours/pytorch: text ${f(ours.textPerS / torch.textPerS)}×, image ${f(ours.imagePerS / torch.imagePerS)}× (goal ≥ 1.0); ` +
     `peak RSS ${f(ours.peakRssMb / torch.peakRssMb)}× of PyTorch's`);
+}
+
+/** Ours in a child process (its own peak RSS) with `dtype`. */
+function runOursChild(dtype: string): Run | string {
+  const args = ['--import', 'tsx', process.argv[1]!, '--ours-only', '--dtype', dtype, '--threads', String(THREADS), '--iters', String(ITERS),
+    ...(NO_ARENA ? ['--no-arena'] : []), ...(KEEP_WEIGHTS ? ['--keep-weights'] : [])];
+  const r = spawnSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 1 << 26 });
+  if (r.status !== 0) return `ours ${dtype} failed (${r.status}): ${r.stderr.slice(-500)}`;
+  return JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as Run;
+}
+
+/** Smallest cosine over the rows of two [rows, D] embedding lists (unit vectors: the dot product). */
+function minCos(a: number[] | undefined, b: number[] | undefined, d: number): number {
+  if (!a || !b || a.length !== b.length) return NaN;
+  let worst = 1;
+  for (let r = 0; r < a.length / d; r++) {
+    let dot = 0;
+    for (let i = r * d; i < (r + 1) * d; i++) dot += a[i]! * b[i]!;
+    worst = Math.min(worst, dot);
+  }
+  return worst;
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+
+/** --dtype int8|q4|q4-128: the four variants alternating, each in its own process; medians over rounds. */
+async function compareQuantized(): Promise<void> {
+  const rounds = arg('--rounds', 2);
+  const variants: [string, () => Run | string][] = [
+    ['ours float32', () => runOursChild('float32')],
+    ...DTYPES.map((d): [string, () => Run | string] => [`ours ${d}`, () => runOursChild(d)]),
+    ['pytorch fp32', () => runTorch(false)],
+    ['pytorch dynamic int8', () => runTorch(true)],
+  ];
+  const runs = new Map<string, Run[]>(variants.map(([name]) => [name, []]));
+  const failed = new Map<string, string>();
+  for (let round = 0; round < rounds; round++) {
+    for (const [name, run] of variants) {
+      if (failed.has(name)) continue;
+      const r = run();
+      if (typeof r === 'string') failed.set(name, r);
+      else runs.get(name)!.push(r);
+      console.error(`round ${round + 1}/${rounds}: ${name} ${typeof r === 'string' ? r : `text ${f(r.textPerS)}, image ${f(r.imagePerS)} emb/s`}`);
+    }
+  }
+  const D = 1536;
+  console.log(`Qwen2-VL 2B widths, 4 LM + 4 vision layers, random weights, ${THREADS} threads, median of ${ITERS} per run, median over ${rounds} alternating rounds`);
+  console.log(`text batch ${TEXT_B}×${TEXT_L} tokens; image batch ${IMG_B}× (448×448 image = 256 tokens + ${IMG_TEXT} text); each variant in its own process`);
+  console.log('| variant | text emb/s | image emb/s | peak RSS MB | load s | held weights MB | min cos to its fp32 |');
+  console.log('|---|---|---|---|---|---|---|');
+  for (const [name] of variants) {
+    const rs = runs.get(name)!;
+    if (rs.length === 0) {
+      console.log(`| ${name} | ${failed.get(name) ?? 'no run'} |||||| `);
+      continue;
+    }
+    const ref = name.startsWith('ours') ? runs.get('ours float32')![0] : runs.get('pytorch fp32')![0];
+    const cos = name.endsWith('fp32') || name.endsWith('float32') ? '—' : minCos(rs[0]!.embeddings, ref?.embeddings, D).toFixed(5);
+    const m = (k: keyof Run) => median(rs.map((r) => r[k] as number));
+    console.log(`| ${name} | ${f(m('textPerS'))} | ${f(m('imagePerS'))} | ${m('peakRssMb').toFixed(0)} | ${f(m('loadS'))} | ${rs[0]!.weightMb === undefined ? '—' : rs[0]!.weightMb.toFixed(0)} | ${cos} |`);
+  }
+  const o = runs.get('ours float32')!;
+  for (const d of DTYPES) {
+    const q = runs.get(`ours ${d}`)!;
+    if (!q.length || !o.length) continue;
+    const r = (k: 'textPerS' | 'imagePerS') => median(q.map((x) => x[k])) / median(o.map((x) => x[k]));
+    console.log(`ours ${d} / ours float32: text ${f(r('textPerS'))}×, image ${f(r('imagePerS'))}×, held weights ${f(q[0]!.weightMb! / o[0]!.weightMb!)}×, ` +
+      `peak RSS ${f(median(q.map((x) => x.peakRssMb)) / median(o.map((x) => x.peakRssMb)))}×`);
+    const ti = runs.get('pytorch dynamic int8')!;
+    if (ti.length) {
+      const t = (k: 'textPerS' | 'imagePerS') => median(q.map((x) => x[k])) / median(ti.map((x) => x[k]));
+      console.log(`ours ${d} / pytorch dynamic int8: text ${f(t('textPerS'))}×, image ${f(t('imagePerS'))}×`);
+    }
+  }
+  const tf = runs.get('pytorch fp32')!;
+  if (o.length && tf.length) console.log(`ours float32 / pytorch fp32: text ${f(median(o.map((x) => x.textPerS)) / median(tf.map((x) => x.textPerS)))}×, ` +
+    `image ${f(median(o.map((x) => x.imagePerS)) / median(tf.map((x) => x.imagePerS)))}×`);
 }

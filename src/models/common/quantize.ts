@@ -46,10 +46,10 @@ export function quantSchemeOf(dtype: string): { scheme: 'int8' | 'q4'; blockSize
 /** MatMulNBits' accuracy_level for q4: 4 = int8 compute (the fast path; docs/quantization.md). */
 export const Q4_ACCURACY_LEVEL = 4;
 
-/** Round half to even, as numpy's rint (Math.round rounds halves up). */
+/** Round half to even, as numpy's rint (Math.round rounds halves up, so a tie lands 0.5 above x). */
 function rint(x: number): number {
   const r = Math.round(x);
-  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+  return r - x === 0.5 && (r & 1) !== 0 ? r - 1 : r;
 }
 
 function checkMatrix(what: string, w: Float32Array, n: number, k: number): void {
@@ -74,9 +74,17 @@ export function quantizeInt8(w: Float32Array, n: number, k: number, what = 'matr
     let amax = 0;
     for (let c = 0; c < k; c++) amax = Math.max(amax, Math.abs(w[r * k + c]!));
     // An all-zero row dequantizes to zeros whatever its scale; 1 keeps the division finite.
-    const s = amax === 0 ? 1 : Math.fround(amax / 127);
-    scales[r] = s;
-    for (let c = 0; c < k; c++) q[c * n + r] = Math.min(127, Math.max(-127, rint(Math.fround(w[r * k + c]! / s))));
+    scales[r] = amax === 0 ? 1 : Math.fround(amax / 127);
+  }
+  // Written transposed ([K, N]) in 64×64 tiles, so neither side is walked with a large stride.
+  const T = 64;
+  for (let r0 = 0; r0 < n; r0 += T) {
+    for (let c0 = 0; c0 < k; c0 += T) {
+      for (let r = r0; r < Math.min(n, r0 + T); r++) {
+        const s = scales[r]!;
+        for (let c = c0; c < Math.min(k, c0 + T); c++) q[c * n + r] = Math.min(127, Math.max(-127, rint(Math.fround(w[r * k + c]! / s))));
+      }
+    }
   }
   return { scheme: 'int8', n, k, blockSize: 0, q, scales, zeroPoints: undefined };
 }
