@@ -6,8 +6,8 @@
 //   level 1 (float32 compute) equals x·W'ᵀ with the dequantized W' up to summation order
 //   (≤ 1e-5 relative to max|y|); int8 (each row of x quantized to uint8, MatMulInteger) equals an
 //   exact integer emulation of that quantization (≤ 1e-5 relative) — against x·W'ᵀ it is
-//   only as close as 8-bit activations allow (measured ~1 % of max|y|, held to 3 %); q4 at level 4
-//   (activations int8 per block) held to 2 %.
+//   only as close as 8-bit activations allow (measured 0.75 % of max|y|, held to 3 %); q4 at level 4
+//   (activations int8 per block) held to 2 %, and must differ from float (the int8 path really ran).
 // - Differentiating through a quantized matmul is a typed error.
 
 import { test } from 'node:test';
@@ -16,7 +16,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SafetensorsFile } from '../../io/weights/safetensors.ts';
-import { configureRuntime, fromArray, grad, matmul, quantMatMul, randn, sum, transpose } from '../../tensor/index.ts';
+import { configureRuntime, fromArray, grad, jit, matmul, quantMatMul, randn, sum, transpose, type Tensor } from '../../tensor/index.ts';
 import { FP16_FIXTURE } from '../qwen2-vl/fixtures.test-helper.ts';
 import { dequantizeMatrix, quantizedMatrixOf, quantizedTensor, quantizeInt8, quantizeQ4, type QuantizedMatrix } from './quantize.ts';
 
@@ -119,13 +119,16 @@ test('quantized matmul kernels: int8 = exact emulation, q4 = float matmul of the
   const w = (await randn([n, k], { seed: 3, std: 0.05 }).data()) as Float32Array;
   const xt = randn([m, k], { seed: 4 });
   const x = (await xt.data()) as Float32Array;
+  // Traced, so the packed weights are initializers as in the model graphs: MatMulNBits only takes
+  // its int8-compute path (accuracy level 4) for constant weights; fed as inputs it computes in float32.
+  const run = async (w: Tensor) => (await (await jit((a: Tensor) => quantMatMul(a, w))(xt)).data()) as Float32Array;
   const floatOf = async (q: QuantizedMatrix) => (await matmul(xt, transpose(fromArray(dequantizeMatrix(q), [n, k]))).data()) as Float32Array;
 
   const q8 = quantizeInt8(w, n, k);
   const w8 = quantizedTensor(q8);
   assert.equal(maxDiff((await w8.data()) as Float32Array, dequantizeMatrix(q8)), 0, 'int8 graph dequantize');
   assert.equal(quantizedMatrixOf(w8).q, q8.q);
-  const y8 = (await quantMatMul(xt, w8).data()) as Float32Array;
+  const y8 = await run(w8);
   const scale = maxAbs(y8);
   assert.ok(maxDiff(y8, emulateInt8(x, m, q8)) <= 1e-5 * scale, `int8 vs emulation: ${maxDiff(y8, emulateInt8(x, m, q8))}`);
   const d8 = maxDiff(y8, await floatOf(q8));
@@ -135,10 +138,11 @@ test('quantized matmul kernels: int8 = exact emulation, q4 = float matmul of the
     const q4 = quantizeQ4(w, n, k, bs);
     assert.equal(maxDiff((await quantizedTensor(q4).data()) as Float32Array, dequantizeMatrix(q4)), 0, `q4/${bs} graph dequantize`);
     const ref = await floatOf(q4);
-    const exact = (await quantMatMul(xt, quantizedTensor(q4, 1)).data()) as Float32Array;
+    const exact = await run(quantizedTensor(q4, 1));
     assert.ok(maxDiff(exact, ref) <= 1e-5 * scale, `q4/${bs} level 1: ${maxDiff(exact, ref)}`);
-    const fast = (await quantMatMul(xt, quantizedTensor(q4, 4)).data()) as Float32Array;
-    assert.ok(maxDiff(fast, ref) <= 0.02 * scale, `q4/${bs} level 4: ${maxDiff(fast, ref)}`);
+    const fast = await run(quantizedTensor(q4, 4));
+    const d4 = maxDiff(fast, ref);
+    assert.ok(d4 > 1e-4 * scale && d4 <= 0.02 * scale, `q4/${bs} level 4 (activations in int8): ${d4} of max|y| ${scale}`);
     // And the quantization itself moved the result: the weights really are 4-bit.
     const f32 = (await matmul(xt, transpose(fromArray(w, [n, k]))).data()) as Float32Array;
     assert.ok(maxDiff(exact, f32) > 1e-3 * scale, `q4/${bs}: no quantization error at all?`);

@@ -5,10 +5,10 @@
 //   matrix replaced by its dequantized float32 copy: cos ≥ 0.99999, max|Δ| ≤ 1e-4 (observed 0).
 // - int8 and q4 at level 4 (the defaults) vs that float reference: both also round the
 //   activations to 8 bits on every matmul (per tensor for int8, per block of K for q4), which no
-//   float graph reproduces; 8-bit steps of each activation tensor's range, through 2 + 2 layers,
-//   give observed cos 0.99985-0.99991 / max|Δ| 0.007-0.010, held to cos ≥ 0.999, max|Δ| ≤ 0.03.
+//   float graph reproduces; 8-bit steps of each activation row's range, through 2 + 2 layers,
+//   give observed cos 0.99986-0.99991 / max|Δ| 0.006-0.010, held to cos ≥ 0.999, max|Δ| ≤ 0.03.
 //   (Their kernels alone are checked exactly in common/quantize.test.ts.)
-// - vs transformers' float32 output: int8 cos ≥ 0.999 (observed 0.99977); q4 cos ≥ 0.95 (observed
+// - vs transformers' float32 output: int8 cos ≥ 0.999 (observed 0.99983); q4 cos ≥ 0.95 (observed
 //   0.970 / 0.960 for blocks of 32 / 128). The tiny model is the worst case for 4 bits: its
 //   random weights are uniform-looking, rows of only 16-64 values.
 
