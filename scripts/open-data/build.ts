@@ -7,6 +7,7 @@ import { basename, join } from 'node:path';
 import sharp from 'sharp';
 import { extractVideoFrames } from '../../src/io/media/video.ts';
 import { renderPdfPages } from '../../src/io/media/pdf.ts';
+import { Vlm2VecError } from '../../src/errors.ts';
 import { MINI_REPOS, MINI_TASK_NAMES } from '../../src/mmeb/tasks/registry-mini.ts';
 import type { DocPage, Picture, Video } from './collect.ts';
 import { pdfBytes } from './collect.ts';
@@ -110,7 +111,7 @@ export function i2tEvalRows(pics: { path: string; caption: string }[]): EvalImag
 export function writeMiniImageTasks(out: string, tasks: Record<string, EvalImageRow[]>): void {
   const repo = join(out, ...MINI_REPOS.image.split('/'));
   for (const [name, rows] of Object.entries(tasks)) {
-    if (!MINI_TASK_NAMES.includes(name)) throw new Error(`not a mini task: ${name}`);
+    if (!MINI_TASK_NAMES.includes(name)) throw new Vlm2VecError('open-data', `'${name}' is not a task of the mini benchmark (${MINI_TASK_NAMES.join(', ')})`);
     writeEvalImageTask(repo, name, rows);
   }
   writeCard(repo, Object.keys(tasks).map((t) => ({ config: t, split: 'test', path: `${t}/test-*` })),

@@ -9,7 +9,8 @@
 // Then: vlm2vec train --dataset_config DIR/open-data.yaml --data_basedir DIR …
 //       vlm2vec eval --benchmark mini --data DIR --model … --out …
 
-import { copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { Vlm2VecError } from '../../src/errors.ts';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -39,10 +40,10 @@ const { values } = parseArgs({
 });
 const out = values.out ?? join(process.env['VLM2VEC_CACHE'] ?? join(homedir(), '.cache', 'vlm2vec'), 'open-data');
 const chosen = (values.sources?.split(',').map((s) => s.trim()) ?? [...SOURCES]) as Source[];
-for (const s of chosen) if (!SOURCES.includes(s)) throw new Error(`--sources: unknown source '${s}' (known: ${SOURCES.join(', ')})`);
+for (const s of chosen) if (!SOURCES.includes(s)) throw new Vlm2VecError('open-data', `--sources: unknown source '${s}' (known: ${SOURCES.join(', ')})`);
 const int = (k: 'max-openclipart' | 'max-doc-pages' | 'fashion-train'): number => {
   const n = Number(values[k]);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`--${k}: expected a positive integer, got '${values[k]}'`);
+  if (!Number.isInteger(n) || n < 1) throw new Vlm2VecError('open-data', `--${k}: expected a positive integer, got '${values[k]}'`);
   return n;
 };
 
@@ -62,9 +63,15 @@ function pkg(k: PackageKey): string {
   return root;
 }
 
-// Derived folders are rebuilt from scratch; downloaded packages under sources/ are kept.
-for (const d of ['images', 'image-tasks', 'visdoc-tasks', 'video-tasks', 'vlm2vec-open', 'LICENSES']) rmSync(join(out, d), { recursive: true, force: true });
+// Derived folders are rebuilt from scratch; downloaded packages under sources/ are kept. They are
+// only deleted in a folder this script made (its marker file), never in, say, an MMEB data folder.
+const MARKER = '.vlm2vec-open-data';
+if (existsSync(out) && readdirSync(out).length > 0 && !existsSync(join(out, MARKER))) {
+  throw new Vlm2VecError('open-data', `--out ${out} is a non-empty folder this script did not make (no ${MARKER} file); choose an empty or new folder`);
+}
 mkdirSync(out, { recursive: true });
+writeFileSync(join(out, MARKER), 'made by scripts/open-data/fetch.ts\n');
+for (const d of ['images', 'image-tasks', 'visdoc-tasks', 'video-tasks', 'vlm2vec-open', 'LICENSES']) rmSync(join(out, d), { recursive: true, force: true });
 
 const train: Record<string, TrainRow[]> = {};
 const mini: Record<string, EvalImageRow[]> = {};

@@ -35,7 +35,7 @@ test('the written subsets and YAML parse into (query, positive) pairs with the i
     const parsed = await Promise.all(sources.map((s) => parseMmeb(s, { dataDir: dir, style: 'qwen2_vl' })));
     const first = parsed.map((p) => p.examples[0]!);
     assert.deepEqual(parsed.map((p) => [p.examples.length, p.skipped]), [[2, 0], [2, 0], [2, 0]]);
-    assert.deepEqual(first.map((e) => [e.query.text, e.query.images.map((i) => i.path), e.pos.text, e.pos.images.map((i) => i.path)]), [
+    assert.deepEqual(first.map((e) => [e.query.text, e.query.images.map((i) => ('path' in i ? i.path : '')), e.pos.text, e.pos.images.map((i) => ('path' in i ? i.path : ''))]), [
       ['Find me an everyday image that matches the given caption: A cat.\n', [], '<|image_pad|>\nRepresent the given image.\n', [catPng]],
       ['<|image_pad|>\nFind an image caption describing the given everyday image.\n', [catPng], 'A cat.', []],
       ['<|image_pad|>\nRepresent the given image for classification\n', [catPng], 'animals', []],
