@@ -13,7 +13,7 @@
 import { z } from 'zod';
 import { Vlm2VecError } from '../../errors.ts';
 import type { ParseConfigOptions } from '../common/config.ts';
-import { CLIP_VISION_KEYS, parseClipVisionConfig, type ClipVisionConfig } from '../clip-vision/index.ts';
+import { CLIP_VISION_KEYS, hiddenStateIndex, parseClipVisionConfig, type ClipVisionConfig } from '../clip-vision/index.ts';
 
 /** The Mistral / Llama decoder's hyper-parameters. */
 export interface LlavaTextConfig {
@@ -208,6 +208,11 @@ export function parseLlavaNextConfig(json: unknown, options: ParseConfigOptions 
 
   const layer = top.vision_feature_layer ?? -2;
   if (Array.isArray(layer)) fail('vision_feature_layer', `a list of layers [${layer.join(', ')}] is not supported (one layer index)`);
+  try {
+    hiddenStateIndex(layer, vision.numHiddenLayers);
+  } catch (e) {
+    fail('vision_feature_layer', (e as Error).message.replace(/^\[config\] /, ''));
+  }
   const strategy = top.vision_feature_select_strategy ?? 'default';
   // 'full' keeps CLS, and the anyres reshape of (patch, 24, 24) features cannot take it.
   if (strategy !== 'default') fail('vision_feature_select_strategy', `'${strategy}' is not supported (expected default)`);
