@@ -126,7 +126,9 @@ export class BatcherQueryEmbedder implements QueryEmbedder {
       }
       if (r.status === 500) throw new Vlm2VecError('serve', r.message);
       // The only media of a search is its query image; the message says what is wrong with it.
-      throw new ProtocolError(items[0]?.images ? 'image' : 'query', r.message.replace(/^item \d+: /, ''));
+      // (`item 0: images[0]: [image] <bytes>: unrecognised …` → `unrecognised …`: one item, one image.)
+      const message = r.message.replace(/^item \d+: /, '').replace(/^images\[0\]: /, '').replace(/^\[image\] <bytes>: /, '');
+      throw new ProtocolError(items[0]?.images ? 'image' : 'query', message);
     });
   }
 }

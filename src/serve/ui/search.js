@@ -10,6 +10,8 @@ const results = $('results');
 const status = $('status');
 const chip = $('image-chip');
 const overlay = $('drop-overlay');
+$('image-preview').addEventListener('error', () => ($('image-preview').hidden = true));
+$('image-preview').addEventListener('load', () => ($('image-preview').hidden = false));
 const KINDS = { image: 'Images', page: 'Document pages', video: 'Videos', text: 'Texts' };
 
 /** The query image as a data URI, or null for a text query. */
@@ -107,7 +109,8 @@ async function search() {
   if (mine !== generation) return;
   results.removeAttribute('aria-busy');
   if (!r.ok) {
-    setStatus(json?.error?.message ?? `HTTP ${r.status}`, true);
+    // The server's messages start with the module at fault, e.g. "[protocol] image: …".
+    setStatus((json?.error?.message ?? `HTTP ${r.status}`).replace(/^\[[a-z-]+\] /, ''), true);
     return;
   }
   show(json.data);
