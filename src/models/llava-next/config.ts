@@ -209,7 +209,7 @@ export function parseLlavaNextConfig(json: unknown, options: ParseConfigOptions 
   const layer = top.vision_feature_layer ?? -2;
   if (Array.isArray(layer)) fail('vision_feature_layer', `a list of layers [${layer.join(', ')}] is not supported (one layer index)`);
   try {
-    hiddenStateIndex(layer, vision.numHiddenLayers);
+    hiddenStateIndex(layer as number, vision.numHiddenLayers);
   } catch (e) {
     fail('vision_feature_layer', (e as Error).message.replace(/^\[config\] /, ''));
   }
