@@ -136,3 +136,12 @@ test('exported ONNX under plain onnxruntime reproduces the reference (mixed batc
     await rm(out, { recursive: true, force: true });
   }
 });
+
+test('dtype float16 (matrices held as float16) gives the reference: the bf16 weights are exact in float16', async () => {
+  const e = await LocalEmbedder.load(MODEL_DIR, { dtype: 'float16' });
+  for (const name of ['text', 'two']) {
+    const c = goldenCase(name);
+    const [got] = await e.embed(c.items.map(item));
+    assertClose(got!, goldenF32(c, 'embedding'), D, `${name} float16`);
+  }
+});
