@@ -24,6 +24,10 @@ Examples:
   # Only the Markdown table, into one file
   $ vlm2vec report runs/a --format md --out-file runs/a/report.md
 
+  # A training run's loss, lr and grad-norm curves and its periodic MMEB scores, beside the
+  # eval of its final adapter (a folder with trainer_state.json or train_log.jsonl is a run)
+  $ vlm2vec report runs/train-a/eval-final runs/train-a -o reports
+
   # A published score JSON as Markdown, V1 groups, beside two published baselines
   $ vlm2vec report VLM2Vec-V2.0-Qwen2VL-2B.json --benchmark mmeb-v1 --format md \\
       --baselines gme-Qwen2-VL-2B-Instruct,colpali-v1.3
@@ -45,7 +49,7 @@ interface Options {
 export function registerReport(program: Command, io: CliOutput = STDIO): void {
   const cmd = pointToHelp(program.command('report'))
     .description('Aggregate result folders or published score JSONs into per-group scores (0–100)')
-    .argument('<result...>', 'result folders (OUT with image/, video/, visdoc/) or score JSON files')
+    .argument('<result...>', 'result folders (OUT with image/, video/, visdoc/), score JSON files, or `vlm2vec train` output folders (training curves)')
     .option('-f, --format <format>', `output format: ${FORMATS.join('|')}`, 'table')
     .option('-b, --benchmark <name>', 'mmeb-v2 or mmeb-v1 (which groups to compute)', 'mmeb-v2')
     .option('--baseline-version <version>', `published baselines shown in md/html: ${PUBLISHED_VERSIONS.join('|')}`, DEFAULT_PUBLISHED_VERSION)
