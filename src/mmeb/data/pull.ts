@@ -163,7 +163,7 @@ export async function pullRepo(repo: string, include: readonly string[], destRoo
 }
 
 /** Run `tar -xz` into `into`, feeding it the archive parts in order (like `cat parts | tar -xz`). */
-async function untar(parts: string[], into: string): Promise<void> {
+export async function untar(parts: string[], into: string): Promise<void> {
   mkdirSync(into, { recursive: true });
   const tar = spawn('tar', ['-xz', '-C', into], { stdio: ['pipe', 'inherit', 'inherit'] });
   const done = new Promise<void>((resolve, reject) => {
