@@ -145,7 +145,7 @@ export function collectFashion(root: string, split: 'train' | 't10k'): FashionSp
 
 /** Image `i` of a Fashion-MNIST split as a grey PNG (28×28, as stored). */
 export function fashionPng(s: FashionSplit, i: number): Promise<Buffer> {
-  return sharp(Buffer.from(s.pixels.subarray(i * 784, (i + 1) * 784)), { raw: { width: 28, height: 28, channels: 1 } }).png().toBuffer();
+  return sharp(Buffer.from(s.pixels.subarray(i * 784, (i + 1) * 784)), { raw: { width: 28, height: 28, channels: 1 } }).toColourspace('b-w').png().toBuffer();
 }
 
 /** A PDF page with the headings printed on it. */
