@@ -151,13 +151,13 @@ def write_photos(photos):
     huge.save(os.path.join(d, "huge.jpg"), quality=80)
 
 
-def make_config(C, long_variant=False):
+def make_config(C, original_max=4096, sliding_window=262144):
     cfg = C.Phi3VConfig(
         vocab_size=VOCAB, hidden_size=32, intermediate_size=40, num_hidden_layers=2, num_attention_heads=4,
         num_key_value_heads=2, max_position_embeddings=131072,
-        original_max_position_embeddings=64 if long_variant else 4096, rms_norm_eps=1e-5, rope_theta=10000.0,
+        original_max_position_embeddings=original_max, rms_norm_eps=1e-5, rope_theta=10000.0,
         rope_scaling={"type": "su", "short_factor": [1.0, 1.25, 2.5, 3.75], "long_factor": [1.5, 4.0, 9.0, 21.0]},
-        bos_token_id=1, eos_token_id=32000, pad_token_id=PAD_ID, sliding_window=100 if long_variant else 262144,
+        bos_token_id=1, eos_token_id=32000, pad_token_id=PAD_ID, sliding_window=sliding_window,
         tie_word_embeddings=True, embd_pdrop=0.0, resid_pdrop=0.0, attention_dropout=0.0,
         embd_layer={"embedding_cls": "image", "hd_transform_order": "sub_glb", "projection_cls": "mlp",
                     "use_hd_transform": True, "with_learnable_separator": True},
@@ -300,9 +300,10 @@ def main():
                          "AutoModelForCausalLM": "modeling_phi3_v.Phi3VForCausalLM"}
     with open(os.path.join(OUT, "config.json"), "w") as fh:
         json.dump(saved, fh, indent=1)
-    long_cfg = dict(saved, original_max_position_embeddings=64, sliding_window=100)
     with open(os.path.join(OUT, "config.long.json"), "w") as fh:
-        json.dump(long_cfg, fh, indent=1)
+        json.dump(dict(saved, original_max_position_embeddings=64, sliding_window=None), fh, indent=1)
+    with open(os.path.join(OUT, "config.window.json"), "w") as fh:
+        json.dump(dict(saved, sliding_window=100), fh, indent=1)
     with open(os.path.join(OUT, "preprocessor_config.json"), "w") as fh:
         json.dump({"image_processor_type": "Phi3VImageProcessor", "processor_class": "Phi3VProcessor",
                    "num_crops": 16, "num_img_tokens": 144, "do_convert_rgb": True,
@@ -348,14 +349,24 @@ def main():
     emb.append(emb_case("batch_text", ["text", "text_special", "empty"], model))
     cases["embeddings"] = emb
 
-    # The long variant: LongRoPE's long factors (any batch longer than 64 positions) and the
-    # 100-token sliding window. Short text alone stays on the short factors; batched with an
-    # image, the whole batch takes the long ones (the reference picks by the padded length).
-    long_model = M.Phi3VForCausalLM(make_config(C, long_variant=True))
-    long_model.load_state_dict(model.state_dict())
-    long_model = long_model.to(torch.float64).eval()
+    # config.long.json: LongRoPE's long factors for any batch longer than 64 positions. Short text
+    # alone stays on the short factors; batched with an image the whole batch takes the long ones
+    # (the reference picks by the padded length).
+    def variant(**kw):
+        m = M.Phi3VForCausalLM(make_config(C, **kw))
+        m.load_state_dict(model.state_dict())
+        return m.to(torch.float64).eval()
+
+    long_model = variant(original_max=64, sliding_window=None)
     cases["long"] = [emb_case("long_single_text", ["text"], long_model), emb_case("long_single_tall", ["tall"], long_model),
                      emb_case("long_batch", ["text", "tall", "empty"], long_model)]
+    # config.window.json: a 100-token sliding window. Batches here keep every pad query within
+    # reach of a real key: a pad query that sees none (a short row padded more than the window)
+    # gets NaN in the reference (its additive masks add up to -inf), which then reaches the real
+    # tokens of that row through 0 * NaN in the next layer.
+    window_model = variant(original_max=4096, sliding_window=100)
+    cases["window"] = [emb_case("window_single_tall", ["tall"], window_model), emb_case("window_single_text", ["text"], window_model),
+                       emb_case("window_batch", ["tall", "huge", "wide"], window_model)]
 
     make_dora(model, tok, procs, images, w, emb_case)
 

@@ -22,6 +22,7 @@ export interface Cases {
   processor: ProcessorCase[];
   embeddings: EmbeddingCase[];
   long: EmbeddingCase[];
+  window: EmbeddingCase[];
   dora: EmbeddingCase[];
 }
 
