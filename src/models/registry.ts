@@ -16,6 +16,7 @@ import type { Encoder, LoadEncoderArgs } from './encoder.ts';
 import type { LoadTrainModelArgs, TrainModel } from './common/train-model.ts';
 import { QWEN2_VL } from './qwen2-vl/record.ts';
 import { LLAVA_NEXT } from './llava-next/record.ts';
+import { PHI3_V } from './phi3-v/record.ts';
 import type { Qwen2VLExportManifest } from './qwen2-vl/encoder.ts';
 
 export type { ModelConfig, ParseConfigOptions } from './common/config.ts';
@@ -50,7 +51,7 @@ export type AnyModelRecord = ModelRecord<any, Encoder<any>>;
 export type ExportManifest = Qwen2VLExportManifest;
 
 /** Built-in architectures. */
-const BUILT_IN: readonly AnyModelRecord[] = [QWEN2_VL, LLAVA_NEXT];
+const BUILT_IN: readonly AnyModelRecord[] = [QWEN2_VL, LLAVA_NEXT, PHI3_V];
 
 const records = new Map<string, AnyModelRecord>();
 
