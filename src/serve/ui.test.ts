@@ -20,6 +20,16 @@ import { startServer, type ServeHandle } from './server.ts';
 
 configureRuntime({ threads: 1 });
 
+// The callbacks given to page.evaluate / $$eval / waitForFunction run in the browser. The
+// project's tsconfig has no DOM library (Node code must not see browser globals), so the page's
+// globals they use are declared here, untyped and for this file only; the declarations compile
+// away and the names resolve to the browser's own objects.
+type PageGlobals = any;
+declare const document: PageGlobals;
+declare const DataTransfer: PageGlobals;
+declare const DragEvent: PageGlobals;
+declare const ClipboardEvent: PageGlobals;
+
 const CHROMIUM = '/usr/bin/chromium';
 const skip = existsSync(CHROMIUM) ? false : `${CHROMIUM} not installed (apt-get install chromium)`;
 
@@ -66,7 +76,7 @@ interface Card { path: string; page: number; kind: string; score: number; rank: 
 async function cards(page: Page, count: number): Promise<Card[]> {
   await page.waitForFunction((n) => document.querySelectorAll('.card').length === n && !document.querySelector('#results[aria-busy]'), count);
   return page.$$eval('.card', (els) => els.map((e) => {
-    const d = (e as HTMLElement).dataset;
+    const d = (e as PageGlobals).dataset;
     return { path: d['path']!, page: Number(d['page']), kind: d['kind']!, score: Number(d['score']), rank: Number(d['rank']) };
   }));
 }
@@ -105,8 +115,8 @@ test('the page: focus in the search box, type a query and Enter: searchIndex\'s 
     await thumbnailsLoaded(page);
     // The PDF page's thumbnail is its own page (portrait page 1, landscape page 2), the video a frame grid.
     const sizes = await page.$$eval('.card img', (imgs) => imgs.map((i) => {
-      const c = i.closest('.card') as HTMLElement;
-      return `${c.dataset['path']}#${c.dataset['page']}:${(i as HTMLImageElement).naturalWidth}x${(i as HTMLImageElement).naturalHeight}`;
+      const c = i.closest('.card') as PageGlobals;
+      return `${c.dataset['path']}#${c.dataset['page']}:${(i as PageGlobals).naturalWidth}x${(i as PageGlobals).naturalHeight}`;
     }));
     assert.ok(sizes.includes('docs/report.pdf#1:288x384'), sizes.join(' '));
     assert.ok(sizes.includes('docs/report.pdf#2:384x288'), sizes.join(' '));
@@ -159,7 +169,7 @@ test('drop an image: searchIndex\'s image-query results, the image itself first;
     const other = join(fx.input, 'photos', 'sunset.png');
     await page.setInputFiles('#file', other);
     await page.waitForFunction(() => document.querySelector('#image-name')?.textContent === 'sunset.png');
-    await page.waitForFunction(() => (document.querySelector('.card') as HTMLElement | null)?.dataset['path'] === 'photos/sunset.png');
+    await page.waitForFunction(() => (document.querySelector('.card') as PageGlobals)?.dataset['path'] === 'photos/sunset.png');
     assertSame(await cards(page, 11), await searchIndex({ db: fx.db, embedder: fx.embedder, image: other, topK: 24 }), 'chosen image');
     // Pasting an image (Ctrl-V of a copied picture) searches with it too.
     const pasted = join(fx.input, 'photos', 'red-circle.png');
@@ -168,7 +178,7 @@ test('drop an image: searchIndex\'s image-query results, the image itself first;
       dt.items.add(new File([Uint8Array.from(atob(b64), (c) => c.charCodeAt(0))], 'image.png', { type: 'image/png' }));
       document.dispatchEvent(new ClipboardEvent('paste', { clipboardData: dt, bubbles: true, cancelable: true }));
     }, (await readFile(pasted)).toString('base64'));
-    await page.waitForFunction(() => (document.querySelector('.card') as HTMLElement | null)?.dataset['path'] === 'photos/red-circle.png');
+    await page.waitForFunction(() => (document.querySelector('.card') as PageGlobals)?.dataset['path'] === 'photos/red-circle.png');
     assertSame(await cards(page, 11), await searchIndex({ db: fx.db, embedder: fx.embedder, image: pasted, topK: 24 }), 'pasted image');
     // Typing replaces the image query.
     await page.fill('#q', 'night');
@@ -225,7 +235,7 @@ test('keyboard: ↓ into the results, arrows move by card and by row, Tab to the
     await page.keyboard.press('Enter');
     const got = await cards(page, 11);
     const focused = (): Promise<string | undefined> => page.evaluate(() => {
-      const a = document.activeElement as HTMLElement | null;
+      const a = document.activeElement as PageGlobals;
       return a?.classList.contains('card') ? `card ${Number(a.dataset['rank']) - 1}` : a?.id;
     });
     const cols = await page.$$eval('.card', (cs) => cs.filter((c) => c.getBoundingClientRect().top === cs[0]!.getBoundingClientRect().top).length);
@@ -287,7 +297,7 @@ test('with an API key the page asks for it once, then searches and loads thumbna
       const got = await cards(page, 11);
       assertSame(got, await searchIndex({ db: fx.db, embedder: fx.embedder, text: 'a sunset', topK: 24 }), 'keyed');
       await thumbnailsLoaded(page);
-      assert.ok(await page.$$eval('.card img', (imgs) => imgs.every((i) => (i as HTMLImageElement).src.startsWith('blob:'))));
+      assert.ok(await page.$$eval('.card img', (imgs) => imgs.every((i) => (i as PageGlobals).src.startsWith('blob:'))));
     } finally {
       await page.close();
     }
