@@ -24,6 +24,9 @@ interface DataCliOptions {
   /** Seconds, like `eval --timeout`. */
   timeout: number;
   deep?: boolean;
+  /** `--train CONFIG.yaml`: a training dataset_config instead of benchmark tasks. */
+  train?: string;
+  dataBasedir?: string;
 }
 
 interface PullV1CliOptions {
@@ -64,6 +67,33 @@ function taskOptions(cmd: Command): Command {
     .option('-t, --tasks <spec>', 'task names, modalities, modality/META groups or globs (repeatable, comma-separated; default: the whole benchmark)', collectTasks);
 }
 
+/** `data pull --train CONFIG`: src/train/data/pull.ts. */
+async function pullTrain(o: DataCliOptions, out: (s: string) => void): Promise<void> {
+  if (o.tasks !== undefined) throw new Vlm2VecError('data', '--train and --tasks do not go together: --train fetches what the dataset_config needs');
+  const { planTrainPull, pullTrainData } = await import('../train/data/pull.ts');
+  const { readDatasetConfig } = await import('../train/data/config.ts');
+  const basedir = o.dataBasedir ?? o.data;
+  if (o.dryRun) {
+    const plan = planTrainPull(readDatasetConfig(o.train!, { dataBasedir: basedir }), o.data);
+    for (const r of plan.repos) out(`${r.repo} (${r.include.join(', ')}) → ${r.dir}/ for ${r.sources.join(', ')}`);
+    for (const a of plan.archives) out(`media ${a.repo}: ${a.glob} (${a.kind}) → unpacked into ${a.into} for ${a.source}`);
+    return;
+  }
+  checkOutputDir(o.data, { what: 'data folder (--data)', area: 'data' });
+  const bar = new ProgressBar('unzipping', { stream: process.stderr });
+  const res = await pullTrainData({
+    config: o.train!, dataDir: o.data, dataBasedir: basedir, media: o.media ?? false, extract: o.extract ?? false, apiTimeoutMs: o.timeout * 1000,
+    onEvent: (e) => printEvent(out, e), onUnzip: (_a, done, total) => bar.update(done, total),
+    ...(o.revision ? { revision: o.revision } : {}), ...(o.hubUrl ? { hubUrl: o.hubUrl } : {}),
+    ...(process.env['HF_TOKEN'] ? { accessToken: process.env['HF_TOKEN'] } : {}),
+  });
+  bar.done();
+  out(`done: ${res.files} file(s); ${res.parsed.map((p) => `${p.name} ${p.examples.length} examples`).join(', ')}`);
+  if (!o.extract && res.plan.archives.length > 0) {
+    out(`note: images and frames are ${o.media ? 'downloaded but not unpacked; add --extract' : 'not downloaded; add --media --extract (large)'}: ${[...new Set(res.plan.archives.map((a) => a.glob))].join(', ')}`);
+  }
+}
+
 export function registerData(program: Command, io: CliOutput = STDIO): void {
   const out = (s: string): void => io.out(`${s}\n`);
   const data = pointToHelp(program.command('data')).description('Download and check the MMEB data (HF dataset repos + MMEB-V2 media)');
@@ -73,13 +103,18 @@ export function registerData(program: Command, io: CliOutput = STDIO): void {
     .option('--media', 'also download the TIGER-Lab/MMEB-V2 media archives (images, video frames; large)')
     .option('--extract', 'unpack the media archives with tar after downloading')
     .option('--dry-run', 'print what would be downloaded and how to extract it, download nothing')
+    .option('--train <config>', "fetch what a training dataset_config (`vlm2vec train --dataset_config`) needs instead of benchmark tasks; with --media the image zips / frame archives")
+    .option('--data-basedir <dir>', 'with --train: the --data_basedir of `vlm2vec train` (image_dir, dataset_path, video_frame_basedir are under it; default --data)')
     .addHelpText('after', `
 Examples:
   $ vlm2vec data pull --tasks visdoc --data ./mmeb-data
+  $ vlm2vec data pull --train train_alltasks.yaml --media --extract --data ./train-data
+      (then: vlm2vec train --dataset_config train_alltasks.yaml --data_basedir ./train-data …)
   $ vlm2vec data pull --tasks image,video/QA --media --extract --data ./mmeb-data
   $ vlm2vec data pull --benchmark mmeb-v1 --dry-run --data ./mmeb-data
 Set HF_TOKEN for gated repos.`)
     .action(async (o: DataCliOptions) => {
+      if (o.train !== undefined) return pullTrain(o, out);
       const tasks = tasksOf(o);
       const plan = planPull(tasks);
       if (!o.dryRun) checkOutputDir(o.data, { what: 'data folder (--data)', area: 'data' });
