@@ -51,8 +51,6 @@ export interface ImageProcessorSettings {
   imageStd?: readonly [number, number, number];
   /** VLM2Vec's collator resizes images with a side < 28 px to 56×56 first (default true). */
   tinyImageRule?: boolean;
-  /** Phi-3-V's HD processor: at most this many 336-pixel crops per image (VLM2Vec's --num_crops, default 16). */
-  numCrops?: number;
 }
 
 /** Options of an ONNX export (see {@link Encoder.exportOnnx}). */
