@@ -132,8 +132,12 @@ async function runOurs(): Promise<Run & { endRssMb: number; loadS: number; weigh
   };
 }
 
+// torchvision is not needed here, and a torchvision built for another torch makes transformers'
+// Qwen2-VL import fail (operator torchvision::nms does not exist): keep it out of the process.
 const torchScript = (int8: boolean): string => `
-import json, resource, statistics, time, torch
+import json, resource, statistics, sys, time
+sys.modules['torchvision'] = None
+import torch
 from transformers import Qwen2VLConfig, Qwen2VLForConditionalGeneration
 torch.set_num_threads(${THREADS})
 cfg = Qwen2VLConfig.from_dict(json.loads('''${JSON.stringify(CONFIG)}'''))
