@@ -369,11 +369,38 @@ def main():
                        emb_case("window_batch", ["tall", "huge", "wide"], window_model)]
 
     make_dora(model, tok, procs, images, w, emb_case)
+    eval_v1_case(model, tok, procs[16], w)
 
     with open(os.path.join(GOLD, "cases.json"), "w") as fh:
         items = {k: {"text": t, **({"image": f"images/{i}"} if i else {})} for k, (t, i) in ITEMS.items()}
         json.dump({"generator": "tools/reference/phi3v_fixtures.py", "items": items, **cases}, fh, indent=1)
     print("wrote", OUT)
+
+
+def eval_v1_case(model, tok, proc, w):
+    """The legacy V1 harness on the MSCOCO_t2i subset of test/fixtures/mmeb/v1 with this backbone:
+    prompts as stored (Phi-3-V keeps <|image_1|>), original images (no process_image for phi3_v),
+    each unique item embedded (Phi3V_process_fn + last-token pooling), get_pred's dot-product argmax."""
+    import pyarrow.parquet as pq
+    v1 = os.path.join(ROOT, "test", "fixtures", "mmeb", "v1")
+    rows = pq.read_table(os.path.join(v1, "TIGER-Lab", "MMEB-eval", "MSCOCO_t2i", "test-00000-of-00001.parquet")).to_pylist()
+    def emb(text, path):
+        img = Image.open(os.path.join(v1, "images", path)) if path else None
+        return run(model, tok, [process_item(proc, text, img)])[3][0]
+    items, preds, correct = [], [], 0
+    for r in rows:
+        q = emb(r["qry_text"], r["qry_img_path"])
+        items.append({"text": r["qry_text"], "image": r["qry_img_path"], "embedding": q.tolist()})
+        scores = []
+        for t, pth in zip(r["tgt_text"], r["tgt_img_path"]):
+            e = emb(t, pth)
+            items.append({"text": t, "image": pth, "embedding": e.tolist()})
+            scores.append(float(np.dot(q, e)))
+        pred = int(np.argmax(scores))
+        preds.append({"pred": pred, "scores": scores})
+        correct += pred == 0
+    w.cases["evalV1"] = {"subset": "MSCOCO_t2i", "items": items, "rows": preds,
+                         "score": {"acc": correct / len(rows), "num_correct": correct, "num_pred": len(rows)}}
 
 
 def make_dora(model, tok, procs, images, w, emb_case):
@@ -398,6 +425,7 @@ def make_dora(model, tok, procs, images, w, emb_case):
     with open(ac) as fh:
         a = json.load(fh)
     a["base_model_name_or_path"] = "../tiny-phi3v"
+    a["target_modules"] = sorted(a["target_modules"])  # peft writes a set: fixed order for reruns
     with open(ac, "w") as fh:
         json.dump(a, fh, indent=1)
     pm = pm.to(torch.float64).eval()

@@ -42,6 +42,12 @@ export interface Phi3VExportManifest {
   quantization?: QuantizationManifest | undefined;
 }
 
+/**
+ * The image settings Phi-3-V reads: CLIP mean/std, and `numCrops` (VLM2Vec's --num_crops, default
+ * 16) when the caller's settings object carries it.
+ */
+export type Phi3VProcessorSettings = ImageProcessorSettings & { numCrops?: number | undefined };
+
 function names(res: ExportResult, semantic: readonly string[]): Record<string, string> {
   return Object.fromEntries(semantic.map((s, i) => [s, res.inputs[i]!.name]));
 }
@@ -56,7 +62,7 @@ function names(res: ExportResult, semantic: readonly string[]): Record<string, s
 export class Phi3VEncoder implements Encoder<Phi3VPrepared> {
   readonly modelType = 'phi3_v';
 
-  constructor(readonly model: Phi3VModel, private readonly tokenizer: HfTokenizer | undefined, private readonly processor: ImageProcessorSettings & { numCrops?: number | undefined }) {}
+  constructor(readonly model: Phi3VModel, private readonly tokenizer: HfTokenizer | undefined, private readonly processor: Phi3VProcessorSettings) {}
 
   get dim(): number {
     return this.model.hiddenSize;

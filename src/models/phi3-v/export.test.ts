@@ -28,7 +28,8 @@ test('registry: config.json model_type phi3_v picks the Phi-3-V record (right pa
 
 test('LocalEmbedder (embed / eval / serve path): a folder, and the DoRA adapter folder resolving its base, give the reference embeddings', async () => {
   const emb = await LocalEmbedder.load(TINY, { onLoad: () => {} });
-  const items = ['wide', 'text', 'tiny'].map((k) => ({ text: ITEMS[k]!.text, images: ITEMS[k]!.image ? [join(TINY, ITEMS[k]!.image!)] : undefined }));
+  const item = (k: string) => (ITEMS[k]!.image ? { text: ITEMS[k]!.text, images: [join(TINY, ITEMS[k]!.image!)] } : { text: ITEMS[k]!.text });
+  const items = ['wide', 'text', 'tiny'].map(item);
   const rows = await Promise.all(items.map((it, i) => emb.prepare(it, i)));
   const out = await emb.encodePrepared(rows);
   const ref = readArray(caseByName(CASES.embeddings, 'batch_mixed').embedding) as Float64Array; // rows: wide, text, tiny, …
@@ -38,7 +39,7 @@ test('LocalEmbedder (embed / eval / serve path): a folder, and the DoRA adapter 
   // The adapter folder names ../tiny-phi3v as its base.
   const dora = await LocalEmbedder.load(TINY_DORA, { onLoad: () => {} });
   const c = CASES.dora[0]!;
-  const drows = await Promise.all(c.items.map((k, i) => dora.prepare({ text: ITEMS[k]!.text, images: ITEMS[k]!.image ? [join(TINY, ITEMS[k]!.image!)] : undefined }, i)));
+  const drows = await Promise.all(c.items.map((k, i) => dora.prepare(item(k), i)));
   const dout = await dora.encodePrepared(drows);
   const dref = readArray(c.embedding) as Float64Array;
   for (let i = 0; i < c.items.length; i++) assert.ok(maxAbs(dout.embeddings[i]!, dref.subarray(i * d, (i + 1) * d)) <= 1e-5, `dora row ${i}`);

@@ -24,6 +24,12 @@ export interface Cases {
   long: EmbeddingCase[];
   window: EmbeddingCase[];
   dora: EmbeddingCase[];
+  evalV1: {
+    subset: string;
+    items: { text: string; image: string; embedding: number[] }[];
+    rows: { pred: number; scores: number[] }[];
+    score: { acc: number; num_correct: number; num_pred: number };
+  };
 }
 
 export const CASES = JSON.parse(readFileSync(join(TINY, 'golden', 'cases.json'), 'utf8')) as Cases;
