@@ -19,6 +19,7 @@ import { openIndex, toArrow } from '../search/store.ts';
 import { configureRuntime } from '../tensor/index.ts';
 import { makeSearchFixture, MODEL, TOKENIZER_DIR, type SearchFixture } from './search-fixture.test-helper.ts';
 import { startServer, type ServeHandle } from './server.ts';
+import { thumbnailRoot } from './thumbnails.ts';
 
 configureRuntime({ threads: 1 });
 
@@ -171,6 +172,13 @@ test('no index, no search: --ui needs --db, a missing --db is refused before lis
   } finally {
     await plain.close();
   }
+});
+
+test('--ui reads thumbnails from the folder the index records, or from --root; a missing folder is refused at startup', async () => {
+  await assert.rejects(thumbnailRoot(undefined, 'old.lance'), /old\.lance does not record the folder it was made from .*give it with --root DIR/);
+  await assert.rejects(startServer({ model: MODEL, port: 0, db: fx.db, ui: true, root: join(fx.dir, 'moved-away') }),
+    /--ui: the indexed folder .*moved-away .*is not a folder here: give it with --root DIR/);
+  assert.equal(await thumbnailRoot(fx.input, fx.db), fx.input);
 });
 
 async function thumb(query: string): Promise<{ status: number; type: string; body: Buffer }> {
