@@ -68,6 +68,9 @@ export function registerTrain(program: Command): void {
         },
       });
       bar?.done();
-      process.stderr.write(`vlm2vec train: ${r.finished ? 'done' : 'stopped'} at step ${r.globalStep}/${r.maxSteps}${r.resumedFrom > 0 ? ` (resumed from ${r.resumedFrom})` : ''}; ${args.output_dir}\n`);
+      // HF's end-of-training entry (loop.ts trainSummary), as the reference's log prints it.
+      const sum = r.finished ? r.logHistory.at(-1) : undefined;
+      const tail = sum?.['train_loss'] === undefined ? '' : `; train_loss ${sum['train_loss'].toFixed(4)}, ${sum['train_runtime']} s, ${sum['train_samples_per_second'] ?? '–'} samples/s`;
+      process.stderr.write(`vlm2vec train: ${r.finished ? 'done' : 'stopped'} at step ${r.globalStep}/${r.maxSteps}${r.resumedFrom > 0 ? ` (resumed from ${r.resumedFrom})` : ''}${tail}; ${args.output_dir}\n`);
     });
 }
