@@ -28,6 +28,10 @@ Examples:
   # The same keys from a file (YAML or JSON); flags on the command line win
   $ vlm2vec train --config run.yaml --learning_rate 2e-5
 
+  # Fetch what a dataset_config needs first; look at a run (curves, scores) afterwards or while it runs
+  $ vlm2vec data pull --train train_alltasks.yaml --media --extract --data data
+  $ vlm2vec report runs/v2
+
 --lora trains DoRA, as the reference's --lora does (peft use_dora=True, init_lora_weights
 "gaussian", alpha 64, dropout 0.1 by default); --lora_type lora trains plain LoRA.
 Output: OUT/checkpoint-<step>/ every --save_steps (PEFT adapter or full model, optimizer,
