@@ -8,7 +8,7 @@ import { runExport } from '../../cli/export.ts';
 import { LocalEmbedder } from '../../embed/local.ts';
 import { loadImageRGB } from '../../io/media/image.ts';
 import { modelRecord, resolveModel } from '../registry.ts';
-import type { Phi3VExportManifest } from './encoder.ts';
+import type { Phi3VExportManifest, Phi3VProcessorSettings } from './encoder.ts';
 import { imageTokenOrder } from './forward.ts';
 import { CASES, caseByName, ITEMS, readArray, TINY, TINY_DORA } from './fixtures.test-helper.ts';
 import { processPhi3VImage } from './processor.ts';
@@ -44,6 +44,16 @@ test('LocalEmbedder (embed / eval / serve path): a folder, and the DoRA adapter 
   const dref = readArray(c.embedding) as Float64Array;
   for (let i = 0; i < c.items.length; i++) assert.ok(maxAbs(dout.embeddings[i]!, dref.subarray(i * d, (i + 1) * d)) <= 1e-5, `dora row ${i}`);
   await dora.close();
+});
+
+test('LocalEmbedder processor settings reach the HD processor: numCrops 4 gives the reference 4-crop embedding', async () => {
+  const settings: Phi3VProcessorSettings = { numCrops: 4 };
+  const emb = await LocalEmbedder.load(TINY, { onLoad: () => {}, processor: settings });
+  const rows = [await emb.prepare({ text: ITEMS.wide!.text, images: [join(TINY, ITEMS.wide!.image!)] }, 0)];
+  const out = await emb.encodePrepared(rows);
+  assert.ok(maxAbs(out.embeddings[0]!, readArray(caseByName(CASES.embeddings, 'single_wide_c4').embedding) as Float64Array) <= 1e-5);
+  assert.ok(maxAbs(out.embeddings[0]!, readArray(caseByName(CASES.embeddings, 'single_wide').embedding) as Float64Array) > 1e-3);
+  await emb.close();
 });
 
 test('vlm2vec export: vision.onnx + text.onnx run by plain onnxruntime give the reference embeddings', async () => {

@@ -154,6 +154,14 @@ test('config errors name the option', () => {
   // The published checkpoints name ViT-L/14-336 and carry no vision_config: the reference's constant.
   const real = parsePhi3VConfig({ ...noVision, img_processor: { ...(json.img_processor as object), model_name: 'openai/clip-vit-large-patch14-336', image_dim_out: 1024 } });
   assert.deepEqual([real.vision.hiddenSize, real.vision.numHiddenLayers, real.vision.numAttentionHeads, real.vision.intermediateSize], [1024, 24, 16, 4096]);
+  // Phi-3.5-vision-instruct's sizes: head_dim 96 → 48 factors; 131072 / 4096 positions.
+  const f48 = Array.from({ length: 48 }, (_, i) => 1 + i / 10);
+  const big = parsePhi3VConfig({
+    ...noVision, vocab_size: 32064, hidden_size: 3072, intermediate_size: 8192, num_hidden_layers: 32, num_attention_heads: 32,
+    num_key_value_heads: 32, sliding_window: 262144, rope_scaling: { type: 'su', short_factor: f48, long_factor: f48 },
+    img_processor: { image_dim_out: 1024, model_name: 'openai/clip-vit-large-patch14-336', name: 'clip_vision_model', num_img_tokens: 144 },
+  });
+  assert.deepEqual([big.text.headDim, big.text.ropeScaling!.shortFactor.length, big.image.imageDimOut, big.image.tokensPerSide], [96, 48, 1024, 12]);
   // longrope is su's later name: same factors, same attention factor.
   const lr = parsePhi3VConfig({ ...json, rope_scaling: { ...(json.rope_scaling as object), type: 'longrope' } });
   assert.equal(lr.text.ropeScaling?.attentionFactor, model.config.text.ropeScaling?.attentionFactor);
