@@ -166,3 +166,18 @@ test('config errors name the option', () => {
   const lr = parsePhi3VConfig({ ...json, rope_scaling: { ...(json.rope_scaling as object), type: 'longrope' } });
   assert.equal(lr.text.ropeScaling?.attentionFactor, model.config.text.ropeScaling?.attentionFactor);
 });
+
+test('float16-held weights (--dtype float16): the bf16 checkpoint fits float16, so the reference values hold', async () => {
+  const half = await Phi3VModel.load(TINY, { dtype: 'float16' });
+  assert.equal(half.dtype, 'float16');
+  const e = new Phi3VEncoder(half, tok, {});
+  const c = caseByName(CASES.embeddings, 'batch_mixed');
+  const out = await e.encode(prepareAll(e, c.items));
+  const ref = readArray(c.embedding) as Float64Array;
+  const d = c.embedding.shape[1]!;
+  out.embeddings.forEach((row, i) => {
+    let dot = 0;
+    for (let j = 0; j < d; j++) dot += row[j]! * ref[i * d + j]!;
+    assert.ok(dot >= 0.99999, `row ${i}: cos ${dot}`);
+  });
+});
