@@ -368,7 +368,11 @@ export async function runTraining(a: TrainArgs, opts: TrainRunOptions = {}): Pro
       }
       globalStep++;
       position = next;
-      const epoch = position.epoch + position.batch / batchesPerEpoch;
+      // HF's `epoch + (step + 1) / steps_in_epoch`: the reference's mixture is an IterableDataset
+      // without a length, for which steps_in_epoch is max_steps (the reference's src/trainer.py and
+      // transformers' Trainer); with only --num_train_epochs (no reference counterpart: the
+      // reference requires max_steps), it is the pass length, as for a sized dataset.
+      const epoch = position.epoch + position.batch / (a.max_steps > 0 ? maxSteps : batchesPerEpoch);
       const report: StepReport = {
         ...info, step: globalStep, maxSteps, epoch, nextLearningRate: train.optimizer.learningRate,
         samplesPerSecond: bs / ((performance.now() - t0) / 1000), sources: examples.map((x) => x.source),
