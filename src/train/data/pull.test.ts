@@ -192,3 +192,23 @@ test('the CLI: `vlm2vec data pull --train` (dry run, then --media --extract), th
     hub.server.close();
   }
 });
+
+test('pull --train for the visdoc sources (vidore, visrag): the card and the train split only (not test-*), parsing as the fixtures', async () => {
+  const hub = await fakeHub({
+    'vidore/colpali_train_set': join(FIX, 'hub', 'vidore', 'colpali_train_set'),
+    'openbmb/VisRAG-Ret-Train-In-domain-data': join(FIX, 'hub', 'openbmb', 'VisRAG-Ret-Train-In-domain-data'),
+  });
+  try {
+    const data = tmp('visdoc');
+    const r = await pullTrainData({ config: join(FIX, 'visdoc.yaml'), dataDir: data, extract: true, hubUrl: hub.url });
+    assert.deepEqual(walk(data).filter((p) => !p.endsWith('.vlm2vec-download.json')).sort(), [
+      'openbmb/VisRAG-Ret-Train-In-domain-data/README.md', 'openbmb/VisRAG-Ret-Train-In-domain-data/data/train-00000-of-00001.parquet',
+      'vidore/colpali_train_set/README.md', 'vidore/colpali_train_set/data/train-00000-of-00002.parquet', 'vidore/colpali_train_set/data/train-00001-of-00002.parquet',
+    ]);
+    assert.deepEqual(r.plan.archives, [], 'page images live in the parquet');
+    const want = await loadTrainSources(readDatasetConfig(join(FIX, 'visdoc.yaml')), { dataDir: join(FIX, 'hub'), style: 'qwen2_vl' });
+    assert.deepEqual(r.parsed.map((p) => [p.name, p.numRows, p.examples.length]), want.map((p) => [p.name, p.numRows, p.examples.length]));
+  } finally {
+    hub.server.close();
+  }
+});
