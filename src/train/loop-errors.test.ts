@@ -179,3 +179,23 @@ test('--checkpoint_path for another base: a hub base_model_name_or_path that is 
   const r = await runTraining(parseTrainArgs(flags(tmp('o3'), ['--checkpoint_path', full])).args, quiet);
   assert.equal(r.globalStep, 4);
 });
+
+test('resuming from a checkpoint written before the loss sum was kept: train_loss recomputed from its log (logging_steps 1) equals the uninterrupted run\'s', async () => {
+  const extra = ['--logging_steps', '1', '--max_steps', '4', '--save_steps', '2'];
+  const whole = tmp('sum-whole');
+  const w = await runTraining(parseTrainArgs(flags(whole, extra)).args, quiet);
+  const out = tmp('sum');
+  await runTraining(parseTrainArgs(flags(out, extra)).args, { ...quiet, stopAfterStep: 2 });
+  // Drop `totals` from checkpoint-2's training_state.json, and record the new size in its marker.
+  const ck = join(out, 'checkpoint-2');
+  const st = JSON.parse(readFileSync(join(ck, 'training_state.json'), 'utf8')) as Record<string, unknown>;
+  assert.equal(typeof (st['totals'] as { loss_sum?: unknown }).loss_sum, 'number');
+  delete st['totals'];
+  writeFileSync(join(ck, 'training_state.json'), `${JSON.stringify(st, null, 2)}\n`);
+  const marker = JSON.parse(readFileSync(join(ck, 'checkpoint.json'), 'utf8')) as { files: Record<string, number> };
+  marker.files['training_state.json'] = readFileSync(join(ck, 'training_state.json')).length;
+  writeFileSync(join(ck, 'checkpoint.json'), `${JSON.stringify(marker, null, 2)}\n`);
+  const r = await runTraining(parseTrainArgs(flags(out, [...extra, '--resume_from', 'auto'])).args, quiet);
+  assert.equal(r.resumedFrom, 2);
+  assert.equal(r.logHistory.at(-1)!['train_loss'], w.logHistory.at(-1)!['train_loss']);
+});
