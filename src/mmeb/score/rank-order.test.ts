@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rankKey, rankOrder } from './rank-order.ts';
+import { rankKey, rankLength, rankOrder, rankOrderInto } from './rank-order.ts';
 import { rankLocal } from './rank.ts';
 
 /** Brute force of the spec rule: descending value, -0 equal to +0, NaN last, ties by index. */
@@ -72,4 +72,46 @@ test('local ranking of a long list with duplicate keys keeps each occurrence, ti
   assert.deepEqual(got, [...Array(300).fill('b'), ...Array(300).fill('c'), ...Array(300).fill('a')]);
   const [top] = rankLocal([new Float32Array([0.2, 1])], [list], vectors, { topK: 2 });
   assert.deepEqual(top, ['b', 'b']);
+});
+
+test('every subset of radix passes (keys differing in the low, middle or top digit only) and cut lists equal the brute-force order', () => {
+  const n = 2000;
+  let x = 7;
+  const rnd = () => (x = (Math.imul(x, 1664525) + 1013904223) >>> 0) / 2 ** 32;
+  const families: Record<string, () => number> = {
+    // 1 + j·2⁻²³: only the low 11 key bits differ (one pass, first and last).
+    low: () => 1 + Math.floor(rnd() * 2048) * 2 ** -23,
+    // Only bits 11..21 differ (the middle pass alone).
+    middle: () => 1 + Math.floor(rnd() * 2048) * 2 ** -12,
+    // Positive powers of two: only the exponent (top digit) differs.
+    top: () => 2 ** (Math.floor(rnd() * 40) - 20),
+    // Both signs: every digit differs.
+    signs: () => (rnd() - 0.5) * 10,
+    allNegative: () => -rnd() * 3 - 1e-3,
+    ties: () => Math.floor(rnd() * 5) - 2,
+    zeros: () => (rnd() < 0.5 ? -0 : 0) + (rnd() < 0.1 ? 1 : 0),
+  };
+  for (const [name, gen] of Object.entries(families)) {
+    const s = Float32Array.from({ length: n }, gen);
+    if (name === 'signs') [3, 500, 1999].forEach((i) => (s[i] = NaN));
+    const want = bruteForce(s);
+    for (const k of [n, n - 1, 1000, 200]) {
+      assert.deepEqual(Array.from(rankOrder(s, 0, n, k)), want.slice(0, k), `${name} topK=${k}`);
+    }
+  }
+});
+
+test('rankOrderInto writes exactly its slot of a shared output (offsets, room limiting the list)', () => {
+  const s = randomScores(3001, 11);
+  const want = bruteForce(s);
+  const out = new Int32Array(3001 + 20).fill(-7);
+  rankOrderInto(s, 0, 3001, out, 10, 3001);
+  assert.deepEqual(Array.from(out.subarray(0, 10)), Array(10).fill(-7));
+  assert.deepEqual(Array.from(out.subarray(10, 3011)), want);
+  assert.deepEqual(Array.from(out.subarray(3011)), Array(10).fill(-7));
+  const short = new Int32Array(5);
+  rankOrderInto(s, 0, 3001, short, 0); // room for 5: the top 5
+  assert.deepEqual(Array.from(short), want.slice(0, 5));
+  assert.equal(rankLength(3001, 10), 10);
+  assert.equal(rankLength(3001, 5000), 3001);
 });

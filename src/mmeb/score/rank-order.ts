@@ -6,7 +6,9 @@
 // way, more than the matrix product itself on ORT. Instead every float32 score is mapped to a
 // uint32 whose unsigned order is the descending score order, then
 // - full lists (`_pred.jsonl`): an LSD radix sort, 3 passes of 11 bits; LSD is stable, so equal
-//   keys keep ascending index — exactly the tie rule, with no comparison at all;
+//   keys keep ascending index — exactly the tie rule, with no comparison at all. Passes whose
+//   digit is the same for every key are skipped, and the last pass writes only indices, straight
+//   into the caller's buffer (rankOrderInto);
 // - short prefixes (metrics need the top 10): a bounded max-heap of (key, index) over one pass;
 // - tiny rows: the (key, index) pair packed exactly into one float64 and a native numeric sort.
 // -0 ranks as +0 (numpy compares them equal) and NaN ranks last.
@@ -24,7 +26,9 @@ const I32 = new Int32Array(F32.buffer);
 function descKeyI(b: number): number {
   if ((b & 0x7fffffff) > 0x7f800000) return -1; // NaN
   if (b === -0x80000000) return 0x7fffffff; // -0 ties with +0
-  return b < 0 ? b : 0x7fffffff - b;
+  // Branch-free `b < 0 ? b : 0x7fffffff - b` (for b ≥ 0 the xor equals the subtraction): score
+  // signs are random, and the mispredicted branch cost ~30 % of a full-row sort.
+  return b ^ (~(b >> 31) & 0x7fffffff);
 }
 
 /** {@link descKeyI} as an unsigned number (for comparisons). */
@@ -59,20 +63,18 @@ function bitsOf(scores: Float32Array): Int32Array {
   return new Int32Array(scores.buffer, scores.byteOffset, scores.length);
 }
 
-function smallSort(bits: Int32Array, off: number, n: number, k: number): Int32Array {
+function smallSort(bits: Int32Array, off: number, n: number, k: number, out: Int32Array, at: number): void {
   const packed = new Float64Array(n);
   for (let i = 0; i < n; i++) packed[i] = descKey(bits[off + i] as number) * PACK + i;
   packed.sort();
-  const out = new Int32Array(k);
-  for (let i = 0; i < k; i++) out[i] = (packed[i] as number) % PACK;
-  return out;
+  for (let i = 0; i < k; i++) out[at + i] = (packed[i] as number) % PACK;
 }
 
-function radixSort(bits: Int32Array, off: number, n: number, k: number): Int32Array {
+function radixSort(bits: Int32Array, off: number, n: number, k: number, out: Int32Array, at: number): void {
   ensure(n);
   const M = BUCKETS - 1;
   counts.fill(0);
-  let ks = keysA, ko = keysB;
+  const ks = keysA;
   for (let i = 0; i < n; i++) {
     const key = descKeyI(bits[off + i] as number);
     ks[i] = key;
@@ -80,40 +82,80 @@ function radixSort(bits: Int32Array, off: number, n: number, k: number): Int32Ar
     (counts[BUCKETS + ((key >>> RADIX_BITS) & M)] as number)++;
     (counts[2 * BUCKETS + (key >>> (2 * RADIX_BITS))] as number)++;
   }
-  let is: Int32Array | null = null; // null = identity order (no pass has moved anything yet)
-  let io = idxA;
+  // A pass where every key shares one digit would only copy: skip it (common for the top digit).
+  const passes: number[] = [];
   for (let pass = 0; pass < PASSES; pass++) {
+    if (counts[pass * BUCKETS + ((ks[0] as number) >>> (pass * RADIX_BITS) & M)] !== n) passes.push(pass);
+  }
+  if (passes.length === 0) {
+    for (let i = 0; i < k; i++) out[at + i] = i;
+    return;
+  }
+  let kIn = keysA, kOut = keysB;
+  let iIn = idxA, iOut = idxB;
+  for (let p = 0; p < passes.length; p++) {
+    const pass = passes[p] as number;
     const base = pass * BUCKETS;
     const shift = pass * RADIX_BITS;
-    // A pass where every key shares one digit would only copy: skip it (common for the top digit).
-    if (counts[base + ((ks[0] as number) >>> shift & M)] === n) continue;
     let sum = 0;
     for (let b = base; b < base + BUCKETS; b++) {
       const c = counts[b] as number;
       counts[b] = sum;
       sum += c;
     }
-    for (let i = 0; i < n; i++) {
-      const key = ks[i] as number;
-      const d = base + ((key >>> shift) & M);
-      const p = counts[d] as number;
-      counts[d] = p + 1;
-      ko[p] = key;
-      io[p] = is === null ? i : (is[i] as number);
+    const first = p === 0;
+    const last = p === passes.length - 1;
+    // The last pass writes only indices, straight into `out` when the whole list is wanted.
+    const direct = last && k === n;
+    const dst = direct ? out : iOut;
+    const d0 = direct ? at : 0;
+    if (first && last) {
+      for (let i = 0; i < n; i++) {
+        const d = base + (((kIn[i] as number) >>> shift) & M);
+        const q = counts[d] as number;
+        counts[d] = q + 1;
+        dst[d0 + q] = i;
+      }
+    } else if (first) {
+      for (let i = 0; i < n; i++) {
+        const key = kIn[i] as number;
+        const d = base + ((key >>> shift) & M);
+        const q = counts[d] as number;
+        counts[d] = q + 1;
+        kOut[q] = key;
+        dst[q] = i;
+      }
+    } else if (last) {
+      for (let i = 0; i < n; i++) {
+        const d = base + (((kIn[i] as number) >>> shift) & M);
+        const q = counts[d] as number;
+        counts[d] = q + 1;
+        dst[d0 + q] = iIn[i] as number;
+      }
+    } else {
+      for (let i = 0; i < n; i++) {
+        const key = kIn[i] as number;
+        const d = base + ((key >>> shift) & M);
+        const q = counts[d] as number;
+        counts[d] = q + 1;
+        kOut[q] = key;
+        dst[q] = iIn[i] as number;
+      }
     }
-    [ks, ko] = [ko, ks];
-    is = io;
-    io = io === idxA ? idxB : idxA;
+    if (last) {
+      if (!direct) out.set(iOut.subarray(0, k), at);
+      return;
+    }
+    [kIn, kOut] = [kOut, kIn];
+    [iIn, iOut] = [iOut, iIn];
   }
-  if (is === null) return Int32Array.from({ length: k }, (_, i) => i);
-  return new Int32Array(is.buffer, 0, k).slice();
 }
 
 /**
  * Top `k` by a bounded heap whose root is the *worst* kept entry: a candidate enters only if it
  * ranks before the root ((key, index) lexicographic, so ties prefer the lower index).
  */
-function heapTop(bits: Int32Array, off: number, n: number, k: number): Int32Array {
+function heapTop(bits: Int32Array, off: number, n: number, k: number, out: Int32Array, at: number): void {
   const hk = new Float64Array(k); // keys (uint32 fits exactly)
   const hi = new Int32Array(k);
   // "a ranks after b": larger key, or equal key and larger index.
@@ -150,14 +192,12 @@ function heapTop(bits: Int32Array, off: number, n: number, k: number): Int32Arra
     rootVal = scores[off + (hi[0] as number)] as number;
   }
   // Pop worst-first into the back of the output.
-  const out = new Int32Array(k);
   for (let size = k; size > 0; size--) {
-    out[size - 1] = hi[0] as number;
+    out[at + size - 1] = hi[0] as number;
     hk[0] = hk[size - 1] as number;
     hi[0] = hi[size - 1] as number;
     siftDown(0, size - 1);
   }
-  return out;
 }
 
 /**
@@ -169,12 +209,28 @@ function heapTop(bits: Int32Array, off: number, n: number, k: number): Int32Arra
  * rankOrder(new Float32Array([0.1, 0.9, 0.9]), 0, 3, 1); // Int32Array [1]
  */
 export function rankOrder(scores: Float32Array, off: number, n: number, topK = n): Int32Array {
-  const k = Math.max(0, Math.min(n, topK));
-  if (k === 0) return new Int32Array(0);
+  const out = new Int32Array(rankLength(n, topK));
+  rankOrderInto(scores, off, n, out, 0);
+  return out;
+}
+
+/** Length of a ranked list of `n` scores cut to `topK` (what {@link rankOrderInto} writes). */
+export function rankLength(n: number, topK = n): number {
+  return Math.max(0, Math.min(n, topK));
+}
+
+/**
+ * {@link rankOrder} written into `out[at ..]` instead of a new array: the first
+ * `out.length - at` ranked indices, at most `n` (so `topK` is implied by the room given). Lets
+ * the worker pool (rank-pool.ts) fill one buffer per block of rows without an allocation per row.
+ */
+export function rankOrderInto(scores: Float32Array, off: number, n: number, out: Int32Array, at: number, topK = n): void {
+  const k = Math.max(0, Math.min(n, topK, out.length - at));
+  if (k === 0) return;
   const bits = bitsOf(scores);
-  if (k * 16 <= n && n > 64) return heapTop(bits, off, n, k);
-  if (n <= SMALL) return smallSort(bits, off, n, k);
-  return radixSort(bits, off, n, k);
+  if (k * 16 <= n && n > 64) heapTop(bits, off, n, k, out, at);
+  else if (n <= SMALL) smallSort(bits, off, n, k, out, at);
+  else radixSort(bits, off, n, k, out, at);
 }
 
 /** The ranking key of one float (exported for tests): smaller key = ranked earlier. */

@@ -6,6 +6,8 @@
 // Three scoring kernels, same ranking rule (rank-order.ts: radix sort / top-k heap on score bits):
 // - `ort`  — blocks of Q·Cᵀ through the tensor engine's cached ORT session (rank-ort.ts); by far
 //   the fastest on large pools, but asynchronous, so only in rankGlobalAsync/rankGlobalIndicesAsync;
+//   there the rows of each block are ranked on worker threads (rank-pool.ts) while ORT multiplies
+//   the next block;
 // - `simd` — a WebAssembly f32x4 kernel (simd-kernel.ts), synchronous, no session to build;
 // - `js`   — scalar, float64 sums rounded once to float32 (the portable fallback).
 // The async entry points pick `ort` above ORT_MIN_WORK multiply-adds and fall back to `simd`/`js`
@@ -14,6 +16,7 @@
 import { Vlm2VecError } from '../../errors.ts';
 import { simdKernel, type SimdKernel } from './simd-kernel.ts';
 import { rankOrder } from './rank-order.ts';
+import { POOL_MIN_SCORES, rankRowsPooled, startRankPool } from './rank-pool.ts';
 
 export { rankOrder };
 
@@ -203,11 +206,15 @@ export async function rankGlobalIndicesAsync(
     ortModule ??= import('./rank-ort.ts');
     const { scoreBlocksOrt } = await ortModule;
     const block = opts.blockRows ?? Math.max(1, Math.min(256, Math.floor(ORT_BLOCK_FLOATS / C.rows)));
-    const out: Int32Array[] = [];
+    // Each block's rows are ranked on the pool's threads while ORT multiplies the next block
+    // (rank-pool.ts; ORT's run blocks this thread). Blocks are collected in order.
+    const k = Math.max(0, Math.min(C.rows, topK));
+    if (Q.rows * C.rows >= POOL_MIN_SCORES) startRankPool();
+    const blocks: Promise<Int32Array[]>[] = [];
     await scoreBlocksOrt(Q, C, Math.max(1, block), (_q0, n, s) => {
-      for (let i = 0; i < n; i++) out.push(rankOrder(s, i * C.rows, C.rows, topK));
+      blocks.push(rankRowsPooled(s, n, C.rows, k));
     });
-    return out;
+    return (await Promise.all(blocks)).flat();
   } catch (err) {
     if (!auto) throw err instanceof Vlm2VecError ? err : new Vlm2VecError('rank', `ORT scoring of ${Q.rows} × ${C.rows} × ${Q.dim} failed: ${String(err)}`);
     // Default mode: the fastest kernel *that works* — remember the failure, say so once, carry on.
