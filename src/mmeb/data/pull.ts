@@ -9,7 +9,7 @@ import { createReadStream, existsSync, mkdirSync, readdirSync, renameSync, rmdir
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { downloadRepo } from '../../io/hub.ts';
+import { downloadRepo, type DownloadProgress } from '../../io/hub.ts';
 import { Vlm2VecError, errorDetail } from '../../errors.ts';
 import { ignoreWarnings } from '../../util/warn.ts';
 import { EXTRACTING_PARSERS, rawVideoRoot } from '../load/context.ts';
@@ -131,6 +131,8 @@ export function hubEndpoint(url?: string): string {
 export type RepoPullOptions = Pick<PullOptions, 'revision' | 'accessToken' | 'apiTimeoutMs' | 'onEvent'> & {
   /** How to check a hand-copied folder, for the offline message (default: `vlm2vec data check`). */
   checkCommand?: string;
+  /** Byte progress over the repo's files (for a progress bar on multi-GB archives). */
+  onBytes?: (p: DownloadProgress) => void;
 };
 
 /**
@@ -147,6 +149,7 @@ export async function pullRepo(repo: string, include: readonly string[], destRoo
       ...(opts.revision ? { revision: opts.revision } : {}), ...(opts.accessToken ? { accessToken: opts.accessToken } : {}),
       onProgress: (p) => {
         if (!announced) { announced = true; opts.onEvent?.({ type: 'repo', repo, files: p.fileCount }); }
+        opts.onBytes?.(p);
         // downloadRepo reports 0 bytes once for a file it keeps, then per chunk while fetching.
         if (p.fileBytes === 0 && p.fileTotal > 0) opts.onEvent?.({ type: 'file', repo, path: p.file, size: p.fileTotal, skipped: true });
         else if (p.fileBytes === p.fileTotal) opts.onEvent?.({ type: 'file', repo, path: p.file, size: p.fileTotal, skipped: false });
