@@ -80,14 +80,23 @@ async function pullTrain(o: DataCliOptions, out: (s: string) => void): Promise<v
     return;
   }
   checkOutputDir(o.data, { what: 'data folder (--data)', area: 'data' });
-  const bar = new ProgressBar('unzipping', { stream: process.stderr });
+  let unzip: { zip: string; bar: ProgressBar } | undefined;
+  // One byte bar per repo: the image zips and frame archives run to gigabytes each.
+  let bytes: ProgressBar | undefined;
   const res = await pullTrainData({
     config: o.train!, dataDir: o.data, dataBasedir: basedir, media: o.media ?? false, extract: o.extract ?? false, apiTimeoutMs: o.timeout * 1000,
-    onEvent: (e) => printEvent(out, e), onUnzip: (_a, done, total) => bar.update(done, total),
+    onEvent: (e) => {
+      if (e.type === 'repo') bytes = new ProgressBar(`downloading ${e.repo}`, { stream: process.stderr, unit: 'bytes' });
+      printEvent(out, e);
+    },
+    onBytes: (p) => bytes?.update(p.bytesDone, p.bytesTotal),
+    onUnzip: (zip, done, total) => {
+      if (unzip?.zip !== zip) unzip = { zip, bar: new ProgressBar(`unzipping ${zip}`, { stream: process.stderr }) };
+      unzip.bar.update(done, total);
+    },
     ...(o.revision ? { revision: o.revision } : {}), ...(o.hubUrl ? { hubUrl: o.hubUrl } : {}),
     ...(process.env['HF_TOKEN'] ? { accessToken: process.env['HF_TOKEN'] } : {}),
   });
-  bar.done();
   out(`done: ${res.files} file(s); ${res.parsed.map((p) => `${p.name} ${p.examples.length} examples`).join(', ')}`);
   if (!o.extract && res.plan.archives.length > 0) {
     out(`note: images and frames are ${o.media ? 'downloaded but not unpacked; add --extract' : 'not downloaded; add --media --extract (large)'}: ${[...new Set(res.plan.archives.map((a) => a.glob))].join(', ')}`);

@@ -182,6 +182,9 @@ test('the CLI: `vlm2vec data pull --train` (dry run, then --media --extract), th
     assert.deepEqual(readdirSync(data), [], 'a dry run writes nothing');
     const r = await run(['data', 'pull', '--train', cfg, '--data', data, '--media', '--extract', '--hub-url', hub.url]);
     assert.match(r.stdout, /got {2}images_zip\/ImageNet_1K\.zip/);
+    // Progress on stderr: a byte bar per repo, an entry bar per zip (their final lines).
+    assert.match(r.stderr, /downloading TIGER-Lab\/MMEB-train.*100%/);
+    assert.match(r.stderr, /unzipping .*images_zip\/CIRR\.zip.*100%/);
     assert.match(r.stdout, /done: \d+ file\(s\); ImageNet_1K 4 examples, MSCOCO_t2i 3 examples, CIRR 3 examples/);
     const out = join(tmp('cli-out'), 'run');
     const t = await run(['train', '--model_name', join(FIX, '..', '..', 'model', 'tiny-a'), '--lora', '--lora_r', '2', '--dataset_config', cfg, '--data_basedir', data,
