@@ -49,8 +49,11 @@ async function ours(): Promise<{ perSec: number; decode: number; resize: number;
   return { perSec: (files.length * reps) / (total / 1000), decode, resize, patches };
 }
 
+// torchvision is not used by the Pil processor, and a torchvision built for another torch makes
+// transformers' Qwen2-VL import fail (operator torchvision::nms does not exist): keep it out.
 const PY = `
 import sys, time, json
+sys.modules['torchvision'] = None
 from PIL import Image
 from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
 files, reps = json.loads(sys.argv[1]), int(sys.argv[2])
