@@ -164,7 +164,7 @@ const pyRound = (x: number, digits: number): number => Number(x.toFixed(digits))
 
 /**
  * HF Trainer's last log_history entry (transformers 5.18 `_finalize_training`; the reference's own
- * `_inner_training_loop` in src/trainer.py logs the same): `speed_metrics("train", start_time,
+ * `_inner_training_loop` in TIGER-AI-Lab/VLM2Vec src/trainer.py logs the same): `speed_metrics("train", start_time,
  * num_samples=max_steps × batch, num_steps=max_steps)` (the reference's IterableDataset has no
  * length, so HF counts samples from max_steps), `total_flos`, `train_loss`, then `epoch` and
  * `step` as `log()` adds them.
@@ -369,7 +369,7 @@ export async function runTraining(a: TrainArgs, opts: TrainRunOptions = {}): Pro
       globalStep++;
       position = next;
       // HF's `epoch + (step + 1) / steps_in_epoch`: the reference's mixture is an IterableDataset
-      // without a length, for which steps_in_epoch is max_steps (the reference's src/trainer.py and
+      // without a length, for which steps_in_epoch is max_steps (TIGER-AI-Lab/VLM2Vec src/trainer.py and
       // transformers' Trainer); with only --num_train_epochs (no reference counterpart: the
       // reference requires max_steps), it is the pass length, as for a sized dataset.
       const epoch = position.epoch + position.batch / (a.max_steps > 0 ? maxSteps : batchesPerEpoch);
