@@ -10,6 +10,8 @@
 // relative, so a left-padded row gives its unpadded values up to float rounding).
 
 import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { Vlm2VecError } from '../../errors.ts';
 import { Checkpoint } from '../../io/weights/checkpoint.ts';
 import { readJsonFile } from '../../io/weights/hf-configs.ts';
@@ -89,6 +91,29 @@ function releaseBuffers(tree: unknown): void {
     if (buf instanceof ArrayBuffer && buf.byteLength > 0 && (buf.byteLength === t.value!.byteLength || buf.byteLength >= 1 << 20)) seen.add(buf);
   }
   for (const buf of seen) structuredClone(buf, { transfer: [buf] });
+  // The transferred memory is only returned by a full collection; V8 does not count it as
+  // pressure, so collect now, before ORT builds the next session.
+  if (seen.size > 0) fullGc();
+}
+
+let gcFn: (() => void) | null | undefined;
+
+/** A full V8 collection (globalThis.gc, or one obtained by enabling --expose-gc for a fresh context); nothing if neither works. */
+function fullGc(): void {
+  if (gcFn === undefined) {
+    const g = (globalThis as { gc?: () => void }).gc;
+    if (typeof g === 'function') gcFn = g;
+    else {
+      try {
+        setFlagsFromString('--expose-gc');
+        gcFn = runInNewContext('gc') as () => void;
+        setFlagsFromString('--no-expose-gc');
+      } catch {
+        gcFn = null;
+      }
+    }
+  }
+  gcFn?.();
 }
 
 /**
@@ -101,6 +126,8 @@ function releaseBuffers(tree: unknown): void {
 export class LlavaNextModel {
   private graphsCache: { vision: LlavaVisionGraph; text: LlavaTextGraph } | undefined;
   private released = false;
+  /** Set by {@link releaseHostWeights}: each graph frees its weights once serialized for ORT. */
+  private releasing = false;
   readonly dtype: WeightDtype;
 
   private constructor(readonly config: LlavaNextConfig, readonly params: LlavaNextParams, readonly source: string) {
@@ -119,6 +146,11 @@ export class LlavaNextModel {
     } finally {
       await ckpt.close();
     }
+  }
+
+  /** A model over an in-memory config and parameter tree (tests, benchmarks). */
+  static fromParams(config: LlavaNextConfig, params: LlavaNextParams, source = '<memory>'): LlavaNextModel {
+    return new LlavaNextModel(config, params, source);
   }
 
   get hiddenSize(): number {
@@ -145,6 +177,7 @@ export class LlavaNextModel {
       dynamic: { '0': ['N', null, null, null], '1': ['K'] },
       inputNames: byPosition(VISION_INPUTS),
       outputNames: { '': VISION_OUTPUT },
+      onSerialized: () => this.releasing && releaseBuffers(this.visionParams()),
       ...session,
     });
     const text = jit((ids: Tensor, mask: Tensor, pos: Tensor, last: Tensor, scatter: Tensor, feats: Tensor) =>
@@ -153,10 +186,17 @@ export class LlavaNextModel {
       dynamic: { '0': ['B', 'T'], '1': ['B', 'T'], '2': ['B', 'T'], '3': ['B', null], '4': ['K', null], '5': ['K', null] },
       inputNames: byPosition(TEXT_INPUTS),
       outputNames: TEXT_OUTPUTS,
+      onSerialized: () => this.releasing && releaseBuffers(this.params.language_model),
       ...session,
     });
     this.graphsCache = { vision, text };
     return this.graphsCache;
+  }
+
+  /** The vision graph's weights (tower, projector, newline). */
+  private visionParams(): unknown {
+    const p = this.params;
+    return { vision_tower: p.vision_tower, multi_modal_projector: p.multi_modal_projector, image_newline: p.image_newline };
   }
 
   /** Features [K, D] of one image. */
@@ -227,6 +267,9 @@ export class LlavaNextModel {
     if (this.released) return;
     const s = this.config.vision.imageSize;
     const g = this.compiled();
+    // Each graph frees its host weights as soon as they are serialized for ORT (before ORT loads
+    // them), so the host and ORT copies never coexist; the vision graph goes first.
+    this.releasing = true;
     try {
       onProgress?.({ type: 'session', graph: 'vision', state: 'start' });
       await this.imageFeatures({ pixels: new Float32Array(3 * s * s), numPatches: 1, featureRows: Int32Array.from([0]) });
@@ -239,6 +282,7 @@ export class LlavaNextModel {
       }
       releaseBuffers(this.params);
     } finally {
+      this.releasing = false;
       this.released = true;
     }
   }
