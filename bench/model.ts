@@ -1,4 +1,4 @@
-// `npm run bench:model` (node --import tsx bench/model.ts [--threads N] [--iters N] [--skip-torch] [--keep-weights]
+// `npm run bench:model` (node --import tsx bench/model.ts [--model qwen2-vl|llava-next] [--threads N] [--iters N] [--skip-torch] [--keep-weights]
 //   [--dtype float32|float16|int8|q4|q4-128] [--rounds N] [--no-arena]):
 // embeddings/s and peak RSS of our Qwen2-VL encoder vs transformers + PyTorch CPU (fp32, same
 // threads) on a model with Qwen2-VL-2B's widths (hidden 1536, 12/2 heads, MLP 8960, vision
@@ -21,6 +21,13 @@ import { quantSchemeOf } from '../src/models/common/quantize.ts';
 import { configureRuntime } from '../src/tensor/index.ts';
 import { timeIt } from './case.ts';
 import { referencePython } from './python.ts';
+
+// --model llava-next runs LLaVA-NeXT's benchmark (bench/model-llava-next.ts); the default is Qwen2-VL.
+const MODEL = process.argv.includes('--model') ? process.argv[process.argv.indexOf('--model') + 1] : 'qwen2-vl';
+if (MODEL === 'llava-next') {
+  await import('./model-llava-next.ts');
+  process.exit(0);
+}
 
 const arg = (name: string, dflt: number): number => {
   const i = process.argv.indexOf(name);
