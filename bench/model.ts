@@ -242,10 +242,10 @@ function minCos(a: number[] | undefined, b: number[] | undefined, d: number): nu
   return worst;
 }
 
-const median = (xs: number[]): number => {
+function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
+}
 
 /** --dtype int8|q4|q4-128: the four variants alternating, each in its own process; medians over rounds. */
 async function compareQuantized(): Promise<void> {
@@ -264,7 +264,8 @@ async function compareQuantized(): Promise<void> {
       const r = run();
       if (typeof r === 'string') failed.set(name, r);
       else runs.get(name)!.push(r);
-      console.error(`round ${round + 1}/${rounds}: ${name} ${typeof r === 'string' ? r : `text ${f(r.textPerS)}, image ${f(r.imagePerS)} emb/s`}`);
+      console.error(`round ${round + 1}/${rounds}: ${name} ${typeof r === 'string' ? r
+        : `text ${f(r.textPerS)}, image ${f(r.imagePerS)} emb/s, peak ${r.peakRssMb.toFixed(0)} MB, load ${f(r.loadS ?? NaN)} s`}`);
     }
   }
   const D = 1536;
