@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { loadImageRGB, sniffImageFormat, toRgb } from './image.ts';
+import { loadImageRGB, plainEightBit, sniffImageFormat, toRgb } from './image.ts';
 import { decodeBmp } from './image-bmp.ts';
 
 const dir = new URL('../../../test/fixtures/io/images/', import.meta.url);
@@ -67,4 +67,23 @@ test('BMP: 16-bit 5-5-5 and bottom-up 24-bit decoded by hand-checked values', ()
   c.b.set([1, 2, 3], 54); // bottom: B=1 G=2 R=3
   c.b.set([4, 5, 6], 58); // top
   assert.deepEqual(Array.from(decodeBmp(c.b).data), [6, 5, 4, 3, 2, 1]);
+});
+
+test('header check for the direct 8-bit decode: CMYK JPEG, 16-bit PNG and TIFF take the metadata path', () => {
+  const check = (file: string) => {
+    const b = new Uint8Array(readFileSync(new URL(`src/${file}`, dir)));
+    return plainEightBit(b, sniffImageFormat(b));
+  };
+  // 8-bit files (JPEG with 1 or 3 components after APPn/ICC segments, palette/RGBA PNG, GIF, WebP).
+  for (const f of ['joy-gray.jpg', 'plasma-preview-exif-icc.jpg', 'crop-70x70.png', 'earthmenu-rgba.png', 'earth.gif', 'joy-lossy.webp']) {
+    assert.equal(check(f), true, f);
+  }
+  // 4-component JPEG (CMYK), 16-bit PNGs and TIFF need the metadata (space, depth) first.
+  for (const f of ['joy-cmyk.jpg', 'joy-gray16.png', 'joy-rgb16.png', 'teapot.tiff']) assert.equal(check(f), false, f);
+  // A JPEG cut before its frame header, or with a broken marker, is not judged from the header.
+  const jpg = new Uint8Array(readFileSync(new URL('src/joy-gray.jpg', dir)));
+  assert.equal(plainEightBit(jpg.subarray(0, 20), 'jpeg'), false);
+  const broken = jpg.slice();
+  broken[2] = 0x00;
+  assert.equal(plainEightBit(broken, 'jpeg'), false);
 });
