@@ -1,7 +1,8 @@
 // Scoring + ranking speed of the MMEB harness: 1,000 queries × 10,000 candidates × 1,536 dims
 // (Q·Cᵀ then a descending sort per query: the full list like `_pred.jsonl`, or the top 10 the
 // metrics need).
-// Compares: ours with each kernel (ORT via the tensor engine, WebAssembly SIMD, scalar JS), a
+// Compares: ours with each kernel (ORT via the tensor engine, with the sorts on worker threads or
+// on the calling thread; WebAssembly SIMD; scalar JS), a
 // naive JS triple loop with a comparator sort, and numpy (`Q @ C.T` + `argsort(-S)`, as the
 // reference) with 1 BLAS thread and with the default thread count, when the Python reference
 // environment (bench/python.ts: $VLM2VEC_PYTHON or tools/reference/.venv) has numpy. Scoring and ranking are timed separately on both sides.
@@ -56,11 +57,21 @@ console.log(`scoring + ranking: ${nq} queries × ${nc} candidates × ${dim} dims
 type Row = [name: string, score: number | null, rank: number | null, total: number, how: string];
 const rows: Row[] = [];
 
-// ORT: the first call builds the session; the second is the steady state a multi-task run sees.
+// ORT: the first call builds the session (and starts the ranking threads); later calls are the
+// steady state a multi-task run sees. The sorts run on worker threads while ORT multiplies the next
+// block; the same run with the sorts on the calling thread (`sortThreads: false`) alternates with it
+// (best of 3 each), and the "rank" column is the time beyond the scoring alone.
 const [, tOrtFirst] = await time(() => rankGlobalIndicesAsync(Q, C, { kernel: 'ort' }));
-const [ort, tOrt] = await time(() => rankGlobalIndicesAsync(Q, C, { kernel: 'ort' }));
-const [, tOrtScore] = await time(() => scoreBlocksOrt(Q, C, 256, () => {}));
-rows.push(['ours, ORT kernel, full lists', tOrtScore, tOrt - tOrtScore, tOrt, `measured; first call incl. session ${tOrtFirst.toFixed(2)} s`]);
+let ort: Int32Array[] = [];
+let tOrt = Infinity, tOrtHere = Infinity, tOrtScore = Infinity;
+for (let r = 0; r < 3; r++) {
+  const [o, t] = await time(() => rankGlobalIndicesAsync(Q, C, { kernel: 'ort' }));
+  if (t < tOrt) [ort, tOrt] = [o, t];
+  tOrtHere = Math.min(tOrtHere, (await time(() => rankGlobalIndicesAsync(Q, C, { kernel: 'ort', sortThreads: false })))[1]);
+  tOrtScore = Math.min(tOrtScore, (await time(() => scoreBlocksOrt(Q, C, 256, () => {})))[1]);
+}
+rows.push(['ours, ORT kernel, full lists', tOrtScore, tOrt - tOrtScore, tOrt, `best of 3; first call incl. session ${tOrtFirst.toFixed(2)} s`]);
+rows.push(['same, sorts on the calling thread', tOrtScore, tOrtHere - tOrtScore, tOrtHere, 'best of 3, alternating with the row above']);
 const [, tOrtTop] = await time(() => rankGlobalIndicesAsync(Q, C, { kernel: 'ort', topK: 10 }));
 rows.push(['ours, ORT kernel, top 10', tOrtScore, tOrtTop - tOrtScore, tOrtTop, 'measured']);
 

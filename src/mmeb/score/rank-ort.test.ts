@@ -104,3 +104,16 @@ test('default kernel is ORT from ORT_MIN_WORK multiply-adds on', async () => {
     assert.deepEqual(Array.from(got[i] as Int32Array), order.slice(0, 3), `query ${i}`);
   }
 });
+
+test('ORT blocks ranked on the worker pool equal ranking on this thread (full lists and top 10)', async () => {
+  const { rankPoolState, stopRankPool } = await import('./rank-pool.ts');
+  const Q = random(40, 16, 9), C = random(7000, 16, 10); // 280,000 scores: the pool runs
+  C.data.copyWithin(6000 * 16, 17 * 16, 18 * 16); // an exact tie: 6000 duplicates 17
+  for (const topK of [7000, 10]) {
+    const pooled = await rankGlobalIndicesAsync(Q, C, { kernel: 'ort', blockRows: 16, topK });
+    const here = await rankGlobalIndicesAsync(Q, C, { kernel: 'ort', blockRows: 16, topK, sortThreads: false });
+    assert.equal(rankPoolState(), 'running');
+    assert.deepEqual(pooled.map((r) => Array.from(r)), here.map((r) => Array.from(r)), `topK ${topK}`);
+  }
+  await stopRankPool();
+});

@@ -41,6 +41,12 @@ export interface RankOptions {
    * size — `ort` for large pools in the async functions, else `simd` when available, else `js`.
    */
   kernel?: 'ort' | 'simd' | 'js';
+  /**
+   * With the `ort` kernel, rank the rows of each score block on worker threads while ORT
+   * multiplies the next block (rank-pool.ts). Default true; false ranks on the calling thread
+   * (same result, slower; e.g. where worker threads are unwanted).
+   */
+  sortThreads?: boolean;
 }
 
 /**
@@ -209,10 +215,12 @@ export async function rankGlobalIndicesAsync(
     // Each block's rows are ranked on the pool's threads while ORT multiplies the next block
     // (rank-pool.ts; ORT's run blocks this thread). Blocks are collected in order.
     const k = Math.max(0, Math.min(C.rows, topK));
-    if (Q.rows * C.rows >= POOL_MIN_SCORES) startRankPool();
+    const threads = opts.sortThreads !== false;
+    if (threads && Q.rows * C.rows >= POOL_MIN_SCORES) startRankPool();
     const blocks: Promise<Int32Array[]>[] = [];
     await scoreBlocksOrt(Q, C, Math.max(1, block), (_q0, n, s) => {
-      blocks.push(rankRowsPooled(s, n, C.rows, k));
+      if (threads) blocks.push(rankRowsPooled(s, n, C.rows, k));
+      else blocks.push(Promise.resolve(Array.from({ length: n }, (_, i) => rankOrder(s, i * C.rows, C.rows, k))));
     });
     return (await Promise.all(blocks)).flat();
   } catch (err) {
