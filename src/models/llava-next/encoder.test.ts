@@ -58,6 +58,9 @@ test('each item alone, then all of them in one left-padded batch, give the refer
   const { hidden, embeddings } = await e.encodePrepared(rows);
   assertClose(Float32Array.from(hidden.flatMap((h) => [...h])), goldenF32(c, 'last_hidden'), D, 'mixed hidden');
   assertClose(Float32Array.from(embeddings.flatMap((h) => [...h])), goldenF32(c, 'embedding'), D, 'mixed embedding');
+  // Right padding (pooling at each row's last real token) gives the same values.
+  const right = await e.encodePrepared(rows, 'right');
+  assertClose(Float32Array.from(right.embeddings.flatMap((h) => [...h])), goldenF32(c, 'embedding'), D, 'mixed, right-padded');
   // The mixed batch's rows equal the single-item references.
   c.items.forEach((it, i) => {
     const single = ['wide', 'text', 'tiny', 'two', 'tall'][i]!;
