@@ -115,3 +115,24 @@ test('rankOrderInto writes exactly its slot of a shared output (offsets, room li
   assert.equal(rankLength(3001, 10), 10);
   assert.equal(rankLength(3001, 5000), 3001);
 });
+
+test('random rows of random lengths and mixes equal Array.prototype.sort with the spec comparator', () => {
+  let x = 12345;
+  const rnd = () => (x = (Math.imul(x, 1664525) + 1013904223) >>> 0) / 2 ** 32;
+  const specials = [NaN, -0, 0, Infinity, -Infinity, 1e-45, -1e-45, 3.4e38];
+  for (let row = 0; row < 24; row++) {
+    const n = 513 + Math.floor(rnd() * 6000);
+    const tieShare = rnd(); // from almost no ties to mostly ties
+    const scale = 10 ** (Math.floor(rnd() * 9) - 4); // scores from 1e-4 to 1e4 in magnitude
+    const s = Float32Array.from({ length: n }, () => {
+      const u = rnd();
+      if (u < 0.01) return specials[Math.floor(rnd() * specials.length)] as number;
+      if (u < tieShare) return (Math.floor(rnd() * 6) - 3) * scale;
+      return (rnd() - 0.3) * scale;
+    });
+    const want = bruteForce(s);
+    assert.deepEqual(Array.from(rankOrder(s, 0, n)), want, `row ${row} (n=${n})`);
+    const k = 1 + Math.floor(rnd() * n);
+    assert.deepEqual(Array.from(rankOrder(s, 0, n, k)), want.slice(0, k), `row ${row} topK=${k}`);
+  }
+});
