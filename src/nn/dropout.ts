@@ -14,7 +14,9 @@
 //                (uint32 arithmetic, products mod 2^32)
 //   fnv1a(s)   = 32-bit FNV-1a over the UTF-8 bytes of the module path (`model.layers.0.self_attn.q_proj`)
 //   key        = mix32(mix32(mix32(mix32(seed mod 2^32) ^ step) ^ side) ^ fnv1a(module)), and for an
-//                input without a row axis (chunk-keyed) key = mix32(key ^ (firstRow + 1))
+//                input without a row axis (chunk-keyed) key = mix32(key ^ (firstRow + 1)), and for
+//                the part j of a chunk that the forward feeds separately (one image / temporal
+//                slice through the vision tower) key = mix32(key ^ (j + 1))
 //   element    = the input's last axis is the column c, the leading axes flattened are the unit
 //                u = firstUnit + i (for [rows, T, in]: firstUnit = firstRow · T, so u = row · T + t)
 //   h          = mix32(mix32(key ^ mix32(u)) ^ c);  dropped iff h < floor(p · 2^32)
@@ -97,11 +99,12 @@ export interface LoraDropout {
 /**
  * The LoRA dropout of `module` at one site, for a chunk of rows starting at `firstRow`: an input
  * of rank ≥ 3 has the batch's rows on axis 0, so its mask is drawn per row of the whole batch
- * (chunk-invariant); a rank-2 input (packed vision patches, no row axis) draws a mask per chunk.
+ * (chunk-invariant); a rank-2 input (packed vision patches, no row axis) draws a mask per chunk,
+ * and per `part` of it when a forward calls the module once per part (key = mix32(key ^ (part + 1))).
  *
  * @example const d = rowKeyedDropout(0.1, { seed: 42, step: 7, side: 0, module: 'model.layers.0.self_attn.q_proj' }, 8);
  */
-export function rowKeyedDropout(p: number, site: DropoutSite, firstRow: number): LoraDropout {
+export function rowKeyedDropout(p: number, site: DropoutSite, firstRow: number, part?: number): LoraDropout {
   return {
     p,
     keepMask(shape) {
@@ -110,7 +113,7 @@ export function rowKeyedDropout(p: number, site: DropoutSite, firstRow: number):
       const units = shape.slice(0, -1).reduce((n, d) => n * d, 1);
       const data = shape.length >= 3
         ? dropoutKeepMask(dropoutKey(site), p, firstRow * shape.slice(1, -1).reduce((n, d) => n * d, 1), units, cols)
-        : dropoutKeepMask(dropoutKey(site, firstRow), p, 0, units, cols);
+        : dropoutKeepMask(part === undefined ? dropoutKey(site, firstRow) : mix32(dropoutKey(site, firstRow) ^ (part + 1)), p, 0, units, cols);
       return fromArray(data, [...shape], 'bool');
     },
   };

@@ -6,12 +6,14 @@
 
 import { Vlm2VecError } from '../../errors.ts';
 import type { Tensor } from '../../tensor/index.ts';
+import { concat, fromArray, reshape } from '../../tensor/index.ts';
 import type { RepsRandom, TrainableEncoder } from '../encoder.ts';
 import { rowKeyedDropout } from '../../nn/dropout.ts';
 import { attachLora, type LoraFactors } from '../common/param-spec.ts';
 import { batchTensors, packBatch, ropeRows, type Qwen2VLBatch } from './batch.ts';
 import type { Qwen2VLConfig } from './config.ts';
-import { qwen2VLForward } from './forward.ts';
+import { textGraph, visionGraph } from './forward.ts';
+import { visionIndexInputs } from './vision.ts';
 import type { GridThw } from './rope.ts';
 import type { Qwen2VLParams } from './weights.ts';
 
@@ -72,8 +74,33 @@ export interface Qwen2VLTrainableOptions {
   normalize: boolean;
 }
 
-const repsOf = (params: Qwen2VLParams, cfg: Qwen2VLConfig, batch: Qwen2VLBatch, normalize: boolean): Tensor => {
-  const out = qwen2VLForward(params, cfg, batchTensors(packBatch(batch, cfg), cfg));
+/**
+ * Pooled reps of a batch: the vision tower once per image / temporal slice (as model.ts runs
+ * inference: exact, since the ViT attends within a slice), the features concatenated in packing
+ * order, then the language model. One call over all patches with a block-diagonal mask would do
+ * the same math with attention O(patches²) in time and memory instead of O(slice²).
+ * `visual(j)` gives the vision weights for slice j (its own dropout masks).
+ */
+const repsOf = (params: Qwen2VLParams, cfg: Qwen2VLConfig, batch: Qwen2VLBatch, normalize: boolean, visual: (slice: number) => Qwen2VLParams['visual'] = () => params.visual): Tensor => {
+  const packed = packBatch(batch, cfg);
+  const t = batchTensors(packed, cfg);
+  const v = cfg.vision;
+  const m = v.spatialMergeSize ** 2;
+  const patchDim = v.inChannels * v.temporalPatchSize * v.patchSize ** 2;
+  const parts: Tensor[] = [];
+  let row = 0;
+  for (const [frames, h, w] of [...(batch.imageGrids ?? []), ...(batch.videoGrids ?? [])]) {
+    const idx = visionIndexInputs([[1, h, w]], v.spatialMergeSize); // the same ids for every slice
+    const k = (h * w) / m;
+    for (let s = 0; s < frames; s++) {
+      parts.push(visionGraph(visual(parts.length), v, fromArray(packed.pixels.subarray(row * patchDim, (row + h * w) * patchDim), [k, m, patchDim], 'float32'),
+        fromArray(idx.positionIds, [k, m, 2], 'int32'), fromArray(idx.segmentIds, [k, m], 'int32')));
+      row += h * w;
+    }
+  }
+  if (row * patchDim !== packed.pixels.length) throw new Vlm2VecError('qwen2_vl', `the batch's grids cover ${row} patches, its pixel rows ${packed.pixels.length / patchDim}`);
+  const features = parts.length === 0 ? reshape(t.pixels, [0, cfg.text.hiddenSize]) : parts.length === 1 ? parts[0]! : concat(parts, 0);
+  const out = textGraph(params.model, cfg, t.ids, t.mask, t.positions, t.last, t.scatter, features);
   return normalize ? out.embedding : out.hidden;
 };
 
@@ -95,10 +122,17 @@ const slicer = (cfg: Qwen2VLConfig) => ({
 export function qwen2VLTrainable(params: Qwen2VLParams, cfg: Qwen2VLConfig, opts: Qwen2VLTrainableOptions & { scaling: number; dropout?: number | undefined }): TrainableEncoder<Qwen2VLLoraFactors, Qwen2VLBatch> {
   const p = opts.dropout ?? 0;
   if (!(p >= 0 && p < 1)) throw new Vlm2VecError('qwen2_vl', `lora_dropout ${p} must be in [0, 1)`);
-  const dropout = (r: RepsRandom) => (module: string) => rowKeyedDropout(p, { seed: r.seed, step: r.step, side: r.side, module }, r.firstRow);
+  const dropout = (r: RepsRandom, part?: number) => (module: string) => rowKeyedDropout(p, { seed: r.seed, step: r.step, side: r.side, module }, r.firstRow, part);
   return {
     ...slicer(cfg),
-    reps: (lora, batch, random) => repsOf(attachLora(params, lora, opts.scaling, p > 0 && random !== undefined ? dropout(random) : undefined), cfg, batch, opts.normalize),
+    reps: (lora, batch, random) => {
+      if (!(p > 0 && random !== undefined)) return repsOf(attachLora(params, lora, opts.scaling), cfg, batch, opts.normalize);
+      const visionLora = Object.keys(lora).some((k) => k.startsWith('visual.'));
+      const withDrop = attachLora(params, lora, opts.scaling, dropout(random));
+      // Vision modules with dropout get the masks of their slice: the tree re-attached per slice.
+      const visual = visionLora ? (j: number) => attachLora(params, lora, opts.scaling, dropout(random, j)).visual : () => withDrop.visual;
+      return repsOf(withDrop, cfg, batch, opts.normalize, visual);
+    },
   };
 }
 
