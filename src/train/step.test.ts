@@ -280,6 +280,26 @@ test('LoRA dropout: a run resumed after step 1 (weights, AdamW state, scheduler 
   whole.master.forEach((m, j) => assert.deepEqual(resumed.master[j]!.data, m.data, `${m.name} after the resumed run`));
 });
 
+test('LoRA dropout on a vision module (per image): deterministic for a site, moved by the step, absent without random', async () => {
+  const { cfg, host } = await setup;
+  const specs = qwen2VLParamSpecs(cfg);
+  const module = 'visual.blocks.0.attn.qkv';
+  const [out, inF] = specs.find((s) => s.path === `${module}.weight`)!.shape as [number, number];
+  const wave = (n: number, k: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * k) * 0.2);
+  const f: Qwen2VLLoraFactors = { [module]: { A: fromArray(wave(4 * inF, 0.7), [4, inF]), B: fromArray(wave(out * 4, 1.3), [out, 4]) } };
+  const params = buildParams(host, cfg);
+  const enc = qwen2VLTrainable(params, cfg, { scaling: 2, normalize: true, dropout: 0.5 });
+  const plain = qwen2VLTrainable(params, cfg, { scaling: 2, normalize: true });
+  const rows = sliceQwen2VLBatch(goldenBatch(goldenCase('a_mixed_left')), cfg, 3, 6); // text; 3 images; a tiny image
+  const at = (step: number) => ({ seed: 1, step, side: 0 as const, firstRow: 0 });
+  const a = (await enc.reps(f, rows, at(0)).data()) as Float32Array;
+  assert.deepEqual(await enc.reps(f, rows, at(0)).data(), a);
+  const b = (await enc.reps(f, rows, at(1)).data()) as Float32Array;
+  const none = (await plain.reps(f, rows).data()) as Float32Array;
+  assert.ok(maxAbsDiff(a, b) > 1e-4 && maxAbsDiff(a, none) > 1e-4, `step 0 vs 1: ${maxAbsDiff(a, b)}, vs no dropout ${maxAbsDiff(a, none)}`);
+  assert.deepEqual(await enc.reps(f, rows).data(), none);
+});
+
 test('any backbone behind TrainableEncoder: a toy linear encoder steps, and a NaN loss stops the step before the weights change', async () => {
   // reps = rows of x·W (x: the batch as a [n, 2] matrix), W [2, 2] the one trainable leaf.
   const toy: TrainableEncoder<{ W: Tensor }, number[][]> = {
