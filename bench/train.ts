@@ -1,5 +1,5 @@
 // `npm run bench:train` (node --import tsx bench/train.ts [--threads N] [--steps N] [--skip-torch]
-//   [--skip-large] [--large-batch N] [--no-arena] [--profile]):
+//   [--skip-large] [--large-batch N] [--arena] [--profile]):
 // steps/s and peak RSS of one VLM2Vec training step, ours (src/train/step.ts TrainStep) against
 // PyTorch + peft (bench/train.torch.py, the reference's GradCache step re-stated), in the same
 // configuration: Qwen2-VL-2B's widths at reduced depth (2 language + 2 vision layers, random
@@ -41,9 +41,10 @@ const STEPS = arg('--steps', 3);
 const BATCH = 8;
 const LARGE = arg('--large-batch', 64);
 const CHUNK = 2;
-// ORT's CPU memory arena off: each run frees its activations instead of every session keeping
-// its own peak (ours has four: forward and VJP of query and target chunks).
-const NO_ARENA = argv.includes('--no-arena');
+// ORT's CPU memory arena off, as `vlm2vec train` runs (src/cli/train.ts): each run frees its
+// activations instead of every session keeping its own peak (ours has four: forward and VJP of
+// query and target chunks). --arena turns it on, for comparison.
+const NO_ARENA = !argv.includes('--arena');
 const LAYERS = 2;
 const R = 16;
 const ALPHA = 64;
@@ -219,7 +220,7 @@ class Side {
 
 const self = fileURLToPath(import.meta.url);
 const oursSide = (batch: number) => Side.start(`ours (batch ${batch})`, process.execPath,
-  ['--import', 'tsx', self, '--worker', 'ours', '--batch', String(batch), '--threads', String(THREADS), ...(NO_ARENA ? ['--no-arena'] : [])]);
+  ['--import', 'tsx', self, '--worker', 'ours', '--batch', String(batch), '--threads', String(THREADS), ...(NO_ARENA ? [] : ['--arena'])]);
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const load = (): string => loadavg()[0]!.toFixed(1);
 
@@ -247,7 +248,7 @@ async function main(): Promise<void> {
   console.log(`AdamW element loop: scalar ${adam.scalar.toFixed(1)} ns/value, WebAssembly SIMD ${adam.simd.toFixed(1)} ns/value (${(adam.scalar / adam.simd).toFixed(1)}×; ` +
     `full fine-tuning of Qwen2-VL-2B's 2.2 G values: ${((2.2e9 * adam.scalar) / 1e9).toFixed(0)} s → ${((2.2e9 * adam.simd) / 1e9).toFixed(0)} s per step)`);
   console.log(`training step: Qwen2-VL-2B widths, ${LAYERS} LM + ${LAYERS} vision layers, DoRA r ${R} alpha ${ALPHA} dropout ${DROPOUT} on ${REFERENCE_LORA_TARGETS.join(',')}, ` +
-    `batch ${BATCH} (queries: 448×448 image + ${Q_TEXT} tokens; targets: ${P_TEXT} tokens), GradCache chunks ${CHUNK}, ${THREADS} threads, ${STEPS} alternating steps after one warm-up each${NO_ARENA ? ', ORT arena off' : ''}; load ${load()}`);
+    `batch ${BATCH} (queries: 448×448 image + ${Q_TEXT} tokens; targets: ${P_TEXT} tokens), GradCache chunks ${CHUNK}, ${THREADS} threads, ${STEPS} alternating steps after one warm-up each${NO_ARENA ? ', ORT arena off' : ', ORT arena on'}; load ${load()}`);
   const ours = await oursSide(BATCH);
   console.log(`  ours: ${ours.hello.trainable} trainable values in ${ours.hello.modules} modules`);
   const py = referencePython();
