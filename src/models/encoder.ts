@@ -131,6 +131,12 @@ export interface TrainableEncoder<P, B> {
    * forward is deterministic (evaluation).
    */
   reps(params: P, batch: B, random?: RepsRandom): Tensor;
+  /**
+   * Optional: the batch with whatever does not depend on the trainable leaves computed once
+   * (Qwen2-VL: a frozen vision tower's features), for a step that runs `reps` on its rows twice
+   * (GradCache). `reps` and `sliceRows` take the returned batch.
+   */
+  prepare?(params: P, batch: B): Promise<B>;
 }
 
 /**
