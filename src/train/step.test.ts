@@ -24,7 +24,7 @@ import { Vlm2VecError } from '../errors.ts';
 import { parseQwen2VLConfig } from '../models/qwen2-vl/config.ts';
 import { FIXTURES, goldenBatch, goldenCase } from '../models/qwen2-vl/fixtures.test-helper.ts';
 import type { Qwen2VLBatch } from '../models/qwen2-vl/batch.ts';
-import { qwen2VLFullTrainable, qwen2VLTrainable, sliceQwen2VLBatch, type Qwen2VLLoraFactors } from '../models/qwen2-vl/trainable.ts';
+import { qwen2VLFullTrainable, qwen2VLTrainable, sliceQwen2VLBatch, type FrozenVisionBatch, type Qwen2VLLoraFactors } from '../models/qwen2-vl/trainable.ts';
 import { buildParams, qwen2VLParamSpecs, readQwen2VLWeights } from '../models/qwen2-vl/weights.ts';
 import type { TrainableEncoder } from '../models/encoder.ts';
 import type { Tensor } from '../tensor/index.ts';
@@ -112,6 +112,26 @@ test('GradCache (chunks 1/1, 2/3, 3/2) gives the whole-batch loss and gradients 
   assert.equal(calls, 6 / 3 + 6 / 2 + 6 / 3 + 6 / 2);
   const off = Math.max(...bad.grads.map((g, j) => relL2(g, plain.grads[j]!)));
   assert.ok(off > 1e-2, `a dropped chunk is off by ${off}`);
+});
+
+test('GradCache takes a frozen vision tower\'s features from prepare (one run of the tower per step): the same loss and gradients as running it in both passes', async () => {
+  const { cfg, enc, factors } = await setup;
+  const q = goldenBatch(goldenCase('a_mixed_left'), false);
+  const p = goldenBatch(goldenCase('a_mixed_right'), false);
+  const prepared = (await enc.prepare!(factors, q)) as FrozenVisionBatch;
+  // a_mixed_left: one image, one video of 2 temporal slices, three images, one tiny image.
+  assert.equal(prepared.frozenVision!.size, (q.imageGrids ?? []).length + (q.videoGrids ?? []).reduce((n, [t]) => n + t, 0));
+  assert.equal((sliceQwen2VLBatch(prepared, cfg, 1, 3) as FrozenVisionBatch).frozenVision, prepared.frozenVision);
+  // reps read the features from there: zeroed ones change the reps of the rows with media.
+  const zeroed = { ...prepared, frozenVision: new Map([...prepared.frozenVision!].map(([k, f]) => [k, new Float32Array(f.length)])) };
+  assert.ok(maxAbsDiff(await enc.reps(factors, zeroed).data() as Float32Array, await enc.reps(factors, prepared).data() as Float32Array) > 1e-3);
+  const opts = { temperature: 0.02, qChunkSize: 2, pChunkSize: 3 };
+  const withPrepare = await gradCacheStep(enc, factors, q, p, opts);
+  const without = await gradCacheStep({ rows: enc.rows, sliceRows: enc.sliceRows, reps: enc.reps }, factors, q, p, opts);
+  assert.ok(Math.abs(withPrepare.loss - without.loss) <= 1e-6 * Math.abs(without.loss), `loss ${withPrepare.loss} vs ${without.loss}`);
+  const worst = Math.max(...withPrepare.grads.map((g, j) => relL2(g, without.grads[j]!)));
+  assert.ok(worst <= 2e-6, `worst relative gradient error ${worst}`);
+  assert.equal(await enc.prepare!({ ...factors, 'visual.blocks.0.attn.qkv': factors[Object.keys(factors)[0]!]! }, q), q, 'a trained tower is not cached');
 });
 
 test('hard negatives (two targets per query: 3 queries, 6 targets): GradCache (chunks 1/2, 3/3) = the whole batch', async () => {

@@ -83,6 +83,11 @@ function chunks(n: number, size: number, what: string): [number, number][] {
  * @example const { loss, grads } = await gradCacheStep(enc, lora, queries, targets, { temperature: 0.02, qChunkSize: 8, pChunkSize: 8 });
  */
 export async function gradCacheStep<P, B>(enc: TrainableEncoder<P, B>, params: P, queries: B, targets: B, opts: GradCacheOptions): Promise<StepGradients> {
+  // What does not depend on the leaves (a frozen vision tower) once, not in both passes.
+  if (enc.prepare) {
+    queries = await enc.prepare(params, queries);
+    targets = await enc.prepare(params, targets);
+  }
   const sides = [
     { side: 0 as const, batch: queries, ranges: chunks(enc.rows(queries), opts.qChunkSize, 'gc_q_chunk_size') },
     { side: 1 as const, batch: targets, ranges: chunks(enc.rows(targets), opts.pChunkSize, 'gc_p_chunk_size') },

@@ -54,7 +54,9 @@ export function sliceQwen2VLBatch(batch: Qwen2VLBatch, cfg: Qwen2VLConfig, start
       return pos[axis * b * l + start * l + (i % ((end - start) * l))]!;
     });
   }
+  const frozen = (batch as FrozenVisionBatch).frozenVision;
   return {
+    ...(frozen === undefined ? {} : { frozenVision: frozen }),
     inputIds: rows(batch.inputIds),
     attentionMask: rows(batch.attentionMask),
     shape: [end - start, l],
@@ -74,31 +76,65 @@ export interface Qwen2VLTrainableOptions {
   normalize: boolean;
 }
 
+/** One image / temporal slice of a batch's pixels: where it lies (the key of its cached features). */
+interface VisionSlice { key: string; pixels: Float32Array; h: number; w: number }
+
+/** Every slice of a batch, in packing order (images, then videos; packVision's order). */
+function visionSlices(batch: Qwen2VLBatch, cfg: Qwen2VLConfig): VisionSlice[] {
+  const v = cfg.vision;
+  const patchDim = v.inChannels * v.temporalPatchSize * v.patchSize ** 2;
+  const out: VisionSlice[] = [];
+  for (const [kind, grids, data] of [['i', batch.imageGrids, batch.pixelValues], ['v', batch.videoGrids, batch.pixelValuesVideos]] as const) {
+    let row = 0;
+    for (const [frames, h, w] of grids ?? []) {
+      for (let s = 0; s < frames; s++) {
+        const px = data?.subarray(row * patchDim, (row + h * w) * patchDim);
+        if (px === undefined || px.length !== h * w * patchDim) throw new Vlm2VecError('qwen2_vl', `the batch's ${kind === 'i' ? 'image' : 'video'} grids need more pixel rows than it has`);
+        // Slices of a batch are views of its arrays: the byte offset names a slice in all of them.
+        out.push({ key: `${kind}:${px.byteOffset}`, pixels: px, h, w });
+        row += h * w;
+      }
+    }
+    if (row * patchDim !== (data?.length ?? 0)) throw new Vlm2VecError('qwen2_vl', `the batch's ${kind === 'i' ? 'image' : 'video'} grids cover ${row} patch rows, its pixels ${(data?.length ?? 0) / patchDim}`);
+  }
+  return out;
+}
+
+/** The vision features [K, D] of one slice, as a lazy graph. */
+function sliceFeatures(visual: Qwen2VLParams['visual'], cfg: Qwen2VLConfig, sl: VisionSlice): Tensor {
+  const v = cfg.vision;
+  const m = v.spatialMergeSize ** 2;
+  const patchDim = v.inChannels * v.temporalPatchSize * v.patchSize ** 2;
+  const idx = visionIndexInputs([[1, sl.h, sl.w]], v.spatialMergeSize);
+  const k = (sl.h * sl.w) / m;
+  return visionGraph(visual, v, fromArray(sl.pixels, [k, m, patchDim], 'float32'), fromArray(idx.positionIds, [k, m, 2], 'int32'), fromArray(idx.segmentIds, [k, m], 'int32'));
+}
+
+/**
+ * A batch with the vision features of its slices computed ahead (by slice key): with a frozen
+ * vision tower (no adapted module there, so no dropout either) they do not depend on the
+ * trainable leaves, so GradCache's two passes over a chunk take them from here instead of running
+ * the tower twice. The reference runs it twice.
+ */
+export type FrozenVisionBatch = Qwen2VLBatch & { frozenVision?: ReadonlyMap<string, Float32Array> };
+
 /**
  * Pooled reps of a batch: the vision tower once per image / temporal slice (as model.ts runs
  * inference: exact, since the ViT attends within a slice), the features concatenated in packing
  * order, then the language model. One call over all patches with a block-diagonal mask would do
  * the same math with attention O(patches²) in time and memory instead of O(slice²).
- * `visual(j)` gives the vision weights for slice j (its own dropout masks).
+ * `visual(j)` gives the vision weights for slice j (its own dropout masks). A batch from the
+ * encoder's `prepare` brings a frozen tower's features, which are used as they are.
  */
 const repsOf = (params: Qwen2VLParams, cfg: Qwen2VLConfig, batch: Qwen2VLBatch, normalize: boolean, visual: (slice: number) => Qwen2VLParams['visual'] = () => params.visual): Tensor => {
   const packed = packBatch(batch, cfg);
   const t = batchTensors(packed, cfg);
-  const v = cfg.vision;
-  const m = v.spatialMergeSize ** 2;
-  const patchDim = v.inChannels * v.temporalPatchSize * v.patchSize ** 2;
-  const parts: Tensor[] = [];
-  let row = 0;
-  for (const [frames, h, w] of [...(batch.imageGrids ?? []), ...(batch.videoGrids ?? [])]) {
-    const idx = visionIndexInputs([[1, h, w]], v.spatialMergeSize); // the same ids for every slice
-    const k = (h * w) / m;
-    for (let s = 0; s < frames; s++) {
-      parts.push(visionGraph(visual(parts.length), v, fromArray(packed.pixels.subarray(row * patchDim, (row + h * w) * patchDim), [k, m, patchDim], 'float32'),
-        fromArray(idx.positionIds, [k, m, 2], 'int32'), fromArray(idx.segmentIds, [k, m], 'int32')));
-      row += h * w;
-    }
-  }
-  if (row * patchDim !== packed.pixels.length) throw new Vlm2VecError('qwen2_vl', `the batch's grids cover ${row} patches, its pixel rows ${packed.pixels.length / patchDim}`);
+  const frozen = (batch as FrozenVisionBatch).frozenVision;
+  const d = cfg.text.hiddenSize;
+  const parts = visionSlices(batch, cfg).map((sl, j) => {
+    const f = frozen?.get(sl.key);
+    return f === undefined ? sliceFeatures(visual(j), cfg, sl) : fromArray(f, [f.length / d, d], 'float32');
+  });
   const features = parts.length === 0 ? reshape(t.pixels, [0, cfg.text.hiddenSize]) : parts.length === 1 ? parts[0]! : concat(parts, 0);
   const out = textGraph(params.model, cfg, t.ids, t.mask, t.positions, t.last, t.scatter, features);
   return normalize ? out.embedding : out.hidden;
@@ -132,6 +168,12 @@ export function qwen2VLTrainable(params: Qwen2VLParams, cfg: Qwen2VLConfig, opts
       // Vision modules with dropout get the masks of their slice: the tree re-attached per slice.
       const visual = visionLora ? (j: number) => attachLora(params, lora, opts.scaling, dropout(random, j)).visual : () => withDrop.visual;
       return repsOf(withDrop, cfg, batch, opts.normalize, visual);
+    },
+    prepare: async (lora, batch) => {
+      if (Object.keys(lora).some((k) => k.startsWith('visual.'))) return batch; // the tower trains
+      const feats = new Map<string, Float32Array>();
+      for (const sl of visionSlices(batch, cfg)) feats.set(sl.key, (await sliceFeatures(params.visual, cfg, sl).data()) as Float32Array);
+      return { ...batch, frozenVision: feats } as FrozenVisionBatch;
     },
   };
 }
