@@ -16,7 +16,7 @@ const close = (got: Float32Array, want: number[]): void => {
 };
 
 test('a registered toy architecture embeds through LocalEmbedder with hand-computed values', async () => {
-  assert.deepEqual(supportedModelTypes(), ['qwen2_vl', 'toy_mean']);
+  assert.deepEqual(supportedModelTypes(), ['qwen2_vl', 'llava_next', 'phi3_v', 'toy_mean']); // built-ins, then ours
   const emb = await LocalEmbedder.load(MODEL, { batchSize: 2 });
   assert.equal(emb.dim, 2);
   assert.match(emb.id, /^toy_mean:local:/);
