@@ -26,6 +26,7 @@ import { sampleFramePaths } from '../io/media/frames.ts';
 import { extractVideoFrames } from '../io/media/video.ts';
 import { checkOutputFile, ensureOutputDir, writeFileAtomic } from '../util/fs.ts';
 import { hiddenAlias, pointToHelp, positiveInt } from '../util/cli-args.ts';
+import { BUNDLED_MODEL_HELP, modelOrBundled } from '../embed/bundled.ts';
 import { addLocalModelOptions } from './model-options.ts';
 import { formatDuration, loadReporter, ProgressBar, type ProgressStream } from './progress.ts';
 
@@ -330,6 +331,9 @@ export async function runEmbed(opts: EmbedJobOptions): Promise<EmbedJobResult> {
 /** `vlm2vec embed --help` examples (exported for its test). */
 export const EMBED_EXAMPLES = `
 Examples:
+  # No --model: the bundled small demo model (offline; a notice on stderr says so)
+  $ vlm2vec embed --input items.jsonl -o out.jsonl
+
   # A model folder; items.jsonl has one {"instruction"?, "text"?, "image"?, "video"?} per line
   $ vlm2vec embed -m ~/models/VLM2Vec-Qwen2VL-2B --input items.jsonl -o out.jsonl
 
@@ -360,7 +364,7 @@ prompt settings, and a run with other ones is refused (use another --out).
 export function registerEmbed(program: Command): void {
   const cmd = addLocalModelOptions(pointToHelp(program.command('embed'))
     .description('Embed JSONL items ({instruction?, text?, image?, video?} per line) with a local VLM2Vec / Qwen2-VL model')
-    .requiredOption('-m, --model <dir|hub-id>', 'model folder (config.json + safetensors or pytorch_model.bin), hub id owner/name[@rev], or PEFT adapter folder')
+    .option('-m, --model <dir|hub-id>', `model folder (config.json + safetensors or pytorch_model.bin), hub id owner/name[@rev], or PEFT adapter folder ${BUNDLED_MODEL_HELP}`)
     .requiredOption('-i, --input <file>', 'JSONL input, one item per line (relative media paths: relative to its folder)')
     .requiredOption('-o, --out <file>', 'JSONL output: {"index", "embedding"} per line (reused to resume)'))
     .option('--batch-size <n>', 'items per forward pass', positiveInt('--batch-size'), 8)
@@ -368,9 +372,9 @@ export function registerEmbed(program: Command): void {
   hiddenAlias(cmd, '--output <file>', 'out');
   cmd
     .addHelpText('after', EMBED_EXAMPLES)
-    .action(async (o: Omit<EmbedJobOptions, 'output'> & { out: string; batchSize: number; promptStyle: PromptStyle }) => {
-      const { out, ...rest } = o;
+    .action(async (o: Omit<EmbedJobOptions, 'output' | 'model'> & { model?: string; out: string; batchSize: number; promptStyle: PromptStyle }) => {
       const err = process.stderr;
+      const { out, ...rest } = modelOrBundled(o, err, 'embed');
       const ctl = new AbortController();
       let loading = true; // until the model is ready (or found not needed)
       const report = loadReporter(err);

@@ -9,11 +9,12 @@ import { DEFAULT_INDEX_THRESHOLD, indexFolder } from '../search/folder-index.ts'
 import type { WeightDtype } from '../models/common/float16.ts';
 import { pointToHelp, positiveInt } from '../util/cli-args.ts';
 import { isDirSync } from '../util/fs.ts';
+import { BUNDLED_MODEL_HELP, modelOrBundled } from '../embed/bundled.ts';
 import { addLocalModelOptions } from './model-options.ts';
 import { formatDuration, loadReporter, ProgressBar } from './progress.ts';
 
 interface IndexCliOptions {
-  model: string;
+  model?: string;
   input: string;
   db: string;
   adapter?: string;
@@ -36,6 +37,7 @@ interface IndexCliOptions {
 export const INDEX_EXAMPLES = `
 Examples:
   $ vlm2vec index -m TIGER-Lab/VLM2Vec-Qwen2VL-2B --input ~/Pictures --db ~/.vlm2vec/pictures
+  $ vlm2vec index --input ~/Pictures --db /tmp/try.lance   # the bundled small demo model (offline)
   $ vlm2vec index -m ~/ckpt/VLM2Vec-V2.0 --input papers/ --db s3://bucket/papers   # LanceDB object store
 
 What is indexed: images (.jpg .png .webp .gif .bmp .tif), PDFs (one row per page, rendered at
@@ -53,7 +55,7 @@ S3: credentials and region from the usual AWS environment variables (LanceDB's s
 export function registerIndex(program: Command): void {
   addLocalModelOptions(pointToHelp(program.command('index'))
     .description('Embed the images, PDF pages, videos and texts of a folder into a LanceDB vector index (incremental)')
-    .requiredOption('-m, --model <dir|hub-id>', 'model folder, hub id owner/name[@rev], or PEFT adapter folder')
+    .option('-m, --model <dir|hub-id>', `model folder, hub id owner/name[@rev], or PEFT adapter folder ${BUNDLED_MODEL_HELP}`)
     .requiredOption('-i, --input <folder>', 'folder to index (recursively)')
     .requiredOption('--db <dir|uri>', 'LanceDB database: a folder, or s3:// gs:// az:// URI'))
     .option('--batch-size <n>', 'items per forward pass', positiveInt('--batch-size'), 8)
@@ -66,10 +68,12 @@ export function registerIndex(program: Command): void {
     .option('--write-batch <n>', 'rows per database write', positiveInt('--write-batch'), 32)
     .option('--index-threshold <n>', 'rows from which a vector index (HNSW-SQ) is built', positiveInt('--index-threshold'), DEFAULT_INDEX_THRESHOLD)
     .addHelpText('after', INDEX_EXAMPLES)
-    .action(async (o: IndexCliOptions) => {
+    .action(async (given: IndexCliOptions) => {
       const err = process.stderr;
       // A wrong folder is found before the (slow) model load.
-      if (!isDirSync(o.input)) throw new Vlm2VecError('index', `input folder (--input) ${o.input} does not exist or is not a folder`);
+      if (!isDirSync(given.input)) throw new Vlm2VecError('index', `input folder (--input) ${given.input} does not exist or is not a folder`);
+      // Without --model: the bundled model, whose pixel limits are recorded in the index like given ones.
+      const o = modelOrBundled(given, err, 'index');
       const modelOptions: Record<string, string | number> = {};
       for (const k of ['tokenizer', 'dtype', 'minPixels', 'maxPixels'] as const) if (o[k] !== undefined) modelOptions[k] = o[k]!;
       const embedder = await LocalEmbedder.load(o.model, {

@@ -2,6 +2,7 @@
 // model is the one the index was made with (its meta row), unless -m says otherwise.
 
 import { InvalidArgumentError, Option, type Command } from 'commander';
+import { BUNDLED_MODEL_NOTICE, isBundledModel } from '../embed/bundled.ts';
 import { LocalEmbedder } from '../embed/local.ts';
 import { Vlm2VecError } from '../errors.ts';
 import { ITEM_KINDS, type ItemKind } from '../search/instructions.ts';
@@ -61,7 +62,7 @@ export function registerSearch(program: Command): void {
     .addOption(new Option('--format <format>', 'output').choices(['table', 'json']).default('table'))
     .addOption(new Option('--kind <kind...>', 'search only these kinds').choices([...ITEM_KINDS]))
     .option('--instruction <kind=text>', 'query instruction for one kind (repeatable)', parseKindInstruction, [])
-    .option('-m, --model <dir|hub-id>', 'model (default: the one the index was made with)')
+    .option('-m, --model <dir|hub-id>', 'model (default: the one the index was made with; an index made without --model: the bundled small demo model)')
     .option('--adapter <dir|hub-id>', 'adapter (with -m)')
     .option('--threads <n>', 'ONNX Runtime threads', positiveInt('--threads'))
     .option('--exact', 'scan every row even when a vector index exists')
@@ -70,6 +71,7 @@ export function registerSearch(program: Command): void {
       if ((query === undefined) === (o.image === undefined)) throw new Vlm2VecError('search', 'give a text query or --image PATH (one of them)');
       const { meta } = await openSearchIndex(o.db);
       const mo = meta.modelOptions;
+      if (o.model === undefined && isBundledModel(meta.modelSpec)) process.stderr.write(`vlm2vec search: ${BUNDLED_MODEL_NOTICE.replace('no --model given: using', 'the index was made with')}\n`);
       const embedder = await LocalEmbedder.load(o.model ?? meta.modelSpec, {
         adapter: o.model ? o.adapter : (meta.adapter ?? undefined),
         tokenizerDir: mo['tokenizer'] as string | undefined, dtype: mo['dtype'] as 'float32' | 'float16' | undefined,

@@ -4,6 +4,7 @@
 // (a `vlm2vec index` database) the model defaults to the index's own, loaded as `search` loads it.
 
 import { Option, type Command } from 'commander';
+import { BUNDLED_MODEL_NOTICE, RECOMMENDED_MODEL, isBundledModel, modelOrBundled } from '../embed/bundled.ts';
 import { Vlm2VecError } from '../errors.ts';
 import { openSearchIndex } from '../search/search.ts';
 import { DEFAULT_PROMPT_STYLE, PROMPT_STYLES, type PromptStyle } from '../embed/prompt.ts';
@@ -18,6 +19,9 @@ export const SERVE_EXAMPLES = `
 Examples:
   # Serve a hub model on http://127.0.0.1:8000 (loopback only)
   $ vlm2vec serve -m TIGER-Lab/VLM2Vec-Qwen2VL-2B
+
+  # No -m and no --db: the bundled small demo model (offline; not for real use)
+  $ vlm2vec serve
 
   # Base model + adapter, reachable from other machines, with an API key
   $ VLM2VEC_API_KEY=secret vlm2vec serve -m Qwen/Qwen2-VL-2B-Instruct --adapter ~/ckpt/VLM2Vec-V2.0 \\
@@ -83,7 +87,7 @@ export function registerServe(program: Command): void {
   const d = DEFAULT_SERVE_LIMITS;
   addLocalModelOptions(pointToHelp(program.command('serve'))
     .description('Serve a local VLM2Vec model over HTTP: OpenAI-compatible multimodal /v1/embeddings with dynamic batching')
-    .option('-m, --model <dir|hub-id>', 'model folder, hub id owner/name[@rev], or PEFT adapter folder (required without --db)'))
+    .option('-m, --model <dir|hub-id>', `model folder, hub id owner/name[@rev], or PEFT adapter folder (default: with --db the index's own; without, the bundled small demo model, not for real use; real work: ${RECOMMENDED_MODEL})`))
     .addOption(new Option('--prompt-style <style>', 'prompt format of OpenAI-form strings').choices([...PROMPT_STYLES]).default(DEFAULT_PROMPT_STYLE))
     .option('--host <addr>', 'address to listen on (0.0.0.0: every interface)', '127.0.0.1')
     .option('--port <n>', 'port (0: any free port)', nonNegativeInt('--port'), 8000)
@@ -114,11 +118,13 @@ export function registerServe(program: Command): void {
       const key = apiKey ?? process.env['VLM2VEC_API_KEY'];
       if (o.ui && o.db === undefined) throw new Vlm2VecError('serve', '--ui needs --db DIR (the index the page searches)');
       if (o.root !== undefined && !o.ui) throw new Vlm2VecError('serve', '--root is the folder of the --ui thumbnails: give --ui too');
-      if (o.model === undefined) {
-        if (o.db === undefined) throw new Vlm2VecError('serve', 'give a model (-m DIR|HUB-ID), or --db DIR to serve the model of that index');
+      if (o.model === undefined && o.db === undefined) {
+        Object.assign(rest, modelOrBundled(rest, err, 'serve'));
+      } else if (o.model === undefined) {
         // The index's model, loaded as `vlm2vec search` loads it (same identity, or --db is refused).
-        const { meta } = await openSearchIndex(o.db);
+        const { meta } = await openSearchIndex(o.db!);
         const mo = meta.modelOptions;
+        if (isBundledModel(meta.modelSpec)) err.write(`vlm2vec serve: ${BUNDLED_MODEL_NOTICE.replace('no --model given: using', 'the index was made with')}\n`);
         rest.model = meta.modelSpec;
         if (meta.adapter) rest.adapter ??= meta.adapter;
         for (const k of ['tokenizer', 'dtype', 'minPixels', 'maxPixels'] as const) {
