@@ -64,6 +64,8 @@ test("the reference's defaults when a flag is absent; HfArgumentParser's bool an
   assert.equal(args.resume_from, 150);
   assert.deepEqual(args.lora_target_modules, ['q_proj', 'v_proj']);
   assert.equal(parseTrainArgs(BASE).args.resume_from, 'none');
+  assert.equal(parseTrainArgs(BASE).args.eval_benchmark, 'mmeb-v2');
+  assert.equal(parseTrainArgs([...BASE, '--eval_benchmark', 'mini']).args.eval_benchmark, 'mini');
 });
 
 test('a --config file (YAML or JSON) holds the same keys; the command line wins', () => {
@@ -88,6 +90,7 @@ test('bad values and unknown flags are clear errors', () => {
     [['--grad_cache', 'maybe'], /--grad_cache expects a boolean \(True\/False, yes\/no, 1\/0\), got 'maybe'/],
     [['--lr_scheduler_type', 'cosin'], /--lr_scheduler_type must be one of linear, cosine, constant, constant_with_warmup, got 'cosin' \(did you mean 'cosine'\?\)/],
     [['--pooling', 'mean'], /--pooling must be one of last, eos, got 'mean'/],
+    [['--eval_benchmark', 'mmeb'], /--eval_benchmark must be one of mmeb-v2, mmeb-v1, mini, got 'mmeb'/],
     [['--resume_from', 'latest'], /--resume_from must be auto, none or a checkpoint step, got 'latest'/],
     [['--grad_cache', '--per_device_train_batch_size', '6', '--gc_q_chunk_size', '4'], /--gc_q_chunk_size 4 does not divide --per_device_train_batch_size 6/],
     [['--temperature', '0'], /--temperature must be > 0, got 0/],

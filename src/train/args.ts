@@ -22,6 +22,7 @@ import { Vlm2VecError } from '../errors.ts';
 import { closestName } from '../util/text.ts';
 import type { ResumeFrom } from './checkpoint.ts';
 import { LR_SCHEDULER_TYPES, type LrSchedulerType } from './optim.ts';
+import type { BenchmarkName } from '../mmeb/tasks/registry.ts';
 
 type Kind = 'str' | 'int' | 'float' | 'bool' | 'list';
 
@@ -93,7 +94,7 @@ export const TRAIN_FLAGS = {
   eval_tasks: { kind: 'list', help: 'ours: MMEB tasks to evaluate during training (names, modalities, globs, as eval --tasks)' },
   eval_data: { kind: 'str', help: 'ours: the MMEB data folder (as eval --data)' },
   eval_steps: { kind: 'int', help: 'ours: evaluate every N steps (default: --save_steps)' },
-  eval_benchmark: { kind: 'str', def: 'mmeb-v2', choices: ['mmeb-v2', 'mmeb-v1'], help: 'ours: the benchmark the tasks are taken from' },
+  eval_benchmark: { kind: 'str', def: 'mmeb-v2', choices: ['mmeb-v2', 'mmeb-v1', 'mini'], help: 'ours: the benchmark the tasks are taken from' },
 } as const satisfies Record<string, FlagSpec>;
 
 export type TrainFlagName = keyof typeof TRAIN_FLAGS;
@@ -174,7 +175,7 @@ export interface TrainArgs {
   eval_tasks: string[] | undefined;
   eval_data: string | undefined;
   eval_steps: number | undefined;
-  eval_benchmark: 'mmeb-v2' | 'mmeb-v1';
+  eval_benchmark: BenchmarkName;
 }
 
 /** What {@link parseTrainArgs} returns: the arguments and the warnings to print. */
