@@ -45,6 +45,18 @@ export function requireBundledModel(): string {
 }
 
 /**
+ * A folder under the package's assets/ (`demo/gallery`, `mini`), or a clear error when the
+ * package was installed without it.
+ */
+export function requireBundledAsset(rel: string, what: string): string {
+  const dir = fileURLToPath(new URL(`../../assets/${rel}`, import.meta.url));
+  if (!existsSync(dir)) {
+    throw new Vlm2VecError('demo', `${what} is missing (${dir} not found: this copy of vlm2vec was installed without its assets/ folder)`);
+  }
+  return dir;
+}
+
+/**
  * The image pixel limits the bundled model was trained with, from its preprocessor_config.json
  * (`min_pixels` / `max_pixels`). Loading takes VLM2Vec's limits (up to ~1 M pixels) unless told
  * otherwise, far more than this model has seen and slow on its tiny vision tower; the commands
