@@ -20,6 +20,11 @@ interface CommandEntry {
 
 /** Sub-command name → its top-level help line and the loader of the module that registers it. */
 export const COMMANDS: Readonly<Record<string, CommandEntry>> = {
+  demo: {
+    term: 'demo [options]',
+    description: 'Index, search and benchmark offline with the bundled small model and data: the quick start',
+    load: async () => (await import('./demo.ts')).registerDemo,
+  },
   eval: {
     term: 'eval [options]',
     description: 'Evaluate an embedding model on MMEB-V2 or MMEB (V1) and write reference-format result files',
