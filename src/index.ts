@@ -8,6 +8,9 @@ export type { WarningSink } from './util/warn.ts';
 export type { Embedder, EmbedContext, EmbedItem, FileEmbedItem, MediaInput } from './embed/types.ts';
 export { MediaError, type MediaRef } from './embed/media-error.ts';
 export { LocalEmbedder, type LocalEmbedderOptions } from './embed/local.ts';
+// The small model that ships in the package (the CLI's default without --model) and the demo.
+export { bundledModelPath, bundledModelPixels, RECOMMENDED_MODEL } from './embed/bundled.ts';
+export { runDemo, chanceScore, DEMO_QUERIES, type DemoOptions, type DemoResult } from './demo/demo.ts';
 export { ThreadedLocalEmbedder } from './embed/local-threaded.ts';
 export { createEmbedder, isEndpointSpec, type CreateEmbedderOptions, type CreatedEmbedder } from './embed/create.ts';
 export { EmbeddingCache, type CacheOptions, type CacheStats } from './embed/cache.ts';
