@@ -32,9 +32,8 @@ export function bundledModelPath(): string {
   return fileURLToPath(new URL('../../assets/model', import.meta.url));
 }
 
-/** {@link bundledModelPath}, or a clear error when the package was installed without its assets. */
-export function requireBundledModel(): string {
-  const dir = bundledModelPath();
+/** {@link bundledModelPath}, or a clear error when the package was installed without its assets (`dir`: for tests). */
+export function requireBundledModel(dir = bundledModelPath()): string {
   for (const f of ['config.json', 'model.safetensors', 'tokenizer.json']) {
     if (!existsSync(`${dir}/${f}`)) {
       throw new Vlm2VecError('model', `no --model given, and the bundled model is missing (${dir}/${f} not found: ` +
