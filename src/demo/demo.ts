@@ -151,7 +151,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
       const failed = ev.tasks.filter((t) => t.status === 'failed');
       if (failed.length > 0) throw new Vlm2VecError('demo', `mini task(s) failed: ${failed.map((t) => `${t.task.name}: ${t.error}`).join('; ')}`);
       const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
-      bench = { dataDir: miniData, outDir, tasks, all: mean(tasks.map((t) => t.score)), allChance: mean(tasks.map((t) => t.chance)), eval: ev };
+      bench = { dataDir: miniData, outDir, tasks, all: ev.summary.scores['all'] ?? mean(tasks.map((t) => t.score)), allChance: mean(tasks.map((t) => t.chance)), eval: ev };
     }
     return { model, modelId: embedder.id, gallery, db, pixels, index, searches, bench, seconds: (performance.now() - t0) / 1000 };
   } finally {
