@@ -169,6 +169,27 @@ export function docFiles(roots: { rdoc: string; gnuplot: string; refcard: string
   return [...rdocs, { doc: 'gnuplot', file: join(roots.gnuplot, 'usr', 'share', 'doc', 'gnuplot', 'gnuplot.pdf') }, ...refcards];
 }
 
+/**
+ * The LaTeX Project's own manuals in texlive-latex-base-doc: LaTeX base (`doc/latex/base`) and
+ * expl3 (`doc/latex/l3kernel`). The package's copyright file covers many licences, so the
+ * per-package list it points to (`Licenses.gz`) must name both folders as LPPL 1.3c; the other
+ * PDFs of the package (hyperref, babel, … under their own licences) are not taken.
+ */
+export function latexDocFiles(root: string): { doc: string; file: string }[] {
+  const docdir = join(root, 'usr', 'share', 'doc', 'texlive-latex-base-doc');
+  const licenses = gunzipSync(readFileSync(join(docdir, 'Licenses.gz'))).toString('utf8');
+  for (const [pkg, folder] of [['latex', 'base'], ['l3kernel', 'l3kernel']] as const) {
+    if (!licenses.includes(`\n${pkg}: lppl1.3c\ntexmf-dist/doc/latex/${folder}/*\n`)) {
+      throw new Vlm2VecError('open-data', `${join(docdir, 'Licenses.gz')}: expected '${pkg}: lppl1.3c' for texmf-dist/doc/latex/${folder}/*; check the licence before using these PDFs`);
+    }
+  }
+  const tex = join(root, 'usr', 'share', 'doc', 'texlive-doc', 'latex');
+  const base = ['usrguide', 'clsguide', 'fntguide', 'cfgguide', 'encguide', 'cyrguide', 'modguide', 'lppl', 'lthooks-doc', 'ltmarks-doc',
+    'ltpara-doc', 'ltshipout-doc', 'ltfilehook-doc', 'ltcmdhooks-doc', 'source2e'];
+  const l3 = ['interface3', 'expl3', 'l3styleguide', 'l3term-glossary', 'l3syntax-changes', 'l3prefixes'];
+  return [...base.map((d) => ({ doc: `latex-${d}`, file: join(tex, 'base', `${d}.pdf`) })), ...l3.map((d) => ({ doc: `latex-${d}`, file: join(tex, 'l3kernel', `${d}.pdf`) }))];
+}
+
 /** The bytes of a PDF (refcards ship gzipped). */
 export function pdfBytes(file: string): Uint8Array {
   const b = readFileSync(file);

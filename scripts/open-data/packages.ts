@@ -54,6 +54,11 @@ export const PACKAGES = {
     licenseCheck: 'License: GPL-3+', uses: 'pages of the Debian reference card in 38 languages, with their section headings',
     homepage: 'https://www.debian.org/doc/user-manuals#refcard',
   },
+  latexdoc: {
+    kind: 'deb', name: 'texlive-latex-base-doc', version: '2022.20230122-3', license: 'LPPL 1.3c (the LaTeX Project\'s documentation of LaTeX base and l3kernel)',
+    licenseCheck: 'LPPL: http://latex-project.org/lppl.html', uses: 'pages of the LaTeX base and expl3 (l3kernel) manuals (PDF) with their headings',
+    homepage: 'https://www.latex-project.org/',
+  },
   imageio: {
     kind: 'deb', name: 'python3-imageio', version: '2.4.1-5', license: 'BSD-2-Clause (imageio and its bundled sample media)',
     licenseCheck: 'License: BSD-2-Clause', uses: 'sample videos cockatoo.mp4, realshort.mp4, newtonscradle.gif',
