@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // Packaging smoke test: what a user gets from `npm i vlm2vec`. Packs this checkout (prepack builds
 // dist/), installs the tarball into an empty project in a temp folder, then runs the installed
-// `vlm2vec` (--help, --version, leaderboard, embed with the tiny fixture model) and imports the
-// library, checking the embeddings against the transformers reference values of the fixture.
+// `vlm2vec` (--help, --version, leaderboard, embed with the tiny fixture model, embed without
+// --model on the bundled model, the demo without its benchmark) and imports the library, checking
+// the embeddings against the transformers reference values of the fixture.
 // Usage: node scripts/pack-smoke.mjs   (needs the npm registry for the package's dependencies)
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,13 +21,13 @@ function fail(msg) {
   process.exit(1);
 }
 
-/** Runs a command, echoing it; returns stdout. `env` adds variables. */
-function run(cmd, args, { cwd = app, env = {}, input } = {}) {
+/** Runs a command, echoing it; returns stdout (with `both`: {stdout, stderr}). `env` adds variables. */
+function run(cmd, args, { cwd = app, env = {}, input, both = false } = {}) {
   const line = [cmd, ...args].join(' ').replace(/\s+/g, ' ');
   console.error(`pack-smoke: $ ${line.length > 120 ? `${line.slice(0, 117)}...` : line}`);
   const r = spawnSync(cmd, args, { cwd, env: { ...process.env, ...env }, encoding: 'utf8', input, maxBuffer: 64 << 20 });
   if (r.status !== 0) fail(`${cmd} ${args.join(' ')} exited with ${r.status}\n${r.stdout}\n${r.stderr}`);
-  return r.stdout;
+  return both ? { stdout: r.stdout, stderr: r.stderr } : r.stdout;
 }
 
 /** The reference embedding of one fixture case (tools/reference/model_qwen2vl.py). */
@@ -52,6 +53,17 @@ const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'))
 run('npm', ['pack', '--pack-destination', work], { cwd: root });
 const tgz = readdirSync(work).find((f) => /^vlm2vec-.*\.tgz$/.test(f));
 if (!tgz) fail('npm pack wrote no vlm2vec-*.tgz');
+// The bundled model, the demo gallery and the mini benchmark ship in the tarball.
+const listed = new Set(run('tar', ['-tzf', join(work, tgz)], { cwd: work }).split('\n'));
+for (const f of ['assets/model/config.json', 'assets/model/model.safetensors', 'assets/model/tokenizer.json', 'assets/demo/LICENSES.md',
+  'assets/demo/gallery.json', 'assets/demo/gallery/docs/guide.pdf', 'assets/demo/gallery/video/realshort.mp4']) {
+  if (!listed.has(`package/${f}`)) fail(`the tarball lacks ${f}`);
+}
+const galleryFiles = JSON.parse(readFileSync(join(root, 'assets', 'demo', 'gallery.json'), 'utf8')).map((f) => f.path);
+const missing = galleryFiles.filter((f) => !listed.has(`package/assets/demo/gallery/${f}`));
+if (missing.length > 0) fail(`the tarball lacks gallery files: ${missing.slice(0, 5).join(', ')}`);
+if (![...listed].some((f) => f.startsWith('package/assets/mini/'))) fail('the tarball lacks assets/mini (the bundled mini benchmark)');
+
 mkdirSync(app);
 run('npm', ['init', '-y']);
 run('npm', ['i', '--no-audit', '--no-fund', join(work, tgz)], { env: { ONNXRUNTIME_NODE_INSTALL: 'skip' } });
@@ -86,6 +98,18 @@ if (out.length !== 1 || !out[0].embedding) fail(`embed wrote ${JSON.stringify(ou
 const cliCos = cosine(out[0].embedding, text.embedding);
 if (!(cliCos >= 0.99999)) fail(`vlm2vec embed: cosine ${cliCos} to the reference embedding`);
 
+// Without --model: the bundled model inside the installed package, announced in one line.
+const bundled = run('npx', ['vlm2vec', 'embed', '--input', 'items.jsonl', '--out', 'bundled.jsonl', '--threads', '1'], { both: true });
+const notice = bundled.stderr.split('\n').filter((l) => l.includes('bundled model'));
+if (notice.length !== 1 || !notice[0].includes('VLM2Vec/VLM2Vec-V2.0')) fail(`embed without --model: expected one notice line, got:\n${bundled.stderr}`);
+const { text_config: tc } = JSON.parse(readFileSync(join(pkgDir, 'assets', 'model', 'config.json'), 'utf8'));
+const [bundledLine] = readFileSync(join(app, 'bundled.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+if (bundledLine?.embedding?.length !== tc.hidden_size) fail(`embed without --model wrote ${JSON.stringify(bundledLine).slice(0, 200)}, expected ${tc.hidden_size} numbers`);
+// The demo finds its gallery in the installed package (its benchmark is left to the test suite).
+const demo = run('npx', ['vlm2vec', 'demo', '--no-bench', '--db', join(work, 'demo.lance'), '--threads', '2']);
+if (!new RegExp(`^Indexed ${galleryFiles.length} files of the bundled gallery \\(${galleryFiles.length} embedded`, 'm').test(demo)) fail(`vlm2vec demo printed:\n${demo}`);
+if (!/^text → image: "a sneaker"\n {2}1\. /m.test(demo)) fail(`vlm2vec demo printed no search results:\n${demo}`);
+
 // 3. The library, as an ES module importing the package by name.
 const image = golden('a_image');
 const items = [
@@ -100,10 +124,12 @@ await m.close();
 console.log(JSON.stringify(vs.map((v) => Array.from(v))));
 `]);
 const [libImage, libText] = JSON.parse(lib);
+const libBundled = run(process.execPath, ['--input-type=module', '-e', "import { bundledModelPath } from 'vlm2vec'; console.log(bundledModelPath());"]).trim();
+if (libBundled !== join(pkgDir, 'assets', 'model')) fail(`bundledModelPath() is ${libBundled}, expected ${join(pkgDir, 'assets', 'model')}`);
 for (const [name, got, want] of [['a_image', libImage, image.embedding], ['a_text', libText, text.embedding]]) {
   const c = cosine(got, want);
   if (!(c >= 0.99999)) fail(`LocalEmbedder (${name}): cosine ${c} to the reference embedding`);
 }
 
 rmSync(work, { recursive: true, force: true });
-console.error(`pack-smoke: OK (${tgz}; CLI --help/--version/leaderboard/embed and the library import, embeddings at cosine ≥ 0.99999 to the reference)`);
+console.error(`pack-smoke: OK (${tgz}; assets shipped; CLI --help/--version/leaderboard/embed, embed on the bundled model, demo --no-bench, and the library import, embeddings at cosine ≥ 0.99999 to the reference)`);
