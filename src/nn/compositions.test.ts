@@ -99,6 +99,15 @@ test('attention: block-diagonal segments (array and tensor cu_seqlens) match tor
   await checkVjpCase(c, ['q', 'k', 'v'], (q, k, v) => attention(q!, k!, v!, { mask: fromTensor }), TOL);
 });
 
+test('attention with the fused ORT kernels matches torch SDPA too (causal GQA, padding, segments, unmasked)', async () => {
+  const fused = { kernel: 'fused' as const };
+  await checkVjpCase(G.case('attention_causal_gqa'), ['q', 'k', 'v'], (q, k, v) => attention(q!, k!, v!, { ...fused, causal: true }), TOL);
+  const p = G.case('attention_padding');
+  const pad = paddingMask(goldenTensor(p, 'attention_mask'));
+  await checkVjpCase(p, ['q', 'k', 'v'], (q, k, v) => attention(q!, k!, v!, { ...fused, mask: pad }), TOL);
+  await checkVjpCase(G.case('attention_segments'), ['q', 'k', 'v'], (q, k, v) => attention(q!, k!, v!, { ...fused, mask: segmentMask([0, 4, 9]) }), TOL);
+});
+
 test('segmentMask rejects malformed cu_seqlens', () => {
   assert.throws(() => segmentMask([0, 4, 4, 9]), /increase strictly/);
   assert.throws(() => segmentMask([1, 9]), /start at 0/);

@@ -17,6 +17,7 @@ import { fromArray, jit, treeLeaves } from '../../tensor/index.ts';
 import { concatFloat32 } from '../../util/arrays.ts';
 import { FLOAT16_SESSION, heldDtypeOf, parseWeightDtype, type WeightDtype } from '../common/float16.ts';
 import type { ModelLoadEvent } from '../common/weights.ts';
+import { DEFAULT_ATTENTION_KERNEL, withAttentionKernel, type AttentionKernel } from '../../nn/index.ts';
 import { parsePhi3VConfig, type Phi3VConfig } from './config.ts';
 import { imageFeatures, imageTokenOrder, textGraph, type CropGrid, type PooledTensors } from './forward.ts';
 import { CROP_SIZE } from './processor.ts';
@@ -60,6 +61,8 @@ export interface LoadPhi3VOptions {
   strictConfig?: boolean | undefined;
   dtype?: WeightDtype | undefined;
   onProgress?: ((e: ModelLoadEvent) => void) | undefined;
+  /** Attention kernels of the traced graphs (default 'fused'; 'composed' is the reference). docs/onnxruntime.md. */
+  attention?: AttentionKernel | undefined;
 }
 
 /**
@@ -126,7 +129,8 @@ export class Phi3VModel {
   private released = false;
   readonly dtype: WeightDtype;
 
-  private constructor(readonly config: Phi3VConfig, readonly params: Phi3VParams, readonly source: string) {
+  private constructor(readonly config: Phi3VConfig, readonly params: Phi3VParams, readonly source: string,
+    readonly attention: AttentionKernel = DEFAULT_ATTENTION_KERNEL) {
     this.dtype = heldDtypeOf(params.model.embed_tokens.weight, params.model.layers[0]?.mlp.gate_up_proj.weight);
   }
 
@@ -137,7 +141,7 @@ export class Phi3VModel {
     const ckpt = await Checkpoint.open(dir);
     try {
       const host = await readPhi3VWeights(ckpt, config, opts.adapter, dtype, opts.onProgress);
-      return new Phi3VModel(config, buildPhi3VParams(host, config), dir);
+      return new Phi3VModel(config, buildPhi3VParams(host, config), dir, opts.attention);
     } finally {
       await ckpt.close();
     }
@@ -162,7 +166,8 @@ export class Phi3VModel {
   private compiled(): { vision: VisionGraph; text: TextGraph } {
     if (this.graphsCache) return this.graphsCache;
     const session = this.dtype === 'float16' ? { session: FLOAT16_SESSION } : {};
-    const vision = jit((pixels: Tensor, order: Tensor) => imageFeatures(this.params.model.vision_embed_tokens, this.config, pixels, order), {
+    const fused = <T>(f: () => T): T => withAttentionKernel(this.attention, f);
+    const vision = jit((pixels: Tensor, order: Tensor) => fused(() => imageFeatures(this.params.model.vision_embed_tokens, this.config, pixels, order)), {
       name: 'phi3v_image_embedding',
       dynamic: { '0': ['N', null, null, null], '1': ['K'] },
       inputNames: byPosition(VISION_INPUTS),
@@ -170,7 +175,7 @@ export class Phi3VModel {
       ...session,
     });
     const text = jit((ids: Tensor, mask: Tensor, last: Tensor, scatter: Tensor, feats: Tensor) =>
-      textGraph(this.params.model, this.config, ids, mask, last, scatter, feats), {
+      fused(() => textGraph(this.params.model, this.config, ids, mask, last, scatter, feats)), {
       name: 'phi3v_language_model',
       dynamic: { '0': ['B', 'T'], '1': ['B', 'T'], '2': ['B', null], '3': ['K', null], '4': ['K', null] },
       inputNames: byPosition(TEXT_INPUTS),

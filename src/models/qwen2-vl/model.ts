@@ -32,6 +32,7 @@ import { visionIndexInputs } from './vision.ts';
 import { buildParams, readQwen2VLWeights, type Qwen2VLParams } from './weights.ts';
 import { FLOAT16_SESSION, heldDtypeOf, parseWeightDtype, type WeightDtype } from '../common/float16.ts';
 import type { ModelLoadEvent } from '../common/weights.ts';
+import { DEFAULT_ATTENTION_KERNEL, withAttentionKernel, type AttentionKernel } from '../../nn/index.ts';
 
 export type { Qwen2VLBatch } from './batch.ts';
 export type { PooledTensors } from './forward.ts';
@@ -77,6 +78,11 @@ export interface LoadModelOptions {
   dtype?: WeightDtype | undefined;
   /** Loading progress (weight bytes read per shard, the adapter merge); nothing is printed. */
   onProgress?: ((e: ModelLoadEvent) => void) | undefined;
+  /**
+   * Attention kernels of the traced graphs (default 'fused': ORT's MultiHeadAttention /
+   * Attention; 'composed': the primitive composition they are tested against). docs/onnxruntime.md.
+   */
+  attention?: AttentionKernel | undefined;
 }
 
 export { FLOAT16_SESSION } from '../common/float16.ts';
@@ -146,7 +152,8 @@ export class Qwen2VLModel {
   /** How the weights are held ('float16': matrices in float16, compute in float32). */
   readonly dtype: WeightDtype;
 
-  private constructor(readonly config: Qwen2VLConfig, readonly params: Qwen2VLParams, readonly source: string) {
+  private constructor(readonly config: Qwen2VLConfig, readonly params: Qwen2VLParams, readonly source: string,
+    readonly attention: AttentionKernel = DEFAULT_ATTENTION_KERNEL) {
     this.dtype = heldDtypeOf(params.model.embed_tokens.weight, params.model.layers[0]?.mlp.up_proj.weight);
   }
 
@@ -158,15 +165,15 @@ export class Qwen2VLModel {
     const ckpt = await Checkpoint.open(dir);
     try {
       const host = await readQwen2VLWeights(ckpt, config, opts.adapter, dtype, opts.onProgress);
-      return new Qwen2VLModel(config, buildParams(host, config), dir);
+      return new Qwen2VLModel(config, buildParams(host, config), dir, opts.attention);
     } finally {
       await ckpt.close();
     }
   }
 
   /** Builds a model from an in-memory config and parameter tree (tests, export). */
-  static fromParams(config: Qwen2VLConfig, params: Qwen2VLParams, source = '<memory>'): Qwen2VLModel {
-    return new Qwen2VLModel(config, params, source);
+  static fromParams(config: Qwen2VLConfig, params: Qwen2VLParams, source = '<memory>', opts: { attention?: AttentionKernel | undefined } = {}): Qwen2VLModel {
+    return new Qwen2VLModel(config, params, source, opts.attention);
   }
 
   get hiddenSize(): number {
@@ -244,7 +251,7 @@ export class Qwen2VLModel {
     // The math is forward.ts's; here it is traced with the weights captured as initializers.
     // Inputs are grouped per merged token ([K, merge², ...], the same memory as [merge²·K, ...]).
     const vision = jit(
-      (pixels: Tensor, patchPos: Tensor, seg: Tensor) => visionGraph(this.params.visual, v, pixels, patchPos, seg),
+      (pixels: Tensor, patchPos: Tensor, seg: Tensor) => withAttentionKernel(this.attention, () => visionGraph(this.params.visual, v, pixels, patchPos, seg)),
       {
         name: 'qwen2vl_vision_tower',
         dynamic: { '0': ['K', null, null], '1': ['K', null, null], '2': ['K', null] },
@@ -256,7 +263,7 @@ export class Qwen2VLModel {
     );
     const text = jit(
       (ids: Tensor, mask: Tensor, pos: Tensor, last: Tensor, scatter: Tensor, feats: Tensor) =>
-        textGraph(this.params.model, this.config, ids, mask, pos, last, scatter, feats),
+        withAttentionKernel(this.attention, () => textGraph(this.params.model, this.config, ids, mask, pos, last, scatter, feats)),
       {
         name: 'qwen2vl_language_model',
         dynamic: { '0': ['B', 'T'], '1': ['B', 'T'], '2': [null, 'B', 'T'], '3': ['B', null], '4': ['K', null], '5': ['K', null] },
