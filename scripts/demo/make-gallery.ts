@@ -117,6 +117,13 @@ const SOURCES: Record<string, string> = {
   imageio: '| imageio sample video (`video/realshort.mp4`) | Debian `python3-imageio` 2.4.1-5 | BSD-2-Clause | the file as shipped |',
   vlm2vec: '| `docs/guide.pdf` | this project (scripts/demo/make-gallery.ts) | Apache-2.0 | three pages written for the demo |',
 };
+// Each package's own copyright / licence file travels with its files (MIT and BSD ask for it).
+const LICENCE_FILES: Record<string, string> = {
+  'Fashion-MNIST': 'dataset-fashion-mnist.txt', Emoji: 'emoji-datasource-google.txt', Openclipart: 'openclipart-svg.txt', imageio: 'python3-imageio.txt',
+};
+rmSync(join(out, 'LICENSES'), { recursive: true, force: true });
+mkdirSync(join(out, 'LICENSES'), { recursive: true });
+for (const f of Object.values(LICENCE_FILES)) copyFileSync(join(from, 'LICENSES', f), join(out, 'LICENSES', f));
 const used = [...new Set(files.map((f) => f.source))];
 writeFileSync(join(out, 'LICENSES.md'), `# The demo gallery: sources and licences
 
@@ -129,9 +136,10 @@ in training. Each file keeps the licence of its source:
 |---|---|---|---|
 ${used.map((s) => SOURCES[s]).join('\n')}
 
-The licence texts are those of the packages (Debian \`/usr/share/doc/<package>/copyright\`, the npm
-package's LICENSE); docs/open-data.md lists them. \`gallery.json\` gives each file's source, original
-path and caption.
+\`LICENSES/\` holds each package's own copyright or licence file (${Object.values(LICENCE_FILES).join(', ')}:
+the Debian \`copyright\` file, or the npm package's LICENSE). The Noto Emoji images are under the
+Apache License 2.0, whose text is the LICENSE file at the root of this package. \`gallery.json\` gives
+each file's source, original path and caption.
 `);
 writeFileSync(join(out, 'gallery.json'), `${JSON.stringify(files, null, 1)}\n`);
 console.error(`make-gallery: ${files.length} files in ${gallery}`);
