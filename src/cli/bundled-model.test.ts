@@ -10,7 +10,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BUNDLED_MODEL_NOTICE, bundledModelPath, bundledModelPixels, requireBundledModel } from '../embed/bundled.ts';
+import { BUNDLED_MODEL_NOTICE, bundledModelPath, bundledModelPixels, requireBundledAsset, requireBundledModel } from '../embed/bundled.ts';
 import { LocalEmbedder } from '../embed/local.ts';
 import { FIXTURES } from '../models/qwen2-vl/fixtures.test-helper.ts';
 import { openSearchIndex, searchIndex, type SearchHit } from '../search/search.ts';
@@ -41,6 +41,9 @@ test('bundledModelPath is assets/model of the package, with a config; a missing 
   assert.throws(() => requireBundledModel(join(tmpdir(), 'no-such-vlm2vec-assets', 'model')),
     /\[model\] no --model given, and the bundled model is missing \(.*no-such-vlm2vec-assets\/model\/config\.json not found: this copy of vlm2vec was installed without its assets\/ folder\); give --model DIR\|HUB-ID, e\.g\. --model VLM2Vec\/VLM2Vec-V2\.0/);
   assert.match(BUNDLED_MODEL_NOTICE, /not for real use.*--model VLM2Vec\/VLM2Vec-V2\.0$/);
+  assert.equal(requireBundledAsset('demo/gallery', 'the demo gallery'), join(ROOT, 'assets', 'demo', 'gallery'));
+  assert.throws(() => requireBundledAsset('no-such-folder', 'the thing'),
+    /\[demo\] the thing is missing \(.*assets\/no-such-folder not found: this copy of vlm2vec was installed without its assets\/ folder\)/);
 });
 
 test('--help of embed, index, search and serve names the default model', () => {
