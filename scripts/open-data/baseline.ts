@@ -135,7 +135,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   const embedder = await bagOfPixels(pairs);
   const r = await runEval({
     embedder, benchmark: 'mini', dataDir: values.data, outDir: values.out, cacheDir: null,
-    tasks: values.tasks?.split(','), onWarning: (m) => process.stderr.write(`warning: ${String(m)}\n`),
+    ...(values.tasks ? { tasks: values.tasks.split(',') } : {}), onWarning: (m) => { process.stderr.write(`warning: ${m}\n`); },
   });
   for (const t of r.tasks) process.stdout.write(`${t.task.name}\t${t.status}\t${JSON.stringify(t.scores ?? t.error)}\n`);
   process.stdout.write(`${JSON.stringify(r.summary.scores)}\n`);
