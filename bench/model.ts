@@ -1,5 +1,5 @@
 // `npm run bench:model` (node --import tsx bench/model.ts [--model qwen2-vl|llava-next] [--threads N] [--iters N] [--skip-torch] [--keep-weights]
-//   [--dtype float32|float16|int8|q4|q4-128] [--rounds N] [--no-arena]):
+//   [--dtype float32|float16|int8|q4|q4-128] [--rounds N] [--no-arena] [--attention fused|composed|fused,composed]):
 // embeddings/s and peak RSS of our Qwen2-VL encoder vs transformers + PyTorch CPU (fp32, same
 // threads) on a model with Qwen2-VL-2B's widths (hidden 1536, 12/2 heads, MLP 8960, vision
 // 1280 / 16 heads, vocab 151936) and reduced depth (4 LM + 4 vision layers), random weights,
@@ -11,8 +11,13 @@
 // PyTorch dynamic int8 (torch.ao.quantization.quantize_dynamic on every nn.Linear), and reports
 // embeddings/s, peak RSS, load time, held weight bytes and the cosine of each quantized embedding
 // to its own float32 one (same random weights, same inputs).
+// --attention fused|composed picks ours' attention kernels (default: the models' default, fused);
+// --attention fused,composed alternates the two for --rounds rounds (default 3), each run in its
+// own process, and prints medians, the load average and the largest embedding difference.
 
 import { spawnSync } from 'node:child_process';
+import { loadavg } from 'node:os';
+import type { AttentionKernel } from '../src/nn/index.ts';
 import { parseQwen2VLConfig } from '../src/models/qwen2-vl/config.ts';
 import { Qwen2VLModel } from '../src/models/qwen2-vl/model.ts';
 import { buildParams, qwen2VLParamSpecs } from '../src/models/qwen2-vl/weights.ts';
@@ -43,6 +48,8 @@ const NO_ARENA = process.argv.includes('--no-arena');
 // A comma list of quantized dtypes (--dtype int8,q4) runs each of them in the same alternation.
 const DTYPES = (process.argv.includes('--dtype') ? process.argv[process.argv.indexOf('--dtype') + 1]! : 'float32').split(',').map((d) => parseWeightDtype(d, '--dtype'));
 const DTYPE = DTYPES[0]!;
+const ATTENTION = (process.argv.includes('--attention') ? process.argv[process.argv.indexOf('--attention') + 1]! : '').split(',').filter((x) => x !== '') as AttentionKernel[];
+for (const a of ATTENTION) if (a !== 'fused' && a !== 'composed') throw new Error(`--attention ${a}: expected fused or composed (or both, comma-separated)`);
 const PYTHON = referencePython();
 
 const TEXT_B = 8;
@@ -97,7 +104,25 @@ function imageRows(): number[][] {
   return ids(IMG_B, IMG_TEXT, 3).map((t) => [...new Array<number>(n).fill(IMAGE_ID), ...t]);
 }
 
-interface Run { textPerS: number; imagePerS: number; peakRssMb: number; endRssMb?: number; loadS?: number; weightMb?: number; embeddings?: number[] }
+interface Run { textPerS: number; imagePerS: number; peakRssMb: number; textCpuMs?: number; imageCpuMs?: number; endRssMb?: number; loadS?: number; weightMb?: number; embeddings?: number[] }
+
+/**
+ * `fn` that records the process CPU time (all of ORT's threads) of each call after the first:
+ * on a loaded machine CPU time moves less with the other workers than wall time does.
+ */
+function cpuTimed(fn: () => Promise<unknown>): { fn: () => Promise<unknown>; median: () => number } {
+  const ms: number[] = [];
+  let calls = 0;
+  return {
+    fn: async () => {
+      const c0 = process.cpuUsage();
+      await fn();
+      const c = process.cpuUsage(c0);
+      if (calls++ > 0) ms.push((c.user + c.system) / 1000);
+    },
+    median: () => median(ms),
+  };
+}
 
 async function runOurs(): Promise<Run & { endRssMb: number; loadS: number; weightMb: number; embeddings: number[] }> {
   configureRuntime({ threads: THREADS, interOpThreads: 1, ...(NO_ARENA ? { cpuMemArena: false } : {}) });
@@ -119,23 +144,26 @@ async function runOurs(): Promise<Run & { endRssMb: number; loadS: number; weigh
     host.set(name, held);
   }
   const t0 = performance.now();
-  const model = Qwen2VLModel.fromParams(cfg, buildParams(host, cfg), 'bench');
+  const model = Qwen2VLModel.fromParams(cfg, buildParams(host, cfg), 'bench', { attention: ATTENTION[0] });
   // As LocalEmbedder does by default: build both sessions, then free the host weights.
   if (!KEEP_WEIGHTS) await model.releaseHostWeights();
   const loadS = (holdMs + performance.now() - t0) / 1000;
   const text = batchOf(ids(TEXT_B, TEXT_L, 1));
-  const textMs = await timeIt(() => model.encode(text), ITERS, 1);
+  const textCpu = cpuTimed(() => model.encode(text));
+  const textMs = await timeIt(textCpu.fn, ITERS, 1);
   const patches = GRID[0] * GRID[1] * GRID[2];
   const img = {
     ...batchOf(imageRows()),
     pixelValues: randomArray(IMG_B * patches * 1176, 99, 1.5),
     imageGrids: Array.from({ length: IMG_B }, () => GRID),
   };
-  const imgMs = await timeIt(() => model.encode(img), ITERS, 1);
+  const imgCpu = cpuTimed(() => model.encode(img));
+  const imgMs = await timeIt(imgCpu.fn, ITERS, 1);
   const embeddings = [...(await model.encode(text)).embeddings, ...(await model.encode(img)).embeddings];
   return {
     textPerS: (TEXT_B * 1000) / textMs, imagePerS: (IMG_B * 1000) / imgMs, peakRssMb: process.resourceUsage().maxRSS / 1024,
     endRssMb: process.memoryUsage().rss / 2 ** 20, loadS, weightMb: weightBytes / 2 ** 20, embeddings,
+    textCpuMs: textCpu.median(), imageCpuMs: imgCpu.median(),
   };
 }
 
@@ -203,8 +231,12 @@ if (process.argv.includes('--ours-only')) {
 }
 const f = (x: number): string => x.toFixed(2);
 if (DTYPES.length > 1 && !DTYPES.every((d) => quantSchemeOf(d))) throw new Error('--dtype: a list may hold only int8 / q4 / q4-128');
-if (quantSchemeOf(DTYPE)) {
+if (quantSchemeOf(DTYPE) && ATTENTION.length < 2) {
   await compareQuantized();
+  process.exit(0);
+}
+if (ATTENTION.length > 1) {
+  await compareAttention();
   process.exit(0);
 }
 const ours = await runOurs();
@@ -222,8 +254,9 @@ if (typeof torch === 'string') {
 }
 
 /** Ours in a child process (its own peak RSS) with `dtype`. */
-function runOursChild(dtype: string): Run | string {
+function runOursChild(dtype: string, attention?: AttentionKernel): Run | string {
   const args = ['--import', 'tsx', process.argv[1]!, '--ours-only', '--dtype', dtype, '--threads', String(THREADS), '--iters', String(ITERS),
+    ...(attention ? ['--attention', attention] : []),
     ...(NO_ARENA ? ['--no-arena'] : []), ...(KEEP_WEIGHTS ? ['--keep-weights'] : [])];
   const r = spawnSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 1 << 26 });
   if (r.status !== 0) return `ours ${dtype} failed (${r.status}): ${r.stderr.slice(-500)}`;
@@ -300,4 +333,35 @@ async function compareQuantized(): Promise<void> {
   const tf = runs.get('pytorch fp32')!;
   if (o.length && tf.length) console.log(`ours float32 / pytorch fp32: text ${f(median(o.map((x) => x.textPerS)) / median(tf.map((x) => x.textPerS)))}×, ` +
     `image ${f(median(o.map((x) => x.imagePerS)) / median(tf.map((x) => x.imagePerS)))}×`);
+}
+
+/** --attention fused,composed: ours with each kernel choice, alternating in child processes; medians over rounds. */
+async function compareAttention(): Promise<void> {
+  const rounds = arg('--rounds', 3);
+  const runs = new Map<AttentionKernel, Run[]>(ATTENTION.map((a) => [a, []]));
+  const loads: number[] = [];
+  for (let round = 0; round < rounds; round++) {
+    for (const a of ATTENTION) {
+      loads.push(loadavg()[0]!);
+      const r = runOursChild(DTYPE, a);
+      if (typeof r === 'string') throw new Error(r);
+      runs.get(a)!.push(r);
+      console.error(`round ${round + 1}/${rounds}: ${a} text ${f(r.textPerS)}, image ${f(r.imagePerS)} emb/s, CPU ${r.textCpuMs!.toFixed(0)} / ${r.imageCpuMs!.toFixed(0)} ms, peak ${r.peakRssMb.toFixed(0)} MB (load ${loadavg()[0]!.toFixed(2)})`);
+    }
+  }
+  console.log(`Qwen2-VL 2B widths, 4 LM + 4 vision layers, ours ${DTYPE}, ${THREADS} threads, median of ${ITERS} per run, median over ${rounds} alternating rounds;` +
+    ` 1-min load average at the runs' starts ${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)}`);
+  console.log('| attention | text emb/s | image emb/s | CPU ms per text batch | CPU ms per image batch | peak RSS MB |');
+  console.log('|---|---|---|---|---|---|');
+  for (const a of ATTENTION) {
+    const rs = runs.get(a)!;
+    const m = (k: keyof Run) => median(rs.map((r) => r[k] as number));
+    console.log(`| ${a} | ${f(m('textPerS'))} | ${f(m('imagePerS'))} | ${m('textCpuMs').toFixed(0)} | ${m('imageCpuMs').toFixed(0)} | ${m('peakRssMb').toFixed(0)} |`);
+  }
+  const [a, b] = [runs.get(ATTENTION[0]!)![0]!.embeddings!, runs.get(ATTENTION[1]!)![0]!.embeddings!];
+  let maxDiff = 0;
+  for (let i = 0; i < a.length; i++) maxDiff = Math.max(maxDiff, Math.abs(a[i]! - b[i]!));
+  const r = (k: 'textPerS' | 'imagePerS' | 'peakRssMb' | 'textCpuMs' | 'imageCpuMs') => median(runs.get(ATTENTION[0]!)!.map((x) => x[k] ?? NaN)) / median(runs.get(ATTENTION[1]!)!.map((x) => x[k] ?? NaN));
+  console.log(`${ATTENTION[0]} / ${ATTENTION[1]}: text ${f(r('textPerS'))}× speed, image ${f(r('imagePerS'))}×; CPU time text ${f(r('textCpuMs'))}×, image ${f(r('imageCpuMs'))}×; ` +
+    `peak RSS ${f(r('peakRssMb'))}×; embeddings max|Δ| ${maxDiff.toExponential(2)}`);
 }
