@@ -202,7 +202,7 @@ function lossSumFromLog(log: readonly LogEntry[], every: number): number {
 
 /** Writes trained weights as a PEFT adapter folder (naming its base) or a full model folder. */
 async function writeWeights(dir: string, w: TrainedWeights, base: string): Promise<void> {
-  if (w.kind === 'adapter') await saveAdapter(dir, { ...w.config, baseModelNameOrPath: w.config.baseModelNameOrPath ?? base }, w.tensors);
+  if (w.kind === 'adapter') await saveAdapter(dir, { ...w.config, baseModelNameOrPath: w.config.baseModelNameOrPath ?? base }, w.tensors, { layout: w.layout });
   else await saveModelFolder(dir, w.tensors, w.config, { processorFrom: w.processorFrom });
 }
 

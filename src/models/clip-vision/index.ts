@@ -4,5 +4,5 @@
 
 export { parseClipVisionConfig, hiddenStateIndex, CLIP_VIT_LARGE_PATCH14_336, CLIP_VISION_KEYS, CLIP_VISION_DEFAULTS, type ClipVisionConfig, type ClipActivation } from './config.ts';
 export { declareClipVisionParams, type ClipVisionParams, type ClipEncoderLayerParams } from './params.ts';
-export { clipVisionFeatures, clipEmbeddings, clipEncoderLayer, clipPooledOutput, type ClipFeatureOptions, type ClipFeatureStrategy } from './tower.ts';
+export { clipVisionFeatures, clipUnusedPaths, clipEmbeddings, clipEncoderLayer, clipPooledOutput, type ClipFeatureOptions, type ClipFeatureStrategy } from './tower.ts';
 export { OPENAI_CLIP_MEAN, OPENAI_CLIP_STD, CLIP_NORMALIZATION, normalizationLut, normalizeChw, type PixelNormalization } from './pixels.ts';

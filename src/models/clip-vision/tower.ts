@@ -107,3 +107,17 @@ export function clipPooledOutput(p: ClipVisionParams, cfg: ClipVisionConfig, pix
   const cls = reshape(sliceAxis(last, 1, 0, 1), [pixels.shape[0] as Dim, cfg.hiddenSize]);
   return layerNorm(p.post_layernorm, cls, cfg.layerNormEps);
 }
+
+/**
+ * The parameter paths (under `prefix`, the tower's `vision_model`) a forward reading
+ * `hidden_states[layer]` never touches: the encoder layers after it and `post_layernorm`. They get
+ * no gradient in torch, so training leaves them as they are.
+ *
+ * @example clipUnusedPaths('vision_tower.vision_model', { numHiddenLayers: 24 } as ClipVisionConfig, -2) // ['…encoder.layers.23', '…post_layernorm']
+ */
+export function clipUnusedPaths(prefix: string, cfg: ClipVisionConfig, layer: number): string[] {
+  const upTo = hiddenStateIndex(layer, cfg.numHiddenLayers);
+  const out: string[] = [];
+  for (let i = upTo; i < cfg.numHiddenLayers; i++) out.push(`${prefix}.encoder.layers.${i}`);
+  return [...out, `${prefix}.post_layernorm`];
+}

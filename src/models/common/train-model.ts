@@ -6,7 +6,7 @@
 
 import type { HfTokenizer } from '../../io/text/tokenizer.ts';
 import type { AdapterConfig } from '../../io/weights/peft.ts';
-import type { AdapterWriteConfig, Float32Tensor } from '../../io/weights/peft-write.ts';
+import type { AdapterWriteConfig, Float32Tensor, PeftKeyLayout } from '../../io/weights/peft-write.ts';
 import type { EncoderInput, ImageProcessorSettings, PreparedItem, TrainableEncoder } from '../encoder.ts';
 import type { ParamRole } from './param-spec.ts';
 
@@ -21,7 +21,8 @@ export type TrainWeightsInit =
 
 /** What {@link TrainModel.weights} returns: what train/checkpoint.ts saves. */
 export type TrainedWeights =
-  | { readonly kind: 'adapter'; readonly config: AdapterWriteConfig; readonly tensors: ReadonlyMap<string, Float32Tensor> }
+  /** `layout`: the module paths the adapter is saved with (peft-write.ts; default transformers 5's). */
+  | { readonly kind: 'adapter'; readonly config: AdapterWriteConfig; readonly tensors: ReadonlyMap<string, Float32Tensor>; readonly layout?: PeftKeyLayout }
   | { readonly kind: 'model'; readonly config: Readonly<Record<string, unknown>>; readonly tensors: ReadonlyMap<string, Float32Tensor>; readonly processorFrom?: string };
 
 /** What a record's `loadTrainModel` gets. */

@@ -114,6 +114,38 @@ export function parseLlavaImageSettings(json: unknown, cfg: LlavaNextConfig, fil
   };
 }
 
+/**
+ * One item as Llava_NEXT_process_fn prepares it (see the file header), for the encoder and the
+ * training run; `lut` is normalizationLut(settings).
+ *
+ * @example const row = prepareLlavaItem({ text: '<image>\nRepresent the given image.', images: [img], frames: [] }, tok, cfg, settings, normalizationLut(settings));
+ */
+export function prepareLlavaItem(input: EncoderInput, tok: HfTokenizer, cfg: LlavaNextConfig, settings: LlavaNextImageSettings, lut: Float32Array): LlavaNextPrepared {
+  if (input.frames.length > 0) throw new Vlm2VecError('llava_next', 'LLaVA-NeXT takes images, not video frames (pass the frames as images with one <image> each)');
+  const bos = tok.config.bosToken === undefined ? [] : [tok.requireTokenId(tok.config.bosToken)];
+  const raw = [...bos, ...tok.encode(input.text)];
+  if (input.images.length === 0) return { ids: raw, images: [] };
+  const images: LlavaBatchImage[] = [];
+  const counts: number[] = [];
+  for (const img of input.images) {
+    const p = processImage(img, settings, lut);
+    const layout = imageFeatureLayout(p.imageSize, settings.size, cfg.vision.patchSize, settings.pinpoints);
+    images.push({ pixels: p.pixels, numPatches: p.numPatches, featureRows: featureRows(layout, p.numPatches * layout.grid * layout.grid) });
+    counts.push(layout.numFeatures);
+  }
+  const placeholders = raw.filter((t) => t === cfg.imageTokenId).length;
+  if (placeholders !== images.length) {
+    throw new Vlm2VecError('llava_next', `the prompt has ${placeholders} ${IMAGE_TOKEN} token(s) for ${images.length} image(s): ${JSON.stringify(input.text.slice(0, 80))}`);
+  }
+  const ids: number[] = [];
+  let i = 0;
+  for (const t of raw) {
+    if (t === cfg.imageTokenId) for (let k = counts[i++]!; k > 0; k--) ids.push(t);
+    else ids.push(t);
+  }
+  return { ids, images };
+}
+
 function names(res: ExportResult, semantic: readonly string[]): Record<string, string> {
   return Object.fromEntries(semantic.map((s, i) => [s, res.inputs[i]!.name]));
 }
@@ -152,31 +184,7 @@ export class LlavaNextEncoder implements Encoder<LlavaNextPrepared> {
 
   /** Images → patches and feature rows; the prompt tokenized with BOS and its <image> tokens expanded. */
   prepare(input: EncoderInput): LlavaNextPrepared {
-    if (input.frames.length > 0) throw new Vlm2VecError('llava_next', 'LLaVA-NeXT takes images, not video frames (pass the frames as images with one <image> each)');
-    const tok = this.tok();
-    const cfg = this.model.config;
-    const bos = tok.config.bosToken === undefined ? [] : [tok.requireTokenId(tok.config.bosToken)];
-    const raw = [...bos, ...tok.encode(input.text)];
-    if (input.images.length === 0) return { ids: raw, images: [] };
-    const images: LlavaBatchImage[] = [];
-    const counts: number[] = [];
-    for (const img of input.images) {
-      const p = processImage(img, this.imageSettings, this.lut);
-      const layout = imageFeatureLayout(p.imageSize, this.imageSettings.size, cfg.vision.patchSize, this.imageSettings.pinpoints);
-      images.push({ pixels: p.pixels, numPatches: p.numPatches, featureRows: featureRows(layout, p.numPatches * layout.grid * layout.grid) });
-      counts.push(layout.numFeatures);
-    }
-    const placeholders = raw.filter((t) => t === cfg.imageTokenId).length;
-    if (placeholders !== images.length) {
-      throw new Vlm2VecError('llava_next', `the prompt has ${placeholders} ${IMAGE_TOKEN} token(s) for ${images.length} image(s): ${JSON.stringify(input.text.slice(0, 80))}`);
-    }
-    const ids: number[] = [];
-    let i = 0;
-    for (const t of raw) {
-      if (t === cfg.imageTokenId) for (let k = counts[i++]!; k > 0; k--) ids.push(t);
-      else ids.push(t);
-    }
-    return { ids, images };
+    return prepareLlavaItem(input, this.tok(), this.model.config, this.imageSettings, this.lut);
   }
 
   async encode(rows: readonly LlavaNextPrepared[], paddingSide?: PaddingSide): Promise<EncodedRows> {

@@ -20,6 +20,7 @@ import type { Jitted, Tensor } from '../../tensor/index.ts';
 import { fromArray, jit, treeLeaves } from '../../tensor/index.ts';
 import { FLOAT16_SESSION, parseWeightDtype, type WeightDtype } from '../common/float16.ts';
 import type { ModelLoadEvent } from '../common/weights.ts';
+import { DEFAULT_ATTENTION_KERNEL, withAttentionKernel, type AttentionKernel } from '../../nn/index.ts';
 import { parseLlavaNextConfig, type LlavaNextConfig } from './config.ts';
 import { llavaImageFeatures, llavaTextGraph, type PooledTensors } from './forward.ts';
 import { buildLlavaNextParams, readLlavaNextWeights, type LlavaNextParams } from './params.ts';
@@ -80,6 +81,35 @@ export function lastTokenPairs(mask: BigInt64Array, b: number, t: number): BigIn
   return out;
 }
 
+/**
+ * The text graph's host inputs of a padded batch whose images give `features` rows: positions
+ * 0…T−1, each row's last token, and the <image> positions of the rows with images (row-major,
+ * transformers' masked_scatter order), checked against the feature count.
+ */
+export function packLlavaText(batch: LlavaNextBatch, imageTokenId: number, features: number): { positions: BigInt64Array; last: BigInt64Array; scatter: BigInt64Array } {
+  const [b, t] = batch.shape;
+  const perRow = batch.imagesPerRow;
+  if (perRow !== undefined && (perRow.length !== b || perRow.reduce((a, n) => a + n, 0) !== batch.images.length)) {
+    throw new Vlm2VecError('llava_next', `imagesPerRow [${perRow.join(', ')}] must give a count for each of the ${b} rows, adding up to the ${batch.images.length} image(s)`);
+  }
+  const scatter: bigint[] = [];
+  if (batch.images.length > 0) {
+    const tok = BigInt(imageTokenId);
+    for (let r = 0; r < b; r++) {
+      if (perRow !== undefined && perRow[r] === 0) continue;
+      for (let j = 0; j < t; j++) {
+        if (batch.inputIds[r * t + j] === tok && batch.attentionMask[r * t + j] === 1n) scatter.push(BigInt(r), BigInt(j));
+      }
+    }
+    if (scatter.length / 2 !== features) {
+      throw new Vlm2VecError('llava_next', `the batch has ${scatter.length / 2} <image> tokens but its ${batch.images.length} image(s) give ${features} features`);
+    }
+  }
+  const positions = new BigInt64Array(b * t);
+  for (let r = 0; r < b; r++) for (let j = 0; j < t; j++) positions[r * t + j] = BigInt(j);
+  return { positions, last: lastTokenPairs(batch.attentionMask, b, t), scatter: BigInt64Array.from(scatter) };
+}
+
 /** Frees the weight buffers of a tree once ORT holds its own copies. */
 function releaseBuffers(tree: unknown): void {
   const seen = new Set<ArrayBuffer>();
@@ -130,27 +160,29 @@ export class LlavaNextModel {
   private releasing = false;
   readonly dtype: WeightDtype;
 
-  private constructor(readonly config: LlavaNextConfig, readonly params: LlavaNextParams, readonly source: string) {
+  private constructor(readonly config: LlavaNextConfig, readonly params: LlavaNextParams, readonly source: string,
+    /** Attention kernels of the traced graphs (default 'fused'; 'composed' is the reference). docs/onnxruntime.md. */
+    readonly attention: AttentionKernel = DEFAULT_ATTENTION_KERNEL) {
     this.dtype = params.language_model.model.embed_tokens.weight.dtype === 'float16' ? 'float16' : 'float32';
   }
 
   static async load(dir: string, opts: { adapter?: PeftAdapter | undefined; dtype?: WeightDtype | undefined; config?: LlavaNextConfig | undefined;
-    onProgress?: ((e: ModelLoadEvent) => void) | undefined } = {}): Promise<LlavaNextModel> {
+    onProgress?: ((e: ModelLoadEvent) => void) | undefined; attention?: AttentionKernel | undefined } = {}): Promise<LlavaNextModel> {
     const dtype = parseWeightDtype(opts.dtype, 'dtype');
     const configPath = join(dir, 'config.json');
     const config = opts.config ?? parseLlavaNextConfig(await readJsonFile('llava_next', configPath), { file: configPath, strict: false });
     const ckpt = await Checkpoint.open(dir);
     try {
       const host = await readLlavaNextWeights(ckpt, config, opts.adapter, dtype, opts.onProgress);
-      return new LlavaNextModel(config, buildLlavaNextParams(host, config), dir);
+      return new LlavaNextModel(config, buildLlavaNextParams(host, config), dir, opts.attention);
     } finally {
       await ckpt.close();
     }
   }
 
   /** A model over an in-memory config and parameter tree (tests, benchmarks). */
-  static fromParams(config: LlavaNextConfig, params: LlavaNextParams, source = '<memory>'): LlavaNextModel {
-    return new LlavaNextModel(config, params, source);
+  static fromParams(config: LlavaNextConfig, params: LlavaNextParams, source = '<memory>', opts: { attention?: AttentionKernel | undefined } = {}): LlavaNextModel {
+    return new LlavaNextModel(config, params, source, opts.attention);
   }
 
   get hiddenSize(): number {
@@ -172,7 +204,8 @@ export class LlavaNextModel {
   private compiled(): { vision: LlavaVisionGraph; text: LlavaTextGraph } {
     if (this.graphsCache) return this.graphsCache;
     const session = this.dtype === 'float16' ? { session: FLOAT16_SESSION } : {};
-    const vision = jit((pixels: Tensor, rows: Tensor) => llavaImageFeatures(this.params, this.config, pixels, rows), {
+    const fused = <T>(f: () => T): T => withAttentionKernel(this.attention, f);
+    const vision = jit((pixels: Tensor, rows: Tensor) => fused(() => llavaImageFeatures(this.params, this.config, pixels, rows)), {
       name: 'llava_next_vision',
       dynamic: { '0': ['N', null, null, null], '1': ['K'] },
       inputNames: byPosition(VISION_INPUTS),
@@ -181,7 +214,7 @@ export class LlavaNextModel {
       ...session,
     });
     const text = jit((ids: Tensor, mask: Tensor, pos: Tensor, last: Tensor, scatter: Tensor, feats: Tensor) =>
-      llavaTextGraph(this.params.language_model.model, this.config, ids, mask, pos, last, scatter, feats), {
+      fused(() => llavaTextGraph(this.params.language_model.model, this.config, ids, mask, pos, last, scatter, feats)), {
       name: 'llava_next_language_model',
       dynamic: { '0': ['B', 'T'], '1': ['B', 'T'], '2': ['B', 'T'], '3': ['B', null], '4': ['K', null], '5': ['K', null] },
       inputNames: byPosition(TEXT_INPUTS),
@@ -229,31 +262,13 @@ export class LlavaNextModel {
       feats.set(p, at);
       at += p.length;
     }
-    const perRow = batch.imagesPerRow;
-    if (perRow !== undefined && (perRow.length !== b || perRow.reduce((a, n) => a + n, 0) !== batch.images.length)) {
-      throw new Vlm2VecError('llava_next', `imagesPerRow [${perRow.join(', ')}] must give a count for each of the ${b} rows, adding up to the ${batch.images.length} image(s)`);
-    }
-    const scatter: bigint[] = [];
-    if (batch.images.length > 0) {
-      const tok = BigInt(this.config.imageTokenId);
-      for (let r = 0; r < b; r++) {
-        if (perRow !== undefined && perRow[r] === 0) continue;
-        for (let j = 0; j < t; j++) {
-          if (batch.inputIds[r * t + j] === tok && batch.attentionMask[r * t + j] === 1n) scatter.push(BigInt(r), BigInt(j));
-        }
-      }
-      if (scatter.length / 2 !== k) {
-        throw new Vlm2VecError('llava_next', `the batch has ${scatter.length / 2} <image> tokens but its ${batch.images.length} image(s) give ${k} features`);
-      }
-    }
-    const positions = new BigInt64Array(b * t);
-    for (let r = 0; r < b; r++) for (let j = 0; j < t; j++) positions[r * t + j] = BigInt(j);
+    const { positions, last, scatter } = packLlavaText(batch, this.config.imageTokenId, k);
     const out = await this.compiled().text(
       fromArray(batch.inputIds, [b, t], 'int64'),
       fromArray(batch.attentionMask, [b, t], 'int64'),
       fromArray(positions, [b, t], 'int64'),
-      fromArray(lastTokenPairs(batch.attentionMask, b, t), [b, 2], 'int64'),
-      fromArray(BigInt64Array.from(scatter), [k, 2], 'int64'),
+      fromArray(last, [b, 2], 'int64'),
+      fromArray(scatter, [k, 2], 'int64'),
       fromArray(feats, [k, d], 'float32'),
     );
     return { hidden: (await out.hidden.data()) as Float32Array, embeddings: (await out.embedding.data()) as Float32Array, dim: d };

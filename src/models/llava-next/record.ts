@@ -5,6 +5,7 @@ import type { ModelRecord } from '../registry.ts';
 import { parseLlavaNextConfig, type LlavaNextConfig } from './config.ts';
 import { IMAGE_TOKEN, LLAVA_NEXT_PAD_TOKEN_ID, LlavaNextEncoder, readLlavaImageSettings } from './encoder.ts';
 import { LlavaNextModel } from './model.ts';
+import { loadLlavaNextTrainModel } from './train-model.ts';
 
 /**
  * LLaVA-NeXT (VLM2Vec-LLaVa-Next on llava-v1.6-mistral-7b): last-token pooling over the
@@ -24,4 +25,5 @@ export const LLAVA_NEXT: ModelRecord<LlavaNextConfig, LlavaNextEncoder> = {
     const model = await LlavaNextModel.load(dir, { adapter, dtype, onProgress, config });
     return new LlavaNextEncoder(model, tokenizer, await readLlavaImageSettings(dir, config));
   },
+  loadTrainModel: loadLlavaNextTrainModel,
 };

@@ -48,6 +48,21 @@ export interface Phi3VExportManifest {
  */
 export type Phi3VProcessorSettings = ImageProcessorSettings & { numCrops?: number | undefined };
 
+/**
+ * One item processed on its own (HD crops, `<|image_N|>` expansion, per-chunk BOS: Phi-3's
+ * tokenizer adds `<s>` to every call), as the encoder and the training run prepare it.
+ *
+ * @example const row = preparePhi3VItem({ text: '<|image_1|> a cat', images: [img], frames: [] }, tokenizer, { numCrops: 4 });
+ */
+export function preparePhi3VItem(input: EncoderInput, tok: HfTokenizer, processor: Phi3VProcessorSettings): Phi3VPrepared {
+  if (input.frames.length > 0) throw new Vlm2VecError('phi3_v', 'Phi-3-V embeds text and images only, not videos');
+  const images = input.images.map((img) => processPhi3VImage(img, {
+    numCrops: processor.numCrops ?? DEFAULT_NUM_CROPS, imageMean: processor.imageMean, imageStd: processor.imageStd,
+  }));
+  const ids = phi3VPromptIds(tok, input.text, images.map((i) => i.numImgTokens), tok.requireTokenId(tok.config.bosToken ?? '<s>'));
+  return { ids, images: images.map((i) => ({ pixels: i.pixelValues, rows: i.rows, cols: i.cols })) };
+}
+
 function names(res: ExportResult, semantic: readonly string[]): Record<string, string> {
   return Object.fromEntries(semantic.map((s, i) => [s, res.inputs[i]!.name]));
 }
@@ -81,19 +96,8 @@ export class Phi3VEncoder implements Encoder<Phi3VPrepared> {
     return this.tokenizer;
   }
 
-  /** The tokenizer's BOS id (Phi-3's tokenizer adds `<s>` to every call). */
-  private bos(): number {
-    const t = this.tok();
-    return t.requireTokenId(t.config.bosToken ?? '<s>');
-  }
-
   prepare(input: EncoderInput): Phi3VPrepared {
-    if (input.frames.length > 0) throw new Vlm2VecError('phi3_v', 'Phi-3-V embeds text and images only, not videos');
-    const images = input.images.map((img) => processPhi3VImage(img, {
-      numCrops: this.processor.numCrops ?? DEFAULT_NUM_CROPS, imageMean: this.processor.imageMean, imageStd: this.processor.imageStd,
-    }));
-    const ids = phi3VPromptIds(this.tok(), input.text, images.map((i) => i.numImgTokens), this.bos());
-    return { ids, images: images.map((i) => ({ pixels: i.pixelValues, rows: i.rows, cols: i.cols })) };
+    return preparePhi3VItem(input, this.tok(), this.processor);
   }
 
   async encode(rows: readonly Phi3VPrepared[], paddingSide?: PaddingSide): Promise<EncodedRows> {

@@ -5,6 +5,7 @@ import type { ModelRecord } from '../registry.ts';
 import { parsePhi3VConfig, type Phi3VConfig } from './config.ts';
 import { Phi3VEncoder, PHI3V_IMAGE_TOKEN, PHI3V_PAD_TOKEN_ID } from './encoder.ts';
 import { Phi3VModel } from './model.ts';
+import { loadPhi3VTrainModel } from './train-model.ts';
 
 /** Phi-3.5-Vision (VLM2Vec V1: VLM2Vec-Full, VLM2Vec-LoRA): right padding, last-token pooling. */
 export const PHI3_V: ModelRecord<Phi3VConfig, Phi3VEncoder> = {
@@ -21,4 +22,5 @@ export const PHI3_V: ModelRecord<Phi3VConfig, Phi3VEncoder> = {
     const model = await Phi3VModel.load(dir, { adapter, dtype, onProgress, config });
     return new Phi3VEncoder(model, tokenizer, processor);
   },
+  loadTrainModel: loadPhi3VTrainModel,
 };
