@@ -8,7 +8,7 @@
 import { join } from 'node:path';
 import { loadImageRGB } from '../../io/media/image.ts';
 import { configureRuntime } from '../../tensor/index.ts';
-import { v1GoldenTests } from '../common/train-golden.test-helper.ts';
+import { v1GoldenTests, v1TrainRunTest } from '../common/train-golden.test-helper.ts';
 import { goldenCase, IMAGES_DIR, MEDIA, MODEL_DIR } from './fixtures.test-helper.ts';
 
 configureRuntime({ threads: 1 });
@@ -17,3 +17,5 @@ v1GoldenTests('llava-next', 'llava_next', MODEL_DIR, {}, async (key) => {
   const it = goldenCase(key).items[0]!; // the single-item case of each prompt
   return { text: it.text, images: await Promise.all((it.images ?? []).map((n) => loadImageRGB(join(IMAGES_DIR, MEDIA[n]!)))), frames: [] };
 });
+
+v1TrainRunTest('llava-next', MODEL_DIR);

@@ -7,7 +7,7 @@
 import { join } from 'node:path';
 import { loadImageRGB } from '../../io/media/image.ts';
 import { configureRuntime } from '../../tensor/index.ts';
-import { v1GoldenTests } from '../common/train-golden.test-helper.ts';
+import { v1GoldenTests, v1TrainRunTest } from '../common/train-golden.test-helper.ts';
 import { ITEMS, TINY } from './fixtures.test-helper.ts';
 
 configureRuntime({ threads: 1 });
@@ -16,3 +16,5 @@ v1GoldenTests('phi3-v', 'phi3v', TINY, { numCrops: 4 } as object, async (key) =>
   const it = ITEMS[key]!;
   return { text: it.text, images: it.image === undefined ? [] : [await loadImageRGB(join(TINY, it.image))], frames: [] };
 });
+
+v1TrainRunTest('phi3-v', TINY);
