@@ -66,7 +66,9 @@ export function registerTrain(program: Command): void {
       // ORT's CPU arena keeps each session's peak activations; a step runs four sessions (forward
       // and VJP of query and target chunks), so with it on their peaks add up: bench:train's peak
       // RSS 6.5 GB instead of 3.2 GB, at the same CPU time per step (docs/training.md, "Speed").
-      configureRuntime({ cpuMemArena: false });
+      // Each step's graphs have their batch's shapes, so they rarely recur: keeping the default 256
+      // eager sessions only accumulates memory (a from-scratch run was OOM-killed at 9 GB by step 74).
+      configureRuntime({ cpuMemArena: false, maxCachedSessions: 16 });
       let bar: ProgressBar | undefined;
       const r = await runTraining(args, {
         onEvent: (m) => process.stderr.write(`vlm2vec train: ${m}\n`),
