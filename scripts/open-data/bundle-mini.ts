@@ -18,6 +18,17 @@ import { pageFileName } from '../../src/mmeb/load/visdoc.ts';
 import { MINI_REPOS, miniTasks } from '../../src/mmeb/tasks/registry-mini.ts';
 import { writeBeirRepo } from './lib.ts';
 
+const README = `# The mini benchmark, bundled
+
+A copy of the \`mini\` benchmark (docs/open-data.md) that ships with vlm2vec, so that
+\`vlm2vec eval --benchmark mini --data assets/mini\` and \`vlm2vec demo\` run offline. Written by
+scripts/open-data/bundle-mini.ts from the held-out split that scripts/open-data/fetch.ts builds
+with its default sources. The image tasks are as fetch.ts writes them; the document pages
+(rendered from the LaTeX Project's PDF manuals, unchanged otherwise) and the video frames are
+shrunk to at most ${224} px a side. LICENSES.md lists the package each part comes from, with its
+version and licence; LICENSES/ holds each package's own copyright or licence file.
+`;
+
 /** Longest side of bundled pages and frames. */
 export const BUNDLE_SIDE = 224;
 
@@ -60,6 +71,10 @@ export async function bundleMini(data: string, out: string): Promise<void> {
     writeFileSync(join(out, docTask.mediaRoot, pageFileName('vidore', String(p.id))), p.png);
   }
   writeFileSync(join(docOut, 'pages.json'), readFileSync(join(doc, 'pages.json')));
+  // Where every file comes from, with each package's own licence text.
+  cpSync(join(data, 'LICENSES.md'), join(out, 'LICENSES.md'));
+  cpSync(join(data, 'LICENSES'), join(out, 'LICENSES'), { recursive: true });
+  writeFileSync(join(out, 'README.md'), README);
   // Video frames: every frame kept (the harness picks from them by the reference's rule), shrunk.
   const video = tasks.find((t) => t.name === 'Mini-Video_t2v')!.mediaRoot;
   for (const clip of readdirSync(join(data, video))) {
