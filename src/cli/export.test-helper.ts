@@ -15,6 +15,7 @@ export interface OrtLike {
 
 /** Embeddings [3, D] of the fp16 fixture batch through the exported graphs, with sessions built by `runtime`. */
 export async function runExported(out: string, manifest: ExportManifest, so: ort.InferenceSession.SessionOptions, runtime: OrtLike = ort): Promise<Float32Array> {
+  if (manifest.modelType !== 'qwen2_vl') throw new Error(`a qwen2_vl export expected, got ${manifest.modelType}`);
   const vision = await runtime.InferenceSession.create(join(out, manifest.graphs.vision.file), so);
   const text = await runtime.InferenceSession.create(join(out, manifest.graphs.text.file), so);
   try {

@@ -20,6 +20,7 @@ test('exported ONNX (external data) under plain onnxruntime reproduces the refer
   const out = await mkdtemp(join(tmpdir(), 'vlm2vec-export-'));
   try {
     const manifest = await runExport({ model: join(FIXTURES, 'tiny-a'), out, externalDataThreshold: 100_000 });
+    if (manifest.modelType !== 'qwen2_vl') throw new Error(`a qwen2_vl export expected, got ${manifest.modelType}`);
     assert.deepEqual(JSON.parse(await readFile(join(out, 'manifest.json'), 'utf8')), JSON.parse(JSON.stringify(manifest)) as ExportManifest);
     assert.ok(manifest.graphs.text.data && existsSync(join(out, manifest.graphs.text.data)), 'text weights in external data');
     assert.ok(existsSync(join(out, 'config.json')));

@@ -18,6 +18,8 @@ import { QWEN2_VL } from './qwen2-vl/record.ts';
 import { LLAVA_NEXT } from './llava-next/record.ts';
 import { PHI3_V } from './phi3-v/record.ts';
 import type { Qwen2VLExportManifest } from './qwen2-vl/encoder.ts';
+import type { LlavaNextExportManifest } from './llava-next/encoder.ts';
+import type { Phi3VExportManifest } from './phi3-v/encoder.ts';
 
 export type { ModelConfig, ParseConfigOptions } from './common/config.ts';
 
@@ -37,6 +39,11 @@ export interface ModelRecord<C extends ModelConfig = ModelConfig, E extends Enco
   /** The tokenizer's pad token id and the side the reference pads on. */
   readonly padTokenId: number;
   readonly paddingSide: PaddingSide;
+  /**
+   * The HD-crop counts its image processor takes (`--num-crops`, Phi-3-V) and the default
+   * (absent: the option does not apply to this architecture).
+   */
+  readonly numCrops?: { readonly default: number; readonly choices: readonly number[] } | undefined;
   /** Loads the weights (adapter merged) and returns the encoder. */
   loadEncoder(args: LoadEncoderArgs<C>): Promise<E>;
   /** Sets the architecture up for `vlm2vec train` (absent: it does not train). */
@@ -48,7 +55,7 @@ export interface ModelRecord<C extends ModelConfig = ModelConfig, E extends Enco
 export type AnyModelRecord = ModelRecord<any, Encoder<any>>;
 
 /** manifest.json of `vlm2vec export`, one shape per architecture that exports (docs/export.md). */
-export type ExportManifest = Qwen2VLExportManifest;
+export type ExportManifest = Qwen2VLExportManifest | LlavaNextExportManifest | Phi3VExportManifest;
 
 /** Built-in architectures. */
 const BUILT_IN: readonly AnyModelRecord[] = [QWEN2_VL, LLAVA_NEXT, PHI3_V];
@@ -159,4 +166,21 @@ export async function resolveModel(
     onUnknownKeys: (keys) => warn(`${folder.configPath}: ignoring unknown config key(s) ${keys.join(', ')}`),
   });
   return { ...folder, config };
+}
+
+/**
+ * The processor setting of `--num-crops` for a model of `record` (empty when not given), refused
+ * with the option named when the architecture has no crops or does not take that count.
+ *
+ * @example numCropsSetting(modelRecord('phi3_v'), 4, 'VLM2Vec-Full/config.json') // { numCrops: 4 }
+ */
+export function numCropsSetting(record: AnyModelRecord, numCrops: number | undefined, source: string): { numCrops?: number } {
+  if (numCrops === undefined) return {};
+  const c = record.numCrops;
+  if (!c) {
+    const takers = [...new Set(records.values())].filter((r) => r.numCrops).map((r) => r.name);
+    throw new Vlm2VecError('config', `--num-crops applies to ${takers.join(' / ')} models; ${source} is a ${record.name} model`);
+  }
+  if (!c.choices.includes(numCrops)) throw new Vlm2VecError('config', `--num-crops ${numCrops}: ${record.name} takes ${c.choices.join(' or ')} (default ${c.default})`);
+  return { numCrops };
 }

@@ -15,6 +15,7 @@ import type { ExportResult } from '../../tensor/index.ts';
 import { fromArray } from '../../tensor/index.ts';
 import { CLIP_NORMALIZATION, normalizationLut } from '../clip-vision/index.ts';
 import { FLOAT16_SESSION, type WeightDtype } from '../common/float16.ts';
+import { quantizationManifest, type QuantizationManifest } from '../common/quantize.ts';
 import type { ModelLoadEvent } from '../common/weights.ts';
 import type { EncodedRows, Encoder, EncoderInput, ExportedGraph, ExportGraphOptions, PreparedItem } from '../encoder.ts';
 import type { LlavaNextConfig } from './config.ts';
@@ -45,6 +46,7 @@ export interface LlavaNextExportManifest {
     text: ExportedGraph & { outputs: { hidden: string; embedding: string } };
   };
   float16?: { weights: 'float16-cast-to-float32'; sessionOptions: typeof FLOAT16_SESSION } | undefined;
+  quantization?: QuantizationManifest | undefined;
 }
 
 const pos = z.number().int().positive();
@@ -250,6 +252,7 @@ export class LlavaNextEncoder implements Encoder<LlavaNextPrepared> {
         },
       },
       ...(this.model.dtype === 'float16' ? { float16: { weights: 'float16-cast-to-float32', sessionOptions: FLOAT16_SESSION } as const } : {}),
+      ...(quantizationManifest(this.model.dtype) ? { quantization: quantizationManifest(this.model.dtype) } : {}),
     };
   }
 

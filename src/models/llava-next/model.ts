@@ -18,7 +18,7 @@ import { readJsonFile } from '../../io/weights/hf-configs.ts';
 import type { PeftAdapter } from '../../io/weights/peft.ts';
 import type { Jitted, Tensor } from '../../tensor/index.ts';
 import { fromArray, jit, treeLeaves } from '../../tensor/index.ts';
-import { FLOAT16_SESSION, parseWeightDtype, type WeightDtype } from '../common/float16.ts';
+import { FLOAT16_SESSION, heldDtypeOf, parseWeightDtype, type WeightDtype } from '../common/float16.ts';
 import type { ModelLoadEvent } from '../common/weights.ts';
 import { DEFAULT_ATTENTION_KERNEL, withAttentionKernel, type AttentionKernel } from '../../nn/index.ts';
 import { parseLlavaNextConfig, type LlavaNextConfig } from './config.ts';
@@ -163,7 +163,7 @@ export class LlavaNextModel {
   private constructor(readonly config: LlavaNextConfig, readonly params: LlavaNextParams, readonly source: string,
     /** Attention kernels of the traced graphs (default 'fused'; 'composed' is the reference). docs/onnxruntime.md. */
     readonly attention: AttentionKernel = DEFAULT_ATTENTION_KERNEL) {
-    this.dtype = params.language_model.model.embed_tokens.weight.dtype === 'float16' ? 'float16' : 'float32';
+    this.dtype = heldDtypeOf(params.language_model.model.embed_tokens.weight, params.language_model.model.layers[0]?.mlp.gate_proj.weight);
   }
 
   static async load(dir: string, opts: { adapter?: PeftAdapter | undefined; dtype?: WeightDtype | undefined; config?: LlavaNextConfig | undefined;

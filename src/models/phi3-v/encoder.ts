@@ -32,6 +32,8 @@ export interface Phi3VExportManifest {
   modelType: 'phi3_v';
   hiddenSize: number;
   cropSize: number;
+  /** The HD crops the export's processor settings give (`--num-crops`; a client cuts images the same way). */
+  numCrops: number;
   tokensPerSide: number;
   padTokenId: number;
   graphs: {
@@ -139,6 +141,7 @@ export class Phi3VEncoder implements Encoder<Phi3VPrepared> {
       modelType: 'phi3_v',
       hiddenSize: d,
       cropSize: CROP_SIZE,
+      numCrops: this.processor.numCrops ?? DEFAULT_NUM_CROPS,
       tokensPerSide: cfg.image.tokensPerSide,
       padTokenId: PHI3V_PAD_TOKEN_ID,
       graphs: {
