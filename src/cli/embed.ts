@@ -17,7 +17,7 @@ import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Option, type Command } from 'commander';
 import { z } from 'zod';
-import { LocalEmbedder, type LoadEvent, type LocalEmbedderOptions } from '../embed/local.ts';
+import { LocalEmbedder, modelPromptStyle, type LoadEvent, type LocalEmbedderOptions } from '../embed/local.ts';
 import { DEFAULT_PROMPT_STYLE, formatInput, PROMPT_STYLES, type PromptStyle } from '../embed/prompt.ts';
 import type { EmbedItem } from '../embed/types.ts';
 import { Vlm2VecError, errorDetail } from '../errors.ts';
@@ -54,6 +54,8 @@ export interface EmbedJobOptions {
   /** Image pixel limits (default VLM2Vec's 3,136 / 1,003,520). */
   minPixels?: number | undefined;
   maxPixels?: number | undefined;
+  /** Phi-3-V's HD crops per image (4 or 16); refused for other architectures. */
+  numCrops?: number | undefined;
   promptStyle?: PromptStyle | undefined;
   /** Frames sampled per video (VLM2Vec: 8). */
   numFrames?: number | undefined;
@@ -189,7 +191,8 @@ function sameSettings(a: EmbedSettings, b: EmbedSettings): string | undefined {
 export async function runEmbed(opts: EmbedJobOptions): Promise<EmbedJobResult> {
   const t0 = performance.now();
   const err = opts.stderr ?? process.stderr;
-  const style = opts.promptStyle ?? DEFAULT_PROMPT_STYLE;
+  // The style of the model's architecture unless one is named.
+  const style = opts.promptStyle ?? (await modelPromptStyle(opts.model)) ?? DEFAULT_PROMPT_STYLE;
   const numFrames = opts.numFrames ?? 8;
   const out = opts.output;
   const settingsFile = `${out}.settings.json`;
@@ -238,6 +241,7 @@ export async function runEmbed(opts: EmbedJobOptions): Promise<EmbedJobResult> {
     dtype: opts.dtype,
     minPixels: opts.minPixels,
     maxPixels: opts.maxPixels,
+    numCrops: opts.numCrops,
     promptStyle: style,
     onLoad: opts.onLoad,
   } satisfies LocalEmbedderOptions);
@@ -368,11 +372,11 @@ export function registerEmbed(program: Command): void {
     .requiredOption('-i, --input <file>', 'JSONL input, one item per line (relative media paths: relative to its folder)')
     .requiredOption('-o, --out <file>', 'JSONL output: {"index", "embedding"} per line (reused to resume)'))
     .option('--batch-size <n>', 'items per forward pass', positiveInt('--batch-size'), 8)
-    .addOption(new Option('--prompt-style <style>', 'prompt format').choices([...PROMPT_STYLES]).default(DEFAULT_PROMPT_STYLE));
+    .addOption(new Option('--prompt-style <style>', 'prompt format (default: the model\'s, from its config.json)').choices([...PROMPT_STYLES]));
   hiddenAlias(cmd, '--output <file>', 'out');
   cmd
     .addHelpText('after', EMBED_EXAMPLES)
-    .action(async (o: Omit<EmbedJobOptions, 'output' | 'model'> & { model?: string; out: string; batchSize: number; promptStyle: PromptStyle }) => {
+    .action(async (o: Omit<EmbedJobOptions, 'output' | 'model'> & { model?: string; out: string; batchSize: number; promptStyle?: PromptStyle }) => {
       const err = process.stderr;
       const { out, ...rest } = modelOrBundled(o, err, 'embed');
       const ctl = new AbortController();

@@ -4,7 +4,8 @@
 
 import { Option, type Command } from 'commander';
 import { createEmbedder, isEndpointSpec, type CreatedEmbedder } from '../embed/create.ts';
-import type { PromptStyle } from '../embed/prompt.ts';
+import { DEFAULT_PROMPT_STYLE, type PromptStyle } from '../embed/prompt.ts';
+import { modelPromptStyle } from '../embed/local.ts';
 import type { RemoteEvent } from '../embed/remote.ts';
 import { Vlm2VecError } from '../errors.ts';
 import type { WeightDtype } from '../models/common/float16.ts';
@@ -32,9 +33,10 @@ export interface EmbedderCliOptions {
   dtype?: WeightDtype;
   minPixels?: number;
   maxPixels?: number;
+  numCrops?: number;
 }
 
-const LOCAL_ONLY = ['adapter', 'tokenizer', 'threads', 'dtype', 'minPixels', 'maxPixels'] as const;
+const LOCAL_ONLY = ['adapter', 'tokenizer', 'threads', 'dtype', 'minPixels', 'maxPixels', 'numCrops'] as const;
 
 /**
  * Declares the endpoint, request, cache and local-model options on `cmd` (not `--model`, whose
@@ -72,8 +74,18 @@ export function checkModelOptions(command: string, o: EmbedderCliOptions, style:
   const styles = promptStyles();
   if (local && !styles.some((s) => s.style === style)) {
     const fits = styles.map((s) => `--style ${s.style} (${s.name})`).join(' or ');
-    throw new Vlm2VecError(command, `--style ${style} does not fit a local model: use ${fits}; qwen2_vl is the default`);
+    throw new Vlm2VecError(command, `--style ${style} does not fit a local model: use ${fits}; the default is the model's own`);
   }
+}
+
+/**
+ * `--style` when given, else the local model's own (its config.json's architecture), else
+ * qwen2_vl (endpoint URLs, or a model not readable before loading).
+ */
+export async function cliPromptStyle(o: Pick<EmbedderCliOptions, 'model'>, style: string | undefined): Promise<string> {
+  if (style !== undefined) return style;
+  const local = o.model.length === 1 && !isEndpointSpec(o.model[0]!);
+  return (local ? await modelPromptStyle(o.model[0]!) : undefined) ?? DEFAULT_PROMPT_STYLE;
 }
 
 /**
@@ -102,7 +114,7 @@ export async function openCliEmbedder(command: string, o: EmbedderCliOptions, st
     },
     local: {
       adapter: o.adapter, tokenizerDir: o.tokenizer, threads: o.threads, dtype: o.dtype,
-      batchSize: o.batchSize, minPixels: o.minPixels, maxPixels: o.maxPixels, promptStyle: style as PromptStyle,
+      batchSize: o.batchSize, minPixels: o.minPixels, maxPixels: o.maxPixels, numCrops: o.numCrops, promptStyle: style as PromptStyle,
       onLoad: loadReporter(err),
     },
   });

@@ -7,7 +7,7 @@ import { checkV1Folders, runEvalV1, V1_STYLES, type EvalV1Event, type V1Style } 
 import { V1_GROUPS, writeV1Summary } from '../mmeb/legacy-v1/summary.ts';
 import { ProgressBar, type ProgressStream } from './progress.ts';
 import { Vlm2VecError } from '../errors.ts';
-import { addEmbedderOptions, checkModelOptions, openCliEmbedder, resumableOnInterrupt, type EmbedderCliOptions } from './embedder-cli.ts';
+import { addEmbedderOptions, checkModelOptions, cliPromptStyle, openCliEmbedder, resumableOnInterrupt, type EmbedderCliOptions } from './embedder-cli.ts';
 import { collectList, pointToHelp } from '../util/cli-args.ts';
 import { checkOutputDir } from '../util/fs.ts';
 
@@ -19,7 +19,8 @@ interface EvalV1CliOptions extends EmbedderCliOptions {
   subsets?: string[];
   imageResolution?: string;
   normalize?: boolean;
-  style: V1Style;
+  /** Absent until resolved: the local model's own style. */
+  style: V1Style | undefined;
 }
 
 /** Where the command writes (tests pass their own streams). */
@@ -71,7 +72,8 @@ export function registerEvalV1(program: Command, io: EvalV1Io = { stdout: proces
     .option('--image-resolution <res>', 'resize images first: high (1344x1344), mid (672x672), low (128x128); any other value ' +
       'resizes to 1344x1344 only images with a side > 1344; default: original images (ignored for --style phi3_v)')
     .option('--normalize', 'score by cosine similarity (the reference\'s --normalize); default: dot product')
-    .addOption(new Option('--style <style>', 'backbone whose image token replaces <|image_1|>').choices([...V1_STYLES]).default('qwen2_vl'));
+    .addOption(new Option('--style <style>', 'backbone whose image token replaces <|image_1|> (default: a local model\'s own, ' +
+      'from its config.json; qwen2_vl for endpoints)').choices([...V1_STYLES]));
   addEmbedderOptions(cmd)
     .addHelpText('after', EXAMPLES)
     .action(async (o: EvalV1CliOptions) => {
@@ -80,13 +82,14 @@ export function registerEvalV1(program: Command, io: EvalV1Io = { stdout: proces
 }
 
 async function evalV1Command(o: EvalV1CliOptions, io: EvalV1Io): Promise<void> {
-  checkModelOptions('eval-v1', o, o.style);
+  const style = (await cliPromptStyle(o, o.style)) as V1Style;
+  checkModelOptions('eval-v1', o, style);
   // The folders are checked before any endpoint is contacted or model loaded.
   checkOutputDir(o.out, { what: 'output folder (--out)', area: 'eval-v1' });
   if (o.cache && o.cacheDir !== undefined) checkOutputDir(o.cacheDir, { what: 'cache folder (--cache-dir)', area: 'eval-v1' });
   checkV1Folders({ dataDir: o.data, imageDir: o.imageDir, outDir: o.out });
   const err = io.stderr;
-  const created = await openCliEmbedder('eval-v1', o, o.style, err);
+  const created = await openCliEmbedder('eval-v1', o, style, err);
   const embedder = created.embedder;
 
   let bar: { key: string; bar: ProgressBar } | undefined;
@@ -115,7 +118,7 @@ async function evalV1Command(o: EvalV1CliOptions, io: EvalV1Io): Promise<void> {
 
   const results = await resumableOnInterrupt(err, 'subsets', () => runEvalV1({
     embedder, dataDir: o.data, imageDir: o.imageDir, outDir: o.out, subsets: o.subsets,
-    style: o.style, imageResolution: o.imageResolution, normalize: o.normalize ?? false,
+    style: style, imageResolution: o.imageResolution, normalize: o.normalize ?? false,
     cacheDir: o.cache ? o.cacheDir : null, batchSize: o.batchSize,
     // One model in this process: concurrent batches would only contend for the same cores.
     concurrency: created.kind === 'local' ? 1 : o.concurrency,

@@ -7,8 +7,8 @@ import { isBenchmarkName } from '../mmeb/tasks/registry.ts';
 import { GROUPS } from '../mmeb/score/aggregate.ts';
 import { ProgressBar } from './progress.ts';
 import { Vlm2VecError } from '../errors.ts';
-import { addEmbedderOptions, checkModelOptions, openCliEmbedder, resumableOnInterrupt, type EmbedderCliOptions } from './embedder-cli.ts';
-import { DEFAULT_PROMPT_STYLE, PROMPT_STYLES, type PromptStyle } from '../embed/prompt.ts';
+import { addEmbedderOptions, checkModelOptions, cliPromptStyle, openCliEmbedder, resumableOnInterrupt, type EmbedderCliOptions } from './embedder-cli.ts';
+import { PROMPT_STYLES, type PromptStyle } from '../embed/prompt.ts';
 import { collectList, collectTasks, pointToHelp } from '../util/cli-args.ts';
 import { IMAGE_RESOLUTIONS, type ImageResolution } from '../mmeb/load/resize.ts';
 import { checkOutputDir } from '../util/fs.ts';
@@ -20,7 +20,8 @@ interface EvalCliOptions extends EmbedderCliOptions {
   benchmark: string;
   data: string;
   out: string;
-  style: PromptStyle;
+  /** Absent until resolved: the local model's own style. */
+  style: PromptStyle | undefined;
   vidoreInstructions: 'nonempty' | 'empty';
   momentseeker: '1602' | '1800';
   pageData: 'fixed' | 'old';
@@ -68,8 +69,8 @@ export function registerEval(program: Command): void {
       "globs ('ViDoRe_*'), or all; repeat or comma-separate (default: the whole benchmark)", collectTasks)
     .requiredOption('-d, --data <dir>', 'data folder: HF dataset repos as <dir>/<org>/<repo>/ plus image-tasks/, video-tasks/, visdoc-tasks/')
     .requiredOption('-o, --out <dir>', 'output folder for result files (created; reused to resume)')
-    .addOption(new Option('--style <style>', 'prompt style of the backbone (image/video placeholder tokens in the text)')
-      .choices([...PROMPT_STYLES]).default(DEFAULT_PROMPT_STYLE))
+    .addOption(new Option('--style <style>', 'prompt style of the backbone (image/video placeholder tokens in the text); ' +
+      'default: a local model\'s own (its config.json), qwen2_vl for endpoints').choices([...PROMPT_STYLES]))
     .addOption(new Option('--vidore-instructions <which>', 'vidore parser instructions: nonempty (reference since 2025-11) or ' +
       'empty (the code of the v2.0.0/v2.0.1 score commits)').choices(['nonempty', 'empty']).default('nonempty'))
     .addOption(new Option('--momentseeker <version>', 'MomentSeeker data: 1602 (deduplicated, current) or 1800 (v2.0.0)')
@@ -92,7 +93,8 @@ export function registerEval(program: Command): void {
 async function evalCommand(o: EvalCliOptions): Promise<void> {
   const benchmark = o.benchmark;
   if (!isBenchmarkName(benchmark)) throw new Vlm2VecError('eval', `unknown benchmark '${benchmark}'`);
-  checkModelOptions('eval', o, o.style);
+  const style = (await cliPromptStyle(o, o.style)) as PromptStyle;
+  checkModelOptions('eval', o, style);
   // The reference's processor keeps VLM2Vec's pixel bounds (3136 / 1,003,520) after its
   // --image_resolution resize, so a 1344² image is shrunk again to 980²; other bounds change that.
   if (o.imageResolution !== undefined && ((o.minPixels ?? 3136) !== 3136 || (o.maxPixels ?? 1003520) !== 1003520)) {
@@ -105,7 +107,7 @@ async function evalCommand(o: EvalCliOptions): Promise<void> {
   if (o.cache && o.cacheDir !== undefined) checkOutputDir(o.cacheDir, { what: 'cache folder (--cache-dir)', area: 'eval' });
   prepareEval({ benchmark, tasks: o.tasks ?? [], dataDir: o.data, outDir: o.out, registry });
   const err = process.stderr;
-  const created = await openCliEmbedder('eval', o, o.style, err);
+  const created = await openCliEmbedder('eval', o, style, err);
   const embedder = created.embedder;
 
   let bar: { key: string; bar: ProgressBar } | undefined;
@@ -157,7 +159,7 @@ async function evalCommand(o: EvalCliOptions): Promise<void> {
     batchSize: o.batchSize,
     // One model in this process: concurrent batches would only contend for the same cores.
     concurrency: created.kind === 'local' ? 1 : o.concurrency,
-    style: o.style,
+    style: style,
     registry,
     gradedNdcg: o.gradedNdcg,
     imageResolution: o.imageResolution,

@@ -21,11 +21,11 @@ import type { Command } from 'commander';
 import { resolveLocalModel, type LocalModelSpecOptions } from '../embed/local-resolve.ts';
 import { Vlm2VecError } from '../errors.ts';
 import { loadAdapter } from '../io/weights/peft.ts';
-import { modelRecord, type ExportManifest } from '../models/registry.ts';
+import { modelRecord, numCropsSetting, type ExportManifest } from '../models/registry.ts';
 import { parseWeightDtype, type WeightDtype } from '../models/common/float16.ts';
-import { DTYPE_HELP, parseDtypeOption } from './model-options.ts';
+import { DTYPE_HELP, NUM_CROPS_HELP, parseDtypeOption } from './model-options.ts';
 import { checkOutputDir, ensureOutputDir } from '../util/fs.ts';
-import { hiddenAlias, nonNegativeInt, pointToHelp } from '../util/cli-args.ts';
+import { hiddenAlias, nonNegativeInt, pointToHelp, positiveInt } from '../util/cli-args.ts';
 import { loadReporter } from './progress.ts';
 import type { ModelLoadEvent } from '../models/common/weights.ts';
 
@@ -47,6 +47,8 @@ export interface ExportJobOptions {
   dtype?: WeightDtype | undefined;
   /** Weight-reading and adapter-merge progress (the CLI draws it on stderr). */
   onLoad?: ((e: ModelLoadEvent) => void) | undefined;
+  /** Phi-3-V's HD crops per image (4 or 16; recorded in the manifest); refused for other architectures. */
+  numCrops?: number | undefined;
 }
 
 /**
@@ -64,7 +66,8 @@ export async function runExport(opts: ExportJobOptions): Promise<ExportManifest>
   const adapter = r.adapterDir === undefined ? undefined : await loadAdapter(r.adapterDir);
   const dtype = parseWeightDtype(opts.dtype, 'ExportJobOptions.dtype');
   const record = modelRecord(r.model.config.modelType);
-  const encoder = await record.loadEncoder({ dir: r.model.dir, config: r.model.config, adapter, dtype, processor: r.processor, onProgress: opts.onLoad });
+  const crops = numCropsSetting(record, opts.numCrops, r.model.configPath);
+  const encoder = await record.loadEncoder({ dir: r.model.dir, config: r.model.config, adapter, dtype, processor: { ...r.processor, ...crops }, onProgress: opts.onLoad });
   if (!encoder.exportOnnx) throw new Vlm2VecError('export', `${r.model.configPath}: ${record.name} models have no ONNX export`);
   ensureOutputDir(opts.out, outOpts);
   const body = await encoder.exportOnnx(opts.out, { externalDataThreshold: opts.externalDataThreshold ?? 1.8e9 });
@@ -111,10 +114,11 @@ export function registerExport(program: Command): void {
     .option('--adapter <dir|hub-id>', 'PEFT LoRA/DoRA adapter merged before export')
     .option('--tokenizer <dir>', 'folder with tokenizer.json to copy (default: the model folder, then the adapter, then the base)')
     .option('--external-data-threshold <bytes>', 'initializer bytes above which weights go to external data', nonNegativeInt('--external-data-threshold'))
-    .option('--dtype <dtype>', DTYPE_HELP, parseDtypeOption);
+    .option('--dtype <dtype>', DTYPE_HELP, parseDtypeOption)
+    .option('--num-crops <n>', NUM_CROPS_HELP, positiveInt('--num-crops'));
   hiddenAlias(cmd, '--output <dir>', 'out')
     .addHelpText('after', EXPORT_EXAMPLES)
-    .action(async (o: { model: string; out: string; adapter?: string; tokenizer?: string; externalDataThreshold?: number; dtype?: WeightDtype }) => {
+    .action(async (o: { model: string; out: string; adapter?: string; tokenizer?: string; externalDataThreshold?: number; dtype?: WeightDtype; numCrops?: number }) => {
       const m = await runExport({ ...o, onLoad: loadReporter(process.stderr) });
       process.stderr.write(`vlm2vec export: wrote ${m.graphs.vision.file} and ${m.graphs.text.file} to ${o.out}\n`);
     });

@@ -24,6 +24,7 @@ interface IndexCliOptions {
   dtype?: WeightDtype;
   minPixels?: number;
   maxPixels?: number;
+  numCrops?: number;
   imageInstruction: string;
   pageInstruction: string;
   videoInstruction: string;
@@ -75,10 +76,10 @@ export function registerIndex(program: Command): void {
       // Without --model: the bundled model, whose pixel limits are recorded in the index like given ones.
       const o = modelOrBundled(given, err, 'index');
       const modelOptions: Record<string, string | number> = {};
-      for (const k of ['tokenizer', 'dtype', 'minPixels', 'maxPixels'] as const) if (o[k] !== undefined) modelOptions[k] = o[k]!;
+      for (const k of ['tokenizer', 'dtype', 'minPixels', 'maxPixels', 'numCrops'] as const) if (o[k] !== undefined) modelOptions[k] = o[k]!;
       const embedder = await LocalEmbedder.load(o.model, {
         adapter: o.adapter, tokenizerDir: o.tokenizer, batchSize: o.batchSize, threads: o.threads, dtype: o.dtype,
-        minPixels: o.minPixels, maxPixels: o.maxPixels, onLoad: loadReporter(err),
+        minPixels: o.minPixels, maxPixels: o.maxPixels, numCrops: o.numCrops, onLoad: loadReporter(err),
       });
       err.write(`model ${embedder.id} (local)\n`);
       const ctl = new AbortController();
@@ -91,7 +92,7 @@ export function registerIndex(program: Command): void {
       const bar = new ProgressBar('index (files)', { stream: err });
       try {
         const r = await indexFolder({
-          input: o.input, db: o.db, embedder, modelSpec: o.model, adapter: o.adapter, modelOptions,
+          input: o.input, db: o.db, embedder, modelSpec: o.model, adapter: o.adapter, modelOptions, promptStyle: embedder.promptStyle,
           instructions: { image: o.imageInstruction, page: o.pageInstruction, video: o.videoInstruction, text: o.textInstruction },
           numFrames: o.numFrames, pdfDpi: o.pdfDpi, writeBatch: o.writeBatch, indexThreshold: o.indexThreshold,
           onProgress: (d, t) => bar.update(d, t),

@@ -12,6 +12,9 @@ export const DTYPE_HELP = 'weights: float32 (default); float16 (matrices held in
   'int8 (linear matrices int8 per channel, int8 compute) or q4 / q4-128 (4-bit blocks of 32 / 128): ' +
   'inference only, see docs/quantization.md for speed and accuracy';
 
+/** Help text of `--num-crops`. */
+export const NUM_CROPS_HELP = 'Phi-3-V models: HD crops per image, 4 or 16 (default 16, as VLM2Vec); other models refuse it';
+
 /**
  * Commander parser of `--dtype` (a clear error with a did-you-mean for fp16/half/q8/int4...).
  *
@@ -26,7 +29,7 @@ export function parseDtypeOption(v: string): WeightDtype {
 }
 
 /**
- * Declares --adapter, --tokenizer, --threads, --dtype, --min-pixels and --max-pixels on `cmd`;
+ * Declares --adapter, --tokenizer, --threads, --dtype, --min-pixels, --max-pixels and --num-crops on `cmd`;
  * `prefix` starts each help line (eval: 'local model: ', where --model may also be URLs).
  *
  * @example addLocalModelOptions(program.command('embed').requiredOption('-m, --model <dir|hub-id>', '…'))
@@ -38,5 +41,6 @@ export function addLocalModelOptions(cmd: Command, prefix = ''): Command {
     .option('--threads <n>', `${prefix}ONNX Runtime threads`, positiveInt('--threads'))
     .option('--dtype <dtype>', `${prefix}${DTYPE_HELP}`, parseDtypeOption)
     .option('--min-pixels <n>', `${prefix}image min pixels (default 3136, VLM2Vec's)`, positiveInt('--min-pixels'))
-    .option('--max-pixels <n>', `${prefix}image max pixels after resizing (default 1003520, VLM2Vec's)`, positiveInt('--max-pixels'));
+    .option('--max-pixels <n>', `${prefix}image max pixels after resizing (default 1003520, VLM2Vec's)`, positiveInt('--max-pixels'))
+    .option('--num-crops <n>', `${prefix}${NUM_CROPS_HELP}`, positiveInt('--num-crops'));
 }

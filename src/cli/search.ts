@@ -76,6 +76,7 @@ export function registerSearch(program: Command): void {
         adapter: o.model ? o.adapter : (meta.adapter ?? undefined),
         tokenizerDir: mo['tokenizer'] as string | undefined, dtype: mo['dtype'] as 'float32' | 'float16' | undefined,
         minPixels: mo['minPixels'] as number | undefined, maxPixels: mo['maxPixels'] as number | undefined,
+        numCrops: mo['numCrops'] as number | undefined,
         threads: o.threads, onLoad: loadReporter(process.stderr),
       });
       try {
@@ -83,7 +84,7 @@ export function registerSearch(program: Command): void {
         const inst: Partial<Record<ItemKind, string>> = {};
         for (const v of o.instruction) inst[v.slice(0, v.indexOf('=')) as ItemKind] = v.slice(v.indexOf('=') + 1);
         const hits = await searchIndex({
-          db: o.db, embedder, text: query, image: o.image, topK: o.topK, kinds: o.kind, exact: o.exact, instructions: { [mode]: inst },
+          db: o.db, embedder, text: query, image: o.image, topK: o.topK, kinds: o.kind, exact: o.exact, instructions: { [mode]: inst }, promptStyle: embedder.promptStyle,
         });
         process.stdout.write(o.format === 'json' ? `${JSON.stringify(hits, null, 1)}\n` : formatHitsTable(hits));
       } finally {

@@ -7,7 +7,7 @@ import { Option, type Command } from 'commander';
 import { BUNDLED_MODEL_NOTICE, RECOMMENDED_MODEL, isBundledModel, modelOrBundled } from '../embed/bundled.ts';
 import { Vlm2VecError } from '../errors.ts';
 import { openSearchIndex } from '../search/search.ts';
-import { DEFAULT_PROMPT_STYLE, PROMPT_STYLES, type PromptStyle } from '../embed/prompt.ts';
+import { PROMPT_STYLES, type PromptStyle } from '../embed/prompt.ts';
 import type { WeightDtype } from '../models/common/float16.ts';
 import { DEFAULT_SERVE_LIMITS, startServer, type ServeLimits } from '../serve/server.ts';
 import { collectList, intAtLeast, nonNegativeInt, pointToHelp, positiveInt } from '../util/cli-args.ts';
@@ -73,7 +73,8 @@ interface ServeCliOptions extends Partial<ServeLimits> {
   threads?: number;
   minPixels?: number;
   maxPixels?: number;
-  promptStyle: PromptStyle;
+  numCrops?: number;
+  promptStyle?: PromptStyle;
   host: string;
   port: number;
   servedModelName?: string;
@@ -88,7 +89,7 @@ export function registerServe(program: Command): void {
   addLocalModelOptions(pointToHelp(program.command('serve'))
     .description('Serve a local VLM2Vec model over HTTP: OpenAI-compatible multimodal /v1/embeddings with dynamic batching')
     .option('-m, --model <dir|hub-id>', `model folder, hub id owner/name[@rev], or PEFT adapter folder (default: with --db the index's own; without, the bundled small demo model, not for real use; real work: ${RECOMMENDED_MODEL})`))
-    .addOption(new Option('--prompt-style <style>', 'prompt format of OpenAI-form strings').choices([...PROMPT_STYLES]).default(DEFAULT_PROMPT_STYLE))
+    .addOption(new Option('--prompt-style <style>', 'prompt format of OpenAI-form strings (default: the model\'s, from its config.json)').choices([...PROMPT_STYLES]))
     .option('--host <addr>', 'address to listen on (0.0.0.0: every interface)', '127.0.0.1')
     .option('--port <n>', 'port (0: any free port)', nonNegativeInt('--port'), 8000)
     .option('--served-model-name <name>', 'model id in /v1/models and answers (default: the model identity)')
@@ -127,7 +128,7 @@ export function registerServe(program: Command): void {
         if (isBundledModel(meta.modelSpec)) err.write(`vlm2vec serve: ${BUNDLED_MODEL_NOTICE.replace('no --model given: using', 'the index was made with')}\n`);
         rest.model = meta.modelSpec;
         if (meta.adapter) rest.adapter ??= meta.adapter;
-        for (const k of ['tokenizer', 'dtype', 'minPixels', 'maxPixels'] as const) {
+        for (const k of ['tokenizer', 'dtype', 'minPixels', 'maxPixels', 'numCrops'] as const) {
           if (mo[k] !== undefined && rest[k] === undefined) (rest as Record<string, unknown>)[k] = mo[k];
         }
       }

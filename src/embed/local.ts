@@ -18,7 +18,7 @@ import { HfTokenizer, type PaddingSide } from '../io/text/tokenizer.ts';
 import { parseWeightDtype, type WeightDtype } from '../models/common/float16.ts';
 import type { ModelLoadEvent } from '../models/common/weights.ts';
 import type { EncodedRows, Encoder, ImageProcessorSettings, PreparedItem } from '../models/encoder.ts';
-import { modelRecord } from '../models/registry.ts';
+import { modelRecord, numCropsSetting } from '../models/registry.ts';
 import { configureRuntime } from '../tensor/index.ts';
 import type { EmbedContext, EmbedItem, Embedder, MediaInput } from './types.ts';
 import { resolveLocalModel, type LocalModelSpecOptions } from './local-resolve.ts';
@@ -75,13 +75,20 @@ export interface LocalEmbedderOptions extends LocalModelSpecOptions {
    * released at load; keep them to trace or export `model.graphs()` later).
    */
   keepHostWeights?: boolean | undefined;
-  /** Prompt style for {@link LocalEmbedder.embedInputs} (default qwen2_vl); must be the architecture's. */
+  /** Prompt style for {@link LocalEmbedder.embedInputs} (default: the architecture's); must be the architecture's. */
   promptStyle?: PromptStyle | undefined;
+  /**
+   * Phi-3-V's HD crops per image (`--num-crops`: 4 or 16, default 16 as VLM2Vec); refused for
+   * architectures without crops. A count other than the default is part of the cache identity.
+   */
+  numCrops?: number | undefined;
   /** Called as loading goes (a large model takes minutes); the library itself prints nothing. */
   onLoad?: ((e: LoadEvent) => void) | undefined;
 }
 
 export type { PreparedItem } from '../models/encoder.ts';
+
+export { modelPromptStyle } from './model-style.ts';
 
 /** Result of one item in {@link LocalEmbedder.embedSettled}. */
 export type SettledEmbedding = { ok: true; embedding: Float32Array } | { ok: false; error: Error };
@@ -138,19 +145,27 @@ export class LocalEmbedder implements Embedder {
     if (opts.promptStyle !== undefined && opts.promptStyle !== record.promptStyle) {
       throw new Vlm2VecError('embed', `prompt style ${opts.promptStyle} does not fit ${r.model.configPath} (a ${record.name} model: prompt style ${record.promptStyle})`);
     }
+    const crops = numCropsSetting(record, opts.numCrops, r.model.configPath);
     const adapter = r.adapterDir === undefined ? undefined : await loadAdapter(r.adapterDir);
     // resolveLocalModel throws when no folder has tokenizer.json (tokenizerOptional is not set).
     const tokenizer = await HfTokenizer.fromFolder(r.tokenizerDir as string, { paddingSide: opts.paddingSide ?? record.paddingSide, padTokenId: record.padTokenId });
     const encoder = await record.loadEncoder({
-      dir: r.model.dir, config: r.model.config, tokenizer, adapter, dtype, processor: { ...r.processor, ...opts.processor }, onProgress: onLoad,
+      dir: r.model.dir, config: r.model.config, tokenizer, adapter, dtype, processor: { ...r.processor, ...opts.processor, ...crops }, onProgress: onLoad,
     });
     // ORT keeps its own copy of every weight once the sessions exist: drop ours (about half the RSS).
     if (!opts.keepHostWeights) await encoder.releaseHostWeights(onLoad);
     // float16-held weights give (slightly) different embeddings: never share cache entries.
-    const id = opts.id ?? (dtype === 'float32' ? r.id : `${r.id}+dtype:${dtype}`);
+    // So do float16-held or quantized weights and other crop counts than the default: never share cache entries.
+    const crop = crops.numCrops !== undefined && crops.numCrops !== record.numCrops?.default ? `+numCrops:${crops.numCrops}` : '';
+    const id = opts.id ?? `${dtype === 'float32' ? r.id : `${r.id}+dtype:${dtype}`}${crop}`;
     onLoad?.({ type: 'ready', seconds: (performance.now() - t0) / 1000 });
     // embedInputs formats with the architecture's style unless told otherwise (checked above).
     return new LocalEmbedder(id, encoder, { ...opts, promptStyle: opts.promptStyle ?? (record.promptStyle as PromptStyle) });
+  }
+
+  /** The prompt style items are formatted with: the one asked for, else the architecture's. */
+  get promptStyle(): PromptStyle {
+    return this.opts.promptStyle ?? DEFAULT_PROMPT_STYLE;
   }
 
   /** Wraps an already loaded encoder (any architecture). */

@@ -21,6 +21,7 @@ import type { AddressInfo } from 'node:net';
 import { Vlm2VecError, errorDetail } from '../errors.ts';
 import type { LoadEvent, LocalEmbedderOptions } from '../embed/local.ts';
 import { MediaError } from '../embed/media-error.ts';
+import { modelPromptStyle } from '../embed/model-style.ts';
 import { DEFAULT_PROMPT_STYLE, formatInput, imageToken, type PromptStyle } from '../embed/prompt.ts';
 import { decodeRequest, encodeResponse, errorBody, ProtocolError, type DecodedRequest } from '../embed/protocol.ts';
 import type { WeightDtype } from '../models/common/float16.ts';
@@ -98,7 +99,9 @@ export interface ServeOptions extends Partial<ServeLimits> {
   threads?: number | undefined;
   minPixels?: number | undefined;
   maxPixels?: number | undefined;
-  /** Prompt style of OpenAI's text form (default qwen2_vl); must be the model's. */
+  /** Phi-3-V's HD crops per image (4 or 16); refused for other architectures. */
+  numCrops?: number | undefined;
+  /** Prompt style of OpenAI's text form (default: the model's own, from its config.json); must be the model's. */
   promptStyle?: PromptStyle | undefined;
   /** Default 127.0.0.1 (loopback only). */
   host?: string | undefined;
@@ -194,7 +197,7 @@ export async function startServer(opts: ServeOptions): Promise<ServeHandle> {
       limits[k] = v;
     }
   }
-  const style = opts.promptStyle ?? DEFAULT_PROMPT_STYLE;
+  const style = opts.promptStyle ?? (await modelPromptStyle(opts.model)) ?? DEFAULT_PROMPT_STYLE;
   let roots: string[];
   try {
     roots = await mediaRoots(opts.allowLocalMedia ?? []);
@@ -509,7 +512,7 @@ export async function startServer(opts: ServeOptions): Promise<ServeHandle> {
 
   const local: LocalEmbedderOptions = {
     adapter: opts.adapter, tokenizerDir: opts.tokenizer, dtype: opts.dtype, threads: opts.threads,
-    minPixels: opts.minPixels, maxPixels: opts.maxPixels, batchSize: limits.batchSize, promptStyle: style, onLoad: opts.onLoad,
+    minPixels: opts.minPixels, maxPixels: opts.maxPixels, numCrops: opts.numCrops, batchSize: limits.batchSize, promptStyle: style, onLoad: opts.onLoad,
   };
   const ready = ModelThread.load(opts.model, local, { maxImagePixels: limits.maxImagePixels, maxBatchTokens: limits.maxBatchTokens }).then(
     async (m) => {
