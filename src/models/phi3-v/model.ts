@@ -147,6 +147,11 @@ export class Phi3VModel {
     }
   }
 
+  /** A model over an already built parameter tree (benchmarks, tests). */
+  static fromParams(config: Phi3VConfig, params: Phi3VParams, source = '<memory>', opts: { attention?: AttentionKernel | undefined } = {}): Phi3VModel {
+    return new Phi3VModel(config, params, source, opts.attention);
+  }
+
   get hiddenSize(): number {
     return this.config.text.hiddenSize;
   }
