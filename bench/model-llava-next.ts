@@ -7,8 +7,11 @@
 // patches of 336 px → 2,340 image tokens) plus text; one image row per batch, since our eager
 // attention holds the [heads, T, T] scores (T ≈ 2,353) where PyTorch's SDPA does not. Ours and PyTorch alternate for --rounds
 // rounds (default 2), each run in its own process so its peak RSS is its own; medians are printed.
+// --attention fused|composed|fused,composed: ours with those attention kernels (default: the
+// model's default, fused), alternating with each other (and PyTorch unless --skip-torch).
 
 import { spawnSync } from 'node:child_process';
+import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { holdTensor, parseWeightDtype, type HostWeights } from '../src/models/common/float16.ts';
 import { parseLlavaNextConfig } from '../src/models/llava-next/config.ts';
@@ -27,6 +30,8 @@ const THREADS = arg('--threads', 2);
 const ITERS = arg('--iters', 3);
 const ROUNDS = arg('--rounds', 2);
 const SKIP_TORCH = process.argv.includes('--skip-torch');
+const ATTENTION = (process.argv.includes('--attention') ? process.argv[process.argv.indexOf('--attention') + 1]! : '').split(',').filter((x) => x !== '');
+for (const a of ATTENTION) if (a !== 'fused' && a !== 'composed') throw new Error(`--attention ${a}: expected fused or composed (or both, comma-separated)`);
 const DTYPE = parseWeightDtype(process.argv.includes('--dtype') ? process.argv[process.argv.indexOf('--dtype') + 1]! : 'float32', '--dtype');
 if (DTYPE !== 'float32' && DTYPE !== 'float16') throw new Error(`--dtype ${DTYPE}: the LLaVA-NeXT benchmark runs float32 or float16`);
 
@@ -93,7 +98,7 @@ async function runOurs(): Promise<Run> {
     holdMs += performance.now() - t0;
   }
   const t0 = performance.now();
-  const model = LlavaNextModel.fromParams(cfg, buildLlavaNextParams(host, cfg), 'bench');
+  const model = LlavaNextModel.fromParams(cfg, buildLlavaNextParams(host, cfg), 'bench', { attention: ATTENTION[0] as 'fused' | 'composed' | undefined });
   host.clear();
   await model.releaseHostWeights();
   const loadS = (holdMs + performance.now() - t0) / 1000;
@@ -167,8 +172,10 @@ if (process.argv.includes('--ours-only')) {
 }
 
 const PYTHON = referencePython();
+const ours = (a: string | undefined): [string, () => Run | string] => [`ours ${DTYPE}${a ? ` ${a} attention` : ''}`, () => child(process.execPath,
+  ['--import', 'tsx', fileURLToPath(import.meta.url), '--ours-only', '--dtype', DTYPE, '--threads', String(THREADS), '--iters', String(ITERS), ...(a ? ['--attention', a] : [])])];
 const variants: [string, () => Run | string][] = [
-  [`ours ${DTYPE}`, () => child(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--ours-only', '--dtype', DTYPE, '--threads', String(THREADS), '--iters', String(ITERS)])],
+  ...(ATTENTION.length ? ATTENTION.map(ours) : [ours(undefined)]),
   ['pytorch fp32', () => (SKIP_TORCH ? 'skipped (--skip-torch)' : PYTHON.missing ?? child(PYTHON.python!, ['-c', torchScript()], { ...process.env, OMP_NUM_THREADS: String(THREADS) }))],
 ];
 const runs = new Map<string, Run[]>(variants.map(([n]) => [n, []]));
@@ -181,7 +188,7 @@ for (let round = 0; round < ROUNDS; round++) {
     const r = run();
     if (typeof r === 'string') failed.set(name, r);
     else runs.get(name)!.push(r);
-    console.error(`round ${round + 1}/${ROUNDS}: ${name} ${typeof r === 'string' ? r : `text ${f(r.textPerS)}, image ${f(r.imagePerS)} emb/s`}`);
+    console.error(`round ${round + 1}/${ROUNDS}: ${name} ${typeof r === 'string' ? r : `text ${f(r.textPerS)}, image ${f(r.imagePerS)} emb/s, peak ${r.peakRssMb.toFixed(0)} MB`} (load ${loadavg()[0]!.toFixed(2)})`);
   }
 }
 const median = (xs: number[]): number => {
@@ -201,9 +208,14 @@ for (const [name] of variants) {
   const m = (k: keyof Run) => median(rs.map((r) => r[k]));
   console.log(`| ${name} | ${f(m('textPerS'))} | ${f(m('imagePerS'))} | ${m('peakRssMb').toFixed(0)} | ${f(m('loadS'))} |`);
 }
-const o = runs.get(`ours ${DTYPE}`)!;
+const o = runs.get(variants[0]![0])!;
 const t = runs.get('pytorch fp32')!;
 if (o.length && t.length) {
   const r = (k: 'textPerS' | 'imagePerS') => median(o.map((x) => x[k])) / median(t.map((x) => x[k]));
   console.log(`ratio ours/pytorch: text ${f(r('textPerS'))}×, image ${f(r('imagePerS'))}× (goal ≥ 1.0); peak RSS ${f(median(o.map((x) => x.peakRssMb)) / median(t.map((x) => x.peakRssMb)))}× of PyTorch's`);
+}
+if (ATTENTION.length > 1) {
+  const [a, b] = ATTENTION.map((x) => runs.get(`ours ${DTYPE} ${x} attention`)!);
+  const r = (k: 'textPerS' | 'imagePerS' | 'peakRssMb') => median(a!.map((x) => x[k])) / median(b!.map((x) => x[k]));
+  if (a!.length && b!.length) console.log(`${ATTENTION[0]} / ${ATTENTION[1]} attention: text ${f(r('textPerS'))}×, image ${f(r('imagePerS'))}× speed; peak RSS ${f(r('peakRssMb'))}×`);
 }
