@@ -1,4 +1,4 @@
-// `npm run bench:model` (node --import tsx bench/model.ts [--model qwen2-vl|llava-next] [--threads N] [--iters N] [--skip-torch] [--keep-weights]
+// `npm run bench:model` (node --import tsx bench/model.ts [--model qwen2-vl|llava-next|phi3-v] [--threads N] [--iters N] [--skip-torch] [--keep-weights]
 //   [--dtype float32|float16|int8|q4|q4-128] [--rounds N] [--no-arena] [--attention fused|composed|fused,composed]):
 // embeddings/s and peak RSS of our Qwen2-VL encoder vs transformers + PyTorch CPU (fp32, same
 // threads) on a model with Qwen2-VL-2B's widths (hidden 1536, 12/2 heads, MLP 8960, vision
@@ -31,6 +31,11 @@ import { referencePython } from './python.ts';
 const MODEL = process.argv.includes('--model') ? process.argv[process.argv.indexOf('--model') + 1] : 'qwen2-vl';
 if (MODEL === 'llava-next') {
   await import('./model-llava-next.ts');
+  process.exit(0);
+}
+// --model phi3-v runs Phi-3-V's (bench/model-phi3-v.ts).
+if (MODEL === 'phi3-v') {
+  await import('./model-phi3-v.ts');
   process.exit(0);
 }
 
