@@ -87,3 +87,27 @@ test('export --num-crops records the count in the Phi-3-V manifest; other archit
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('add_bos_token as tokenizer_config.json says: Phi-3-V (every chunk) and LLaVA-NeXT start with <s> by default and without it when false', async () => {
+  for (const dir of [PHI3V, LLAVA]) {
+    const tmp = await mkdtemp(join(tmpdir(), 'vlm2vec-bos-'));
+    try {
+      const cfg = JSON.parse(await readFile(join(dir, 'tokenizer_config.json'), 'utf8')) as Record<string, unknown>;
+      await writeFile(join(tmp, 'tokenizer.json'), await readFile(join(dir, 'tokenizer.json')));
+      await writeFile(join(tmp, 'tokenizer_config.json'), JSON.stringify({ ...cfg, add_bos_token: false }));
+      const withBos = await LocalEmbedder.load(dir);
+      const noBos = await LocalEmbedder.load(dir, { tokenizerDir: tmp });
+      try {
+        const item = { text: 'a cat on a mat', images: [], frames: [] };
+        const a = withBos.encoder.prepare(item).ids;
+        const b = noBos.encoder.prepare(item).ids;
+        assert.equal(a[0], 1, `${dir}: <s> first by default`);
+        assert.deepEqual(b, a.slice(1), `${dir}: the same ids without <s>`);
+      } finally {
+        await Promise.all([withBos.close(), noBos.close()]);
+      }
+    } finally {
+      await rm(tmp, { recursive: true, force: true });
+    }
+  }
+});

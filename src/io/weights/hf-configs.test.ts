@@ -21,6 +21,7 @@ test('preprocessor_config.json: size vs legacy min/max_pixels vs caller override
 
 test('tokenizer_config.json: string or AddedToken-dict special tokens, padding side', () => {
   const c = parseTokenizerConfig({ pad_token: { content: '<|endoftext|>', lstrip: false }, eos_token: '<|im_end|>', bos_token: null, padding_side: 'left', chat_template: '...' });
-  assert.deepEqual(c, { padToken: '<|endoftext|>', eosToken: '<|im_end|>', bosToken: undefined, paddingSide: 'left', modelMaxLength: undefined, tokenizerClass: undefined });
+  assert.deepEqual(c, { padToken: '<|endoftext|>', eosToken: '<|im_end|>', bosToken: undefined, addBosToken: undefined, paddingSide: 'left', modelMaxLength: undefined, tokenizerClass: undefined });
+  assert.equal(parseTokenizerConfig({ add_bos_token: false }).addBosToken, false);
   assert.throws(() => parseTokenizerConfig({ pad_token: 5 }, 't.json'), /\[tokenizer\] t\.json: pad_token/);
 });

@@ -137,6 +137,8 @@ export interface TokenizerConfig {
   readonly padToken: string | undefined;
   readonly eosToken: string | undefined;
   readonly bosToken: string | undefined;
+  /** `add_bos_token`: false when the tokenizer adds no BOS (Llama-family tokenizers add it by default). */
+  readonly addBosToken: boolean | undefined;
   readonly paddingSide: 'left' | 'right' | undefined;
   readonly modelMaxLength: number | undefined;
   readonly tokenizerClass: string | undefined;
@@ -159,6 +161,7 @@ export function parseTokenizerConfig(json: unknown, file = 'tokenizer_config.jso
     padToken: tokenString(c.pad_token),
     eosToken: tokenString(c.eos_token),
     bosToken: tokenString(c.bos_token),
+    addBosToken: c.add_bos_token,
     paddingSide: c.padding_side,
     modelMaxLength: c.model_max_length,
     tokenizerClass: c.tokenizer_class,

@@ -124,7 +124,8 @@ export function parseLlavaImageSettings(json: unknown, cfg: LlavaNextConfig, fil
  */
 export function prepareLlavaItem(input: EncoderInput, tok: HfTokenizer, cfg: LlavaNextConfig, settings: LlavaNextImageSettings, lut: Float32Array): LlavaNextPrepared {
   if (input.frames.length > 0) throw new Vlm2VecError('llava_next', 'LLaVA-NeXT takes images, not video frames (pass the frames as images with one <image> each)');
-  const bos = tok.config.bosToken === undefined ? [] : [tok.requireTokenId(tok.config.bosToken)];
+  // LlamaTokenizer adds its BOS unless tokenizer_config.json says add_bos_token: false.
+  const bos = tok.config.bosToken === undefined || tok.config.addBosToken === false ? [] : [tok.requireTokenId(tok.config.bosToken)];
   const raw = [...bos, ...tok.encode(input.text)];
   if (input.images.length === 0) return { ids: raw, images: [] };
   const images: LlavaBatchImage[] = [];

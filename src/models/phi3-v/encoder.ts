@@ -52,7 +52,8 @@ export type Phi3VProcessorSettings = ImageProcessorSettings & { numCrops?: numbe
 
 /**
  * One item processed on its own (HD crops, `<|image_N|>` expansion, per-chunk BOS: Phi-3's
- * tokenizer adds `<s>` to every call), as the encoder and the training run prepare it.
+ * tokenizer adds `<s>` to every call unless its config says `add_bos_token: false`), as the
+ * encoder and the training run prepare it.
  *
  * @example const row = preparePhi3VItem({ text: '<|image_1|> a cat', images: [img], frames: [] }, tokenizer, { numCrops: 4 });
  */
@@ -61,7 +62,9 @@ export function preparePhi3VItem(input: EncoderInput, tok: HfTokenizer, processo
   const images = input.images.map((img) => processPhi3VImage(img, {
     numCrops: processor.numCrops ?? DEFAULT_NUM_CROPS, imageMean: processor.imageMean, imageStd: processor.imageStd,
   }));
-  const ids = phi3VPromptIds(tok, input.text, images.map((i) => i.numImgTokens), tok.requireTokenId(tok.config.bosToken ?? '<s>'));
+  // add_bos_token false in tokenizer_config.json: no BOS (transformers' Llama tokenizer then adds none).
+  const bos = tok.config.addBosToken === false ? undefined : tok.requireTokenId(tok.config.bosToken ?? '<s>');
+  const ids = phi3VPromptIds(tok, input.text, images.map((i) => i.numImgTokens), bos);
   return { ids, images: images.map((i) => ({ pixels: i.pixelValues, rows: i.rows, cols: i.cols })) };
 }
 
