@@ -295,9 +295,11 @@ test('vlm2vec serve --db DIR --ui (no -m) serves the index\'s own model; -m with
   for (const s of ['--db <dir|uri>', '--ui', '--root <folder>', 'POST /v1/search {"query": TEXT | "image": DATA-URI', 'curl -s localhost:8000/v1/search']) {
     assert.ok(help.stdout.includes(s), `${s} missing from serve --help`);
   }
-  const noModel = spawnSync(process.execPath, [BIN, 'serve', '--port', '0'], { encoding: 'utf8' });
-  assert.equal(noModel.status, 1);
-  assert.match(noModel.stderr, /give a model \(-m DIR\|HUB-ID\), or --db DIR/);
+  // A model folder that does not exist: the server reports it by path and exits 1 (with no -m
+  // and no --db it would serve the bundled model instead, which bundled-model.test.ts covers).
+  const noModel = spawnSync(process.execPath, [BIN, 'serve', '-m', join(fx.dir, 'no-such-model'), '--port', '0'], { encoding: 'utf8', timeout: 60_000 });
+  assert.equal(noModel.status, 1, noModel.stderr);
+  assert.match(noModel.stderr, /no-such-model does not exist: expected a Hugging Face model folder/);
   const child = spawn(process.execPath, [BIN, 'serve', '--db', fx.db, '--ui', '--port', '0', '--threads', '1'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
