@@ -77,7 +77,7 @@ export interface Qwen2VLTrainableOptions {
 }
 
 /** One image / temporal slice of a batch's pixels: where it lies (the key of its cached features). */
-interface VisionSlice { key: string; pixels: Float32Array; h: number; w: number }
+interface VisionSlice { key: string; kind: 'i' | 'v'; data: Float32Array; row: number; h: number; w: number }
 
 /** Every slice of a batch, in packing order (images, then videos; packVision's order). */
 function visionSlices(batch: Qwen2VLBatch, cfg: Qwen2VLConfig): VisionSlice[] {
@@ -91,7 +91,7 @@ function visionSlices(batch: Qwen2VLBatch, cfg: Qwen2VLConfig): VisionSlice[] {
         const px = data?.subarray(row * patchDim, (row + h * w) * patchDim);
         if (px === undefined || px.length !== h * w * patchDim) throw new Vlm2VecError('qwen2_vl', `the batch's ${kind === 'i' ? 'image' : 'video'} grids need more pixel rows than it has`);
         // Slices of a batch are views of its arrays: the byte offset names a slice in all of them.
-        out.push({ key: `${kind}:${px.byteOffset}`, pixels: px, h, w });
+        out.push({ key: `${kind}:${px.byteOffset}`, kind, data: data!, row, h, w });
         row += h * w;
       }
     }
@@ -100,14 +100,56 @@ function visionSlices(batch: Qwen2VLBatch, cfg: Qwen2VLConfig): VisionSlice[] {
   return out;
 }
 
-/** The vision features [K, D] of one slice, as a lazy graph. */
-function sliceFeatures(visual: Qwen2VLParams['visual'], cfg: Qwen2VLConfig, sl: VisionSlice): Tensor {
+/**
+ * Patches one vision call may hold. Consecutive slices are packed into one call with a
+ * block-diagonal mask (the ViT attends within a slice, so the math is the same) up to this many
+ * patches: a batch of small images becomes a few calls instead of one per image, and the step's
+ * graph shrinks accordingly (32 images of 64 patches: ORT session creation 5 s → well under 1 s
+ * on the shipped model's recipe). Attention costs (patches in the call)² instead of Σ slice², so
+ * images of a real model's size (1,000+ patches) still go one per call.
+ */
+export const VISION_PACK_PATCHES = 1024;
+
+/** Consecutive slices of one kind grouped into calls of at most VISION_PACK_PATCHES patches (a larger slice alone). */
+function visionPacks(slices: readonly VisionSlice[]): VisionSlice[][] {
+  const out: VisionSlice[][] = [];
+  let cur: VisionSlice[] = [];
+  let n = 0;
+  for (const sl of slices) {
+    if (cur.length > 0 && (cur[0]!.kind !== sl.kind || n + sl.h * sl.w > VISION_PACK_PATCHES)) {
+      out.push(cur);
+      cur = [];
+      n = 0;
+    }
+    cur.push(sl);
+    n += sl.h * sl.w;
+  }
+  if (cur.length > 0) out.push(cur);
+  return out;
+}
+
+/** The vision features [K, D] of consecutive slices of one kind (one segment each), as a lazy graph. */
+function packFeatures(visual: Qwen2VLParams['visual'], cfg: Qwen2VLConfig, pack: readonly VisionSlice[]): Tensor {
   const v = cfg.vision;
   const m = v.spatialMergeSize ** 2;
   const patchDim = v.inChannels * v.temporalPatchSize * v.patchSize ** 2;
-  const idx = visionIndexInputs([[1, sl.h, sl.w]], v.spatialMergeSize);
-  const k = (sl.h * sl.w) / m;
-  return visionGraph(visual, v, fromArray(sl.pixels, [k, m, patchDim], 'float32'), fromArray(idx.positionIds, [k, m, 2], 'int32'), fromArray(idx.segmentIds, [k, m], 'int32'));
+  const first = pack[0]!;
+  const n = pack.reduce((a, sl) => a + sl.h * sl.w, 0);
+  const pixels = first.data.subarray(first.row * patchDim, (first.row + n) * patchDim);
+  const idx = visionIndexInputs(pack.map((sl): GridThw => [1, sl.h, sl.w]), v.spatialMergeSize);
+  const k = n / m;
+  return visionGraph(visual, v, fromArray(pixels, [k, m, patchDim], 'float32'), fromArray(idx.positionIds, [k, m, 2], 'int32'), fromArray(idx.segmentIds, [k, m], 'int32'));
+}
+
+/** The features of a pack split back into its slices' rows (host arrays, by slice key). */
+function splitPack(cfg: Qwen2VLConfig, pack: readonly VisionSlice[], feats: Float32Array, into: Map<string, Float32Array>): void {
+  const m = cfg.vision.spatialMergeSize ** 2;
+  let off = 0;
+  for (const sl of pack) {
+    const len = ((sl.h * sl.w) / m) * cfg.text.hiddenSize;
+    into.set(sl.key, feats.slice(off, off + len));
+    off += len;
+  }
 }
 
 /**
@@ -119,22 +161,30 @@ function sliceFeatures(visual: Qwen2VLParams['visual'], cfg: Qwen2VLConfig, sl: 
 export type FrozenVisionBatch = Qwen2VLBatch & { frozenVision?: ReadonlyMap<string, Float32Array> };
 
 /**
- * Pooled reps of a batch: the vision tower once per image / temporal slice (as model.ts runs
- * inference: exact, since the ViT attends within a slice), the features concatenated in packing
- * order, then the language model. One call over all patches with a block-diagonal mask would do
- * the same math with attention O(patches²) in time and memory instead of O(slice²).
- * `visual(j)` gives the vision weights for slice j (its own dropout masks). A batch from the
- * encoder's `prepare` brings a frozen tower's features, which are used as they are.
+ * Pooled reps of a batch: the vision tower over packs of consecutive slices (each slice its own
+ * attention segment, as model.ts runs inference one slice at a time: the same math), the
+ * features concatenated in packing order, then the language model. `perSlice(j)`, when given,
+ * gives the vision weights of slice j (its own dropout masks), and each slice then runs alone.
+ * A batch from the encoder's `prepare` brings a frozen tower's features, used as they are.
  */
-const repsOf = (params: Qwen2VLParams, cfg: Qwen2VLConfig, batch: Qwen2VLBatch, normalize: boolean, visual: (slice: number) => Qwen2VLParams['visual'] = () => params.visual): Tensor => {
+const repsOf = (params: Qwen2VLParams, cfg: Qwen2VLConfig, batch: Qwen2VLBatch, normalize: boolean, perSlice?: (slice: number) => Qwen2VLParams['visual']): Tensor => {
   const packed = packBatch(batch, cfg);
   const t = batchTensors(packed, cfg);
   const frozen = (batch as FrozenVisionBatch).frozenVision;
   const d = cfg.text.hiddenSize;
-  const parts = visionSlices(batch, cfg).map((sl, j) => {
-    const f = frozen?.get(sl.key);
-    return f === undefined ? sliceFeatures(visual(j), cfg, sl) : fromArray(f, [f.length / d, d], 'float32');
-  });
+  const slices = visionSlices(batch, cfg);
+  let parts: Tensor[];
+  if (frozen !== undefined && slices.every((sl) => frozen.has(sl.key))) {
+    // Constants: one host array, one graph input.
+    const all = slices.map((sl) => frozen.get(sl.key)!);
+    const data = new Float32Array(all.reduce((n, f) => n + f.length, 0));
+    all.reduce((off, f) => (data.set(f, off), off + f.length), 0);
+    parts = slices.length === 0 ? [] : [fromArray(data, [data.length / d, d], 'float32')];
+  } else if (perSlice !== undefined) {
+    parts = slices.map((sl, j) => packFeatures(perSlice(j), cfg, [sl]));
+  } else {
+    parts = visionPacks(slices).map((pack) => packFeatures(params.visual, cfg, pack));
+  }
   const features = parts.length === 0 ? reshape(t.pixels, [0, cfg.text.hiddenSize]) : parts.length === 1 ? parts[0]! : concat(parts, 0);
   const out = textGraph(params.model, cfg, t.ids, t.mask, t.positions, t.last, t.scatter, features);
   return normalize ? out.embedding : out.hidden;
@@ -166,13 +216,13 @@ export function qwen2VLTrainable(params: Qwen2VLParams, cfg: Qwen2VLConfig, opts
       const visionLora = Object.keys(lora).some((k) => k.startsWith('visual.'));
       const withDrop = attachLora(params, lora, opts.scaling, dropout(random));
       // Vision modules with dropout get the masks of their slice: the tree re-attached per slice.
-      const visual = visionLora ? (j: number) => attachLora(params, lora, opts.scaling, dropout(random, j)).visual : () => withDrop.visual;
-      return repsOf(withDrop, cfg, batch, opts.normalize, visual);
+      const perSlice = visionLora ? (j: number) => attachLora(params, lora, opts.scaling, dropout(random, j)).visual : undefined;
+      return repsOf(withDrop, cfg, batch, opts.normalize, perSlice);
     },
     prepare: async (lora, batch) => {
       if (Object.keys(lora).some((k) => k.startsWith('visual.'))) return batch; // the tower trains
       const feats = new Map<string, Float32Array>();
-      for (const sl of visionSlices(batch, cfg)) feats.set(sl.key, (await sliceFeatures(params.visual, cfg, sl).data()) as Float32Array);
+      for (const pack of visionPacks(visionSlices(batch, cfg))) splitPack(cfg, pack, (await packFeatures(params.visual, cfg, pack).data()) as Float32Array, feats);
       return { ...batch, frozenVision: feats } as FrozenVisionBatch;
     },
   };
