@@ -21,6 +21,7 @@ import type { RepsRandom } from '../encoder.ts';
 import { rng } from '../../util/random.ts';
 import type { HostWeights } from './float16.ts';
 import type { LoraFactors, ParamRole, ParamSpec } from './param-spec.ts';
+import { attachLora } from './param-spec.ts';
 import type { TrainedWeights, TrainWeightsInit } from './train-model.ts';
 
 /** LoRA factors by checkpoint module path (`model.layers.0.self_attn.q_proj`). */
@@ -250,5 +251,59 @@ export function decayRoles(specs: readonly ParamSpec[]): (path: string) => Param
   return (path) => {
     const r = roles.get(path) ?? 'linear';
     return r === 'bias' && !/(?:^|\.)bias$/.test(path) ? 'embedding' : r;
+  };
+}
+
+/** A training batch whose images run through a vision tower one at a time (CLIP-based backbones). */
+export interface PerImageBatch<I> {
+  readonly shape: readonly [number, number];
+  readonly images: readonly I[];
+  /** A frozen tower's features per image, computed once by `prepare`. */
+  readonly frozenFeatures?: readonly Float32Array[] | undefined;
+}
+
+/** What a CLIP-based backbone gives {@link perImageTrainable}. */
+export interface PerImageHooks<P, I, B extends PerImageBatch<I>> {
+  /** Checkpoint path prefix of the vision tower's modules (`vision_tower.`). */
+  vision: string;
+  sliceRows: (batch: B, start: number, end: number) => B;
+  /** One image's features [K, D] under `params`. */
+  imageFeatures: (params: P, image: I) => Tensor;
+  /** Pooled reps; `params(j)` is the tree for image j (its own vision dropout masks), `params(-1)` the language model's. */
+  reps: (params: (image: number) => P, batch: B) => Tensor;
+}
+
+/**
+ * The trainable encoder of a backbone whose vision tower runs per image, with LoRA / DoRA factors
+ * as the leaves (`params` frozen, captured): peft's LoRA dropout on the language model by batch row,
+ * on vision modules by image (partDropout), and a frozen tower's features computed once per batch.
+ *
+ * @example const enc = perImageTrainable(params, { scaling: 4, dropout: 0.1 }, { vision: 'vision_tower.', sliceRows, imageFeatures, reps });
+ */
+export function perImageTrainable<P, I, B extends PerImageBatch<I>>(params: P, opts: { scaling: number; dropout: number }, hooks: PerImageHooks<P, I, B>):
+  { rows: (b: B) => number; sliceRows: (b: B, s: number, e: number) => B; reps: (lora: LoraFactorTree, batch: B, random?: RepsRandom) => Tensor; prepare: (lora: LoraFactorTree, batch: B) => Promise<B> } {
+  const p = opts.dropout;
+  const { vision } = hooks;
+  const visionAdapted = (lora: LoraFactorTree) => Object.keys(lora).some((k) => k.startsWith(vision));
+  return {
+    rows: (batch) => batch.shape[0],
+    sliceRows: hooks.sliceRows,
+    reps: (lora, batch, random) => {
+      if (!(p > 0 && random !== undefined)) {
+        const tree = attachLora(params, lora, opts.scaling);
+        return hooks.reps(() => tree, batch);
+      }
+      const lm = attachLora(params, lora, opts.scaling, (module) =>
+        (module.startsWith(vision) ? undefined : rowKeyedDropout(p, { seed: random.seed, step: random.step, side: random.side, module }, random.firstRow)));
+      const perImage = (j: number): P => (j < 0 || !visionAdapted(lora) ? lm
+        : attachLora(params, lora, opts.scaling, (module) => (module.startsWith(vision) ? partDropout(p, random, module, j) : undefined)));
+      return hooks.reps(perImage, batch);
+    },
+    prepare: async (lora, batch) => {
+      if (visionAdapted(lora) || batch.frozenFeatures !== undefined) return batch; // the tower trains
+      const feats: Float32Array[] = [];
+      for (const img of batch.images) feats.push((await hooks.imageFeatures(params, img).data()) as Float32Array);
+      return { ...batch, frozenFeatures: feats };
+    },
   };
 }

@@ -14,12 +14,11 @@
 import { Vlm2VecError } from '../../errors.ts';
 import { Checkpoint } from '../../io/weights/checkpoint.ts';
 import type { HfTokenizer } from '../../io/text/tokenizer.ts';
-import { rowKeyedDropout } from '../../nn/dropout.ts';
 import type { Tensor } from '../../tensor/index.ts';
 import { concat, fromArray, reshape } from '../../tensor/index.ts';
 import { clipUnusedPaths, normalizationLut } from '../clip-vision/index.ts';
 import { attachLora } from '../common/param-spec.ts';
-import { adapterTrainedWeights, adapterTrainSetup, decayRoles, factorLeaves, fullTrainedWeights, partDropout, splitFrozen, splitUnusedFactors, type LoraFactorTree } from '../common/train-adapter.ts';
+import { adapterTrainedWeights, adapterTrainSetup, decayRoles, factorLeaves, fullTrainedWeights, perImageTrainable, splitFrozen, splitUnusedFactors, type LoraFactorTree } from '../common/train-adapter.ts';
 import type { LoadTrainModelArgs, TrainModel } from '../common/train-model.ts';
 import type { EncoderInput, PreparedItem, TrainableEncoder } from '../encoder.ts';
 import type { LlavaNextConfig } from './config.ts';
@@ -94,33 +93,18 @@ const slicer = {
 };
 
 /**
- * LLaVA-NeXT's trainable encoder with LoRA / DoRA factors as the leaves (`params` frozen, captured).
+ * The trainable encoder with LoRA / DoRA factors as the leaves (`params` frozen, captured): see
+ * perImageTrainable (common/train-adapter.ts).
  *
  * @example const enc = llavaNextTrainable(params, cfg, { scaling: 4, normalize: true, dropout: 0.1 });
  */
 export function llavaNextTrainable(params: LlavaNextParams, cfg: LlavaNextConfig, opts: { scaling: number; normalize: boolean; dropout: number }): TrainableEncoder<LoraFactorTree, LlavaTrainBatch> {
-  const p = opts.dropout;
-  const visionAdapted = (lora: LoraFactorTree) => Object.keys(lora).some((k) => k.startsWith(VISION));
-  return {
-    ...slicer,
-    reps: (lora, batch, random) => {
-      if (!(p > 0 && random !== undefined)) {
-        const tree = attachLora(params, lora, opts.scaling);
-        return repsOf(() => tree, cfg, batch, opts.normalize);
-      }
-      const lm = attachLora(params, lora, opts.scaling, (module) =>
-        (module.startsWith(VISION) ? undefined : rowKeyedDropout(p, { seed: random.seed, step: random.step, side: random.side, module }, random.firstRow)));
-      const perImage = (j: number): LlavaNextParams => (j < 0 || !visionAdapted(lora) ? lm
-        : attachLora(params, lora, opts.scaling, (module) => (module.startsWith(VISION) ? partDropout(p, random, module, j) : undefined)));
-      return repsOf(perImage, cfg, batch, opts.normalize);
-    },
-    prepare: async (lora, batch) => {
-      if (visionAdapted(lora) || batch.frozenFeatures !== undefined) return batch; // the tower trains
-      const feats: Float32Array[] = [];
-      for (const img of batch.images) feats.push((await oneImage(params, cfg, img).data()) as Float32Array);
-      return { ...batch, frozenFeatures: feats };
-    },
-  };
+  return perImageTrainable<LlavaNextParams, LlavaBatchImage, LlavaTrainBatch>(params, opts, {
+    vision: VISION,
+    sliceRows: sliceLlavaBatch,
+    imageFeatures: (p, img) => oneImage(p, cfg, img),
+    reps: (perImage, batch) => repsOf(perImage, cfg, batch, opts.normalize),
+  });
 }
 
 /**

@@ -14,10 +14,9 @@
 import { Vlm2VecError } from '../../errors.ts';
 import { Checkpoint } from '../../io/weights/checkpoint.ts';
 import type { HfTokenizer } from '../../io/text/tokenizer.ts';
-import { rowKeyedDropout } from '../../nn/dropout.ts';
 import type { Tensor } from '../../tensor/index.ts';
 import { concat, fromArray, reshape } from '../../tensor/index.ts';
-import { adapterTrainedWeights, adapterTrainSetup, decayRoles, factorLeaves, fullTrainedWeights, paddingRowFrozen, partDropout, splitFrozen, splitUnusedFactors, type LoraFactorTree } from '../common/train-adapter.ts';
+import { adapterTrainedWeights, adapterTrainSetup, decayRoles, factorLeaves, fullTrainedWeights, paddingRowFrozen, perImageTrainable, splitFrozen, splitUnusedFactors, type LoraFactorTree } from '../common/train-adapter.ts';
 import { clipUnusedPaths } from '../clip-vision/index.ts';
 import { attachLora } from '../common/param-spec.ts';
 import type { LoadTrainModelArgs, TrainModel } from '../common/train-model.ts';
@@ -102,33 +101,18 @@ const slicer = {
 };
 
 /**
- * Phi-3-V's trainable encoder with LoRA / DoRA factors as the leaves (`params` frozen, captured).
+ * The trainable encoder with LoRA / DoRA factors as the leaves (`params` frozen, captured): see
+ * perImageTrainable (common/train-adapter.ts).
  *
  * @example const enc = phi3VTrainable(params, cfg, { scaling: 4, normalize: true, dropout: 0.1 });
  */
 export function phi3VTrainable(params: Phi3VParams, cfg: Phi3VConfig, opts: { scaling: number; normalize: boolean; dropout: number }): TrainableEncoder<LoraFactorTree, Phi3VTrainBatch> {
-  const p = opts.dropout;
-  const visionAdapted = (lora: LoraFactorTree) => Object.keys(lora).some((k) => k.startsWith(VISION));
-  return {
-    ...slicer,
-    reps: (lora, batch, random) => {
-      if (!(p > 0 && random !== undefined)) {
-        const tree = attachLora(params, lora, opts.scaling);
-        return repsOf(() => tree, cfg, batch, opts.normalize);
-      }
-      const lm = attachLora(params, lora, opts.scaling, (module) =>
-        (module.startsWith(VISION) ? undefined : rowKeyedDropout(p, { seed: random.seed, step: random.step, side: random.side, module }, random.firstRow)));
-      const perImage = (j: number): Phi3VParams => (j < 0 || !visionAdapted(lora) ? lm
-        : attachLora(params, lora, opts.scaling, (module) => (module.startsWith(VISION) ? partDropout(p, random, module, j) : undefined)));
-      return repsOf(perImage, cfg, batch, opts.normalize);
-    },
-    prepare: async (lora, batch) => {
-      if (visionAdapted(lora) || batch.frozenFeatures !== undefined) return batch; // the tower trains
-      const feats: Float32Array[] = [];
-      for (const img of batch.images) feats.push((await oneImage(params, cfg, img).data()) as Float32Array);
-      return { ...batch, frozenFeatures: feats };
-    },
-  };
+  return perImageTrainable<Phi3VParams, Phi3VBatch['images'][number], Phi3VTrainBatch>(params, opts, {
+    vision: VISION,
+    sliceRows: slicePhi3VBatch,
+    imageFeatures: (p, img) => oneImage(p, cfg, img),
+    reps: (perImage, batch) => repsOf(perImage, cfg, batch, opts.normalize),
+  });
 }
 
 /**
