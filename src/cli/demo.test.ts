@@ -59,20 +59,22 @@ test('vlm2vec demo --ui: indexes the gallery, finds what it should, scores the m
     assert.match(stderr, /^vlm2vec demo: runs on the bundled model .*not for real use.*--model VLM2Vec\/VLM2Vec-V2\.0$/m);
     assert.match(stdout, new RegExp(`^Indexed ${gallery.length} files of the bundled gallery \\(${gallery.length} embedded, 0 unchanged\\) into ${db}: ${gallery.length + 2} rows$`, 'm'));
 
-    // Image → image: the other pair of trousers first (the random-weight model ranks a dress and a
-    // shirt above it). The text → image lists are checked for shape only: the shipped model's text
-    // → image retrieval is at chance on the mini benchmark, so its text hits carry no signal yet.
+    // Image → image: the other T-shirt first. Of the gallery's 20 Fashion-MNIST pictures (two per
+    // class), the shipped model puts the same-class partner first for 5, the recipe's random start
+    // for 3; on this query the random start ranks a sandal first. The text → image lists are
+    // checked for shape only: the shipped model's text → image hits are near chance on the mini
+    // benchmark (docs/open-data.md), so its text hits carry little signal.
     const sneaker = hitsOf(stdout, 'text → image: "a sneaker"');
     assert.equal(sneaker.length, 3);
     const pie = hitsOf(stdout, 'text → image: "a pumpkin pie"');
     assert.equal(pie.length, 3);
     for (const [, p] of [...sneaker, ...pie]) assert.match(p, /^(fashion|emoji|clipart)\/[a-z0-9-]+\.png$/);
-    const trousers = hitsOf(stdout, 'image → image: fashion/trouser-1.png');
-    assert.equal(trousers[0]![1], 'fashion/trouser-2.png', stdout);
-    assert.ok(!trousers.some(([, p]) => p === 'fashion/trouser-1.png'), 'the query image itself is not listed');
+    const tshirts = hitsOf(stdout, 'image → image: fashion/t-shirt-top-1.png');
+    assert.equal(tshirts[0]![1], 'fashion/t-shirt-top-2.png', stdout);
+    assert.ok(!tshirts.some(([, p]) => p === 'fashion/t-shirt-top-1.png'), 'the query image itself is not listed');
     const pages = hitsOf(stdout, 'text → document page: "Choosing running shoes"');
     assert.deepEqual(pages.map(([, p]) => p).sort(), ['docs/guide.pdf#page=1', 'docs/guide.pdf#page=2', 'docs/guide.pdf#page=3']);
-    for (const hits of [sneaker, pie, trousers, pages]) assert.deepEqual(hits.map(([s]) => s), hits.map(([s]) => s).sort((a, b) => b - a), 'best first');
+    for (const hits of [sneaker, pie, tshirts, pages]) assert.deepEqual(hits.map(([s]) => s), hits.map(([s]) => s).sort((a, b) => b - a), 'best first');
 
     // The table is the harness's summary, beside chance; classification is far above it.
     const results = join(db, 'mini-scores');

@@ -29,7 +29,7 @@ export interface DemoQuery {
 export const DEMO_QUERIES: readonly DemoQuery[] = [
   { label: 'text → image', text: 'a sneaker', kinds: ['image'] },
   { label: 'text → image', text: 'a pumpkin pie', kinds: ['image'] },
-  { label: 'image → image', image: 'fashion/trouser-1.png', kinds: ['image'] },
+  { label: 'image → image', image: 'fashion/t-shirt-top-1.png', kinds: ['image'] },
   { label: 'text → document page', text: 'Choosing running shoes', kinds: ['page'] },
 ];
 
