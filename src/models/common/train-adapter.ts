@@ -22,6 +22,7 @@ import { rng } from '../../util/random.ts';
 import type { HostWeights } from './float16.ts';
 import type { LoraFactors, ParamRole, ParamSpec } from './param-spec.ts';
 import { attachLora } from './param-spec.ts';
+import type { HfTokenizer } from '../../io/text/tokenizer.ts';
 import type { TrainedWeights, TrainWeightsInit } from './train-model.ts';
 
 /** LoRA factors by checkpoint module path (`model.layers.0.self_attn.q_proj`). */
@@ -306,4 +307,43 @@ export function perImageTrainable<P, I, B extends PerImageBatch<I>>(params: P, o
       return { ...batch, frozenFeatures: feats };
     },
   };
+}
+
+/** A padded training batch of rows with their images in row order (Phi-3-V, LLaVA-NeXT). */
+export interface ImageRowsBatch<I> extends PerImageBatch<I> {
+  readonly inputIds: BigInt64Array;
+  readonly attentionMask: BigInt64Array;
+  readonly imagesPerRow: readonly number[];
+}
+
+/**
+ * Prepared rows padded into a batch (`side` as the backbone pads), each row's images kept in order.
+ *
+ * @example const b = padImageRows([row], tokenizer, 'left'); b.shape // [1, T]
+ */
+export function padImageRows<I>(rows: readonly { ids: readonly number[]; images: readonly I[] }[], tokenizer: HfTokenizer, side: 'left' | 'right'): ImageRowsBatch<I> {
+  const b = tokenizer.padBatch(rows.map((r) => r.ids), { paddingSide: side });
+  return { inputIds: b.inputIds, attentionMask: b.attentionMask, shape: b.shape, images: rows.flatMap((r) => r.images), imagesPerRow: rows.map((r) => r.images.length) };
+}
+
+/**
+ * Rows [start, end) at the batch's full length, with their own images (and frozen features).
+ * `what` names the backbone in the error.
+ */
+export function sliceImageRows<I, B extends ImageRowsBatch<I>>(batch: B, start: number, end: number, what: string): B {
+  const [b, l] = batch.shape;
+  if (!Number.isInteger(start) || !Number.isInteger(end) || start < 0 || end > b || start >= end) {
+    throw new Vlm2VecError(what, `row range [${start}, ${end}) is not inside the batch of ${b} rows`);
+  }
+  const first = batch.imagesPerRow.slice(0, start).reduce((a, n) => a + n, 0);
+  const count = batch.imagesPerRow.slice(start, end).reduce((a, n) => a + n, 0);
+  const rows: ImageRowsBatch<I> = {
+    inputIds: batch.inputIds.subarray(start * l, end * l),
+    attentionMask: batch.attentionMask.subarray(start * l, end * l),
+    shape: [end - start, l],
+    images: batch.images.slice(first, first + count),
+    imagesPerRow: batch.imagesPerRow.slice(start, end),
+    ...(batch.frozenFeatures === undefined ? {} : { frozenFeatures: batch.frozenFeatures.slice(first, first + count) }),
+  };
+  return rows as B; // B adds no fields of its own (Phi3VTrainBatch, LlavaTrainBatch)
 }

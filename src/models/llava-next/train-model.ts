@@ -18,7 +18,7 @@ import type { Tensor } from '../../tensor/index.ts';
 import { concat, fromArray, reshape } from '../../tensor/index.ts';
 import { clipUnusedPaths, normalizationLut } from '../clip-vision/index.ts';
 import { attachLora } from '../common/param-spec.ts';
-import { adapterTrainedWeights, adapterTrainSetup, decayRoles, factorLeaves, fullTrainedWeights, perImageTrainable, splitFrozen, splitUnusedFactors, type LoraFactorTree } from '../common/train-adapter.ts';
+import { adapterTrainedWeights, adapterTrainSetup, decayRoles, factorLeaves, fullTrainedWeights, padImageRows, perImageTrainable, sliceImageRows, splitFrozen, splitUnusedFactors, type LoraFactorTree } from '../common/train-adapter.ts';
 import type { LoadTrainModelArgs, TrainModel } from '../common/train-model.ts';
 import type { EncoderInput, PreparedItem, TrainableEncoder } from '../encoder.ts';
 import type { LlavaNextConfig } from './config.ts';
@@ -36,32 +36,14 @@ export interface LlavaTrainBatch extends LlavaNextBatch {
   readonly frozenFeatures?: readonly Float32Array[] | undefined;
 }
 
-/**
- * Left-padded batch of prepared rows.
- *
- * @example const b = padLlavaRows([row], tokenizer); b.shape // [1, T]
- */
+/** Left-padded batch of prepared rows. */
 export function padLlavaRows(rows: readonly LlavaNextPrepared[], tokenizer: HfTokenizer): LlavaTrainBatch {
-  const b = tokenizer.padBatch(rows.map((r) => r.ids), { paddingSide: 'left' });
-  return { inputIds: b.inputIds, attentionMask: b.attentionMask, shape: b.shape, images: rows.flatMap((r) => r.images), imagesPerRow: rows.map((r) => r.images.length) };
+  return padImageRows(rows, tokenizer, 'left');
 }
 
 /** Rows [start, end) at the batch's full length, with their own images. */
 export function sliceLlavaBatch(batch: LlavaTrainBatch, start: number, end: number): LlavaTrainBatch {
-  const [b, l] = batch.shape;
-  if (!Number.isInteger(start) || !Number.isInteger(end) || start < 0 || end > b || start >= end) {
-    throw new Vlm2VecError('llava_next', `row range [${start}, ${end}) is not inside the batch of ${b} rows`);
-  }
-  const first = batch.imagesPerRow.slice(0, start).reduce((a, n) => a + n, 0);
-  const count = batch.imagesPerRow.slice(start, end).reduce((a, n) => a + n, 0);
-  return {
-    inputIds: batch.inputIds.subarray(start * l, end * l),
-    attentionMask: batch.attentionMask.subarray(start * l, end * l),
-    shape: [end - start, l],
-    images: batch.images.slice(first, first + count),
-    imagesPerRow: batch.imagesPerRow.slice(start, end),
-    ...(batch.frozenFeatures === undefined ? {} : { frozenFeatures: batch.frozenFeatures.slice(first, first + count) }),
-  };
+  return sliceImageRows<LlavaBatchImage, LlavaTrainBatch>(batch, start, end, 'llava_next');
 }
 
 /** One image's packed features [K, D] (lazy graph). */

@@ -16,7 +16,7 @@ import { Checkpoint } from '../../io/weights/checkpoint.ts';
 import type { HfTokenizer } from '../../io/text/tokenizer.ts';
 import type { Tensor } from '../../tensor/index.ts';
 import { concat, fromArray, reshape } from '../../tensor/index.ts';
-import { adapterTrainedWeights, adapterTrainSetup, decayRoles, factorLeaves, fullTrainedWeights, paddingRowFrozen, perImageTrainable, splitFrozen, splitUnusedFactors, type LoraFactorTree } from '../common/train-adapter.ts';
+import { adapterTrainedWeights, adapterTrainSetup, decayRoles, factorLeaves, fullTrainedWeights, paddingRowFrozen, padImageRows, perImageTrainable, sliceImageRows, splitFrozen, splitUnusedFactors, type LoraFactorTree } from '../common/train-adapter.ts';
 import { clipUnusedPaths } from '../clip-vision/index.ts';
 import { attachLora } from '../common/param-spec.ts';
 import type { LoadTrainModelArgs, TrainModel } from '../common/train-model.ts';
@@ -37,32 +37,14 @@ export interface Phi3VTrainBatch extends Phi3VBatch {
   readonly frozenFeatures?: readonly Float32Array[] | undefined;
 }
 
-/**
- * Right-padded batch of prepared rows.
- *
- * @example const b = padPhi3VRows([row], tokenizer); b.shape // [1, T]
- */
+/** Right-padded batch of prepared rows. */
 export function padPhi3VRows(rows: readonly Phi3VPrepared[], tokenizer: HfTokenizer): Phi3VTrainBatch {
-  const b = tokenizer.padBatch(rows.map((r) => r.ids), { paddingSide: 'right' });
-  return { inputIds: b.inputIds, attentionMask: b.attentionMask, shape: b.shape, images: rows.flatMap((r) => r.images), imagesPerRow: rows.map((r) => r.images.length) };
+  return padImageRows(rows, tokenizer, 'right');
 }
 
 /** Rows [start, end) at the batch's full length, with their own images. */
 export function slicePhi3VBatch(batch: Phi3VTrainBatch, start: number, end: number): Phi3VTrainBatch {
-  const [b, l] = batch.shape;
-  if (!Number.isInteger(start) || !Number.isInteger(end) || start < 0 || end > b || start >= end) {
-    throw new Vlm2VecError('phi3_v', `row range [${start}, ${end}) is not inside the batch of ${b} rows`);
-  }
-  const first = batch.imagesPerRow.slice(0, start).reduce((a, n) => a + n, 0);
-  const count = batch.imagesPerRow.slice(start, end).reduce((a, n) => a + n, 0);
-  return {
-    inputIds: batch.inputIds.subarray(start * l, end * l),
-    attentionMask: batch.attentionMask.subarray(start * l, end * l),
-    shape: [end - start, l],
-    images: batch.images.slice(first, first + count),
-    imagesPerRow: batch.imagesPerRow.slice(start, end),
-    ...(batch.frozenFeatures === undefined ? {} : { frozenFeatures: batch.frozenFeatures.slice(first, first + count) }),
-  };
+  return sliceImageRows<Phi3VBatch['images'][number], Phi3VTrainBatch>(batch, start, end, 'phi3_v');
 }
 
 /** One image's projected features [K, D] (lazy graph). */
