@@ -17,7 +17,6 @@ import type { HfTokenizer } from '../../io/text/tokenizer.ts';
 import type { Tensor } from '../../tensor/index.ts';
 import { concat, fromArray, reshape } from '../../tensor/index.ts';
 import { clipUnusedPaths, normalizationLut } from '../clip-vision/index.ts';
-import { attachLora } from '../common/param-spec.ts';
 import { adapterTrainedWeights, adapterTrainSetup, decayRoles, factorLeaves, fullTrainedWeights, padImageRows, perImageTrainable, sliceImageRows, splitFrozen, splitUnusedFactors, type LoraFactorTree } from '../common/train-adapter.ts';
 import type { LoadTrainModelArgs, TrainModel } from '../common/train-model.ts';
 import type { EncoderInput, PreparedItem, TrainableEncoder } from '../encoder.ts';

@@ -18,7 +18,6 @@ import type { Tensor } from '../../tensor/index.ts';
 import { concat, fromArray, reshape } from '../../tensor/index.ts';
 import { adapterTrainedWeights, adapterTrainSetup, decayRoles, factorLeaves, fullTrainedWeights, paddingRowFrozen, padImageRows, perImageTrainable, sliceImageRows, splitFrozen, splitUnusedFactors, type LoraFactorTree } from '../common/train-adapter.ts';
 import { clipUnusedPaths } from '../clip-vision/index.ts';
-import { attachLora } from '../common/param-spec.ts';
 import type { LoadTrainModelArgs, TrainModel } from '../common/train-model.ts';
 import type { EncoderInput, PreparedItem, TrainableEncoder } from '../encoder.ts';
 import type { Phi3VConfig } from './config.ts';

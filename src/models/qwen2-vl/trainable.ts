@@ -14,6 +14,7 @@ import { batchTensors, packBatch, ropeRows, type Qwen2VLBatch } from './batch.ts
 import type { Qwen2VLConfig } from './config.ts';
 import { textGraph, visionGraph } from './forward.ts';
 import { visionIndexInputs } from './vision.ts';
+import { concatFloat32 } from '../../util/arrays.ts';
 import type { GridThw } from './rope.ts';
 import type { Qwen2VLParams } from './weights.ts';
 
@@ -176,9 +177,7 @@ const repsOf = (params: Qwen2VLParams, cfg: Qwen2VLConfig, batch: Qwen2VLBatch, 
   let parts: Tensor[];
   if (frozen !== undefined && slices.every((sl) => frozen.has(sl.key))) {
     // Constants: one host array, one graph input.
-    const all = slices.map((sl) => frozen.get(sl.key)!);
-    const data = new Float32Array(all.reduce((n, f) => n + f.length, 0));
-    all.reduce((off, f) => (data.set(f, off), off + f.length), 0);
+    const data = concatFloat32(slices.map((sl) => frozen.get(sl.key)!));
     parts = slices.length === 0 ? [] : [fromArray(data, [data.length / d, d], 'float32')];
   } else if (perSlice !== undefined) {
     parts = slices.map((sl, j) => packFeatures(perSlice(j), cfg, [sl]));
