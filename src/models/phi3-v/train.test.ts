@@ -2,7 +2,8 @@
 // PyTorch + peft on the reference's own Phi-3-V code (tools/reference/train_step_v1.py --model
 // phi3v, num_crops 4): LoRA and DoRA on the reference's default --lora_target_modules (decoder
 // qkv/o/gate_up/down_proj and the CLIP tower's q/k/v/out_proj) and full fine-tuning, GradCache
-// on and off (see common/train-golden.test-helper.ts for what is compared and the tolerances).
+// on and off, and LoRA and DoRA with dropout 0.1 (peft given our masks; see
+// common/train-golden.test-helper.ts for what is compared and the tolerances).
 
 import { join } from 'node:path';
 import { loadImageRGB } from '../../io/media/image.ts';
