@@ -44,6 +44,14 @@ test('the fixture (5.x layout, rope_parameters, sliding window 40) parses', () =
   assert.equal(parseLlavaNextConfig({ ...V16_MISTRAL, text_config: tc }).text.slidingWindow, 4096);
 });
 
+test('text_config.pad_token_id (the padding row of the embedding): null when absent, negative counted from the end, outside the table refused', () => {
+  assert.equal(parseLlavaNextConfig(V16_MISTRAL).text.padTokenId, null);
+  assert.equal(parseLlavaNextConfig(JSON.parse(readFileSync(join(MODEL_DIR, 'config.json'), 'utf8')), { strict: false }).text.padTokenId, 32001);
+  const withPad = (id: number | null) => parseLlavaNextConfig({ ...V16_MISTRAL, text_config: { ...V16_MISTRAL.text_config, pad_token_id: id } });
+  assert.deepEqual([withPad(0).text.padTokenId, withPad(null).text.padTokenId, withPad(-1).text.padTokenId], [0, null, 32063]);
+  assert.throws(() => withPad(32064), /config\.json: text_config\.pad_token_id: 32064 is outside the embedding table of vocab_size 32064/);
+});
+
 test('unsupported options are refused naming the option', () => {
   const bad = (patch: Record<string, unknown>, re: RegExp) => assert.throws(() => parseLlavaNextConfig({ ...V16_MISTRAL, ...patch }, { file: 'c.json' }), re);
   bad({ vision_feature_select_strategy: 'full' }, /c\.json: vision_feature_select_strategy: 'full' is not supported/);

@@ -31,6 +31,11 @@ export interface LlavaTextConfig {
   /** Keys more than this many positions back are not attended (Mistral); null: full causal. */
   readonly slidingWindow: number | null;
   readonly maxPositionEmbeddings: number;
+  /**
+   * `text_config.pad_token_id`: the decoder's nn.Embedding(padding_idx) row, which gets no gradient
+   * in training (null: none; Mistral's and Llama's default).
+   */
+  readonly padTokenId: number | null;
 }
 
 export interface LlavaNextConfig {
@@ -98,6 +103,7 @@ const Text = z.object({
   attention_bias: z.boolean().optional(),
   mlp_bias: z.boolean().optional(),
   pretraining_tp: int.optional(),
+  pad_token_id: int.nullable().optional(),
 });
 const Top = z.object({
   model_type: z.literal('llava_next'),
@@ -191,7 +197,7 @@ export function parseLlavaNextConfig(json: unknown, options: ParseConfigOptions 
   }
   const headDim = tc.head_dim ?? hiddenSize / numAttentionHeads;
   if (!Number.isInteger(headDim) || headDim % 2 !== 0) fail('text_config.head_dim', `${headDim} must be an even integer`);
-  const text: LlavaTextConfig = {
+  let text: LlavaTextConfig = {
     modelType: textType,
     vocabSize: tc.vocab_size ?? d.vocab_size,
     hiddenSize,
@@ -204,7 +210,15 @@ export function parseLlavaNextConfig(json: unknown, options: ParseConfigOptions 
     ropeTheta: rope?.rope_theta ?? tc.rope_theta ?? d.rope_theta,
     slidingWindow: tc.sliding_window === undefined ? d.sliding_window : tc.sliding_window,
     maxPositionEmbeddings: tc.max_position_embeddings ?? d.max_position_embeddings,
+    padTokenId: tc.pad_token_id ?? null,
   };
+  // torch's nn.Embedding refuses a padding_idx outside the table (a negative one counts from its end).
+  if (text.padTokenId !== null) {
+    if (text.padTokenId < -text.vocabSize || text.padTokenId >= text.vocabSize) {
+      fail('text_config.pad_token_id', `${text.padTokenId} is outside the embedding table of vocab_size ${text.vocabSize}`);
+    }
+    if (text.padTokenId < 0) text = { ...text, padTokenId: text.padTokenId + text.vocabSize };
+  }
 
   const layer = top.vision_feature_layer ?? -2;
   if (Array.isArray(layer)) fail('vision_feature_layer', `a list of layers [${layer.join(', ')}] is not supported (one layer index)`);

@@ -17,7 +17,7 @@ import type { HfTokenizer } from '../../io/text/tokenizer.ts';
 import type { Tensor } from '../../tensor/index.ts';
 import { concat, fromArray, reshape } from '../../tensor/index.ts';
 import { clipUnusedPaths, normalizationLut } from '../clip-vision/index.ts';
-import { adapterTrainedWeights, adapterTrainSetup, decayRoles, factorLeaves, fullTrainedWeights, padImageRows, perImageTrainable, sliceImageRows, splitFrozen, splitUnusedFactors, type LoraFactorTree } from '../common/train-adapter.ts';
+import { adapterTrainedWeights, adapterTrainSetup, decayRoles, factorLeaves, fullTrainedWeights, paddingRowFrozen, padImageRows, perImageTrainable, sliceImageRows, splitFrozen, splitUnusedFactors, type LoraFactorTree } from '../common/train-adapter.ts';
 import type { LoadTrainModelArgs, TrainModel } from '../common/train-model.ts';
 import type { EncoderInput, PreparedItem, TrainableEncoder } from '../encoder.ts';
 import type { LlavaNextConfig } from './config.ts';
@@ -122,7 +122,17 @@ export async function loadLlavaNextTrainModel(args: LoadTrainModelArgs<LlavaNext
     const { trainable, join } = splitFrozen(params, kept);
     return {
       ...common,
-      encoder: { ...slicer, reps: (p, b) => { const tree = join(p); return repsOf(() => tree, cfg, b as LlavaTrainBatch, args.normalize); } },
+      encoder: {
+        ...slicer,
+        reps: (p, b) => {
+          // Mistral's / Llama's nn.Embedding has padding_idx = text_config.pad_token_id: that row gets no gradient (even where the id is a real token).
+          const t = join(p);
+          const pad = cfg.text.padTokenId;
+          const lm = t.language_model.model;
+          const tree = pad === null ? t : { ...t, language_model: { ...t.language_model, model: { ...lm, embed_tokens: { weight: paddingRowFrozen(lm.embed_tokens.weight, pad) } } } };
+          return repsOf(() => tree, cfg, b as LlavaTrainBatch, args.normalize);
+        },
+      },
       params: trainable,
       role: decayRoles(specs),
       weights: (leaves) => fullTrainedWeights(specs, host, args.configJson, args.dir, leaves, kept),
