@@ -36,6 +36,12 @@ export interface Qwen2VLTextConfig {
   readonly useSlidingWindow: boolean;
   readonly bosTokenId: number | undefined;
   readonly eosTokenId: number | undefined;
+  /**
+   * The text model's pad_token_id (nested layout: `text_config.pad_token_id`, the top-level key
+   * not read, as transformers 5 builds the text config; flat: the top-level key): its
+   * nn.Embedding(padding_idx) row, which gets no gradient in training. null: none.
+   */
+  readonly padTokenId: number | null;
 }
 
 export interface Qwen2VLVisionConfig {
@@ -130,6 +136,7 @@ const Text = z.object({
   use_sliding_window: z.boolean().optional(),
   bos_token_id: int.nullable().optional(),
   eos_token_id: int.nullable().optional(),
+  pad_token_id: int.nullable().optional(),
   tie_word_embeddings: z.boolean().optional(),
   torch_dtype: z.string().nullable().optional(),
   dtype: z.string().nullable().optional(),
@@ -191,6 +198,13 @@ function checkKeys(obj: Record<string, unknown>, allowed: readonly string[], fil
 function need<T>(v: T | undefined, file: string, field: string): T {
   if (v === undefined) fail(file, `missing required field ${field}`);
   return v;
+}
+
+/** torch's nn.Embedding padding_idx: inside the table, a negative one counted from its end. */
+function paddingIndex(id: number | null, vocab: number, file: string, field: string): number | null {
+  if (id === null) return null;
+  if (id < -vocab || id >= vocab) fail(file, `${field}: ${id} is outside the embedding table of vocab_size ${vocab}`);
+  return id < 0 ? id + vocab : id;
 }
 
 /**
@@ -268,6 +282,7 @@ export function parseQwen2VLConfig(json: unknown, options: ParseConfigOptions = 
     useSlidingWindow: t.use_sliding_window ?? false,
     bosTokenId: t.bos_token_id ?? undefined,
     eosTokenId: t.eos_token_id ?? undefined,
+    padTokenId: paddingIndex((nested ? tc.pad_token_id : top.pad_token_id) ?? null, t.vocab_size!, file, where('pad_token_id')),
   };
   if (text.useSlidingWindow) fail(file, `${where('use_sliding_window')}: sliding-window attention is not supported`);
 

@@ -1,7 +1,8 @@
 // Qwen2-VL set up for training (train-model.ts): a new adapter starts as peft's init (B = 0,
 // gaussian A with std 1/r, DoRA magnitude = the rows' L2 norms of W, computed here from the
 // checkpoint in float64), leaves come back as PEFT tensor names, and --max_len cuts text-only
-// items but refuses to cut vision placeholders.
+// items but refuses to cut vision placeholders; pad_token_id is read as the text model reads it, and
+// full fine-tuning gives its embedding row no gradient.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,6 +12,8 @@ import { Checkpoint } from '../../io/weights/checkpoint.ts';
 import { readJsonFile } from '../../io/weights/hf-configs.ts';
 import type { Tensor } from '../../tensor/index.ts';
 import { treeFlatten } from '../../tensor/index.ts';
+import { ADAMW_DEFAULTS } from '../../train/optim.ts';
+import { TrainStep } from '../../train/step.ts';
 import { parseQwen2VLConfig } from './config.ts';
 import { FIXTURES } from './fixtures.test-helper.ts';
 import { prepareQwen2VLItem, loadQwen2VLTrainModel } from './train-model.ts';
@@ -76,4 +79,45 @@ test('--max_len: a text-only item is cut to its first tokens, an item with an im
   const img = { width: 56, height: 56, data: new Uint8Array(56 * 56 * 3).fill(128) };
   assert.throws(() => prepareQwen2VLItem({ text: `<|vision_start|><|image_pad|><|vision_end|>${text}`, images: [img], frames: [] }, tokenizer, {}, config, 4),
     /an item with media has \d+ tokens, over --max_len 4; cutting it would cut vision placeholders/);
+});
+
+test('pad_token_id: text_config.pad_token_id (nested; the top-level key is not the text model\'s) or the top-level key (flat), inside the table', async () => {
+  const { configJson } = await setup;
+  const flat = (await readJsonFile('test', join(DIR, 'config.flat.json'))) as Record<string, unknown>;
+  const tc = configJson.text_config as Record<string, unknown>;
+  assert.equal(parseQwen2VLConfig(configJson, { strict: false }).text.padTokenId, null);
+  assert.equal(parseQwen2VLConfig({ ...configJson, text_config: { ...tc, pad_token_id: 7 } }, { strict: false }).text.padTokenId, 7);
+  assert.equal(parseQwen2VLConfig({ ...configJson, pad_token_id: 7 }, { strict: false }).text.padTokenId, null);
+  assert.equal(parseQwen2VLConfig({ ...flat, pad_token_id: 7 }, { strict: false }).text.padTokenId, 7);
+  assert.equal(parseQwen2VLConfig({ ...flat, pad_token_id: -1 }, { strict: false }).text.padTokenId, (flat.vocab_size as number) - 1);
+  assert.throws(() => parseQwen2VLConfig({ ...flat, pad_token_id: flat.vocab_size }, { strict: false }), /pad_token_id: \d+ is outside the embedding table of vocab_size \d+/);
+});
+
+test('full fine-tuning: the embedding row of pad_token_id gets no gradient (torch\'s padding_idx) even where it is a real token; without pad_token_id it trains', async () => {
+  const { configJson, tokenizer } = await setup;
+  const texts = ['a photo of a cat sitting on a red chair', 'a dog on a beach', 'a cat', 'a red chair in a room'];
+  const step = async (padTokenId: number | null) => {
+    const json = { ...configJson, text_config: { ...(configJson.text_config as Record<string, unknown>), pad_token_id: padTokenId } };
+    const config = parseQwen2VLConfig(json, { strict: false });
+    const tm = await loadQwen2VLTrainModel({ dir: DIR, config, configJson: json, tokenizer, processor: {}, normalize: true, init: { kind: 'full', freezeVision: false } });
+    const rows = texts.map((text) => tm.prepare({ text, images: [], frames: [] }));
+    const train = await TrainStep.create(tm.encoder, tm.params, {
+      ...ADAMW_DEFAULTS, weightDecay: 0, learningRate: 1e-2, schedule: 'constant', warmupSteps: 0, totalSteps: 1, maxGradNorm: 0, temperature: 0.02,
+    });
+    const before = Float32Array.from(train.master.find((m) => m.name === 'model.embed_tokens.weight')!.data);
+    await train.step(tm.batch(rows.slice(0, 2)), tm.batch(rows.slice(2)));
+    const after = train.master.find((m) => m.name === 'model.embed_tokens.weight')!.data;
+    const d = config.text.hiddenSize;
+    const moved = (id: number) => Math.max(...Array.from({ length: d }, (_, i) => Math.abs(after[id * d + i]! - before[id * d + i]!)));
+    return { moved, ids: rows.map((r) => (r as { ids: readonly number[] }).ids) };
+  };
+  const plain = await step(null);
+  // "a" is a real token of every item (not the last one, which the pooling reads).
+  const aId = plain.ids[0]![0]!;
+  assert.ok(plain.ids.every((ids) => ids.slice(0, -1).includes(aId)), `token ${aId} is real in every row`);
+  const other = plain.ids[0]![2]!;
+  assert.ok(plain.moved(aId) > 1e-3 && plain.moved(other) > 1e-3, `without pad_token_id the rows train: ${plain.moved(aId)}, ${plain.moved(other)}`);
+  const padded = await step(aId);
+  assert.equal(padded.moved(aId), 0, `the padding row stays put (no gradient, no weight decay): moved by ${padded.moved(aId)}`);
+  assert.ok(padded.moved(other) > 1e-3, `the other rows still train: ${padded.moved(other)}`);
 });

@@ -11,7 +11,7 @@ import { Checkpoint } from '../../io/weights/checkpoint.ts';
 import { concatFloat32 } from '../../util/arrays.ts';
 import type { EncoderInput, ImageProcessorSettings, PreparedItem } from '../encoder.ts';
 import type { ParamRole } from '../common/param-spec.ts';
-import { adapterTrainedWeights, adapterTrainSetup, fullTrainedWeights, splitFrozen } from '../common/train-adapter.ts';
+import { adapterTrainedWeights, adapterTrainSetup, fullTrainedWeights, paddingRowFrozen, splitFrozen } from '../common/train-adapter.ts';
 import type { LoadTrainModelArgs, TrainModel, TrainedWeights } from '../common/train-model.ts';
 import type { HfTokenizer } from '../../io/text/tokenizer.ts';
 import type { Qwen2VLBatch } from './batch.ts';
@@ -76,7 +76,17 @@ export async function loadQwen2VLTrainModel(args: LoadTrainModelArgs<Qwen2VLConf
     const { trainable, join } = splitFrozen(params, kept);
     return {
       ...common,
-      encoder: { rows: full.rows, sliceRows: full.sliceRows, reps: (p, b) => full.reps(join(p), b as Qwen2VLBatch) },
+      encoder: {
+        rows: full.rows,
+        sliceRows: full.sliceRows,
+        reps: (p, b) => {
+          // The Qwen2 text model's nn.Embedding has padding_idx = pad_token_id (config.ts): that row gets no gradient.
+          const t = join(p);
+          const pad = cfg.text.padTokenId;
+          const tree = pad === null ? t : { ...t, model: { ...t.model, embed_tokens: { weight: paddingRowFrozen(t.model.embed_tokens.weight, pad) } } };
+          return full.reps(tree, b as Qwen2VLBatch);
+        },
+      },
       params: trainable,
       role: (path) => roles.get(path) ?? 'linear',
       weights: (leaves): TrainedWeights => fullTrainedWeights(specs, host, args.configJson, args.dir, leaves, kept),
