@@ -4,7 +4,7 @@
 import { Vlm2VecError } from '../errors.ts';
 import type { Tensor } from '../tensor/index.ts';
 import { applyDropout, type LoraDropout } from './dropout.ts';
-import { add, dimEq, div, fmtShape, gather, isQuantized, matmul, mul, quantMatMul, sqrt, square, stopGradient, sub, sum, transpose } from '../tensor/index.ts';
+import { add, dimEq, div, fmtShape, gather, isQuantized, matmul, mul, quantGather, quantMatMul, sqrt, square, stopGradient, sub, sum, transpose } from '../tensor/index.ts';
 
 /** Parameters of `torch.nn.Linear`, optionally with a LoRA adapter (PEFT's names and layouts). */
 export interface LinearParams {
@@ -103,11 +103,12 @@ function loraDelta(p: LinearParams, x: Tensor, name: string): Tensor {
 
 /**
  * Row lookup in an embedding table (torch.nn.functional.embedding); gradients scatter-add into
- * the rows that were read.
+ * the rows that were read. A quantized table (--dtype int8 / q4) gathers its packed rows and
+ * dequantizes only those (docs/quantization.md); it has no gradient.
  *
  * @example
  * const h = embedding(params.model.embed_tokens, inputIds); // ids [B, T] int64 -> [B, T, 1536]
  */
 export function embedding(p: EmbeddingParams, ids: Tensor): Tensor {
-  return gather(p.weight, ids, 0); // [...ids.shape, D]
+  return isQuantized(p.weight) ? quantGather(p.weight, ids) : gather(p.weight, ids, 0); // [...ids.shape, D]
 }

@@ -14,13 +14,16 @@ arithmetic in float32 with numpy's round-half-to-even (np.rint):
          padded with a 0 nibble); dequantized W' = (q - zp) * scale.
 
 Inputs: synthetic matrices with the edge cases (an all-zero row, all-positive and all-negative
-rows, exact .5 ties, a ragged last block, K smaller than a block) written as float32 .bin files,
-and every 2-D linear weight of the float32 tiny model test/fixtures/model/fp16/model.safetensors.
+rows, exact .5 ties, a ragged last block, K smaller than a block, more rows than one read chunk of
+1024) written as float32 .bin files,
+and every 2-D linear weight of the float32 tiny model test/fixtures/model/fp16/model.safetensors,
+plus its token table model.embed_tokens.weight [256, 24] (quantized tables use the same schemes,
+N = rows, K = width: a ragged single block of 24 under q4).
 Outputs: the SHA-256 of each output array's little-endian bytes (q, scales, zero points, the
 dequantized [N, K] float32 matrix) plus the first values of each, in cases.json; the test
 recomputes them with our quantizer and compares the hashes (exact equality, byte for byte).
 
-Output: test/fixtures/quant/{cases.json, *.bin} (~30 KB). Regenerate from the repository root:
+Output: test/fixtures/quant/{cases.json, *.bin} (~100 KB). Regenerate from the repository root:
     tools/reference/.venv/bin/python tools/reference/quantize_weights.py
 """
 
@@ -86,6 +89,7 @@ def synthetic():
     mats["ragged"] = (rng.standard_normal((5, 40)) * 0.1).astype(F32)  # K=40: blocks of 32 → 32 + 8
     mats["narrow"] = (rng.standard_normal((7, 12)) * 0.3).astype(F32)  # K=12 < one block
     mats["wide"] = (rng.standard_normal((3, 300)) * 0.02).astype(F32)  # K=300 with blocks of 128: 3 blocks, odd zp count
+    mats["tall"] = (rng.standard_normal((1100, 9)) * 0.1).astype(F32)  # N > 1024: the quantizer reads 1024 rows at a time
     return mats
 
 
@@ -99,7 +103,7 @@ def main():
     weights = load_file(MODEL)
     for tname in sorted(weights):
         w = weights[tname]
-        if w.ndim == 2 and tname.endswith(".weight") and "embed_tokens" not in tname and "lm_head" not in tname:
+        if w.ndim == 2 and tname.endswith(".weight") and "lm_head" not in tname:
             cases.append({"name": tname, "tensor": tname, "shape": list(w.shape), "w": w.astype(F32)})
     out = []
     for c in cases:

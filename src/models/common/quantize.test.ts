@@ -9,6 +9,10 @@
 //   only as close as 8-bit activations allow (measured 0.75 % of max|y|, held to 3 %); q4 at level 4
 //   (activations int8 per block) held to 2 %, and must differ from float (the int8 path really ran).
 // - Differentiating through a quantized matmul is a typed error.
+// - The quantized gather (token tables, nn/embedding): rows gathered from the packed form equal
+//   gather(dequantize(table)) and the host dequantizer's rows bit for bit, for int8, q4 and q4-128
+//   tables with odd widths and ragged last blocks, repeated ids shaped [B, T]; the graph holds no
+//   dequantize of the whole table; no gradient.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,9 +20,10 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SafetensorsFile } from '../../io/weights/safetensors.ts';
-import { configureRuntime, fromArray, grad, jit, matmul, quantMatMul, randn, sum, transpose, type Tensor } from '../../tensor/index.ts';
+import { add, configureRuntime, dequantize, dumpGraph, fromArray, gather, grad, jit, matmul, quantGather, quantMatMul, randn, sum, transpose, type QuantAttrs, type Tensor } from '../../tensor/index.ts';
+import { embedding } from '../../nn/linear.ts';
 import { FP16_FIXTURE } from '../qwen2-vl/fixtures.test-helper.ts';
-import { dequantizeMatrix, quantizedMatrixOf, quantizedTensor, quantizeInt8, quantizeQ4, type QuantizedMatrix } from './quantize.ts';
+import { dequantizeMatrix, quantizedMatrixOf, quantizedTensor, quantizeInt8, quantizeQ4, quantizeRows, type QuantizedMatrix } from './quantize.ts';
 
 configureRuntime({ threads: 1 });
 
@@ -56,6 +61,12 @@ test('quantizers equal the numpy reference byte for byte (edge cases and the tin
       assert.equal(w.length, n * k, c.name);
       assertSame(`${c.name} int8`, quantizeInt8(w, n, k), c.int8);
       for (const bs of [16, 32, 128] as const) assertSame(`${c.name} q4/${bs}`, quantizeQ4(w, n, k, bs), c[`q4_${bs}`]);
+      // The chunked form the loader uses for token tables (fresh copies, as widened from bf16).
+      const reads: number[] = [];
+      const read = (r0: number, r1: number) => (reads.push(r0), w.slice(r0 * k, r1 * k));
+      assertSame(`${c.name} int8 by rows`, quantizeRows({ scheme: 'int8', blockSize: 0 }, read, n, k), c.int8);
+      assertSame(`${c.name} q4/32 by rows`, quantizeRows({ scheme: 'q4', blockSize: 32 }, read, n, k), c.q4_32);
+      if (n > 1024) assert.deepEqual(reads, [0, 1024, 0, 1024], `${c.name}: read in chunks of 1024 rows`);
     }
   } finally {
     await st.close();
@@ -164,4 +175,46 @@ test('int8 rows are quantized on their own: a row\'s result does not depend on t
   const alone = (await quantMatMul(fromArray(a, [1, 3, k]), wq).data()) as Float32Array;
   const withOthers = (await quantMatMul(fromArray(Float32Array.from([...a, ...big]), [1, 5, k]), wq).data()) as Float32Array;
   assert.deepEqual(withOthers.subarray(0, 3 * n), alone);
+});
+
+test('quantized gather = gather(dequantize(table)) bit for bit: int8, q4, q4-128; odd widths, ragged blocks, repeated ids [B, T]', async () => {
+  // Widths: 75 (q4/32: 32 + 32 + 11, three blocks so an odd zero-point count; q4/128: one ragged
+  // block) and 24 (narrower than one block). The ids repeat and include the first and last rows.
+  const ids = [[0, 5, 5, 38, 2, 0], [38, 17, 5, 1, 30, 38]];
+  const idsT = fromArray(BigInt64Array.from(ids.flat(), BigInt), [2, 6], 'int64');
+  for (const [n, k] of [[39, 75], [39, 24]] as const) {
+    const w = (await randn([n, k], { seed: 11 + k, std: 0.2 }).data()) as Float32Array;
+    for (const [name, q] of [['int8', quantizeInt8(w, n, k)], ['q4/32', quantizeQ4(w, n, k, 32)], ['q4/128', quantizeQ4(w, n, k, 128)]] as const) {
+      const what = `${name} [${n}, ${k}]`;
+      const table = quantizedTensor(q);
+      const host = dequantizeMatrix(q);
+      const want = Float32Array.from(ids.flat().flatMap((r) => Array.from(host.subarray(r * k, (r + 1) * k))));
+      const viaDequantize = (await gather(table, idsT, 0).data()) as Float32Array;
+      assert.deepEqual(viaDequantize, want, `${what}: gather(dequantize) = host rows`);
+      const g = embedding({ weight: table }, idsT);
+      assert.equal(g.prim, 'quantGather', `${what}: embedding() gathers from the packed form`);
+      assert.deepEqual(g.shape, [2, 6, k]);
+      assert.doesNotMatch(dumpGraph(g), /dequantize/, `${what}: the whole table is never dequantized`);
+      assert.deepEqual((await g.data()) as Float32Array, want, `${what}: eager quantGather`);
+      // Traced with the packed table as initializers and the ids as a graph input (the row count
+      // is a run-time dim), on two id shapes through one function.
+      const f = jit((i: Tensor) => quantGather(table, i));
+      assert.deepEqual((await (await f(idsT)).data()) as Float32Array, want, `${what}: jitted`);
+      const one = fromArray(Int32Array.from([n - 1]), [1], 'int32');
+      assert.deepEqual((await (await f(one)).data()) as Float32Array, host.slice((n - 1) * k), `${what}: int32 ids [1]`);
+      // Any other use of the table still reads the dequantized matrix.
+      assert.deepEqual((await add(table, 0).data()) as Float32Array, host, `${what}: other uses dequantize`);
+    }
+  }
+});
+
+test('quantized gather: no gradient (typed error), bad ids and tables are named', () => {
+  const table = quantizedTensor(quantizeQ4(new Float32Array(40 * 24).fill(0.25), 40, 24, 32));
+  const ids = fromArray(BigInt64Array.from([1n, 2n]), [2], 'int64');
+  // The gather's only float inputs are the scales: differentiating through them is refused.
+  const [q, scales, zp] = table.inputs as [Tensor, Tensor, Tensor];
+  const viaScales = (s: Tensor) => sum(embedding({ weight: dequantize([q, s, zp], table.attrs as QuantAttrs) }, ids));
+  assert.throws(() => grad(viaScales)(scales), /\[quantGather\] q4 \[40, 24\] embedding table is inference-only.*dtype 'float32'/);
+  assert.throws(() => quantGather(table, fromArray(new Float32Array([1]), [1])), /\[quantGather\] ids must be int64\/int32, found float32\[1\]/);
+  assert.throws(() => quantGather(fromArray(new Float32Array(4), [2, 2]), ids), /\[quantGather\] table must be a quantized weight/);
 });

@@ -52,13 +52,28 @@ function rint(x: number): number {
   return r - x === 0.5 && (r & 1) !== 0 ? r - 1 : r;
 }
 
+function checkDims(what: string, n: number, k: number): void {
+  if (!Number.isInteger(n) || !Number.isInteger(k) || n <= 0 || k <= 0) throw new Vlm2VecError('quantize', `${what}: expected positive integer dims, got [${n}, ${k}]`);
+}
+
 function checkMatrix(what: string, w: Float32Array, n: number, k: number): void {
-  if (!Number.isInteger(n) || !Number.isInteger(k) || n <= 0 || k <= 0 || w.length !== n * k) {
-    throw new Vlm2VecError('quantize', `${what}: expected a [${n}, ${k}] float32 matrix, found ${w.length} values`);
-  }
+  checkDims(what, n, k);
+  if (w.length !== n * k) throw new Vlm2VecError('quantize', `${what}: expected a [${n}, ${k}] float32 matrix, found ${w.length} values`);
+}
+
+/** Rows [r0, r1) of an [N, K] matrix as float32, row-major: a view, or a chunk widened from storage. */
+export type RowReader = (r0: number, r1: number) => Float32Array;
+
+/** Rows per chunk of {@link quantizeRows}: 1024 rows of a 1536-wide table are 6 MB of float32. */
+const CHUNK_ROWS = 1024;
+
+function readChunk(read: RowReader, what: string, r0: number, r1: number, k: number): Float32Array {
+  const w = read(r0, r1);
+  if (w.length !== (r1 - r0) * k) throw new Vlm2VecError('quantize', `${what}: rows ${r0}..${r1} gave ${w.length} values, expected ${(r1 - r0) * k}`);
   for (let i = 0; i < w.length; i++) {
-    if (!Number.isFinite(w[i]!)) throw new Vlm2VecError('quantize', `${what}: element ${i} is ${w[i]}; only finite weights can be quantized`);
+    if (!Number.isFinite(w[i]!)) throw new Vlm2VecError('quantize', `${what}: element ${r0 * k + i} is ${w[i]}; only finite weights can be quantized`);
   }
+  return w;
 }
 
 /**
@@ -68,21 +83,30 @@ function checkMatrix(what: string, w: Float32Array, n: number, k: number): void 
  */
 export function quantizeInt8(w: Float32Array, n: number, k: number, what = 'matrix'): QuantizedMatrix {
   checkMatrix(what, w, n, k);
+  return int8Rows((r0, r1) => w.subarray(r0 * k, r1 * k), n, k, what);
+}
+
+function int8Rows(read: RowReader, n: number, k: number, what: string): QuantizedMatrix {
   const q = new Int8Array(n * k);
   const scales = new Float32Array(n);
-  for (let r = 0; r < n; r++) {
-    let amax = 0;
-    for (let c = 0; c < k; c++) amax = Math.max(amax, Math.abs(w[r * k + c]!));
-    // An all-zero row dequantizes to zeros whatever its scale; 1 keeps the division finite.
-    scales[r] = amax === 0 ? 1 : Math.fround(amax / 127);
-  }
-  // Written transposed ([K, N]) in 64×64 tiles, so neither side is walked with a large stride.
   const T = 64;
-  for (let r0 = 0; r0 < n; r0 += T) {
-    for (let c0 = 0; c0 < k; c0 += T) {
-      for (let r = r0; r < Math.min(n, r0 + T); r++) {
-        const s = scales[r]!;
-        for (let c = c0; c < Math.min(k, c0 + T); c++) q[c * n + r] = Math.min(127, Math.max(-127, rint(Math.fround(w[r * k + c]! / s))));
+  for (let c0 = 0; c0 < n; c0 += CHUNK_ROWS) {
+    const c1 = Math.min(n, c0 + CHUNK_ROWS);
+    const w = readChunk(read, what, c0, c1, k); // rows c0..c1, w[(r − c0)·k + c]
+    for (let r = c0; r < c1; r++) {
+      let amax = 0;
+      for (let c = 0, at = (r - c0) * k; c < k; c++) amax = Math.max(amax, Math.abs(w[at + c]!));
+      // An all-zero row dequantizes to zeros whatever its scale; 1 keeps the division finite.
+      scales[r] = amax === 0 ? 1 : Math.fround(amax / 127);
+    }
+    // Written transposed ([K, N]) in 64×64 tiles, so neither side is walked with a large stride.
+    for (let r0 = c0; r0 < c1; r0 += T) {
+      for (let k0 = 0; k0 < k; k0 += T) {
+        for (let r = r0; r < Math.min(c1, r0 + T); r++) {
+          const s = scales[r]!;
+          const at = (r - c0) * k;
+          for (let c = k0; c < Math.min(k, k0 + T); c++) q[c * n + r] = Math.min(127, Math.max(-127, rint(Math.fround(w[at + c]! / s))));
+        }
       }
     }
   }
@@ -96,6 +120,10 @@ export function quantizeInt8(w: Float32Array, n: number, k: number, what = 'matr
  */
 export function quantizeQ4(w: Float32Array, n: number, k: number, blockSize = 32, what = 'matrix'): QuantizedMatrix {
   checkMatrix(what, w, n, k);
+  return q4Rows((r0, r1) => w.subarray(r0 * k, r1 * k), n, k, blockSize, what);
+}
+
+function q4Rows(read: RowReader, n: number, k: number, blockSize: number, what: string): QuantizedMatrix {
   if (blockSize < 16 || (blockSize & (blockSize - 1)) !== 0) throw new Vlm2VecError('quantize', `${what}: block size must be a power of two ≥ 16, got ${blockSize}`);
   const blocks = Math.ceil(k / blockSize);
   const half = blockSize / 2;
@@ -104,28 +132,45 @@ export function quantizeQ4(w: Float32Array, n: number, k: number, blockSize = 32
   const scales = new Float32Array(n * blocks);
   const zeroPoints = new Uint8Array(n * zpBytes);
   const vals = new Uint8Array(blockSize);
-  for (let r = 0; r < n; r++) {
-    for (let b = 0; b < blocks; b++) {
-      const c0 = b * blockSize;
-      const c1 = Math.min(k, c0 + blockSize);
-      let lo = 0;
-      let hi = 0;
-      for (let c = c0; c < c1; c++) {
-        const v = w[r * k + c]!;
-        if (v < lo) lo = v;
-        if (v > hi) hi = v;
+  for (let c0 = 0; c0 < n; c0 += CHUNK_ROWS) {
+    const c1 = Math.min(n, c0 + CHUNK_ROWS);
+    const w = readChunk(read, what, c0, c1, k);
+    for (let r = c0; r < c1; r++) {
+      const row = (r - c0) * k;
+      for (let b = 0; b < blocks; b++) {
+        const b0 = row + b * blockSize;
+        const b1 = row + Math.min(k, (b + 1) * blockSize);
+        let lo = 0;
+        let hi = 0;
+        for (let c = b0; c < b1; c++) {
+          const v = w[c]!;
+          if (v < lo) lo = v;
+          if (v > hi) hi = v;
+        }
+        const s = hi === lo ? 1 : Math.fround(Math.fround(hi - lo) / 15);
+        const zp = Math.min(15, Math.max(0, rint(Math.fround(-lo / s))));
+        vals.fill(zp); // padding past K: zero weights
+        for (let c = b0; c < b1; c++) vals[c - b0] = Math.min(15, Math.max(0, rint(Math.fround(w[c]! / s)) + zp));
+        const at = (r * blocks + b) * half;
+        for (let j = 0; j < half; j++) q[at + j] = vals[2 * j]! | (vals[2 * j + 1]! << 4);
+        scales[r * blocks + b] = s;
+        zeroPoints[r * zpBytes + (b >> 1)]! |= zp << ((b & 1) * 4);
       }
-      const s = hi === lo ? 1 : Math.fround(Math.fround(hi - lo) / 15);
-      const zp = Math.min(15, Math.max(0, rint(Math.fround(-lo / s))));
-      vals.fill(zp); // padding past K: zero weights
-      for (let c = c0; c < c1; c++) vals[c - c0] = Math.min(15, Math.max(0, rint(Math.fround(w[r * k + c]! / s)) + zp));
-      const at = (r * blocks + b) * half;
-      for (let j = 0; j < half; j++) q[at + j] = vals[2 * j]! | (vals[2 * j + 1]! << 4);
-      scales[r * blocks + b] = s;
-      zeroPoints[r * zpBytes + (b >> 1)]! |= zp << ((b & 1) * 4);
     }
   }
   return { scheme: 'q4', n, k, blockSize, q, scales, zeroPoints };
+}
+
+/**
+ * Quantizes an [N, K] matrix read `CHUNK_ROWS` rows at a time (the same result as
+ * quantizeInt8 / quantizeQ4 on the whole matrix): a token table stored as bf16 or float16 is
+ * widened chunk by chunk, never as a whole (0.9 GB in float32 for Qwen2-VL-2B's).
+ *
+ * @example const q = quantizeRows({ scheme: 'q4', blockSize: 32 }, (r0, r1) => widen(r0, r1), 151936, 1536);
+ */
+export function quantizeRows(s: { scheme: 'int8' | 'q4'; blockSize: number }, read: RowReader, n: number, k: number, what = 'matrix'): QuantizedMatrix {
+  checkDims(what, n, k);
+  return s.scheme === 'int8' ? int8Rows(read, n, k, what) : q4Rows(read, n, k, s.blockSize, what);
 }
 
 /**

@@ -55,7 +55,7 @@ export function fmtAttrs(p: PrimitiveName, attrs: PrimAttrs[PrimitiveName]): str
       return ` ${a.start}..${a.end} step ${a.step}`;
     case 'full':
       return ` ${fmtShape(a.shape as string[])} value=${a.value}`;
-    case 'dequantize': case 'quantMatMul':
+    case 'dequantize': case 'quantMatMul': case 'quantGather':
       return ` ${a.scheme} [${a.n},${a.k}]${a.scheme === 'q4' ? ` block=${a.blockSize} accuracy=${a.accuracyLevel}` : ''}`;
     default: {
       const never: never = p;

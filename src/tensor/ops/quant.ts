@@ -1,7 +1,8 @@
 // Quantized weight matrices (inference only; rules and layouts in primitives/quant.ts and
 // docs/quantization.md). A quantized weight is an ordinary float32 [N, K] tensor — a `dequantize`
 // node over packed integer constants — so parameter trees, shapes and any other use keep working;
-// `linear` (src/nn/linear.ts) recognizes it and multiplies from the packed form instead.
+// `linear` (src/nn/linear.ts) recognizes it and multiplies from the packed form instead, and
+// `embedding` gathers rows of a quantized table from the packed form.
 
 import { Vlm2VecError } from '../../errors.ts';
 import type { QuantAttrs } from '../primitives/types.ts';
@@ -38,4 +39,16 @@ export function isQuantized(w: Tensor): boolean {
 export function quantMatMul(x: Tensor, w: Tensor): Tensor {
   if (w.prim !== 'dequantize') throw new Vlm2VecError('quantMatMul', `w must be a quantized weight (a dequantize node), found ${w.prim} ${fmtShape(w.shape)}`);
   return makeNode('quantMatMul', [x, ...w.inputs], { ...(w.attrs as QuantAttrs) });
+}
+
+/**
+ * Rows `ids` of a quantized table `table` (a {@link dequantize} node, [N, K]): the packed rows are
+ * gathered first and only they are dequantized, equal bit for bit to gather(table, ids, 0). No
+ * gradient: differentiating through it throws.
+ *
+ * @example const h = quantGather(embedTokens, ids); // ids [B, T] int64 → float32 [B, T, K]
+ */
+export function quantGather(table: Tensor, ids: Tensor): Tensor {
+  if (table.prim !== 'dequantize') throw new Vlm2VecError('quantGather', `table must be a quantized weight (a dequantize node), found ${table.prim} ${fmtShape(table.shape)}`);
+  return makeNode('quantGather', [ids, ...table.inputs], { ...(table.attrs as QuantAttrs) });
 }

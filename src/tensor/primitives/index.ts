@@ -24,12 +24,12 @@ import { reshape } from './reshape.ts';
 import { scatterND } from './scatterND.ts';
 import { slice } from './slice.ts';
 import { sliceGrad } from './sliceGrad.ts';
-import { dequantize, quantMatMul } from './quant.ts';
+import { dequantize, quantGather, quantMatMul } from './quant.ts';
 import type { PrimitiveRegistry } from './types.ts';
 import { where } from './where.ts';
 
 export const PRIMITIVES = {
   constant, input, ...ELEMENTWISE,
   where, cast, custom, fused, reduceSum, reduceMax, argMax, dimSize, matmul, reshape, permute, expand,
-  slice, sliceGrad, concat, pad, gather, gatherND, scatterND, cumsum, arange, full, dequantize, quantMatMul,
+  slice, sliceGrad, concat, pad, gather, gatherND, scatterND, cumsum, arange, full, dequantize, quantMatMul, quantGather,
 } satisfies PrimitiveRegistry;

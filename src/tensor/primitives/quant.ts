@@ -2,12 +2,17 @@
 // float32 [N, K] matrix they stand for (standard ONNX ops: DequantizeLinear for int8, bit masks and
 // shifts for 4-bit blocks); `quantMatMul` is x·Wᵀ straight from the packed form (int8: per-row
 // activation quantization + MatMulInteger, standard ONNX; 4-bit: the com.microsoft MatMulNBits
-// contrib kernel), which is where the speed and the memory saving are. The layouts are documented in docs/quantization.md
-// and produced by src/models/common/quantize.ts.
+// contrib kernel), which is where the speed and the memory saving are; `quantGather` reads rows of
+// a quantized table (token embeddings): it gathers the packed rows of the ids first and
+// dequantizes only those, with the very ops `dequantize` uses, so its rows equal
+// gather(dequantize(table)) bit for bit. The layouts are documented in docs/quantization.md and
+// produced by src/models/common/quantize.ts.
 //
-// Neither has a gradient. Both quantize the activations on the fly (MatMulNBits at accuracy_level 4), and that rounding has no useful derivative; the integer inputs have none
-// at all. Differentiating through quantMatMul is refused with a typed error rather than silently
-// cut (a LoRA trained on a quantized base would otherwise get wrong gradients upstream).
+// None has a gradient. quantMatMul quantizes the activations on the fly (MatMulNBits at
+// accuracy_level 4), and that rounding has no useful derivative; the integer inputs have none at
+// all. Differentiating through quantMatMul or quantGather is refused with a typed error rather
+// than silently cut (a LoRA trained on a quantized base would otherwise get wrong gradients
+// upstream; a quantized table has no float entries to update).
 import { Vlm2VecError } from '../../errors.ts';
 import type { Tensor } from '../tensor.ts';
 import { dimEq, fmtShape } from '../shape.ts';
@@ -43,7 +48,7 @@ function checkQuantInputs(op: string, qs: readonly Tensor[], a: QuantAttrs): voi
   });
 }
 
-/** Lowers 4-bit nibbles packed two per byte (low nibble first) along the last axis to float32, doubling it. */
+/** Lowers 4-bit nibbles packed two per byte (low nibble first) along the last axis to float32, doubling it (a leading -1 in `outShape`: a run-time row count). */
 function unpackNibbles(ctx: LowerCtx, packed: string, outShape: readonly number[]): string {
   const lo = ctx.emit('BitwiseAnd', [packed, ctx.scalar(15, 'uint8')]);
   const hi = ctx.emit('BitShift', [packed, ctx.scalar(4, 'uint8')], { direction: { kind: 'string', value: 'RIGHT' } });
@@ -52,27 +57,65 @@ function unpackNibbles(ctx: LowerCtx, packed: string, outShape: readonly number[
   return ctx.emit('Cast', [ctx.emit('Reshape', [pair, ctx.i64([...outShape])])], { to: { kind: 'int', value: 1 } });
 }
 
+/**
+ * Lowers packed constants (already gathered to `rows` rows: a.n, or -1 for a run-time count) to
+ * the float32 [rows, K] matrix. dequantize and quantGather share it, so a gathered row is computed
+ * by the same ops on the same values as the full matrix's row: identical bits.
+ */
+function lowerDequant(ctx: LowerCtx, a: QuantAttrs, ins: readonly string[], rows: number): string {
+  if (a.scheme === 'int8') {
+    const wt = ctx.emit('DequantizeLinear', [ins[0]!, ins[1]!], { axis: { kind: 'int', value: 1 } }); // [K, rows]
+    return ctx.emit('Transpose', [wt], { perm: { kind: 'ints', value: [1, 0] } });
+  }
+  const blocks = Math.ceil(a.k / a.blockSize);
+  const q = unpackNibbles(ctx, ins[0]!, [rows, blocks, a.blockSize]); // [rows, nb, bs]
+  const zpAll = unpackNibbles(ctx, ins[2]!, [rows, 2 * Math.ceil(blocks / 2)]);
+  const zp = ctx.emit('Slice', [zpAll, ctx.i64([0]), ctx.i64([blocks]), ctx.i64([1])]); // [rows, nb] (axis 1)
+  const unsq = (t: string) => ctx.emit('Unsqueeze', [t, ctx.i64([2])]);
+  const w = ctx.emit('Mul', [ctx.emit('Sub', [q, unsq(zp)]), unsq(ins[1]!)]); // [rows, nb, bs]
+  const flat = ctx.emit('Reshape', [w, ctx.i64([rows, blocks * a.blockSize])]);
+  return blocks * a.blockSize === a.k ? flat : ctx.emit('Slice', [flat, ctx.i64([0]), ctx.i64([a.k]), ctx.i64([1])]);
+}
+
 export const dequantize: PrimitiveDef<'dequantize'> = {
   infer(inputs, a) {
     checkQuantInputs('dequantize', inputs, a);
     return { shape: [a.n, a.k], dtype: 'float32' };
   },
+  lower: (ctx, ins, node) => lowerDequant(ctx, node.attrs, ins, node.attrs.n),
+  vjp: null, // integer constants: nothing to differentiate
+};
+
+/**
+ * Rows `ids` of a quantized [N, K] table: out[..., :] = W[ids[...], :], float32 [...ids, K]. The
+ * ids are flattened to one run-time row count M; int8 gathers the M columns of q [K, N] and their
+ * scales, 4-bit the M rows of the blocks, scales and zero points; then only those M rows are
+ * dequantized (lowerDequant). The whole table is never dequantized. Standard ONNX ops only.
+ */
+export const quantGather: PrimitiveDef<'quantGather'> = {
+  infer(inputs, a) {
+    const ids = inputs[0];
+    if (!ids || (ids.dtype !== 'int64' && ids.dtype !== 'int32')) {
+      throw new Vlm2VecError('quantGather', `ids must be int64/int32, found ${ids ? `${ids.dtype}${fmtShape(ids.shape)}` : 'nothing'}`);
+    }
+    checkQuantInputs('quantGather', inputs.slice(1), a);
+    return { shape: [...ids.shape, a.k], dtype: 'float32' };
+  },
   lower(ctx, ins, node) {
     const a = node.attrs;
-    if (a.scheme === 'int8') {
-      const wt = ctx.emit('DequantizeLinear', [ins[0]!, ins[1]!], { axis: { kind: 'int', value: 1 } }); // [K, N]
-      return ctx.emit('Transpose', [wt], { perm: { kind: 'ints', value: [1, 0] } });
-    }
-    const blocks = Math.ceil(a.k / a.blockSize);
-    const q = unpackNibbles(ctx, ins[0]!, [a.n, blocks, a.blockSize]); // [N, nb, bs]
-    const zpAll = unpackNibbles(ctx, ins[2]!, [a.n, 2 * Math.ceil(blocks / 2)]);
-    const zp = ctx.emit('Slice', [zpAll, ctx.i64([0]), ctx.i64([blocks]), ctx.i64([1])]); // [N, nb]
-    const unsq = (t: string) => ctx.emit('Unsqueeze', [t, ctx.i64([2])]);
-    const w = ctx.emit('Mul', [ctx.emit('Sub', [q, unsq(zp)]), unsq(ins[1]!)]); // [N, nb, bs]
-    const flat = ctx.emit('Reshape', [w, ctx.i64([a.n, blocks * a.blockSize])]);
-    return blocks * a.blockSize === a.k ? flat : ctx.emit('Slice', [flat, ctx.i64([0]), ctx.i64([a.k]), ctx.i64([1])]);
+    const ids = ctx.emit('Reshape', [ins[0]!, ctx.i64([-1])]); // [M]
+    const rowAxis = a.scheme === 'int8' ? [1, 0] : [0, 0, 0]; // int8 q is [K, N]: rows are its columns
+    const packed = ins.slice(1).map((t, i) => ctx.emit('Gather', [t, ids], { axis: { kind: 'int', value: rowAxis[i]! } }));
+    const rows = lowerDequant(ctx, a, packed, -1); // [M, K]
+    return ctx.emit('Reshape', [rows, ctx.shapeOf(node.shape)]);
   },
-  vjp: null, // integer constants: nothing to differentiate
+  vjp: (node) => {
+    throw new Vlm2VecError(
+      'quantGather',
+      `${node.attrs.scheme} [${node.attrs.n}, ${node.attrs.k}] embedding table is inference-only: a quantized table has no gradient; ` +
+        "load the model with dtype 'float32' (or 'float16') to train or differentiate it",
+    );
+  },
 };
 
 const f32 = { kind: 'int', value: 1 } as const; // TensorProto FLOAT

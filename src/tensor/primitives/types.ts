@@ -103,6 +103,7 @@ export interface PrimAttrs {
   full: { shape: Dim[]; value: number; dtype: DType };
   dequantize: QuantAttrs;
   quantMatMul: QuantAttrs;
+  quantGather: QuantAttrs;
 }
 
 export type PrimitiveName = keyof PrimAttrs;
