@@ -3,8 +3,9 @@
 // MatMul, compute staying float32 — on ORT's CPU EP float16 buys memory, not speed. Vectors
 // (biases, norm weights) are rounded to float16 values but stored as float32. The measurements
 // behind these choices, the accuracy and the costs: docs/float16.md. The quantized dtypes (int8,
-// q4, q4-128) hold linear matrices packed (common/quantize.ts, docs/quantization.md), embedding
-// tables as float16, and every other tensor in exact float32.
+// q4, q4-128) hold linear matrices and token tables packed (common/quantize.ts,
+// docs/quantization.md), small embedding tables (ViT position tables) as float16, and every other
+// tensor in exact float32.
 // Which tensors are matrices and which are stored transposed comes from each parameter's role
 // (common/param-spec.ts), not from its name.
 
@@ -59,15 +60,30 @@ export function storedTransposed(spec: HeldSpec): boolean {
   return spec.role === 'linear';
 }
 
-/** Matrices quantized under int8 / q4: 2-D linear weights (a Conv kernel used as one stays float). */
-export function heldQuantized(spec: HeldSpec): boolean {
-  return spec.role === 'linear' && spec.shape.length === 2;
+/**
+ * Embedding tables quantized under int8 / q4: those with more rows than their width, i.e. a
+ * vocabulary (token tables: 151,936 × 1536 in Qwen2-VL-2B, 32,064 × 3072 in Phi-3-V). A ViT
+ * position table has 1 + (S/P)² rows, fewer than its width in the released towers (CLIP-L/336:
+ * 577 × 1024), and stays float16: it is added whole to every image's patches, so quantizing it
+ * would save 0.6 MB and dequantize the whole table on every call, for an error on every token.
+ * The model reads a quantized table with nn/embedding, which gathers the packed rows.
+ */
+export function heldQuantizedTable(spec: HeldSpec): boolean {
+  return spec.role === 'embedding' && spec.shape.length === 2 && spec.shape[0]! > spec.shape[1]!;
 }
 
-/** Whether `dtype` holds `spec` as float16 bits (float16: every matrix; quantized dtypes: embedding tables). */
+/**
+ * Matrices quantized under int8 / q4, as [N = rows, K = columns] with the same schemes and
+ * layouts: 2-D linear weights (a Conv kernel used as one stays float) and token tables.
+ */
+export function heldQuantized(spec: HeldSpec): boolean {
+  return (spec.role === 'linear' && spec.shape.length === 2) || heldQuantizedTable(spec);
+}
+
+/** Whether `dtype` holds `spec` as float16 bits (float16: every matrix; quantized dtypes: the embedding tables not quantized). */
 export function heldHalf(spec: HeldSpec, dtype: WeightDtype): boolean {
   if (dtype === 'float16') return heldAsHalf(spec);
-  return quantSchemeOf(dtype) !== undefined && spec.role === 'embedding' && spec.shape.length >= 2;
+  return quantSchemeOf(dtype) !== undefined && spec.role === 'embedding' && spec.shape.length >= 2 && !heldQuantizedTable(spec);
 }
 
 /** What holding needs to know of a parameter. */
@@ -128,13 +144,14 @@ export function holdTensor(spec: HeldSpec, data: Float32Array, dtype: WeightDtyp
 
 /**
  * The dtype a built parameter tree holds, read from its token-embedding table and one linear
- * weight (a quantized weight carries its scheme and block size).
+ * weight (a quantized weight carries its scheme and block size; so does a quantized table).
  *
  * @example heldDtypeOf(params.model.embed_tokens.weight, params.model.layers[0].mlp.up_proj.weight) // 'q4'
  */
 export function heldDtypeOf(embeddingTable: Tensor, linearWeight: Tensor | undefined): WeightDtype {
-  if (linearWeight && isQuantized(linearWeight)) {
-    const a = linearWeight.attrs as { scheme: 'int8' | 'q4'; blockSize: number };
+  const quantized = linearWeight && isQuantized(linearWeight) ? linearWeight : isQuantized(embeddingTable) ? embeddingTable : undefined;
+  if (quantized) {
+    const a = quantized.attrs as { scheme: 'int8' | 'q4'; blockSize: number };
     return a.scheme === 'int8' ? 'int8' : a.blockSize === 32 ? 'q4' : 'q4-128';
   }
   return embeddingTable.dtype === 'float16' ? 'float16' : 'float32';
@@ -155,7 +172,8 @@ export const FLOAT16_SESSION = {
  * The constant tensor of a held weight (it becomes an initializer under jit), shaped as the math
  * reads it (`spec.use`, else the checkpoint shape). A float16 matrix becomes `Cast(W16ᵀ →
  * float32)ᵀ`: linear's own transpose cancels the outer one, so the graph is MatMul(x,
- * Cast(W16ᵀ)). An embedding table stays a float16 tensor (the model gathers rows, then casts).
+ * Cast(W16ᵀ)). A float16 embedding table stays a float16 tensor (the model gathers rows, then
+ * casts); a quantized one is a dequantize node whose rows nn/embedding gathers packed.
  *
  * @example const w = heldTensor(host, { path: 'model.norm.weight', shape: [1536], role: 'norm' });
  */

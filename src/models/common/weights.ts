@@ -1,15 +1,18 @@
 // Checkpoint → host weights, for any architecture: every tensor of a parameter spec list is
 // found (under its canonical name), shape-checked, widened, held as float16 or quantized
 // (common/float16.ts, common/quantize.ts), and a PEFT adapter is merged on the way in (common/merge-adapter.ts).
+// The token table, the largest tensor, is never widened whole: held float16 it is converted
+// directly, quantized it is widened and quantized 1024 rows at a time.
 
 import { Vlm2VecError } from '../../errors.ts';
 import type { Checkpoint } from '../../io/weights/checkpoint.ts';
 import type { PeftAdapter } from '../../io/weights/peft.ts';
 import { toFloat16, toFloat32 } from '../../io/weights/safetensors-dtype.ts';
 import { TORCH_DTYPE_BYTES } from '../../io/weights/torch-pickle.ts';
-import { checkHalfRange, heldHalf, holdTensor, parseWeightDtype, storedTransposed, type HostWeights, type WeightDtype } from './float16.ts';
+import { checkHalfRange, heldHalf, heldQuantizedTable, holdTensor, parseWeightDtype, storedTransposed, type HostWeights, type WeightDtype } from './float16.ts';
 import { mergeAdapterInto } from './merge-adapter.ts';
 import type { ParamSpec } from './param-spec.ts';
+import { quantizeRows, quantSchemeOf } from './quantize.ts';
 
 /**
  * Progress of a model load, for a caller's display (library code prints nothing): weight bytes
@@ -56,6 +59,7 @@ export async function readWeights(ckpt: Checkpoint, specs: readonly ParamSpec[],
         (opts.expected ? ` (expected ${opts.expected})` : ''),
     );
   }
+  const quant = quantSchemeOf(dtype);
   const host: HostWeights = new Map();
   const adapted = new Set([...(adapter?.modules.values() ?? [])].map((m) => m.baseWeight));
   const shards = ckpt.shards();
@@ -86,6 +90,12 @@ export async function readWeights(ckpt: Checkpoint, specs: readonly ParamSpec[],
       if (half === raw.data) half = new Uint16Array(half);
       else checkHalfRange(stored, half, () => toFloat32(raw.dtype, raw.data, stored));
       host.set(name, { data: half, shape: [...shape], transposed: false });
+      continue;
+    }
+    if (quant && !adapted.has(name) && heldQuantizedTable(spec)) {
+      const [n, k] = shape as [number, number];
+      const q = quantizeRows(quant, (r0, r1) => toFloat32(raw.dtype, raw.data.subarray(r0 * k, r1 * k), stored), n, k, stored);
+      host.set(name, { data: q.q, shape: [...shape], quantized: q });
       continue;
     }
     let data = toFloat32(raw.dtype, raw.data, stored);
