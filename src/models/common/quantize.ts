@@ -13,6 +13,8 @@
 //   A ragged last block (K not a multiple) is padded with zeros. MatMulNBits runs with
 //   accuracy_level 4 (activations quantized to int8 per block, integer dot products).
 // All arithmetic is float32 (Math.fround) with round-half-to-even, as numpy's float32 rint does.
+// Token tables are quantized the same way as [N = vocab, K = width] (common/float16.ts
+// heldQuantizedTable) and read by tensor/ops quantGather (packed rows gathered, then dequantized).
 
 import { Vlm2VecError } from '../../errors.ts';
 import type { Tensor } from '../../tensor/index.ts';
@@ -257,8 +259,14 @@ export interface QuantizationManifest {
   op: 'MatMulInteger' | 'com.microsoft.MatMulNBits';
   /** MatMulNBits' accuracy_level (4: activations quantized to int8 per block). */
   accuracyLevel?: number | undefined;
-  /** Token embeddings: float16 initializer, rows gathered then cast to float32. */
-  embeddings: 'float16-cast-to-float32';
+  /**
+   * Token tables (more rows than width): packed exactly as a linear weight of the same scheme
+   * ([N = vocab, K = width]: int8 q [K, N] + scales [N], or 4-bit blocks along the width); the
+   * graph Gathers the ids' packed rows and dequantizes only those (standard ONNX ops).
+   */
+  embeddings: 'packed-like-linear-gathered';
+  /** Smaller embedding tables (a ViT position table, read whole): float16 initializer cast to float32. */
+  positionEmbeddings: 'float16-cast-to-float32';
   /** Everything else (norms, biases, the patch-embedding kernel): float32. */
   other: 'float32';
 }
@@ -271,7 +279,7 @@ export interface QuantizationManifest {
 export function quantizationManifest(dtype: string): QuantizationManifest | undefined {
   const s = quantSchemeOf(dtype);
   if (!s) return undefined;
-  const base = { dtype: dtype as QuantizationManifest['dtype'], embeddings: 'float16-cast-to-float32', other: 'float32' } as const;
+  const base = { dtype: dtype as QuantizationManifest['dtype'], embeddings: 'packed-like-linear-gathered', positionEmbeddings: 'float16-cast-to-float32', other: 'float32' } as const;
   return s.scheme === 'int8'
     ? { ...base, linear: 'int8-per-channel-symmetric', op: 'MatMulInteger' }
     : { ...base, linear: 'uint4-blockwise-asymmetric', blockSize: s.blockSize, op: 'com.microsoft.MatMulNBits', accuracyLevel: Q4_ACCURACY_LEVEL };
