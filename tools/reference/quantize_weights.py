@@ -18,7 +18,8 @@ rows, exact .5 ties, a ragged last block, K smaller than a block, more rows than
 1024) written as float32 .bin files,
 and every 2-D linear weight of the float32 tiny model test/fixtures/model/fp16/model.safetensors,
 plus its token table model.embed_tokens.weight [256, 24] (quantized tables use the same schemes,
-N = rows, K = width: a ragged single block of 24 under q4).
+N = rows, K = width: a ragged single block of 24 under q4; int8 tables keep q row-major [N, K],
+recorded as `int8_rows`, since they are read by rows).
 Outputs: the SHA-256 of each output array's little-endian bytes (q, scales, zero points, the
 dequantized [N, K] float32 matrix) plus the first values of each, in cases.json; the test
 recomputes them with our quantizer and compares the hashes (exact equality, byte for byte).
@@ -109,6 +110,10 @@ def main():
     for c in cases:
         w = c.pop("w")
         c["int8"] = summary(quantize_int8(w))
+        if "embed_tokens" in c["name"]:
+            rows = quantize_int8(w)
+            rows["q"] = np.ascontiguousarray(rows["q"].T)
+            c["int8_rows"] = summary(rows)
         for bs in (16, 32, 128):
             c[f"q4_{bs}"] = summary(quantize_q4(w, bs))
         out.append(c)

@@ -130,7 +130,8 @@ export function holdTensor(spec: HeldSpec, data: Float32Array, dtype: WeightDtyp
   const quant = quantSchemeOf(dtype);
   if (quant && heldQuantized(spec)) {
     const [n, k] = shape as [number, number];
-    const q = quant.scheme === 'int8' ? quantizeInt8(data, n, k, spec.path) : quantizeQ4(data, n, k, quant.blockSize, spec.path);
+    // A token table's int8 rows are stored contiguously ([N, K]): it is read by rows (quantGather).
+    const q = quant.scheme === 'int8' ? quantizeInt8(data, n, k, spec.path, heldQuantizedTable(spec)) : quantizeQ4(data, n, k, quant.blockSize, spec.path);
     return { data: q.q, shape, quantized: q };
   }
   if (quant && !heldHalf(spec, dtype)) return { data, shape }; // vectors and kernels stay exact float32

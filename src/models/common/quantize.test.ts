@@ -29,7 +29,7 @@ configureRuntime({ threads: 1 });
 
 const DIR = join(import.meta.dirname, '..', '..', '..', 'test', 'fixtures', 'quant');
 type Summary = Record<string, { sha256: string; length: number; head: number[] }>;
-interface Case { name: string; file?: string; tensor?: string; shape: [number, number]; int8: Summary; q4_16: Summary; q4_32: Summary; q4_128: Summary }
+interface Case { name: string; file?: string; tensor?: string; shape: [number, number]; int8: Summary; int8_rows?: Summary; q4_16: Summary; q4_32: Summary; q4_128: Summary }
 const fixture = JSON.parse(readFileSync(join(DIR, 'cases.json'), 'utf8')) as { cases: Case[] };
 
 const sha = (a: ArrayBufferView) => createHash('sha256').update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength)).digest('hex');
@@ -55,6 +55,7 @@ test('quantizers equal the numpy reference byte for byte (edge cases and the tin
   const st = await SafetensorsFile.open(join(FP16_FIXTURE, 'model.safetensors'));
   try {
     assert.ok(fixture.cases.length >= 20);
+    let rowMajorCases = 0;
     for (const c of fixture.cases) {
       const [n, k] = c.shape;
       const w = c.file ? f32File(join(DIR, c.file)) : await st.readFloat32(c.tensor!);
@@ -67,7 +68,14 @@ test('quantizers equal the numpy reference byte for byte (edge cases and the tin
       assertSame(`${c.name} int8 by rows`, quantizeRows({ scheme: 'int8', blockSize: 0 }, read, n, k), c.int8);
       assertSame(`${c.name} q4/32 by rows`, quantizeRows({ scheme: 'q4', blockSize: 32 }, read, n, k), c.q4_32);
       if (n > 1024) assert.deepEqual(reads, [0, 1024, 0, 1024], `${c.name}: read in chunks of 1024 rows`);
+      if (c.int8_rows) {
+        // A token table's int8 q is kept row-major [N, K] (read by rows); same values and scales.
+        assertSame(`${c.name} int8 row-major`, quantizeInt8(w, n, k, c.name, true), c.int8_rows);
+        assertSame(`${c.name} int8 row-major by rows`, quantizeRows({ scheme: 'int8', blockSize: 0 }, read, n, k, c.name, true), c.int8_rows);
+        rowMajorCases++;
+      }
     }
+    assert.equal(rowMajorCases, 1, 'the token table has a row-major int8 reference');
   } finally {
     await st.close();
   }
@@ -140,6 +148,11 @@ test('quantized matmul kernels: int8 = exact emulation, q4 = float matmul of the
   assert.equal(maxDiff((await w8.data()) as Float32Array, dequantizeMatrix(q8)), 0, 'int8 graph dequantize');
   assert.equal(quantizedMatrixOf(w8).q, q8.q);
   const y8 = await run(w8);
+  // The same matrix held row-major (as token tables are) multiplies identically.
+  const r8 = quantizeInt8(w, n, k, 'w', true);
+  assert.equal(maxDiff((await quantizedTensor(r8).data()) as Float32Array, dequantizeMatrix(q8)), 0, 'row-major int8 graph dequantize');
+  assert.equal(quantizedMatrixOf(quantizedTensor(r8)).rowMajor, true);
+  assert.deepEqual(await run(quantizedTensor(r8)), y8, 'row-major int8 matmul');
   const scale = maxAbs(y8);
   assert.ok(maxDiff(y8, emulateInt8(x, m, q8)) <= 1e-5 * scale, `int8 vs emulation: ${maxDiff(y8, emulateInt8(x, m, q8))}`);
   const d8 = maxDiff(y8, await floatOf(q8));
@@ -184,7 +197,8 @@ test('quantized gather = gather(dequantize(table)) bit for bit: int8, q4, q4-128
   const idsT = fromArray(BigInt64Array.from(ids.flat(), BigInt), [2, 6], 'int64');
   for (const [n, k] of [[39, 75], [39, 24]] as const) {
     const w = (await randn([n, k], { seed: 11 + k, std: 0.2 }).data()) as Float32Array;
-    for (const [name, q] of [['int8', quantizeInt8(w, n, k)], ['q4/32', quantizeQ4(w, n, k, 32)], ['q4/128', quantizeQ4(w, n, k, 128)]] as const) {
+    const variants = [['int8', quantizeInt8(w, n, k)], ['int8 row-major', quantizeInt8(w, n, k, 'table', true)], ['q4/32', quantizeQ4(w, n, k, 32)], ['q4/128', quantizeQ4(w, n, k, 128)]] as const;
+    for (const [name, q] of variants) {
       const what = `${name} [${n}, ${k}]`;
       const table = quantizedTensor(q);
       const host = dequantizeMatrix(q);

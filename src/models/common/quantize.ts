@@ -29,12 +29,14 @@ export interface QuantizedMatrix {
   readonly k: number;
   /** q4: values per block along K; int8: 0. */
   readonly blockSize: number;
-  /** int8: q [K, N]; q4: packed nibbles [N, blocks, blockSize/2]. */
+  /** int8: q [K, N] (or [N, K] when `rowMajor`); q4: packed nibbles [N, blocks, blockSize/2]. */
   readonly q: Int8Array | Uint8Array;
   /** int8: [N]; q4: [N, blocks]. */
   readonly scales: Float32Array;
   /** q4: packed zero points [N, ⌈blocks/2⌉]; int8: none (symmetric). */
   readonly zeroPoints: Uint8Array | undefined;
+  /** int8 token tables: q stored [N, K], so a row is contiguous for the gather (same values). */
+  readonly rowMajor?: boolean | undefined;
 }
 
 /** The quantization a weight dtype asks for, or undefined for float32 / float16. */
@@ -83,12 +85,12 @@ function readChunk(read: RowReader, what: string, r0: number, r1: number, k: num
  *
  * @example const q = quantizeInt8(w, 1536, 8960); q.q // Int8Array [8960 · 1536], laid out [K, N]
  */
-export function quantizeInt8(w: Float32Array, n: number, k: number, what = 'matrix'): QuantizedMatrix {
+export function quantizeInt8(w: Float32Array, n: number, k: number, what = 'matrix', rowMajor = false): QuantizedMatrix {
   checkMatrix(what, w, n, k);
-  return int8Rows((r0, r1) => w.subarray(r0 * k, r1 * k), n, k, what);
+  return int8Rows((r0, r1) => w.subarray(r0 * k, r1 * k), n, k, what, rowMajor);
 }
 
-function int8Rows(read: RowReader, n: number, k: number, what: string): QuantizedMatrix {
+function int8Rows(read: RowReader, n: number, k: number, what: string, rowMajor: boolean): QuantizedMatrix {
   const q = new Int8Array(n * k);
   const scales = new Float32Array(n);
   const T = 64;
@@ -101,6 +103,13 @@ function int8Rows(read: RowReader, n: number, k: number, what: string): Quantize
       // An all-zero row dequantizes to zeros whatever its scale; 1 keeps the division finite.
       scales[r] = amax === 0 ? 1 : Math.fround(amax / 127);
     }
+    if (rowMajor) {
+      for (let r = c0; r < c1; r++) {
+        const s = scales[r]!;
+        for (let c = 0, at = (r - c0) * k; c < k; c++) q[r * k + c] = Math.min(127, Math.max(-127, rint(Math.fround(w[at + c]! / s))));
+      }
+      continue;
+    }
     // Written transposed ([K, N]) in 64×64 tiles, so neither side is walked with a large stride.
     for (let r0 = c0; r0 < c1; r0 += T) {
       for (let k0 = 0; k0 < k; k0 += T) {
@@ -112,7 +121,7 @@ function int8Rows(read: RowReader, n: number, k: number, what: string): Quantize
       }
     }
   }
-  return { scheme: 'int8', n, k, blockSize: 0, q, scales, zeroPoints: undefined };
+  return { scheme: 'int8', n, k, blockSize: 0, q, scales, zeroPoints: undefined, ...(rowMajor ? { rowMajor } : {}) };
 }
 
 /**
@@ -166,13 +175,14 @@ function q4Rows(read: RowReader, n: number, k: number, blockSize: number, what: 
 /**
  * Quantizes an [N, K] matrix read `CHUNK_ROWS` rows at a time (the same result as
  * quantizeInt8 / quantizeQ4 on the whole matrix): a token table stored as bf16 or float16 is
- * widened chunk by chunk, never as a whole (0.9 GB in float32 for Qwen2-VL-2B's).
+ * widened chunk by chunk, never as a whole (0.9 GB in float32 for Qwen2-VL-2B's). `rowMajor`
+ * (int8 only) stores q as [N, K], for a table read by rows.
  *
  * @example const q = quantizeRows({ scheme: 'q4', blockSize: 32 }, (r0, r1) => widen(r0, r1), 151936, 1536);
  */
-export function quantizeRows(s: { scheme: 'int8' | 'q4'; blockSize: number }, read: RowReader, n: number, k: number, what = 'matrix'): QuantizedMatrix {
+export function quantizeRows(s: { scheme: 'int8' | 'q4'; blockSize: number }, read: RowReader, n: number, k: number, what = 'matrix', rowMajor = false): QuantizedMatrix {
   checkDims(what, n, k);
-  return s.scheme === 'int8' ? int8Rows(read, n, k, what) : q4Rows(read, n, k, s.blockSize, what);
+  return s.scheme === 'int8' ? int8Rows(read, n, k, what, rowMajor) : q4Rows(read, n, k, s.blockSize, what);
 }
 
 /**
@@ -185,7 +195,7 @@ export function dequantizeMatrix(m: QuantizedMatrix): Float32Array {
   const { n, k } = m;
   const out = new Float32Array(n * k);
   if (m.scheme === 'int8') {
-    for (let r = 0; r < n; r++) for (let c = 0; c < k; c++) out[r * k + c] = Math.fround(m.q[c * n + r]! * m.scales[r]!);
+    for (let r = 0; r < n; r++) for (let c = 0; c < k; c++) out[r * k + c] = Math.fround(m.q[m.rowMajor ? r * k + c : c * n + r]! * m.scales[r]!);
     return out;
   }
   const blocks = Math.ceil(k / m.blockSize);
@@ -212,7 +222,10 @@ export function dequantizeMatrix(m: QuantizedMatrix): Float32Array {
  */
 export function quantizedTensor(m: QuantizedMatrix, accuracyLevel = Q4_ACCURACY_LEVEL): Tensor {
   const attrs: QuantAttrs = { scheme: m.scheme, n: m.n, k: m.k, blockSize: m.blockSize, accuracyLevel: m.scheme === 'q4' ? accuracyLevel : 0 };
-  if (m.scheme === 'int8') return dequantize([fromArray(m.q, [m.k, m.n], 'int8'), fromArray(m.scales, [m.n], 'float32')], attrs);
+  if (m.scheme === 'int8') {
+    if (m.rowMajor) attrs.rowMajor = true;
+    return dequantize([fromArray(m.q, m.rowMajor ? [m.n, m.k] : [m.k, m.n], 'int8'), fromArray(m.scales, [m.n], 'float32')], attrs);
+  }
   const blocks = Math.ceil(m.k / m.blockSize);
   return dequantize([
     fromArray(m.q, [m.n, blocks, m.blockSize / 2], 'uint8'),
@@ -226,7 +239,7 @@ export function quantizedMatrixOf(t: Tensor): QuantizedMatrix {
   if (!isQuantized(t) || t.inputs.some((i) => i.value === undefined)) throw new Vlm2VecError('quantize', `expected a quantized weight of constants, found ${t.prim}`);
   const a = t.attrs as QuantAttrs;
   const [q, s, zp] = t.inputs.map((i) => i.value!);
-  return { scheme: a.scheme, n: a.n, k: a.k, blockSize: a.blockSize, q: q as Int8Array | Uint8Array, scales: s as Float32Array, zeroPoints: zp as Uint8Array | undefined };
+  return { scheme: a.scheme, n: a.n, k: a.k, blockSize: a.blockSize, q: q as Int8Array | Uint8Array, scales: s as Float32Array, zeroPoints: zp as Uint8Array | undefined, ...(a.rowMajor ? { rowMajor: true } : {}) };
 }
 
 /**

@@ -94,7 +94,7 @@ export async function readWeights(ckpt: Checkpoint, specs: readonly ParamSpec[],
     }
     if (quant && !adapted.has(name) && heldQuantizedTable(spec)) {
       const [n, k] = shape as [number, number];
-      const q = quantizeRows(quant, (r0, r1) => toFloat32(raw.dtype, raw.data.subarray(r0 * k, r1 * k), stored), n, k, stored);
+      const q = quantizeRows(quant, (r0, r1) => toFloat32(raw.dtype, raw.data.subarray(r0 * k, r1 * k), stored), n, k, stored, true);
       host.set(name, { data: q.q, shape: [...shape], quantized: q });
       continue;
     }

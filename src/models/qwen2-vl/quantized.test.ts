@@ -1,6 +1,7 @@
 // Quantized weights (LoadModelOptions.dtype 'int8' | 'q4' | 'q4-128') on the float32 tiny model of
 // tools/reference/model_qwen2vl_fp16.py (float32 weights, so quantizing them matters). The linear
-// matrices and the token table [256, 24] are quantized; the table is read by Gather only.
+// matrices and the token table [256, 24] are quantized (int8: q kept row-major [256, 24]); the
+// table is read by Gather only.
 // Tolerances, on unit-norm embeddings and O(1) hidden states (docs/quantization.md):
 // - q4 at MatMulNBits accuracy level 1 (float32 compute) vs the same model with every quantized
 //   matrix (the table too) replaced by its dequantized float32 copy: cos ≥ 0.99999, max|Δ| ≤ 1e-4
@@ -36,9 +37,9 @@ function within(name: string, got: Float32Array, want: Float32Array, dim: number
 // The token table's entry of tools/reference/quantize_weights.py's output (SHA-256 of each array).
 type Summary = Record<string, { sha256: string; length: number }>;
 const QUANT_CASES = JSON.parse(readFileSync(join(import.meta.dirname, '..', '..', '..', 'test', 'fixtures', 'quant', 'cases.json'), 'utf8')) as
-  { cases: ({ name: string } & Record<'int8' | 'q4_32' | 'q4_128', Summary>)[] };
+  { cases: ({ name: string } & Record<'int8_rows' | 'q4_32' | 'q4_128', Summary>)[] };
 function assertLikeReference(what: string, q: QuantizedMatrix, dtype: 'int8' | 'q4' | 'q4-128'): void {
-  const want = QUANT_CASES.cases.find((c) => c.name === 'model.embed_tokens.weight')![dtype === 'int8' ? 'int8' : dtype === 'q4' ? 'q4_32' : 'q4_128'];
+  const want = QUANT_CASES.cases.find((c) => c.name === 'model.embed_tokens.weight')![dtype === 'int8' ? 'int8_rows' : dtype === 'q4' ? 'q4_32' : 'q4_128'];
   const arrays: Record<string, ArrayBufferView> = { q: q.q, scales: q.scales, dequantized: dequantizeMatrix(q), ...(q.zeroPoints ? { zeroPoints: q.zeroPoints } : {}) };
   assert.deepEqual(Object.keys(arrays).sort(), Object.keys(want).sort(), what);
   for (const [k, a] of Object.entries(arrays)) {
@@ -81,7 +82,7 @@ for (const dtype of ['int8', 'q4', 'q4-128'] as const) {
     const table = quantizedMatrixOf(m.params.model.embed_tokens.weight);
     const i64 = (n: number, shape: number[]) => fromArray(new BigInt64Array(n), shape, 'int64');
     const onnx = m.graphs().text.dumpOnnx(i64(2, [1, 2]), i64(2, [1, 2]), i64(6, [3, 1, 2]), i64(2, [1, 2]), i64(0, [0, 2]), fromArray(new Float32Array(0), [0, m.config.text.hiddenSize], 'float32'));
-    const packedDims = dtype === 'int8' ? '[24,256]' : `[256,1,${table.blockSize / 2}]`;
+    const packedDims = dtype === 'int8' ? '[256,24]' : `[256,1,${table.blockSize / 2}]`;
     const packed = [...onnx.matchAll(new RegExp(`^init (\\S+) : ${dtype === 'int8' ? 'int8' : 'uint8'}\\${packedDims.replace(']', '\\]')}`, 'gm'))].map((x) => x[1]!);
     assert.equal(packed.length, 1, `${dtype}: one packed table initializer ${packedDims}`);
     const readers = onnx.split('\n').filter((l) => / = /.test(l) && l.split('(')[1]?.split(/[,)]/).map((s) => s.trim()).includes(packed[0]!));

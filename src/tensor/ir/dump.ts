@@ -56,7 +56,7 @@ export function fmtAttrs(p: PrimitiveName, attrs: PrimAttrs[PrimitiveName]): str
     case 'full':
       return ` ${fmtShape(a.shape as string[])} value=${a.value}`;
     case 'dequantize': case 'quantMatMul': case 'quantGather':
-      return ` ${a.scheme} [${a.n},${a.k}]${a.scheme === 'q4' ? ` block=${a.blockSize} accuracy=${a.accuracyLevel}` : ''}`;
+      return ` ${a.scheme} [${a.n},${a.k}]${a.scheme === 'q4' ? ` block=${a.blockSize} accuracy=${a.accuracyLevel}` : a.rowMajor ? ' row-major' : ''}`;
     default: {
       const never: never = p;
       return String(never);

@@ -22,7 +22,7 @@ import type { LowerCtx, PrimitiveDef, QuantAttrs } from './types.ts';
 export function quantInputSpec(a: QuantAttrs): { what: string; dtype: 'int8' | 'uint8' | 'float32'; shape: number[] }[] {
   if (a.scheme === 'int8') {
     return [
-      { what: 'weights', dtype: 'int8', shape: [a.k, a.n] },
+      { what: 'weights', dtype: 'int8', shape: a.rowMajor ? [a.n, a.k] : [a.k, a.n] },
       { what: 'scales', dtype: 'float32', shape: [a.n] },
     ];
   }
@@ -64,6 +64,7 @@ function unpackNibbles(ctx: LowerCtx, packed: string, outShape: readonly number[
  */
 function lowerDequant(ctx: LowerCtx, a: QuantAttrs, ins: readonly string[], rows: number): string {
   if (a.scheme === 'int8') {
+    if (a.rowMajor) return ctx.emit('DequantizeLinear', [ins[0]!, ins[1]!], { axis: { kind: 'int', value: 0 } }); // [rows, K]
     const wt = ctx.emit('DequantizeLinear', [ins[0]!, ins[1]!], { axis: { kind: 'int', value: 1 } }); // [K, rows]
     return ctx.emit('Transpose', [wt], { perm: { kind: 'ints', value: [1, 0] } });
   }
@@ -104,7 +105,7 @@ export const quantGather: PrimitiveDef<'quantGather'> = {
   lower(ctx, ins, node) {
     const a = node.attrs;
     const ids = ctx.emit('Reshape', [ins[0]!, ctx.i64([-1])]); // [M]
-    const rowAxis = a.scheme === 'int8' ? [1, 0] : [0, 0, 0]; // int8 q is [K, N]: rows are its columns
+    const rowAxis = a.scheme === 'int8' && !a.rowMajor ? [1, 0] : [0, 0, 0]; // int8 q [K, N]: rows are its columns
     const packed = ins.slice(1).map((t, i) => ctx.emit('Gather', [t, ids], { axis: { kind: 'int', value: rowAxis[i]! } }));
     const rows = lowerDequant(ctx, a, packed, -1); // [M, K]
     return ctx.emit('Reshape', [rows, ctx.shapeOf(node.shape)]);
@@ -159,7 +160,11 @@ export const quantMatMul: PrimitiveDef<'quantMatMul'> = {
   },
   lower(ctx, ins, node) {
     const a = node.attrs;
-    if (a.scheme === 'int8') return lowerInt8(ctx, ins, node.shape, a.k);
+    if (a.scheme === 'int8') {
+      // A row-major table used as a matmul weight (not done by our models): MatMulInteger wants [K, N].
+      const w = a.rowMajor ? ctx.emit('Transpose', [ins[1]!], { perm: { kind: 'ints', value: [1, 0] } }) : ins[1]!;
+      return lowerInt8(ctx, [ins[0]!, w, ins[2]!], node.shape, a.k);
+    }
     const attrs = {
       K: { kind: 'int', value: a.k },
       N: { kind: 'int', value: a.n },

@@ -45,6 +45,12 @@ export interface QuantAttrs {
   blockSize: number;
   /** q4 only (0 for int8). */
   accuracyLevel: number;
+  /**
+   * int8 only: q is stored [N, K] (row-major: a token table, read by rows) instead of [K, N]
+   * (MatMulInteger's B). Same values and scales; gathering rows of [K, N] is a strided read per
+   * value, measured 10× slower than a float16 table's gather (docs/quantization.md).
+   */
+  rowMajor?: boolean | undefined;
 }
 
 /** Attributes of each primitive. The keys are the primitive names. */
