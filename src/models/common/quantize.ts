@@ -52,8 +52,9 @@ export const Q4_ACCURACY_LEVEL = 4;
 
 /** Round half to even, as numpy's rint (Math.round rounds halves up, so a tie lands 0.5 above x). */
 function rint(x: number): number {
-  const r = Math.round(x);
-  return r - x === 0.5 && (r & 1) !== 0 ? r - 1 : r;
+  // Adding 1.5·2⁵² leaves no fraction bits, so the addition itself rounds x to an integer in the
+  // default round-half-to-even mode (exact for |x| < 2⁵¹; quantized values stay below 2⁸).
+  return x + 6755399441055744 - 6755399441055744;
 }
 
 function checkDims(what: string, n: number, k: number): void {
