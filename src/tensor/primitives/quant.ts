@@ -89,7 +89,8 @@ export const dequantize: PrimitiveDef<'dequantize'> = {
 
 /**
  * Rows `ids` of a quantized [N, K] table: out[..., :] = W[ids[...], :], float32 [...ids, K]. The
- * ids are flattened to one run-time row count M; int8 gathers the M columns of q [K, N] and their
+ * ids are flattened to one run-time row count M; int8 gathers the M rows of a row-major q [N, K]
+ * (a token table; the M columns of a [K, N] one, which is a strided read per value) and their
  * scales, 4-bit the M rows of the blocks, scales and zero points; then only those M rows are
  * dequantized (lowerDequant). The whole table is never dequantized. Standard ONNX ops only.
  */
