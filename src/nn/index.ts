@@ -7,5 +7,6 @@ export * from './norm.ts';
 export * from './activation.ts';
 export * from './rope.ts';
 export * from './attention.ts';
+export * from './pooled.ts';
 export * from './mlp.ts';
 export * from './loss.ts';

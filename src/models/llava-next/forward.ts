@@ -10,7 +10,7 @@
 
 import { embedding, gelu, linear } from '../../nn/index.ts';
 import type { Tensor } from '../../tensor/index.ts';
-import { cast, concat, gather, gatherND, l2Normalize, reshape, scatterND } from '../../tensor/index.ts';
+import { cast, concat, gather, l2Normalize, reshape, scatterND } from '../../tensor/index.ts';
 import { clipVisionFeatures } from '../clip-vision/index.ts';
 import type { LlavaNextConfig } from './config.ts';
 import type { LlavaNextParams, LlavaTextParams } from './params.ts';
@@ -51,7 +51,6 @@ function embedTokens(p: LlavaTextParams, ids: Tensor): Tensor {
 export function llavaTextGraph(p: LlavaTextParams, cfg: LlavaNextConfig, ids: Tensor, mask: Tensor, positions: Tensor, last: Tensor,
   scatter: Tensor, features: Tensor): PooledTensors {
   const embeds = scatterND(embedTokens(p, ids), scatter, features); // [B, T, D]
-  const h = mistralModel(p, cfg.text, embeds, positions, mask); // [B, T, D]
-  const hidden = gatherND(h, last); // [B, D]
+  const hidden = mistralModel(p, cfg.text, embeds, positions, mask, last); // [B, D]
   return { hidden, embedding: l2Normalize(hidden, -1, 1e-12) };
 }

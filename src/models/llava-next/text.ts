@@ -7,10 +7,14 @@
 // sliding_window_overlay). Shorter sequences than the window see everything causal, so the mask
 // is then the plain causal one; it is still built from the configured window, never dropped. A
 // config with sliding_window null (llava-v1.6-mistral's) attends fully causal.
+//
+// Given the pooled positions, the last layer computes its query side (q, attention, o_proj, MLP)
+// for those tokens only, with the same causal / padding / window row of the mask: no later layer
+// reads the other positions, so the pooled states are the same at ~1/T of that layer's work.
 
-import { applyRope, attention, linear, paddingMask, rmsNorm, swigluMlp, textRotary } from '../../nn/index.ts';
+import { applyRope, attention, linear, paddingMask, pooledQueryMask, pooledRows, rmsNorm, swigluMlp, textRotary, withPooledDropout, type Rotary } from '../../nn/index.ts';
 import type { Dim, Tensor } from '../../tensor/index.ts';
-import { add, arange, lessEqual, logicalAnd, reshape, transpose, unsqueeze } from '../../tensor/index.ts';
+import { add, arange, gatherND, lessEqual, logicalAnd, reshape, transpose, unsqueeze } from '../../tensor/index.ts';
 import type { LlavaTextConfig } from './config.ts';
 import type { LlavaTextParams } from './params.ts';
 
@@ -27,32 +31,55 @@ export function windowMask(t: Dim, window: number): Tensor {
   return lessEqual(unsqueeze(idx, 1), add(unsqueeze(idx, 0), window - 1)); // q ≤ k + window − 1
 }
 
-function decoderLayer(p: DecoderLayerParams, cfg: LlavaTextConfig, x: Tensor, rot: { cos: Tensor; sin: Tensor }, mask: Tensor): Tensor {
+/** The last layer's pooled queries: tokens [B, 2], rope at them [B, 1, 1, hd], key mask [B, 1, 1, T]. */
+interface PooledQuery {
+  last: Tensor;
+  rot: Rotary;
+  mask: Tensor;
+}
+
+function decoderLayer(layer: DecoderLayerParams, cfg: LlavaTextConfig, x: Tensor, rot: Rotary, mask: Tensor, pooled?: PooledQuery): Tensor {
   const [b, t] = x.shape as [Dim, Dim];
+  const p = pooled === undefined ? layer : withPooledDropout(layer, pooled.last, t); // LoRA dropout masks of the full layer
   const hd = cfg.headDim;
   const a = p.self_attn;
+  const tq: Dim = pooled === undefined ? t : 1;
+  const at = (y: Tensor): Tensor => (pooled === undefined ? y : pooledRows(y, pooled.last)); // [B, tq, ...]
   const n1 = rmsNorm(p.input_layernorm, x, cfg.rmsNormEps); // [B, T, D]
-  const heads = (y: Tensor, n: number): Tensor => transpose(reshape(y, [b, t, n, hd]), 1, 2); // [B, n, T, hd]
-  const q = applyRope(heads(linear(a.q_proj, n1, 'q_proj'), cfg.numAttentionHeads), rot);
-  const k = applyRope(heads(linear(a.k_proj, n1, 'k_proj'), cfg.numKeyValueHeads), rot);
-  const v = heads(linear(a.v_proj, n1, 'v_proj'), cfg.numKeyValueHeads);
-  const o = attention(q, k, v, { causal: true, mask }); // [B, H, T, hd]
-  const h = add(x, linear(a.o_proj, reshape(transpose(o, 1, 2), [b, t, cfg.numAttentionHeads * hd]), 'o_proj'));
+  const heads = (y: Tensor, n: number, len: Dim): Tensor => transpose(reshape(y, [b, len, n, hd]), 1, 2); // [B, n, len, hd]
+  const q = applyRope(heads(linear(a.q_proj, at(n1), 'q_proj'), cfg.numAttentionHeads, tq), pooled?.rot ?? rot);
+  const k = applyRope(heads(linear(a.k_proj, n1, 'k_proj'), cfg.numKeyValueHeads, t), rot);
+  const v = heads(linear(a.v_proj, n1, 'v_proj'), cfg.numKeyValueHeads, t);
+  const o = pooled === undefined ? attention(q, k, v, { causal: true, mask }) : attention(q, k, v, { mask: pooled.mask }); // [B, H, tq, hd]
+  const h = add(at(x), linear(a.o_proj, reshape(transpose(o, 1, 2), [b, tq, cfg.numAttentionHeads * hd]), 'o_proj'));
   return add(h, swigluMlp(p.mlp, rmsNorm(p.post_attention_layernorm, h, cfg.rmsNormEps)));
 }
 
 /**
  * Final-norm hidden states [B, T, D] of `embeds` [B, T, D] at `positionIds` [B, T] with
- * `attentionMask` [B, T] (1 = token).
+ * `attentionMask` [B, T] (1 = token). With `last` [B, 2] (row, token), only those tokens' states
+ * [B, D] (= gatherND of the full output), the last layer computing just them.
  *
  * @example const h = mistralModel(params.language_model.model, cfg.text, embeds, positions, mask);
  */
-export function mistralModel(p: LlavaTextParams, cfg: LlavaTextConfig, embeds: Tensor, positionIds: Tensor, attentionMask: Tensor): Tensor {
+export function mistralModel(p: LlavaTextParams, cfg: LlavaTextConfig, embeds: Tensor, positionIds: Tensor, attentionMask: Tensor,
+  last?: Tensor): Tensor {
   const r = textRotary(positionIds, { headDim: cfg.headDim, theta: cfg.ropeTheta }); // [B, T, hd]
   const rot = { cos: unsqueeze(r.cos, 1), sin: unsqueeze(r.sin, 1) }; // [B, 1, T, hd]
   let mask = paddingMask(attentionMask); // [B, 1, 1, T]
-  if (cfg.slidingWindow !== null) mask = logicalAnd(mask, windowMask(embeds.shape[1] as Dim, cfg.slidingWindow)); // [B, 1, T, T]
+  const window = cfg.slidingWindow ?? undefined;
+  if (window !== undefined) mask = logicalAnd(mask, windowMask(embeds.shape[1] as Dim, window)); // [B, 1, T, T]
+  const pooled = last === undefined ? undefined : {
+    last,
+    rot: { cos: unsqueeze(pooledRows(r.cos, last), 1), sin: unsqueeze(pooledRows(r.sin, last), 1) }, // [B, 1, 1, hd]
+    mask: pooledQueryMask(attentionMask, last, window), // i − window < j ≤ i, as windowMask
+  };
+  const n = p.layers.length;
   let h = embeds;
-  for (const layer of p.layers) h = decoderLayer(layer, cfg, h, rot, mask);
-  return rmsNorm(p.norm, h, cfg.rmsNormEps);
+  p.layers.forEach((layer, i) => {
+    h = decoderLayer(layer, cfg, h, rot, mask, i === n - 1 ? pooled : undefined);
+  });
+  if (last === undefined) return rmsNorm(p.norm, h, cfg.rmsNormEps);
+  const rows = n === 0 ? gatherND(h, last) : reshape(h, [h.shape[0]!, cfg.hiddenSize]); // [B, D]
+  return rmsNorm(p.norm, rows, cfg.rmsNormEps);
 }

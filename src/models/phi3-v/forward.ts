@@ -17,8 +17,10 @@
 // Positions are 0…T−1 for every row (right padding). LongRoPE takes the long factors when the
 // padded batch is longer than original_max_position_embeddings, as the reference decides
 // (max(position_ids) + 1), so in such a batch a short row gets other values than alone.
+// The last layer runs its query side (q, attention, o_proj, MLP) for the pooled token of each row
+// only: nothing reads the other positions' outputs (phi3DecoderLayer, `pooled`).
 
-import { applyRope, attention, embedding, gelu, linear, paddingMask, rmsNorm, silu, type Rotary } from '../../nn/index.ts';
+import { applyRope, attention, embedding, gelu, linear, paddingMask, pooledQueryMask, pooledRows, rmsNorm, silu, withPooledDropout, type Rotary } from '../../nn/index.ts';
 import type { Dim, Tensor } from '../../tensor/index.ts';
 import {
   add, arange, cast, concat, cos, dimSize, fromArray, gather, gatherND, greater, l2Normalize, lessEqual, logicalAnd, mul,
@@ -131,20 +133,38 @@ export function phi3AttentionMask(t: Phi3TextConfig, attentionMask: Tensor, seqL
   return logicalAnd(pad, near); // [B, 1, T, T]
 }
 
-/** One Phi3DecoderLayer (eager attention, no dropout at inference). */
-export function phi3DecoderLayer(p: Phi3DecoderLayerParams, t: Phi3TextConfig, x: Tensor, rot: Rotary, mask: Tensor): Tensor {
+/** The query side of a pooled last layer: the pooled tokens [B, 2], their rope angles and key mask. */
+export interface Phi3PooledQuery {
+  last: Tensor;
+  /** cos/sin [B, 1, 1, hd] at each row's pooled position. */
+  rot: Rotary;
+  /** [B, 1, 1, T] (pooledQueryMask). */
+  mask: Tensor;
+}
+
+/**
+ * One Phi3DecoderLayer (eager attention, no dropout at inference). With `pooled`, only the pooled
+ * token of each row gets a query, attention, o_proj and MLP: [B, 1, D] out. K and V still cover
+ * every position; the fused qkv_proj does too (its q columns for other rows are unused, a third
+ * of it at Phi-3.5's widths; splitting the packed weight is not worth a second code path).
+ */
+export function phi3DecoderLayer(layer: Phi3DecoderLayerParams, t: Phi3TextConfig, x: Tensor, rot: Rotary, mask: Tensor,
+  pooled?: Phi3PooledQuery): Tensor {
   const [b, len] = x.shape as [Dim, Dim];
+  const p = pooled === undefined ? layer : withPooledDropout(layer, pooled.last, len); // LoRA dropout masks of the full layer
   const hd = t.headDim;
   const nq = t.numAttentionHeads * hd;
   const nkv = t.numKeyValueHeads * hd;
-  const heads = (y: Tensor, n: number): Tensor => transpose(reshape(y, [b, len, n, hd]), 1, 2); // [B, n, T, hd]
+  const tq: Dim = pooled === undefined ? len : 1;
+  const at = (y: Tensor): Tensor => (pooled === undefined ? y : pooledRows(y, pooled.last)); // [B, tq, ...]
+  const heads = (y: Tensor, n: number, l: Dim): Tensor => transpose(reshape(y, [b, l, n, hd]), 1, 2); // [B, n, l, hd]
   const qkv = linear(p.self_attn.qkv_proj, rmsNorm(p.input_layernorm, x, t.rmsNormEps), 'qkv_proj'); // [B, T, nq + 2nkv]
-  const q = applyRope(heads(sliceAxis(qkv, -1, 0, nq), t.numAttentionHeads), rot);
-  const k = applyRope(heads(sliceAxis(qkv, -1, nq, nq + nkv), t.numKeyValueHeads), rot);
-  const v = heads(sliceAxis(qkv, -1, nq + nkv, nq + 2 * nkv), t.numKeyValueHeads);
-  const o = attention(q, k, v, { causal: true, mask }); // [B, H, T, hd]
-  const h = add(x, linear(p.self_attn.o_proj, reshape(transpose(o, 1, 2), [b, len, nq]), 'o_proj'));
-  const gu = linear(p.mlp.gate_up_proj, rmsNorm(p.post_attention_layernorm, h, t.rmsNormEps), 'gate_up_proj'); // [B, T, 2I]
+  const q = applyRope(heads(sliceAxis(at(qkv), -1, 0, nq), t.numAttentionHeads, tq), pooled?.rot ?? rot);
+  const k = applyRope(heads(sliceAxis(qkv, -1, nq, nq + nkv), t.numKeyValueHeads, len), rot);
+  const v = heads(sliceAxis(qkv, -1, nq + nkv, nq + 2 * nkv), t.numKeyValueHeads, len);
+  const o = pooled === undefined ? attention(q, k, v, { causal: true, mask }) : attention(q, k, v, { mask: pooled.mask }); // [B, H, tq, hd]
+  const h = add(at(x), linear(p.self_attn.o_proj, reshape(transpose(o, 1, 2), [b, tq, nq]), 'o_proj'));
+  const gu = linear(p.mlp.gate_up_proj, rmsNorm(p.post_attention_layernorm, h, t.rmsNormEps), 'gate_up_proj'); // [B, tq, 2I]
   const I = t.intermediateSize;
   const act = mul(sliceAxis(gu, -1, I, 2 * I), silu(sliceAxis(gu, -1, 0, I))); // up · silu(gate)
   return add(h, linear(p.mlp.down_proj, act, 'down_proj'));
@@ -167,7 +187,20 @@ export function textGraph(p: Phi3VParams['model'], cfg: Phi3VConfig, ids: Tensor
   const r = phi3Rotary(t, len, ids);
   const rot = { cos: unsqueeze(unsqueeze(r.cos, 0), 0), sin: unsqueeze(unsqueeze(r.sin, 0), 0) }; // [1, 1, T, hd]
   const m = phi3AttentionMask(t, mask, len);
-  for (const layer of p.layers) h = phi3DecoderLayer(layer, t, h, rot, m);
-  const hidden = gatherND(rmsNorm(p.norm, h, t.rmsNormEps), last); // [B, D]
+  // The last layer's pooled queries: rope angles at each row's position (the table is [T, hd]),
+  // and the causal + padding (+ window: i − j ≤ window) row of the mask at that position.
+  const pos = reshape(sliceAxis(last, 1, 1, 2), [-1]); // [B]
+  const at = (x: Tensor): Tensor => unsqueeze(unsqueeze(gather(x, pos, 0), 1), 1); // [B, 1, 1, hd]
+  const pooled: Phi3PooledQuery = {
+    last,
+    rot: { cos: at(r.cos), sin: at(r.sin) },
+    mask: pooledQueryMask(mask, last, t.slidingWindow === undefined ? undefined : t.slidingWindow + 1),
+  };
+  const n = p.layers.length;
+  p.layers.forEach((layer, i) => {
+    h = phi3DecoderLayer(layer, t, h, rot, m, i === n - 1 ? pooled : undefined);
+  });
+  const rows = n === 0 ? gatherND(h, last) : reshape(h, [h.shape[0]!, t.hiddenSize]); // [B, D]
+  const hidden = rmsNorm(p.norm, rows, t.rmsNormEps); // [B, D]
   return { hidden, embedding: l2Normalize(hidden, -1, 1e-12) };
 }

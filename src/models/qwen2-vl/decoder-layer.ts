@@ -4,10 +4,14 @@
 //   y = h + down(silu(gate(n2)) * up(n2))                                    n2 = RMSNorm(h)
 // GQA (KV heads shared by groups of query heads), rotate-half rope with optional M-RoPE
 // sections, causal + key-padding mask. No KV cache: VLM2Vec encodes whole sequences.
+//
+// `pooled` (the last layer under last-token pooling): no later layer reads the other positions,
+// so only K and V are computed for every token; the query, attention, o_proj, residual, norm
+// and MLP run for the B pooled tokens alone ([B, 1, D] out) — the same values, ~1/T of the work.
 
 import { Vlm2VecError } from '../../errors.ts';
 import type { Rotary } from '../../nn/index.ts';
-import { applyRope, attention, linear, paddingMask, rmsNorm, swigluMlp } from '../../nn/index.ts';
+import { applyRope, attention, linear, paddingMask, pooledQueryMask, pooledRows, rmsNorm, swigluMlp, withPooledDropout } from '../../nn/index.ts';
 import type { Dim, Tensor } from '../../tensor/index.ts';
 import { add, fmtShape, reshape, transpose, unsqueeze } from '../../tensor/index.ts';
 import { mropeRotary } from './rope.ts';
@@ -41,6 +45,8 @@ export interface Qwen2DecoderInputs {
   rotary?: Rotary | undefined;
   /** HF attention_mask [B, T] (1 = token, 0 = pad); the causal mask is always applied. */
   attentionMask?: Tensor | undefined;
+  /** [B, 2] (row, token): compute only these queries (see the file comment); needs attentionMask. */
+  pooled?: Tensor | undefined;
 }
 
 /**
@@ -51,7 +57,7 @@ export interface Qwen2DecoderInputs {
  * const rotary = mropeRotary(positionIds, { headDim: 128, theta: 1e6, mropeSection: [16, 24, 24] });
  * const y = qwen2DecoderLayer(params.model.layers[0], x, { config, rotary, attentionMask }); // [B, T, 1536]
  */
-export function qwen2DecoderLayer(p: Qwen2DecoderLayerParams, x: Tensor, inputs: Qwen2DecoderInputs): Tensor {
+export function qwen2DecoderLayer(layer: Qwen2DecoderLayerParams, x: Tensor, inputs: Qwen2DecoderInputs): Tensor {
   const { config } = inputs;
   if (x.rank !== 3) throw new Vlm2VecError('qwen2', `decoder layer input must be [B, T, D], got ${fmtShape(x.shape)}`);
   const [b, t] = x.shape as [Dim, Dim];
@@ -64,18 +70,28 @@ export function qwen2DecoderLayer(p: Qwen2DecoderLayerParams, x: Tensor, inputs:
     rotary = mropeRotary(inputs.positionIds, { headDim: hd, theta: config.ropeTheta, mropeSection: config.mropeSection });
   }
   const rot = { cos: unsqueeze(rotary.cos, 1), sin: unsqueeze(rotary.sin, 1) }; // [B, 1, T, hd]
+  const { pooled } = inputs;
+  if (pooled !== undefined && inputs.attentionMask === undefined) {
+    throw new Vlm2VecError('qwen2', 'a pooled decoder layer needs the attention mask (its query row is built from it)');
+  }
+  // Query side: every position, or the pooled token of each row (tq = 1) with its rope angles.
+  const at = (y: Tensor): Tensor => (pooled === undefined ? y : pooledRows(y, pooled));
+  const tq: Dim = pooled === undefined ? t : 1;
+  const rotQ = { cos: unsqueeze(at(rotary.cos), 1), sin: unsqueeze(at(rotary.sin), 1) }; // [B, 1, tq, hd]
+  const p = pooled === undefined ? layer : withPooledDropout(layer, pooled, t); // LoRA dropout masks of the full layer
 
   const a = p.self_attn;
   const n1 = rmsNorm(p.input_layernorm, x, config.rmsNormEps); // [B, T, D]
-  const heads = (y: Tensor, n: number): Tensor => transpose(reshape(y, [b, t, n, hd]), 1, 2); // [B, n, T, hd]
-  const q = applyRope(heads(linear(a.q_proj, n1, 'q_proj'), config.numAttentionHeads), rot); // [B, H, T, hd]
-  const k = applyRope(heads(linear(a.k_proj, n1, 'k_proj'), config.numKeyValueHeads), rot); // [B, Hkv, T, hd]
-  const v = heads(linear(a.v_proj, n1, 'v_proj'), config.numKeyValueHeads); // [B, Hkv, T, hd]
-  const mask = inputs.attentionMask === undefined ? undefined : paddingMask(inputs.attentionMask); // [B, 1, 1, T]
-  const o = attention(q, k, v, { causal: true, mask }); // [B, H, T, hd]
-  const merged = reshape(transpose(o, 1, 2), [b, t, config.numAttentionHeads * hd]); // [B, T, H·hd]
-  const h = add(x, linear(a.o_proj, merged, 'o_proj')); // [B, T, D]
+  const heads = (y: Tensor, n: number, len: Dim): Tensor => transpose(reshape(y, [b, len, n, hd]), 1, 2); // [B, n, len, hd]
+  const q = applyRope(heads(linear(a.q_proj, at(n1), 'q_proj'), config.numAttentionHeads, tq), rotQ); // [B, H, tq, hd]
+  const k = applyRope(heads(linear(a.k_proj, n1, 'k_proj'), config.numKeyValueHeads, t), rot); // [B, Hkv, T, hd]
+  const v = heads(linear(a.v_proj, n1, 'v_proj'), config.numKeyValueHeads, t); // [B, Hkv, T, hd]
+  const o = pooled === undefined
+    ? attention(q, k, v, { causal: true, mask: inputs.attentionMask === undefined ? undefined : paddingMask(inputs.attentionMask) })
+    : attention(q, k, v, { mask: pooledQueryMask(inputs.attentionMask!, pooled) }); // [B, H, tq, hd]
+  const merged = reshape(transpose(o, 1, 2), [b, tq, config.numAttentionHeads * hd]); // [B, tq, H·hd]
+  const h = add(at(x), linear(a.o_proj, merged, 'o_proj')); // [B, tq, D]
 
-  const n2 = rmsNorm(p.post_attention_layernorm, h, config.rmsNormEps); // [B, T, D]
-  return add(h, swigluMlp(p.mlp, n2)); // [B, T, D]
+  const n2 = rmsNorm(p.post_attention_layernorm, h, config.rmsNormEps); // [B, tq, D]
+  return add(h, swigluMlp(p.mlp, n2)); // [B, tq, D]
 }

@@ -11,7 +11,7 @@
 
 import { embedding } from '../../nn/index.ts';
 import type { Tensor } from '../../tensor/index.ts';
-import { cast, gather, gatherND, l2Normalize, reshape, scatterND } from '../../tensor/index.ts';
+import { cast, gather, l2Normalize, reshape, scatterND } from '../../tensor/index.ts';
 import type { Qwen2VLConfig, Qwen2VLVisionConfig } from './config.ts';
 import { languageModel } from './text.ts';
 import { visionTower } from './vision.ts';
@@ -65,8 +65,7 @@ export function embedTokens(p: Qwen2VLTextParams, ids: Tensor): Tensor {
 export function textGraph(p: Qwen2VLTextParams, cfg: Qwen2VLConfig, ids: Tensor, mask: Tensor, positions: Tensor, last: Tensor,
   scatter: Tensor, features: Tensor): PooledTensors {
   const embeds = scatterND(embedTokens(p, ids), scatter, features); // [B, T, D]
-  const h = languageModel(p, cfg.text, embeds, positions, mask); // [B, T, D]
-  const hidden = gatherND(h, last); // [B, D]
+  const hidden = languageModel(p, cfg.text, embeds, positions, mask, last); // [B, D]
   return { hidden, embedding: l2Normalize(hidden, -1, 1e-12) };
 }
 

@@ -1,10 +1,12 @@
 // Qwen2-VL language model (transformers' Qwen2VLTextModel, docs/vlm2vec.md §2.4) over `model.*`:
 // token embeddings (vision features already scattered in) → L × decoder layer (RMSNorm, GQA
 // attention with M-RoPE / 1-D rope, causal + padding mask, SwiGLU) → final RMSNorm. The output
-// is `hidden_states[-1]`, the tensor VLM2Vec pools.
+// is `hidden_states[-1]`, the tensor VLM2Vec pools. Given the pooled positions, the last layer
+// computes only them (decoder-layer.ts, `pooled`) and the output is the pooled rows.
 
 import { rmsNorm } from '../../nn/index.ts';
 import type { Tensor } from '../../tensor/index.ts';
+import { gatherND, reshape } from '../../tensor/index.ts';
 import type { Qwen2VLTextConfig } from './config.ts';
 import type { Qwen2VLTextParams } from './weights.ts';
 import { qwen2DecoderLayer, type Qwen2DecoderConfig } from './decoder-layer.ts';
@@ -28,16 +30,23 @@ export function decoderConfig(t: Qwen2VLTextConfig): Qwen2DecoderConfig {
 
 /**
  * Final-norm hidden states [B, T, D] of `inputsEmbeds` [B, T, D]. `positionIds` is [3, B, T]
- * (t, h, w; identical rows give plain 1-D rope) and `attentionMask` [B, T] (1 = token).
+ * (t, h, w; identical rows give plain 1-D rope) and `attentionMask` [B, T] (1 = token). With
+ * `last` [B, 2] (row, token), only those tokens' states [B, D]: gatherND(full, last), cheaper.
  *
  * @example const h = languageModel(params.model, cfg.text, embeds, positionIds, attentionMask);
  */
 export function languageModel(
-  p: Qwen2VLTextParams, cfg: Qwen2VLTextConfig, inputsEmbeds: Tensor, positionIds: Tensor, attentionMask: Tensor,
+  p: Qwen2VLTextParams, cfg: Qwen2VLTextConfig, inputsEmbeds: Tensor, positionIds: Tensor, attentionMask: Tensor, last?: Tensor,
 ): Tensor {
   const config = decoderConfig(cfg);
   const rotary = mropeRotary(positionIds, { headDim: cfg.headDim, theta: cfg.ropeTheta, mropeSection: cfg.mropeSection });
+  const n = p.layers.length;
   let h = inputsEmbeds;
-  for (const layer of p.layers) h = qwen2DecoderLayer(layer, h, { config, rotary, attentionMask });
-  return rmsNorm(p.norm, h, cfg.rmsNormEps);
+  p.layers.forEach((layer, i) => {
+    h = qwen2DecoderLayer(layer, h, { config, rotary, attentionMask, pooled: i === n - 1 ? last : undefined });
+  });
+  if (last === undefined) return rmsNorm(p.norm, h, cfg.rmsNormEps);
+  // No layers: the embeddings themselves are the last hidden states.
+  const pooled = n === 0 ? gatherND(h, last) : reshape(h, [h.shape[0]!, cfg.hiddenSize]); // [B, D]
+  return rmsNorm(p.norm, pooled, cfg.rmsNormEps);
 }
