@@ -58,30 +58,30 @@ function unpackNibbles(ctx: LowerCtx, packed: string, outShape: readonly number[
 }
 
 /**
- * Lowers packed constants (already gathered to `rows` rows: a.n, or -1 for a run-time count) to
- * the float32 [rows, K] matrix. dequantize and quantGather share it, so a gathered row is computed
- * by the same ops on the same values as the full matrix's row: identical bits.
+ * Lowers packed constants to float32 rows [...lead, K]: `lead` is [a.n] for the whole matrix, or
+ * one 0 per axis of the ids for gathered rows (Reshape's 0 copies that axis: its size stays known
+ * to ORT's shape inference, as after a plain Gather). dequantize and quantGather share it, so a
+ * gathered row is computed by the same ops on the same values as the full matrix's row:
+ * identical bits. int8 [K, N] (a linear weight) is only dequantized whole here.
  */
-function lowerDequant(ctx: LowerCtx, a: QuantAttrs, ins: readonly string[], rows: number): string {
+function lowerDequant(ctx: LowerCtx, a: QuantAttrs, ins: readonly string[], lead: readonly number[]): string {
   if (a.scheme === 'int8') {
     if (a.rowMajor) {
-      const qf = ctx.emit('Cast', [ins[0]!], { to: { kind: 'int', value: 1 } }); // [rows, K]
-      // q·scale, one float32 product as DequantizeLinear computes it. Not DequantizeLinear itself:
-      // with it in the text graph, the int8 model encoded text 8-10 % slower (bench:model, 5 of 5
-      // alternating runs); with Cast + Mul, no slower than the float16 table it replaced.
-      return ctx.emit('Mul', [qf, ctx.emit('Unsqueeze', [ins[1]!, ctx.i64([1])])]);
+      // q·scale, one float32 product as DequantizeLinear computes it (Cast + Mul keeps any rank).
+      const qf = ctx.emit('Cast', [ins[0]!], { to: { kind: 'int', value: 1 } }); // [...lead, K]
+      return ctx.emit('Mul', [qf, ctx.emit('Unsqueeze', [ins[1]!, ctx.i64([-1])])]);
     }
-    const wt = ctx.emit('DequantizeLinear', [ins[0]!, ins[1]!], { axis: { kind: 'int', value: 1 } }); // [K, rows]
+    const wt = ctx.emit('DequantizeLinear', [ins[0]!, ins[1]!], { axis: { kind: 'int', value: 1 } }); // [K, N]
     return ctx.emit('Transpose', [wt], { perm: { kind: 'ints', value: [1, 0] } });
   }
   const blocks = Math.ceil(a.k / a.blockSize);
-  const q = unpackNibbles(ctx, ins[0]!, [rows, blocks, a.blockSize]); // [rows, nb, bs]
-  const zpAll = unpackNibbles(ctx, ins[2]!, [rows, 2 * Math.ceil(blocks / 2)]);
-  const zp = ctx.emit('Slice', [zpAll, ctx.i64([0]), ctx.i64([blocks]), ctx.i64([1])]); // [rows, nb] (axis 1)
-  const unsq = (t: string) => ctx.emit('Unsqueeze', [t, ctx.i64([2])]);
-  const w = ctx.emit('Mul', [ctx.emit('Sub', [q, unsq(zp)]), unsq(ins[1]!)]); // [rows, nb, bs]
-  const flat = ctx.emit('Reshape', [w, ctx.i64([rows, blocks * a.blockSize])]);
-  return blocks * a.blockSize === a.k ? flat : ctx.emit('Slice', [flat, ctx.i64([0]), ctx.i64([a.k]), ctx.i64([1])]);
+  const q = unpackNibbles(ctx, ins[0]!, [...lead, blocks, a.blockSize]); // [...lead, nb, bs]
+  const zpAll = unpackNibbles(ctx, ins[2]!, [...lead, 2 * Math.ceil(blocks / 2)]);
+  const last = (t: string, end: number) => ctx.emit('Slice', [t, ctx.i64([0]), ctx.i64([end]), ctx.i64([-1])]); // along the last axis
+  const unsq = (t: string) => ctx.emit('Unsqueeze', [t, ctx.i64([-1])]);
+  const w = ctx.emit('Mul', [ctx.emit('Sub', [q, unsq(last(zpAll, blocks))]), unsq(ins[1]!)]); // [...lead, nb, bs]
+  const flat = ctx.emit('Reshape', [w, ctx.i64([...lead, blocks * a.blockSize])]);
+  return blocks * a.blockSize === a.k ? flat : last(flat, a.k);
 }
 
 export const dequantize: PrimitiveDef<'dequantize'> = {
@@ -89,16 +89,15 @@ export const dequantize: PrimitiveDef<'dequantize'> = {
     checkQuantInputs('dequantize', inputs, a);
     return { shape: [a.n, a.k], dtype: 'float32' };
   },
-  lower: (ctx, ins, node) => lowerDequant(ctx, node.attrs, ins, node.attrs.n),
+  lower: (ctx, ins, node) => lowerDequant(ctx, node.attrs, ins, [node.attrs.n]),
   vjp: null, // integer constants: nothing to differentiate
 };
 
 /**
- * Rows `ids` of a quantized [N, K] table: out[..., :] = W[ids[...], :], float32 [...ids, K]. The
- * ids are flattened to one run-time row count M; int8 gathers the M rows of a row-major q [N, K]
- * (a token table; the M columns of a [K, N] one, which is a strided read per value) and their
- * scales, 4-bit the M rows of the blocks, scales and zero points; then only those M rows are
- * dequantized (lowerDequant). The whole table is never dequantized. Standard ONNX ops only.
+ * Rows `ids` of a quantized [N, K] table: out[..., :] = W[ids[...], :], float32 [...ids, K].
+ * Gather picks the ids' rows of a row-major int8 q [N, K] (a token table) and their scales, or
+ * of the 4-bit blocks, scales and zero points; then only those rows are dequantized
+ * (lowerDequant), keeping the ids' axes. The whole table is never dequantized. Standard ONNX ops.
  */
 export const quantGather: PrimitiveDef<'quantGather'> = {
   infer(inputs, a) {
@@ -111,11 +110,15 @@ export const quantGather: PrimitiveDef<'quantGather'> = {
   },
   lower(ctx, ins, node) {
     const a = node.attrs;
-    const ids = ctx.emit('Reshape', [ins[0]!, ctx.i64([-1])]); // [M]
-    const rowAxis = a.scheme === 'int8' && !a.rowMajor ? [1, 0] : [0, 0, 0]; // int8 q [K, N]: rows are its columns
-    const packed = ins.slice(1).map((t, i) => ctx.emit('Gather', [t, ids], { axis: { kind: 'int', value: rowAxis[i]! } }));
-    const rows = lowerDequant(ctx, a, packed, -1); // [M, K]
-    return ctx.emit('Reshape', [rows, ctx.shapeOf(node.shape)]);
+    if (a.scheme === 'int8' && !a.rowMajor) {
+      // Rows of a [K, N] matrix are its columns (a strided read per value; tables are row-major).
+      const ids = ctx.emit('Reshape', [ins[0]!, ctx.i64([-1])]); // [M]
+      const cols = ctx.emit('Gather', [ins[1]!, ids], { axis: { kind: 'int', value: 1 } }); // [K, M]
+      const rows = lowerDequant(ctx, a, [cols, ctx.emit('Gather', [ins[2]!, ids], { axis: { kind: 'int', value: 0 } })], [-1]); // [M, K]
+      return ctx.emit('Reshape', [rows, ctx.shapeOf(node.shape)]);
+    }
+    const packed = ins.slice(1).map((t) => ctx.emit('Gather', [t, ins[0]!], { axis: { kind: 'int', value: 0 } })); // [...ids, ...]
+    return lowerDequant(ctx, a, packed, node.inputs[0]!.shape.map(() => 0)); // [...ids, K]
   },
   vjp: (node) => {
     throw new Vlm2VecError(
