@@ -19,7 +19,7 @@ test('dtype int8 / q4 / q4-128: quantized encoder, own cache identities, embeddi
   for (const [dtype, cos] of [['int8', 0.999], ['q4', 0.95], ['q4-128', 0.95]] as const) {
     const emb = await LocalEmbedder.load(join(FIXTURES, 'tiny-a'), { tokenizerDir: TOKENIZER_DIR, dtype });
     assert.equal(emb.encoder.dtype, dtype);
-    assert.equal(emb.id, `${e32.id}+dtype:${dtype}`);
+    assert.equal(emb.id, `${e32.id}+dtype:${dtype}+quant:r2`, "quantized ids carry the quantization revision (2: token tables quantized), so caches never mix revisions");
     ids.add(emb.id);
     const got = await emb.embed(c.items.map((it) => ({ text: it.text })));
     const r = compareRows(Float32Array.from(got.flatMap((v) => [...v])), want, emb.dim);

@@ -16,6 +16,7 @@ import type { RgbImage } from '../io/media/image-types.ts';
 import { loadAdapter } from '../io/weights/peft.ts';
 import { HfTokenizer, type PaddingSide } from '../io/text/tokenizer.ts';
 import { parseWeightDtype, type WeightDtype } from '../models/common/float16.ts';
+import { QUANTIZED_REVISION, quantSchemeOf } from '../models/common/quantize.ts';
 import type { ModelLoadEvent } from '../models/common/weights.ts';
 import type { EncodedRows, Encoder, ImageProcessorSettings, PreparedItem } from '../models/encoder.ts';
 import { modelRecord, numCropsSetting } from '../models/registry.ts';
@@ -154,10 +155,10 @@ export class LocalEmbedder implements Embedder {
     });
     // ORT keeps its own copy of every weight once the sessions exist: drop ours (about half the RSS).
     if (!opts.keepHostWeights) await encoder.releaseHostWeights(onLoad);
-    // float16-held weights give (slightly) different embeddings: never share cache entries.
-    // So do float16-held or quantized weights and other crop counts than the default: never share cache entries.
+    // float16-held or quantized weights (of one quantization revision) and other crop counts than the default: never share cache entries.
     const crop = crops.numCrops !== undefined && crops.numCrops !== record.numCrops?.default ? `+numCrops:${crops.numCrops}` : '';
-    const id = opts.id ?? `${dtype === 'float32' ? r.id : `${r.id}+dtype:${dtype}`}${crop}`;
+    const revision = quantSchemeOf(dtype) === undefined ? '' : `+quant:r${QUANTIZED_REVISION}`;
+    const id = opts.id ?? `${dtype === 'float32' ? r.id : `${r.id}+dtype:${dtype}${revision}`}${crop}`;
     onLoad?.({ type: 'ready', seconds: (performance.now() - t0) / 1000 });
     // embedInputs formats with the architecture's style unless told otherwise (checked above).
     return new LocalEmbedder(id, encoder, { ...opts, promptStyle: opts.promptStyle ?? (record.promptStyle as PromptStyle) });

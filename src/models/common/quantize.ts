@@ -47,6 +47,13 @@ export function quantSchemeOf(dtype: string): { scheme: 'int8' | 'q4'; blockSize
   return undefined;
 }
 
+/**
+ * Revision of what the quantized dtypes compute, part of a quantized embedder's id (and so of the
+ * embedding cache's key): bumped whenever int8 / q4 embeddings change, so a cache never mixes
+ * vectors of two revisions. 2: token tables are quantized too (1: tables were float16).
+ */
+export const QUANTIZED_REVISION = 2;
+
 /** MatMulNBits' accuracy_level for q4: 4 = int8 compute (the fast path; docs/quantization.md). */
 export const Q4_ACCURACY_LEVEL = 4;
 

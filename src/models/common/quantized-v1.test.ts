@@ -47,7 +47,7 @@ for (const c of CASES) {
       const q = await LocalEmbedder.load(c.dir, { dtype });
       try {
         assert.equal(q.encoder.dtype, dtype, 'the weights are held quantized');
-        assert.match(q.id, new RegExp(`\\+dtype:${dtype}$`));
+        assert.match(q.id, new RegExp(`\\+dtype:${dtype}\\+quant:r2$`));
         const got = await q.embed(items);
         const cos = Math.min(...got.map((g, i) => g.reduce((s, v, k) => s + v * want[i]![k]!, 0)));
         assert.ok(cos >= c.minCos[dtype] && cos < 0.9999999, `${dtype}: min cos ${cos} to float32 (≥ ${c.minCos[dtype]}, and not float32 itself)`);
