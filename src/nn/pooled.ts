@@ -6,7 +6,7 @@
 
 import type { Dim, Tensor } from '../tensor/index.ts';
 import { arange, gatherND, lessEqual, logicalAnd, reshape, sliceAxis, sub, unsqueeze } from '../tensor/index.ts';
-import { paddingMask } from './attention.ts';
+import { attention, paddingMask } from './attention.ts';
 import type { LoraDropout } from './dropout.ts';
 
 /**
@@ -32,6 +32,21 @@ export function pooledQueryMask(attentionMask: Tensor, last: Tensor, window?: nu
   const keys = arange(attentionMask.shape[1]!, { dtype: last.dtype }); // [T]
   const mask = logicalAnd(paddingMask(attentionMask), lessEqual(keys, pos)); // [B, 1, 1, T]
   return window === undefined ? mask : logicalAnd(mask, lessEqual(sub(pos, keys), window - 1));
+}
+
+/**
+ * Attention of one query per row, q [B, H, 1, D], against k, v [B, Hkv, T, D] under `mask`
+ * [B, 1, 1, T] (pooledQueryMask): the H/Hkv query heads sharing a KV head are run as that head's
+ * queries ([B, Hkv, H/Hkv, D], plain attention, no grouped broadcast). Same values; a real GEMM
+ * instead of batched 1-row products, whose rounding moved with the batch size (a one-row chunk's
+ * LoRA gradients then differed from the whole batch's by ~6e-6 relative instead of ~2e-7).
+ *
+ * @example pooledAttention(q, k, v, pooledQueryMask(attentionMask, last)) // [B, H, 1, D]
+ */
+export function pooledAttention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor): Tensor {
+  const [b, h, , d] = q.shape as [Dim, number, Dim, number];
+  const hkv = k.shape[1] as number;
+  return reshape(attention(reshape(q, [b, hkv, h / hkv, d]), k, v, { mask }), [b, h, 1, d]);
 }
 
 /**

@@ -12,7 +12,7 @@
 // for those tokens only, with the same causal / padding / window row of the mask: no later layer
 // reads the other positions, so the pooled states are the same at ~1/T of that layer's work.
 
-import { applyRope, attention, linear, paddingMask, pooledQueryMask, pooledRows, rmsNorm, swigluMlp, textRotary, withPooledDropout, type Rotary } from '../../nn/index.ts';
+import { applyRope, attention, linear, paddingMask, pooledAttention, pooledQueryMask, pooledRows, rmsNorm, swigluMlp, textRotary, withPooledDropout, type Rotary } from '../../nn/index.ts';
 import type { Dim, Tensor } from '../../tensor/index.ts';
 import { add, arange, gatherND, lessEqual, logicalAnd, reshape, transpose, unsqueeze } from '../../tensor/index.ts';
 import type { LlavaTextConfig } from './config.ts';
@@ -50,7 +50,7 @@ function decoderLayer(layer: DecoderLayerParams, cfg: LlavaTextConfig, x: Tensor
   const q = applyRope(heads(linear(a.q_proj, at(n1), 'q_proj'), cfg.numAttentionHeads, tq), pooled?.rot ?? rot);
   const k = applyRope(heads(linear(a.k_proj, n1, 'k_proj'), cfg.numKeyValueHeads, t), rot);
   const v = heads(linear(a.v_proj, n1, 'v_proj'), cfg.numKeyValueHeads, t);
-  const o = pooled === undefined ? attention(q, k, v, { causal: true, mask }) : attention(q, k, v, { mask: pooled.mask }); // [B, H, tq, hd]
+  const o = pooled === undefined ? attention(q, k, v, { causal: true, mask }) : pooledAttention(q, k, v, pooled.mask); // [B, H, tq, hd]
   const h = add(at(x), linear(a.o_proj, reshape(transpose(o, 1, 2), [b, tq, cfg.numAttentionHeads * hd]), 'o_proj'));
   return add(h, swigluMlp(p.mlp, rmsNorm(p.post_attention_layernorm, h, cfg.rmsNormEps)));
 }

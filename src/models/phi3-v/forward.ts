@@ -20,7 +20,7 @@
 // The last layer runs its query side (q, attention, o_proj, MLP) for the pooled token of each row
 // only: nothing reads the other positions' outputs (phi3DecoderLayer, `pooled`).
 
-import { applyRope, attention, embedding, gelu, linear, paddingMask, pooledQueryMask, pooledRows, rmsNorm, silu, withPooledDropout, type Rotary } from '../../nn/index.ts';
+import { applyRope, attention, embedding, gelu, linear, paddingMask, pooledAttention, pooledQueryMask, pooledRows, rmsNorm, silu, withPooledDropout, type Rotary } from '../../nn/index.ts';
 import type { Dim, Tensor } from '../../tensor/index.ts';
 import {
   add, arange, cast, concat, cos, dimSize, fromArray, gather, gatherND, greater, l2Normalize, lessEqual, logicalAnd, mul,
@@ -162,7 +162,7 @@ export function phi3DecoderLayer(layer: Phi3DecoderLayerParams, t: Phi3TextConfi
   const q = applyRope(heads(sliceAxis(at(qkv), -1, 0, nq), t.numAttentionHeads, tq), pooled?.rot ?? rot);
   const k = applyRope(heads(sliceAxis(qkv, -1, nq, nq + nkv), t.numKeyValueHeads, len), rot);
   const v = heads(sliceAxis(qkv, -1, nq + nkv, nq + 2 * nkv), t.numKeyValueHeads, len);
-  const o = pooled === undefined ? attention(q, k, v, { causal: true, mask }) : attention(q, k, v, { mask: pooled.mask }); // [B, H, tq, hd]
+  const o = pooled === undefined ? attention(q, k, v, { causal: true, mask }) : pooledAttention(q, k, v, pooled.mask); // [B, H, tq, hd]
   const h = add(at(x), linear(p.self_attn.o_proj, reshape(transpose(o, 1, 2), [b, tq, nq]), 'o_proj'));
   const gu = linear(p.mlp.gate_up_proj, rmsNorm(p.post_attention_layernorm, h, t.rmsNormEps), 'gate_up_proj'); // [B, tq, 2I]
   const I = t.intermediateSize;

@@ -11,7 +11,7 @@
 
 import { Vlm2VecError } from '../../errors.ts';
 import type { Rotary } from '../../nn/index.ts';
-import { applyRope, attention, linear, paddingMask, pooledQueryMask, pooledRows, rmsNorm, swigluMlp, withPooledDropout } from '../../nn/index.ts';
+import { applyRope, attention, linear, paddingMask, pooledAttention, pooledQueryMask, pooledRows, rmsNorm, swigluMlp, withPooledDropout } from '../../nn/index.ts';
 import type { Dim, Tensor } from '../../tensor/index.ts';
 import { add, fmtShape, reshape, transpose, unsqueeze } from '../../tensor/index.ts';
 import { mropeRotary } from './rope.ts';
@@ -88,7 +88,7 @@ export function qwen2DecoderLayer(layer: Qwen2DecoderLayerParams, x: Tensor, inp
   const v = heads(linear(a.v_proj, n1, 'v_proj'), config.numKeyValueHeads, t); // [B, Hkv, T, hd]
   const o = pooled === undefined
     ? attention(q, k, v, { causal: true, mask: inputs.attentionMask === undefined ? undefined : paddingMask(inputs.attentionMask) })
-    : attention(q, k, v, { mask: pooledQueryMask(inputs.attentionMask!, pooled) }); // [B, H, tq, hd]
+    : pooledAttention(q, k, v, pooledQueryMask(inputs.attentionMask!, pooled)); // [B, H, tq, hd]
   const merged = reshape(transpose(o, 1, 2), [b, tq, config.numAttentionHeads * hd]); // [B, tq, H·hd]
   const h = add(at(x), linear(a.o_proj, merged, 'o_proj')); // [B, tq, D]
 
