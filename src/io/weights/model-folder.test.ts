@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { resolveModelFolder, isModelFileWanted, openCheckpoint, preferSafetensors } from './model-folder.ts';
 import { resolveModel } from '../../models/registry.ts';
 import type { Qwen2VLConfig } from '../../models/qwen2-vl/config.ts';
@@ -134,10 +134,13 @@ test('adapter base resolution: adapter-relative folder, hub id from cache, offli
   try {
     const adDir = join(root, 'adapter');
     await cp(DORA, adDir, { recursive: true });
-    await cp(TINY, join(root, 'base'), { recursive: true });
+    // A name no folder next to the working directory has: a cwd-relative path wins (as peft's
+    // from_pretrained reads it), so a plain '../base' would depend on where the tests run.
+    const baseName = `base-${basename(root)}`;
+    await cp(TINY, join(root, baseName), { recursive: true });
     const cfg = JSON.parse(await readFile(join(adDir, 'adapter_config.json'), 'utf8'));
-    await writeFile(join(adDir, 'adapter_config.json'), JSON.stringify({ ...cfg, base_model_name_or_path: '../base' }));
-    assert.equal((await resolveModelFolder(adDir)).dir, resolve(adDir, '../base'));
+    await writeFile(join(adDir, 'adapter_config.json'), JSON.stringify({ ...cfg, base_model_name_or_path: `../${baseName}` }));
+    assert.equal((await resolveModelFolder(adDir)).dir, resolve(adDir, `../${baseName}`));
 
     await writeFile(join(adDir, 'adapter_config.json'), JSON.stringify({ ...cfg, base_model_name_or_path: 'Qwen/Qwen2-VL-2B-Instruct' }));
     const cache = join(root, 'cache');
