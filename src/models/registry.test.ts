@@ -33,6 +33,7 @@ test('Qwen2-VL-2B-Instruct flat config.json → the values of docs/vlm2vec.md §
     useSlidingWindow: false,
     bosTokenId: 151643,
     eosTokenId: 151645,
+    padTokenId: null, // the released config sets no pad_token_id: no embedding row is frozen in training
   });
   assert.deepEqual(c.vision, {
     depth: 32,
