@@ -66,3 +66,17 @@ export function withPooledDropout<P>(params: P, last: Tensor, seqLen: Dim): P {
   };
   return walk(params) as P;
 }
+
+/**
+ * Runs a decoder's `layers` over h [B, T, D]. Without `last`, every layer in full: [B, T, D] out.
+ * With `last` [B, 2], the last layer pooled (`layer(l, x, true)` returns [B, 1, D]) and the pooled
+ * rows [B, D] out; with no layers at all, the embeddings' rows at `last`.
+ *
+ * @example const h = runDecoderLayers(p.layers, embeds, last, (l, x, pooled) => decoderLayer(l, x, pooled ? q : undefined));
+ */
+export function runDecoderLayers<L>(layers: readonly L[], h: Tensor, last: Tensor | undefined, layer: (l: L, x: Tensor, pooled: boolean) => Tensor): Tensor {
+  const n = layers.length;
+  const out = layers.reduce((x, l, i) => layer(l, x, last !== undefined && i === n - 1), h);
+  if (last === undefined) return out;
+  return n === 0 ? gatherND(out, last) : reshape(out, [out.shape[0]!, out.shape[2]!]); // [B, D]
+}

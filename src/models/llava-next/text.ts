@@ -12,9 +12,9 @@
 // for those tokens only, with the same causal / padding / window row of the mask: no later layer
 // reads the other positions, so the pooled states are the same at ~1/T of that layer's work.
 
-import { applyRope, attention, linear, paddingMask, pooledAttention, pooledQueryMask, pooledRows, rmsNorm, swigluMlp, textRotary, withPooledDropout, type Rotary } from '../../nn/index.ts';
+import { applyRope, attention, linear, paddingMask, pooledAttention, pooledQueryMask, pooledRows, rmsNorm, runDecoderLayers, swigluMlp, textRotary, withPooledDropout, type Rotary } from '../../nn/index.ts';
 import type { Dim, Tensor } from '../../tensor/index.ts';
-import { add, arange, gatherND, lessEqual, logicalAnd, reshape, transpose, unsqueeze } from '../../tensor/index.ts';
+import { add, arange, lessEqual, logicalAnd, reshape, transpose, unsqueeze } from '../../tensor/index.ts';
 import type { LlavaTextConfig } from './config.ts';
 import type { LlavaTextParams } from './params.ts';
 
@@ -74,12 +74,7 @@ export function mistralModel(p: LlavaTextParams, cfg: LlavaTextConfig, embeds: T
     rot: { cos: unsqueeze(pooledRows(r.cos, last), 1), sin: unsqueeze(pooledRows(r.sin, last), 1) }, // [B, 1, 1, hd]
     mask: pooledQueryMask(attentionMask, last, window), // i − window < j ≤ i, as windowMask
   };
-  const n = p.layers.length;
-  let h = embeds;
-  p.layers.forEach((layer, i) => {
-    h = decoderLayer(layer, cfg, h, rot, mask, i === n - 1 ? pooled : undefined);
-  });
-  if (last === undefined) return rmsNorm(p.norm, h, cfg.rmsNormEps);
-  const rows = n === 0 ? gatherND(h, last) : reshape(h, [h.shape[0]!, cfg.hiddenSize]); // [B, D]
-  return rmsNorm(p.norm, rows, cfg.rmsNormEps);
+  const h = runDecoderLayers(p.layers, embeds, last, (layer, x, isPooled) =>
+    decoderLayer(layer, cfg, x, rot, mask, isPooled ? pooled : undefined)); // [B, T, D] or [B, D]
+  return rmsNorm(p.norm, h, cfg.rmsNormEps);
 }

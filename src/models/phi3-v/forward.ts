@@ -20,7 +20,7 @@
 // The last layer runs its query side (q, attention, o_proj, MLP) for the pooled token of each row
 // only: nothing reads the other positions' outputs (phi3DecoderLayer, `pooled`).
 
-import { applyRope, attention, embedding, gelu, linear, paddingMask, pooledAttention, pooledQueryMask, pooledRows, rmsNorm, silu, withPooledDropout, type Rotary } from '../../nn/index.ts';
+import { applyRope, attention, embedding, gelu, linear, paddingMask, pooledAttention, pooledQueryMask, pooledRows, rmsNorm, runDecoderLayers, silu, withPooledDropout, type Rotary } from '../../nn/index.ts';
 import type { Dim, Tensor } from '../../tensor/index.ts';
 import {
   add, arange, cast, concat, cos, dimSize, fromArray, gather, gatherND, greater, l2Normalize, lessEqual, logicalAnd, mul,
@@ -183,7 +183,7 @@ export function textGraph(p: Phi3VParams['model'], cfg: Phi3VConfig, ids: Tensor
   features: Tensor): PooledTensors {
   const t = cfg.text;
   const len = ids.shape[1] as Dim;
-  let h = scatterND(embedTokens(p.embed_tokens, ids), scatter, features); // [B, T, D]
+  const h = scatterND(embedTokens(p.embed_tokens, ids), scatter, features); // [B, T, D]
   const r = phi3Rotary(t, len, ids);
   const rot = { cos: unsqueeze(unsqueeze(r.cos, 0), 0), sin: unsqueeze(unsqueeze(r.sin, 0), 0) }; // [1, 1, T, hd]
   const m = phi3AttentionMask(t, mask, len);
@@ -196,11 +196,7 @@ export function textGraph(p: Phi3VParams['model'], cfg: Phi3VConfig, ids: Tensor
     rot: { cos: at(r.cos), sin: at(r.sin) },
     mask: pooledQueryMask(mask, last, t.slidingWindow === undefined ? undefined : t.slidingWindow + 1),
   };
-  const n = p.layers.length;
-  p.layers.forEach((layer, i) => {
-    h = phi3DecoderLayer(layer, t, h, rot, m, i === n - 1 ? pooled : undefined);
-  });
-  const rows = n === 0 ? gatherND(h, last) : reshape(h, [h.shape[0]!, t.hiddenSize]); // [B, D]
+  const rows = runDecoderLayers(p.layers, h, last, (layer, x, isPooled) => phi3DecoderLayer(layer, t, x, rot, m, isPooled ? pooled : undefined)); // [B, D]
   const hidden = rmsNorm(p.norm, rows, t.rmsNormEps); // [B, D]
   return { hidden, embedding: l2Normalize(hidden, -1, 1e-12) };
 }

@@ -77,7 +77,7 @@ export function qwen2DecoderLayer(layer: Qwen2DecoderLayerParams, x: Tensor, inp
   // Query side: every position, or the pooled token of each row (tq = 1) with its rope angles.
   const at = (y: Tensor): Tensor => (pooled === undefined ? y : pooledRows(y, pooled));
   const tq: Dim = pooled === undefined ? t : 1;
-  const rotQ = { cos: unsqueeze(at(rotary.cos), 1), sin: unsqueeze(at(rotary.sin), 1) }; // [B, 1, tq, hd]
+  const rotQ = pooled === undefined ? rot : { cos: unsqueeze(at(rotary.cos), 1), sin: unsqueeze(at(rotary.sin), 1) }; // [B, 1, tq, hd]
   const p = pooled === undefined ? layer : withPooledDropout(layer, pooled, t); // LoRA dropout masks of the full layer
 
   const a = p.self_attn;

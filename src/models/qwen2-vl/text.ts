@@ -4,9 +4,8 @@
 // is `hidden_states[-1]`, the tensor VLM2Vec pools. Given the pooled positions, the last layer
 // computes only them (decoder-layer.ts, `pooled`) and the output is the pooled rows.
 
-import { rmsNorm } from '../../nn/index.ts';
+import { rmsNorm, runDecoderLayers } from '../../nn/index.ts';
 import type { Tensor } from '../../tensor/index.ts';
-import { gatherND, reshape } from '../../tensor/index.ts';
 import type { Qwen2VLTextConfig } from './config.ts';
 import type { Qwen2VLTextParams } from './weights.ts';
 import { qwen2DecoderLayer, type Qwen2DecoderConfig } from './decoder-layer.ts';
@@ -40,13 +39,7 @@ export function languageModel(
 ): Tensor {
   const config = decoderConfig(cfg);
   const rotary = mropeRotary(positionIds, { headDim: cfg.headDim, theta: cfg.ropeTheta, mropeSection: cfg.mropeSection });
-  const n = p.layers.length;
-  let h = inputsEmbeds;
-  p.layers.forEach((layer, i) => {
-    h = qwen2DecoderLayer(layer, h, { config, rotary, attentionMask, pooled: i === n - 1 ? last : undefined });
-  });
-  if (last === undefined) return rmsNorm(p.norm, h, cfg.rmsNormEps);
-  // No layers: the embeddings themselves are the last hidden states.
-  const pooled = n === 0 ? gatherND(h, last) : reshape(h, [h.shape[0]!, cfg.hiddenSize]); // [B, D]
-  return rmsNorm(p.norm, pooled, cfg.rmsNormEps);
+  const h = runDecoderLayers(p.layers, inputsEmbeds, last, (layer, x, pooled) =>
+    qwen2DecoderLayer(layer, x, { config, rotary, attentionMask, pooled: pooled ? last : undefined })); // [B, T, D] or [B, D]
+  return rmsNorm(p.norm, h, cfg.rmsNormEps);
 }
