@@ -25,6 +25,7 @@ import { holdTensor, parseWeightDtype, type HostWeights } from '../src/models/co
 import { quantSchemeOf } from '../src/models/common/quantize.ts';
 import { configureRuntime } from '../src/tensor/index.ts';
 import { timeIt } from './case.ts';
+import { flopShapeOf, lmFlops, visionFlops } from './flops.ts';
 import { referencePython } from './python.ts';
 
 // --model llava-next runs LLaVA-NeXT's benchmark (bench/model-llava-next.ts); the default is Qwen2-VL.
@@ -256,6 +257,16 @@ if (typeof torch === 'string') {
   console.log(`pytorch: text ${f(torch.textPerS)} emb/s, image ${f(torch.imagePerS)} emb/s, peak RSS ${torch.peakRssMb.toFixed(0)} MB`);
   console.log(`ratio ours/pytorch: text ${f(ours.textPerS / torch.textPerS)}×, image ${f(ours.imagePerS / torch.imagePerS)}× (goal ≥ 1.0); ` +
     `peak RSS ${f(ours.peakRssMb / torch.peakRssMb)}× of PyTorch's`);
+  // The same throughputs as arithmetic rates (bench/flops.ts; compare with `npm run bench:gemm`):
+  // ours computes the last LM layer's query side at the pooled token only, transformers every token.
+  const shape = flopShapeOf(CONFIG);
+  const patches = GRID[0] * GRID[1] * GRID[2];
+  const rate = (pooled: boolean, textPerS: number, imagePerS: number): string => {
+    const text = lmFlops(shape, TEXT_B, TEXT_L, pooled) / TEXT_B;
+    const image = (lmFlops(shape, IMG_B, patches / 4 + IMG_TEXT, pooled) + IMG_B * visionFlops(shape, patches)) / IMG_B;
+    return `text ${(text / 1e9).toFixed(1)} GFLOP/row → ${((text * textPerS) / 1e9).toFixed(0)} GFLOP/s, image ${(image / 1e9).toFixed(1)} GFLOP/row → ${((image * imagePerS) / 1e9).toFixed(0)} GFLOP/s`;
+  };
+  console.log(`arithmetic: ours ${rate(true, ours.textPerS, ours.imagePerS)}; pytorch ${rate(false, torch.textPerS, torch.imagePerS)}`);
 }
 
 /** Ours in a child process (its own peak RSS) with `dtype`. */
