@@ -1,5 +1,5 @@
 // `npm run bench:model` (node --import tsx bench/model.ts [--model qwen2-vl|llava-next|phi3-v] [--threads N] [--iters N] [--skip-torch] [--keep-weights]
-//   [--dtype float32|float16|int8|q4|q4-128] [--rounds N] [--no-arena] [--attention fused|composed|fused,composed]):
+//   [--dtype float32|float16|int8|q4|q4-128] [--mix GROUP=DTYPE,…] [--rounds N] [--no-arena] [--attention fused|composed|fused,composed]):
 // embeddings/s and peak RSS of our Qwen2-VL encoder vs transformers + PyTorch CPU (fp32, same
 // threads) on a model with Qwen2-VL-2B's widths (hidden 1536, 12/2 heads, MLP 8960, vision
 // 1280 / 16 heads, vocab 151936) and reduced depth (4 LM + 4 vision layers), random weights,
@@ -21,7 +21,7 @@ import type { AttentionKernel } from '../src/nn/index.ts';
 import { parseQwen2VLConfig } from '../src/models/qwen2-vl/config.ts';
 import { Qwen2VLModel } from '../src/models/qwen2-vl/model.ts';
 import { buildParams, qwen2VLParamSpecs } from '../src/models/qwen2-vl/weights.ts';
-import { holdTensor, parseWeightDtype, type HostWeights } from '../src/models/common/float16.ts';
+import { holdTensor, parseWeightDtype, type HostWeights, type WeightDtype } from '../src/models/common/float16.ts';
 import { quantSchemeOf } from '../src/models/common/quantize.ts';
 import { configureRuntime } from '../src/tensor/index.ts';
 import { timeIt } from './case.ts';
@@ -54,6 +54,38 @@ const NO_ARENA = process.argv.includes('--no-arena');
 // A comma list of quantized dtypes (--dtype int8,q4) runs each of them in the same alternation.
 const DTYPES = (process.argv.includes('--dtype') ? process.argv[process.argv.indexOf('--dtype') + 1]! : 'float32').split(',').map((d) => parseWeightDtype(d, '--dtype'));
 const DTYPE = DTYPES[0]!;
+// --mix GROUP=DTYPE,… (q4 sensitivity, docs/quantization.md): ours' quantized variants hold the
+// named tensor groups as another dtype; '*' is every other weight matrix (so '*=float32,lm_v=q4'
+// quantizes only the LM's v_proj). Groups: table; lm_attn (lm_q, lm_k, lm_v, lm_o), lm_gateup
+// (lm_gate, lm_up), lm_down; vis_attn (vis_qkv, vis_proj), vis_mlp (vis_fc1, vis_fc2); merger.
+// The float32 run is never mixed; the patch-embedding Conv kernel stays float32 under every dtype.
+const MIX = new Map((process.argv.includes('--mix') ? process.argv[process.argv.indexOf('--mix') + 1]! : '').split(',').filter((x) => x !== '').map((kv) => {
+  const [g, d] = kv.split('=');
+  if (d === undefined) throw new Error(`--mix ${kv}: expected GROUP=DTYPE`);
+  return [g!, parseWeightDtype(d, `--mix ${g}`)] as const;
+}));
+
+/** The mix group names of a Qwen2-VL weight matrix (fine, coarse), or [] for tensors outside every group. */
+function mixGroups(path: string): string[] {
+  if (path === 'model.embed_tokens.weight') return ['table'];
+  let m = /^model\.layers\.\d+\.self_attn\.([qkvo])_proj\.weight$/.exec(path);
+  if (m) return [`lm_${m[1]}`, 'lm_attn'];
+  m = /^model\.layers\.\d+\.mlp\.(gate|up|down)_proj\.weight$/.exec(path);
+  if (m) return m[1] === 'down' ? ['lm_down'] : [`lm_${m[1]}`, 'lm_gateup'];
+  m = /^visual\.blocks\.\d+\.(attn|mlp)\.(qkv|proj|fc1|fc2)\.weight$/.exec(path);
+  if (m) return [`vis_${m[2]}`, `vis_${m[1]}`];
+  return /^visual\.merger\.mlp\.\d+\.weight$/.test(path) ? ['merger'] : [];
+}
+const MIX_GROUPS = new Set(['*', 'table', 'lm_attn', 'lm_q', 'lm_k', 'lm_v', 'lm_o', 'lm_gateup', 'lm_gate', 'lm_up', 'lm_down', 'vis_attn', 'vis_qkv', 'vis_proj', 'vis_mlp', 'vis_fc1', 'vis_fc2', 'merger']);
+for (const g of MIX.keys()) if (!MIX_GROUPS.has(g)) throw new Error(`--mix ${g}: unknown group; expected one of ${[...MIX_GROUPS].join(', ')}`);
+
+/** The dtype ours holds `path` as: the run's dtype, or under a quantized dtype the --mix entry of its group. */
+function heldDtypeFor(path: string): WeightDtype {
+  if (!quantSchemeOf(DTYPE)) return DTYPE;
+  const groups = mixGroups(path);
+  for (const g of groups) if (MIX.has(g)) return MIX.get(g)!;
+  return (groups.length > 0 ? MIX.get('*') : undefined) ?? DTYPE;
+}
 const ATTENTION = (process.argv.includes('--attention') ? process.argv[process.argv.indexOf('--attention') + 1]! : '').split(',').filter((x) => x !== '') as AttentionKernel[];
 for (const a of ATTENTION) if (a !== 'fused' && a !== 'composed') throw new Error(`--attention ${a}: expected fused or composed (or both, comma-separated)`);
 const PYTHON = referencePython();
@@ -144,7 +176,7 @@ async function runOurs(): Promise<Run & { endRssMb: number; loadS: number; weigh
     const data = isNorm ? new Float32Array(n).fill(1) : randomArray(n, seed++, 0.03);
     // Load time counts holding (rounding / quantizing) and session building, not the random fill.
     const t0 = performance.now();
-    const held = holdTensor(spec, data, DTYPE);
+    const held = holdTensor(spec, data, heldDtypeFor(name));
     holdMs += performance.now() - t0;
     weightBytes += held.data.byteLength + ('quantized' in held ? held.quantized.scales.byteLength + (held.quantized.zeroPoints?.byteLength ?? 0) : 0);
     host.set(name, held);
@@ -273,7 +305,8 @@ if (typeof torch === 'string') {
 function runOursChild(dtype: string, attention?: AttentionKernel): Run | string {
   const args = ['--import', 'tsx', process.argv[1]!, '--ours-only', '--dtype', dtype, '--threads', String(THREADS), '--iters', String(ITERS),
     ...(attention ? ['--attention', attention] : []),
-    ...(NO_ARENA ? ['--no-arena'] : []), ...(KEEP_WEIGHTS ? ['--keep-weights'] : [])];
+    ...(NO_ARENA ? ['--no-arena'] : []), ...(KEEP_WEIGHTS ? ['--keep-weights'] : []),
+    ...(MIX.size > 0 ? ['--mix', process.argv[process.argv.indexOf('--mix') + 1]!] : [])];
   const r = spawnSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 1 << 26 });
   if (r.status !== 0) return `ours ${dtype} failed (${r.status}): ${r.stderr.slice(-500)}`;
   return JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as Run;
@@ -289,6 +322,13 @@ function minCos(a: number[] | undefined, b: number[] | undefined, d: number): nu
     worst = Math.min(worst, dot);
   }
   return worst;
+}
+
+/** min / mean cosine of rows [r0, r1) of two [rows, D] embedding lists (unit vectors), as 'min / mean'. */
+function cosRows(a: number[] | undefined, b: number[] | undefined, d: number, r0: number, r1: number): string {
+  if (!a || !b || a.length !== b.length) return '—';
+  const cos = Array.from({ length: r1 - r0 }, (_, i) => a.slice((r0 + i) * d, (r0 + i + 1) * d).reduce((s, v, j) => s + v * b[(r0 + i) * d + j]!, 0));
+  return `${Math.min(...cos).toFixed(4)} / ${(cos.reduce((x, y) => x + y, 0) / cos.length).toFixed(4)}`;
 }
 
 function median(xs: number[]): number {
@@ -320,8 +360,9 @@ async function compareQuantized(): Promise<void> {
   const D = 1536;
   console.log(`Qwen2-VL 2B widths, 4 LM + 4 vision layers, random weights, ${THREADS} threads, median of ${ITERS} per run, median over ${rounds} alternating rounds`);
   console.log(`text batch ${TEXT_B}×${TEXT_L} tokens; image batch ${IMG_B}× (448×448 image = 256 tokens + ${IMG_TEXT} text); each variant in its own process`);
-  console.log('| variant | text emb/s | image emb/s | peak RSS MB | load s | held weights MB | min cos to its fp32 |');
-  console.log('|---|---|---|---|---|---|---|');
+  if (MIX.size > 0) console.log(`quantized variants mixed: ${process.argv[process.argv.indexOf('--mix') + 1]}`);
+  console.log('| variant | text emb/s | image emb/s | peak RSS MB | load s | held weights MB | min cos to its fp32 | cos text rows min / mean | cos image rows min / mean |');
+  console.log('|---|---|---|---|---|---|---|---|---|');
   for (const [name] of variants) {
     const rs = runs.get(name)!;
     if (rs.length === 0) {
@@ -331,7 +372,8 @@ async function compareQuantized(): Promise<void> {
     const ref = name.startsWith('ours') ? runs.get('ours float32')![0] : runs.get('pytorch fp32')![0];
     const cos = name.endsWith('fp32') || name.endsWith('float32') ? '—' : minCos(rs[0]!.embeddings, ref?.embeddings, D).toFixed(5);
     const m = (k: keyof Run) => median(rs.map((r) => r[k] as number));
-    console.log(`| ${name} | ${f(m('textPerS'))} | ${f(m('imagePerS'))} | ${m('peakRssMb').toFixed(0)} | ${f(m('loadS'))} | ${rs[0]!.weightMb === undefined ? '—' : rs[0]!.weightMb.toFixed(0)} | ${cos} |`);
+    const split = cos === '—' ? '— | —' : `${cosRows(rs[0]!.embeddings, ref?.embeddings, D, 0, TEXT_B)} | ${cosRows(rs[0]!.embeddings, ref?.embeddings, D, TEXT_B, TEXT_B + IMG_B)}`;
+    console.log(`| ${name} | ${f(m('textPerS'))} | ${f(m('imagePerS'))} | ${m('peakRssMb').toFixed(0)} | ${f(m('loadS'))} | ${rs[0]!.weightMb === undefined ? '—' : rs[0]!.weightMb.toFixed(0)} | ${cos} | ${split} |`);
   }
   const o = runs.get('ours float32')!;
   for (const d of DTYPES) {
