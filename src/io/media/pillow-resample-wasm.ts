@@ -8,9 +8,14 @@
 // clip8 is `shr_s 22`, then i32→i16 signed-saturating and i16→u8 unsigned-saturating narrowing,
 // which together clamp to [0, 255] exactly as Pillow's clip8 table does.
 //
-// - hpass: lanes = (R, G, B, junk) of one output pixel; one tap is an 8-byte load widened to
-//   i32x4, times the splatted tap weight. Four rows run together (independent accumulators share
-//   the weight loads). Each pixel stores exactly 3 bytes, so neighbouring rows are never touched.
+// - hpass: two taps of one output pixel per step: a 16-byte load at the first tap's pixel is
+//   swizzled to the i16 lanes (R0, R1, G0, G1, B0, B1, 0, 0) and i32x4.dot_i16x8_s multiplies
+//   and adds each channel's pair into lanes (R, G, B, 0). The 22-bit weights are split into an
+//   11-bit low part and a high part that both fit i16 (sum = (Σ p·hi)·2^11 + Σ p·lo, exact in
+//   int32); this takes ~25% fewer instructions per tap than widening each pixel to i32x4 and
+//   multiplying (measured: 4096×2304 → 1316×728 in 28 ms instead of 37 ms). Four rows run
+//   together (independent accumulators share the weight loads). Each pixel stores exactly 3
+//   bytes, so neighbouring rows are never touched.
 // - vpass: lanes = 16 consecutive bytes of a row (four i32x4 accumulators); a whole output row is
 //   swept in 16-byte chunks, each chunk summing its taps down the column. The last chunk of a row
 //   may spill up to 15 bytes into the next row, which is written later; the output buffer has 16
@@ -48,10 +53,22 @@ const store3 = (addr: number[], acc: number, tmp: number) => [
   ...addr, ...get(tmp), ...simd(SIMD.v128_store8_lane, ...mem(0, 2), 2),
 ];
 
-// hpass(src, srcStride, rows, outW, bounds, kk, ksize4, dst): rows of `srcStride` bytes from `src`
-// → rows of outW·3 bytes at `dst`. bounds: [outW, 2] i32 (first tap, tap count); kk: [outW, ksize].
-/** Rows swept together: their accumulators are independent and share each tap's weight load. */
+// hpass(src, srcStride, rows, outW, bounds, pairs, pairStride, dst): rows of `srcStride` bytes from
+// `src` → rows of outW·3 bytes at `dst`. bounds: [outW, 2] i32 (byte offset of the first tap, tap
+// pair count); pairs: [outW, pairStride/8] tap pairs, each as two i32 (high parts, low parts).
+/** Rows swept together: their accumulators are independent and share each tap pair's weight loads. */
 const HROWS = 4;
+/** Extra SIMD opcodes the horizontal pass uses. */
+const SWIZZLE = 0x0e;
+const I32X4_SHL = 0xab;
+const I32X4_DOT_I16X8_S = 0xba;
+/** Bits of a weight's low part: k = hi·2^11 + lo with 0 ≤ lo < 2^11 and |hi| < 2^15. */
+const LO_BITS = 11;
+/**
+ * i8x16.swizzle mask turning 16 bytes from a pair of RGB pixels (R0 G0 B0 R1 G1 B1 …) into the
+ * i16 lanes (R0, R1, G0, G1, B0, B1, 0, 0); index 0x80 (out of range) gives 0.
+ */
+const PAIR_MASK = [0, 0x80, 3, 0x80, 1, 0x80, 4, 0x80, 2, 0x80, 5, 0x80, 0x80, 0x80, 0x80, 0x80];
 const H = (() => {
   const i32Names = ['y', 'xx', 'p', 'c', 'n', 'd', 'pb', 'kb', 'ostride', 'rowSrc'] as const;
   let next = 8; // after the 8 parameters
@@ -59,13 +76,24 @@ const H = (() => {
   const s = Array.from({ length: HROWS }, (_, j) => (j === 0 ? -1 : next++)); // byte offset of row j's input
   const o = Array.from({ length: HROWS }, (_, j) => (j === 0 ? -1 : next++)); // and of its output
   const nI32 = next - 8;
-  const acc = Array.from({ length: HROWS }, () => next++);
-  const k = next++;
-  return { src: 0, stride: 1, rows: 2, outW: 3, bounds: 4, kk: 5, ksize4: 6, dst: 7, ...l, s, o, acc, k, nI32, nV128: next - 8 - nI32 };
+  const hi = Array.from({ length: HROWS }, () => next++);
+  const lo = Array.from({ length: HROWS }, () => next++);
+  const kh = next++;
+  const kl = next++;
+  const mask = next++;
+  const px = next++;
+  return { src: 0, stride: 1, rows: 2, outW: 3, bounds: 4, kk: 5, pairStride: 6, dst: 7, ...l, s, o, hi, lo, kh, kl, mask, px, nI32, nV128: next - 8 - nI32 };
 })();
 
+/**
+ * Horizontal pass with i32x4.dot_i16x8_s: each step takes two taps of one pixel. The 22-bit weights
+ * do not fit i16 lanes, so each is split as k = hi·2^11 + lo and the two parts are summed apart:
+ * Σ p·k = (Σ p·hi)·2^11 + Σ p·lo, exact in int32 lanes (modulo 2^32, and Pillow's sum fits int32).
+ * An odd tap count ends with a pair whose second weight is 0 (its pixel is read, then multiplied by 0).
+ */
 function hpassBody(): number[] {
   const b: number[] = [];
+  b.push(...simd(SIMD.v128_const, ...PAIR_MASK), ...set(H.mask));
   b.push(...get(H.outW), ...i32(3), OP.i32_mul, ...set(H.ostride));
   b.push(...i32(0), ...set(H.y));
   b.push(OP.block, VOID, OP.loop, VOID); // rows, HROWS at a time
@@ -81,27 +109,57 @@ function hpassBody(): number[] {
   b.push(...get(H.bounds), ...set(H.pb), ...get(H.kk), ...set(H.kb), ...i32(0), ...set(H.xx));
   b.push(OP.block, VOID, OP.loop, VOID); // output pixels
   b.push(...get(H.xx), ...get(H.outW), OP.i32_ge_u, OP.br_if, 1);
-  b.push(...get(H.rowSrc), ...get(H.pb), OP.i32_load, ...mem(2), ...i32(3), OP.i32_mul, OP.i32_add, ...set(H.p));
+  b.push(...get(H.rowSrc), ...get(H.pb), OP.i32_load, ...mem(2), OP.i32_add, ...set(H.p));
   b.push(...get(H.pb), OP.i32_load, ...mem(2, 4), ...set(H.n));
   b.push(...get(H.kb), ...set(H.c));
-  b.push(...splatConst(HALF));
-  for (let j = 0; j < HROWS - 1; j++) b.push(OP.local_tee, ...uleb(H.acc[j]!));
-  b.push(...set(H.acc[HROWS - 1]!));
-  b.push(OP.loop, VOID); // taps (n ≥ 1 always: every window holds at least one input pixel)
-  b.push(...get(H.c), ...simd(SIMD.v128_load32_splat, ...mem(2)), ...set(H.k));
+  b.push(...splatConst(0));
+  for (const acc of [...H.hi, ...H.lo].slice(0, -1)) b.push(OP.local_tee, ...uleb(acc));
+  b.push(...set(H.lo[HROWS - 1]!));
+  b.push(OP.loop, VOID); // tap pairs (n ≥ 1 always: every window holds at least one input pixel)
+  b.push(...get(H.c), ...simd(SIMD.v128_load32_splat, ...mem(2)), ...set(H.kh));
+  b.push(...get(H.c), ...simd(SIMD.v128_load32_splat, ...mem(2, 4)), ...set(H.kl));
   for (let j = 0; j < HROWS; j++) {
     const addr = j === 0 ? get(H.p) : [...get(H.p), ...get(H.s[j]!), OP.i32_add];
-    b.push(...addr, ...simd(SIMD.v128_load8x8_u, ...mem(0)), ...simd(SIMD.i32x4_extend_low_i16x8_u), ...mac(H.acc[j]!, H.k));
+    b.push(...addr, ...simd(SIMD.v128_load, ...mem(0)), ...get(H.mask), ...simd(SWIZZLE), ...set(H.px));
+    b.push(...get(H.px), ...get(H.kh), ...simd(I32X4_DOT_I16X8_S), ...get(H.hi[j]!), ...simd(SIMD.i32x4_add), ...set(H.hi[j]!));
+    b.push(...get(H.px), ...get(H.kl), ...simd(I32X4_DOT_I16X8_S), ...get(H.lo[j]!), ...simd(SIMD.i32x4_add), ...set(H.lo[j]!));
   }
-  b.push(...addTo(H.p, i32(3)), ...addTo(H.c, i32(4)));
+  b.push(...addTo(H.p, i32(6)), ...addTo(H.c, i32(8)));
   b.push(...get(H.n), ...i32(1), OP.i32_sub, ...tee(H.n), OP.br_if, 0, OP.end);
   for (let j = 0; j < HROWS; j++) {
-    b.push(...store3(j === 0 ? get(H.d) : [...get(H.d), ...get(H.o[j]!), OP.i32_add], H.acc[j]!, H.k));
+    // sum = HALF + (Σ p·hi << 11) + Σ p·lo, kept in the `hi` local, then clipped and stored.
+    b.push(...get(H.hi[j]!), ...i32(LO_BITS), ...simd(I32X4_SHL), ...get(H.lo[j]!), ...simd(SIMD.i32x4_add));
+    b.push(...splatConst(HALF), ...simd(SIMD.i32x4_add), ...set(H.hi[j]!));
+    b.push(...store3(j === 0 ? get(H.d) : [...get(H.d), ...get(H.o[j]!), OP.i32_add], H.hi[j]!, H.px));
   }
-  b.push(...addTo(H.d, i32(3)), ...addTo(H.pb, i32(8)), ...addTo(H.kb, get(H.ksize4)), ...addTo(H.xx, i32(1)));
+  b.push(...addTo(H.d, i32(3)), ...addTo(H.pb, i32(8)), ...addTo(H.kb, get(H.pairStride)), ...addTo(H.xx, i32(1)));
   b.push(OP.br, 0, OP.end, OP.end);
   b.push(...addTo(H.y, i32(HROWS)), OP.br, 0, OP.end, OP.end);
   return b;
+}
+
+/**
+ * The horizontal pass's tables: per output pixel the byte offset of its first tap and its number
+ * of tap pairs, and per pair the (hi, lo) weight parts packed as i16 pairs in two i32.
+ */
+function pairTables(c: AxisCoeffs): { bounds: Int32Array; pairs: Int32Array; stride: number } {
+  const outSize = c.bounds.length / 2;
+  const np = Math.ceil(c.ksize / 2);
+  const bounds = new Int32Array(outSize * 2);
+  const pairs = new Int32Array(outSize * np * 2);
+  for (let xx = 0; xx < outSize; xx++) {
+    const n = c.bounds[xx * 2 + 1]!;
+    bounds[xx * 2] = c.bounds[xx * 2]! * 3;
+    bounds[xx * 2 + 1] = Math.ceil(n / 2);
+    for (let t = 0; t < n; t += 2) {
+      const k0 = c.kk[xx * c.ksize + t]!;
+      const k1 = t + 1 < n ? c.kk[xx * c.ksize + t + 1]! : 0;
+      const at = (xx * np + t / 2) * 2;
+      pairs[at] = ((k0 >> LO_BITS) & 0xffff) | ((k1 >> LO_BITS) << 16);
+      pairs[at + 1] = (k0 & ((1 << LO_BITS) - 1)) | ((k1 & ((1 << LO_BITS) - 1)) << 16);
+    }
+  }
+  return { bounds, pairs, stride: np * 8 };
 }
 
 // vpass(src, rowLen, outH, bounds, kk, ksize4, dst, shift): `src` holds input rows shift, shift+1,
@@ -215,8 +273,9 @@ export function resampleSeparableRgbWasm(
   const inRow = inW * 3;
   const midRow = (horiz ? outW : inW) * 3;
   const a = new Arena();
-  const hb = horiz ? a.alloc(horiz.bounds.length * 4) : 0;
-  const hk = horiz ? a.alloc(horiz.kk.length * 4) : 0;
+  const ht = horiz ? pairTables(horiz) : null;
+  const hb = ht ? a.alloc(ht.bounds.length * 4) : 0;
+  const hk = ht ? a.alloc(ht.pairs.length * 4) : 0;
   const vb = vert ? a.alloc(vert.bounds.length * 4) : 0;
   const vk = vert ? a.alloc(vert.kk.length * 4) : 0;
   const stripRows = horiz ? Math.max(2, Math.min(rows, Math.floor(STRIP_BYTES / inRow))) : rows;
@@ -225,12 +284,14 @@ export function resampleSeparableRgbWasm(
   const out = vert ? a.alloc(outH * midRow) : mid;
   const heap = a.ensure(k);
   if (!heap) return null;
-  if (horiz) {
-    putCoeffs(heap, horiz, hb, hk);
+  if (ht) {
+    const i32 = new Int32Array(heap.buffer);
+    i32.set(ht.bounds, hb >> 2);
+    i32.set(ht.pairs, hk >> 2);
     for (let y = 0; y < rows; y += stripRows) {
       const n = Math.min(stripRows, rows - y);
       heap.set(data.subarray((yFirst + y) * inRow, (yFirst + y + n) * inRow), strip);
-      k.hpass(strip, inRow, n, outW, hb, hk, horiz.ksize * 4, mid + y * midRow);
+      k.hpass(strip, inRow, n, outW, hb, hk, ht.stride, mid + y * midRow);
     }
   } else {
     heap.set(data.subarray(yFirst * inRow, yLast * inRow), strip);
