@@ -77,7 +77,7 @@ test('damaged or unusual PNGs go to sharp; damaged ones raise a Vlm2VecError nam
   const good = read(new URL('ct3-d8.png', suiteDir)); // 13×11, 8-bit palette of 200 entries
   assert.ok(decodePng(good));
   const badCrc = good.slice();
-  badCrc[40] ^= 0xff; // inside PLTE
+  badCrc[40] = badCrc[40]! ^ 0xff; // inside PLTE
   const variants: Record<string, Uint8Array> = {
     'bad-crc.png': badCrc,
     'truncated.png': good.subarray(0, good.length - 30),
