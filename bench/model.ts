@@ -59,7 +59,8 @@ const DTYPE = DTYPES[0]!;
 // quantizes only the LM's v_proj). Groups: table; lm_attn (lm_q, lm_k, lm_v, lm_o), lm_gateup
 // (lm_gate, lm_up), lm_down; vis_attn (vis_qkv, vis_proj), vis_mlp (vis_fc1, vis_fc2); merger.
 // The float32 run is never mixed; the patch-embedding Conv kernel stays float32 under every dtype.
-const MIX = new Map((process.argv.includes('--mix') ? process.argv[process.argv.indexOf('--mix') + 1]! : '').split(',').filter((x) => x !== '').map((kv) => {
+const MIX_ARG = process.argv.includes('--mix') ? process.argv[process.argv.indexOf('--mix') + 1]! : '';
+const MIX = new Map(MIX_ARG.split(',').filter((x) => x !== '').map((kv) => {
   const [g, d] = kv.split('=');
   if (d === undefined) throw new Error(`--mix ${kv}: expected GROUP=DTYPE`);
   return [g!, parseWeightDtype(d, `--mix ${g}`)] as const;
@@ -306,7 +307,7 @@ function runOursChild(dtype: string, attention?: AttentionKernel): Run | string 
   const args = ['--import', 'tsx', process.argv[1]!, '--ours-only', '--dtype', dtype, '--threads', String(THREADS), '--iters', String(ITERS),
     ...(attention ? ['--attention', attention] : []),
     ...(NO_ARENA ? ['--no-arena'] : []), ...(KEEP_WEIGHTS ? ['--keep-weights'] : []),
-    ...(MIX.size > 0 ? ['--mix', process.argv[process.argv.indexOf('--mix') + 1]!] : [])];
+    ...(MIX.size > 0 ? ['--mix', MIX_ARG] : [])];
   const r = spawnSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 1 << 26 });
   if (r.status !== 0) return `ours ${dtype} failed (${r.status}): ${r.stderr.slice(-500)}`;
   return JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as Run;
@@ -360,7 +361,7 @@ async function compareQuantized(): Promise<void> {
   const D = 1536;
   console.log(`Qwen2-VL 2B widths, 4 LM + 4 vision layers, random weights, ${THREADS} threads, median of ${ITERS} per run, median over ${rounds} alternating rounds`);
   console.log(`text batch ${TEXT_B}×${TEXT_L} tokens; image batch ${IMG_B}× (448×448 image = 256 tokens + ${IMG_TEXT} text); each variant in its own process`);
-  if (MIX.size > 0) console.log(`quantized variants mixed: ${process.argv[process.argv.indexOf('--mix') + 1]}`);
+  if (MIX.size > 0) console.log(`quantized variants mixed: ${MIX_ARG}`);
   console.log('| variant | text emb/s | image emb/s | peak RSS MB | load s | held weights MB | min cos to its fp32 | cos text rows min / mean | cos image rows min / mean |');
   console.log('|---|---|---|---|---|---|---|---|---|');
   for (const [name] of variants) {

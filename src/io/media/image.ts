@@ -185,13 +185,6 @@ async function decodeCmyk(bytes: Uint8Array, label: string): Promise<RgbImage> {
  */
 export const PNG_JS_MAX_PIXELS = 512 * 1024;
 
-/** Width × height from a PNG's IHDR (Infinity when the header is too short to say). */
-function pngPixels(b: Uint8Array): number {
-  if (b.length < 24) return Infinity;
-  const dv = new DataView(b.buffer, b.byteOffset, 24);
-  return dv.getUint32(16) * dv.getUint32(20);
-}
-
 /**
  * Decodes an image file (or its bytes) to 8-bit RGB like Pillow's `Image.open(p).convert("RGB")`.
  *
@@ -217,8 +210,8 @@ export async function loadImageRGB(src: string | Uint8Array): Promise<RgbImage> 
   }
   const format = sniffImageFormat(bytes);
   if (format === 'bmp') return decodeBmp(bytes, label);
-  if (format === 'png' && pngPixels(bytes) <= PNG_JS_MAX_PIXELS) {
-    const img = decodePng(bytes);
+  if (format === 'png') {
+    const img = decodePng(bytes, PNG_JS_MAX_PIXELS);
     if (img) return img;
   }
   if (format === 'unknown') {

@@ -5,9 +5,9 @@
 //   features (3[c], 2[t], 14[py], 14[px])                 — Conv3d weight order [out, c, t, ky, kx]
 // Speed (this runs on ~1 M pixels × 6 values per image): each pixel's three bytes are read once and
 // their float32 bit patterns copied from a 3×256 table into the three channel blocks (no float
-// conversions), two pixels per loop step; a single image, which is its own temporal pad, is converted once and each finished
-// row's first temporal slot copied to the second; the output is not zero-filled first since every
-// element is written.
+// conversions), two pixels per loop step; a single image, which is its own temporal pad, is
+// converted once and each finished row's first temporal slot copied to the second; the output is
+// not zero-filled first since every element is written.
 
 import { Vlm2VecError } from '../../errors.ts';
 import type { RgbImage } from '../../io/media/image-types.ts';
