@@ -36,7 +36,7 @@ async function trainPairs(data: string, source: string): Promise<{ path: string;
  * `count` pairs of each source (default: the held-out tasks' sizes, so chance is the same) are a
  * seeded sample of its training pairs.
  *
- * @example await writeSeenTasks('~/.cache/vlm2vec/open-data', 'runs/seen'); // { emoji: 188, openclipart: 136 }
+ * @example await writeSeenTasks(join(homedir(), '.cache', 'vlm2vec', 'open-data'), 'runs/seen'); // { emoji: 188, openclipart: 136 }
  */
 export async function writeSeenTasks(data: string, out: string, count = { emoji: 188, openclipart: 136 }): Promise<{ emoji: number; openclipart: number }> {
   if (existsSync(out) && readdirSync(out).length > 0) throw new Vlm2VecError('open-data', `${out} is not empty: give a new folder`);
